@@ -1,0 +1,224 @@
+/**
+ * The only reader of process.env, argv flags and the config file. Produces a
+ * frozen, validated Config or a ConfigError listing every bad value.
+ *
+ * Precedence: flag > environment (CSI_LVM_<FLAG_NAME>) > config file (JSON,
+ * keys are the flag names) > default.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export type Mode = 'controller' | 'agent' | 'node' | 'all';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+export interface Config {
+  readonly mode: Mode;
+  readonly endpoint: Endpoint;
+  readonly nodeId: string;
+  readonly driverName: string;
+  readonly volumeGroups: readonly string[];
+  readonly thinPool: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly metricsAddress: { host: string; port: number } | undefined;
+  readonly dataDir: string;
+  readonly loopVgSizeBytes: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+/** One documented option. `name` is the flag (--name), the config-file key and, upper-cased, the env suffix. */
+interface OptionSpec {
+  name: string;
+  type: 'string' | 'boolean';
+  help: string;
+  default?: string;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'endpoint', type: 'string', default: 'unix:///csi/csi.sock', help: 'gRPC endpoint: unix:///absolute/path or tcp://host:port' },
+  { name: 'node-id', type: 'string', help: "this node's name (Kubernetes node name); required" },
+  { name: 'driver-name', type: 'string', default: 'lvm-iscsi.csi.example.org', help: 'CSI driver name reported by GetPluginInfo (a DNS subdomain, at most 63 characters)' },
+  { name: 'mode', type: 'string', default: 'all', help: 'controller | agent | node | all (all = every role in one process)' },
+  { name: 'volume-group', type: 'string', help: 'volume group(s) this storage node owns, comma separated (agent, all). When none is given in all mode a loop-file volume group is created under --data-dir' },
+  { name: 'thin-pool', type: 'string', help: 'name of the thin pool inside each volume group (created when missing); empty = thick only' },
+  { name: 'log-level', type: 'string', default: 'info', help: 'fatal | error | warn | info | debug | trace' },
+  { name: 'metrics-address', type: 'string', help: 'host:port to serve Prometheus /metrics on; empty = off' },
+  { name: 'data-dir', type: 'string', default: '/var/lib/csi-lvm-iscsi', help: 'directory for the plugin\'s own files (the loop-file volume group of the embedded default)' },
+  { name: 'loop-vg-size', type: 'string', default: '1G', help: 'size of the loop file backing the embedded default volume group (e.g. 512M, 2G)' },
+  { name: 'config', type: 'string', help: 'path of a JSON config file whose keys are these option names' },
+];
+
+const MODES: readonly Mode[] = ['controller', 'agent', 'node', 'all'];
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+/** LVM VG names: [A-Za-z0-9+_.-], not starting with '-', not "." or "..". */
+const VG_NAME = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$/;
+/** CSI: driver names follow DNS subdomain rules, at most 63 characters. */
+const DRIVER_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/i;
+
+export function envName(option: string): string {
+  return `CSI_LVM_${option.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: csi-lvm-iscsi [flags]',
+    '       csi-lvm-iscsi --help',
+    '',
+    'A Kubernetes CSI plugin: thin and thick LVM volumes exported over iSCSI.',
+    '',
+    'Flags (each can also be set with the environment variable shown, or as a key in --config):',
+  ];
+  for (const o of OPTIONS) {
+    const def = o.default !== undefined ? ` (default ${o.default})` : '';
+    lines.push(`  --${o.name.padEnd(16)} ${o.help}${def}`, `  ${''.padEnd(18)} env ${envName(o.name)}`);
+  }
+  lines.push('  --help             print this text');
+  return lines.join('\n');
+}
+
+/** Parses sizes like 1G, 512M, 1073741824 (binary units). */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)([KMGT]i?B?)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? '').charAt(0).toUpperCase();
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit];
+  return mult === undefined ? undefined : Number(m[1]) * mult;
+}
+
+export function parseEndpoint(text: string): Endpoint | string {
+  if (text.startsWith('unix://')) {
+    const path = text.slice('unix://'.length);
+    if (!isAbsolute(path)) return `endpoint: "${text}" must be unix:///absolute/path`;
+    return { kind: 'unix', path };
+  }
+  if (text.startsWith('tcp://')) {
+    const hp = parseHostPort(text.slice('tcp://'.length));
+    return typeof hp === 'string' ? `endpoint: ${hp}` : { kind: 'tcp', ...hp };
+  }
+  return `endpoint: "${text}" must start with unix:// or tcp://`;
+}
+
+function parseHostPort(text: string): { host: string; port: number } | string {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) return `"${text}" must be host:port`;
+  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
+}
+
+export interface Sources {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  readFile?: (path: string) => string;
+}
+
+export type LoadResult = { help: true } | { help: false; config: Config };
+
+export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env: process.env }): LoadResult {
+  const problems: string[] = [];
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...sources.argv],
+      options: {
+        ...Object.fromEntries(OPTIONS.map((o) => [o.name, { type: o.type }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    throw new ConfigError([(e as Error).message]);
+  }
+  if (parsed.values.help) return { help: true };
+
+  const flags = parsed.values as Record<string, string | boolean | undefined>;
+  const configPath = (flags['config'] as string | undefined) ?? sources.env[envName('config')];
+  let file: Record<string, unknown> = {};
+  if (configPath) {
+    try {
+      const text = (sources.readFile ?? ((p: string) => readFileSync(p, 'utf8')))(configPath);
+      const obj: unknown = JSON.parse(text);
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new Error('top level must be an object');
+      file = obj as Record<string, unknown>;
+      for (const key of Object.keys(file)) {
+        if (!OPTIONS.some((o) => o.name === key && key !== 'config')) problems.push(`config file ${configPath}: unknown key "${key}"`);
+      }
+    } catch (e) {
+      throw new ConfigError([`config file ${configPath}: ${(e as Error).message}`]);
+    }
+  }
+
+  const get = (name: string): string | undefined => {
+    const fromFlag = flags[name];
+    if (typeof fromFlag === 'string') return fromFlag;
+    const fromEnv = sources.env[envName(name)];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    const fromFile = file[name];
+    if (fromFile !== undefined && fromFile !== null) return Array.isArray(fromFile) ? fromFile.join(',') : String(fromFile);
+    return OPTIONS.find((o) => o.name === name)?.default;
+  };
+
+  const mode = get('mode') as Mode;
+  if (!MODES.includes(mode)) problems.push(`mode: "${mode}" must be one of ${MODES.join(', ')}`);
+
+  const endpoint = parseEndpoint(get('endpoint') ?? '');
+  if (typeof endpoint === 'string') problems.push(endpoint);
+
+  const nodeId = get('node-id') ?? '';
+  if (!nodeId) problems.push(`node-id: required (--node-id or ${envName('node-id')}); use the Kubernetes node name`);
+  else if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(nodeId)) problems.push(`node-id: "${nodeId}" must be a Kubernetes node name (lower-case DNS subdomain, at most 253 characters)`);
+
+  const driverName = get('driver-name') ?? '';
+  if (!DRIVER_NAME.test(driverName)) problems.push(`driver-name: "${driverName}" must be a DNS subdomain of at most 63 characters`);
+
+  const volumeGroups = (get('volume-group') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const vg of volumeGroups) if (!VG_NAME.test(vg) || vg === '.' || vg === '..') problems.push(`volume-group: "${vg}" is not a valid LVM volume group name`);
+  if (new Set(volumeGroups).size !== volumeGroups.length) problems.push('volume-group: listed twice');
+
+  const thinPool = get('thin-pool') || undefined;
+  if (thinPool !== undefined && !VG_NAME.test(thinPool)) problems.push(`thin-pool: "${thinPool}" is not a valid LVM logical volume name`);
+
+  const logLevel = get('log-level') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`log-level: "${logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
+
+  let metricsAddress: Config['metricsAddress'];
+  const metricsText = get('metrics-address');
+  if (metricsText) {
+    const hp = parseHostPort(metricsText);
+    if (typeof hp === 'string') problems.push(`metrics-address: ${hp}`);
+    else metricsAddress = hp;
+  }
+
+  const dataDir = get('data-dir') ?? '';
+  if (!isAbsolute(dataDir)) problems.push(`data-dir: "${dataDir}" must be an absolute path`);
+
+  const loopText = get('loop-vg-size') ?? '';
+  const loopVgSizeBytes = parseSize(loopText);
+  if (loopVgSizeBytes === undefined || loopVgSizeBytes < 64 * 1024 ** 2) problems.push(`loop-vg-size: "${loopText}" must be a size of at least 64M (e.g. 1G)`);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    help: false,
+    config: Object.freeze({
+      mode,
+      endpoint: Object.freeze(endpoint as Endpoint),
+      nodeId,
+      driverName,
+      volumeGroups: Object.freeze(volumeGroups),
+      thinPool,
+      logLevel,
+      metricsAddress,
+      dataDir,
+      loopVgSizeBytes: loopVgSizeBytes as number,
+    }),
+  };
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { CommandFailed } from '../../../src/errors.js';
+import { ExecaRunner } from '../../../src/exec/execa-runner.js';
+
+// Real child processes, harmless ones: node itself is always there.
+const node = process.execPath;
+
+describe('ExecaRunner', () => {
+  it('runs an argv without a shell and with LC_ALL=C', async () => {
+    const r = new ExecaRunner();
+    const res = await r.run([node, '-e', 'process.stdout.write(process.env.LC_ALL + " " + process.argv[1])', '$(echo hi); rm -rf /']);
+    expect(res.stdout).toBe('C $(echo hi); rm -rf /');
+    expect(res.exitCode).toBe(0);
+  });
+
+  it('throws CommandFailed with argv, exit code and stderr', async () => {
+    const r = new ExecaRunner();
+    const err = await r.run([node, '-e', 'process.stderr.write("bad thing\\n"); process.exit(5)']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandFailed);
+    const cf = err as CommandFailed;
+    expect(cf.exitCode).toBe(5);
+    expect(cf.stderr).toBe('bad thing\n');
+    expect(cf.argv[0]).toBe(node);
+  });
+
+  it('accepts okExitCodes', async () => {
+    const res = await new ExecaRunner().run([node, '-e', 'process.exit(15)'], { okExitCodes: [15] });
+    expect(res.exitCode).toBe(15);
+  });
+
+  it('kills a command at its timeout', async () => {
+    const err = (await new ExecaRunner().run([node, '-e', 'setTimeout(() => {}, 60000)'], { timeoutMs: 300 }).catch((e: unknown) => e)) as CommandFailed;
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err.timedOut).toBe(true);
+  });
+
+  it('kills a command when its signal is aborted', async () => {
+    const ac = new AbortController();
+    const p = new ExecaRunner().run([node, '-e', 'setTimeout(() => {}, 60000)'], { signal: ac.signal });
+    setTimeout(() => ac.abort(), 200);
+    const err = (await p.catch((e: unknown) => e)) as CommandFailed;
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err.cancelled).toBe(true);
+  });
+
+  it('redacts secrets from the argv and stderr of a failure', async () => {
+    const secret = 'S3cretChapPass';
+    const err = (await new ExecaRunner()
+      .run([node, '-e', 'process.stderr.write("pw=" + process.argv[1]); process.exit(1)', secret], { secrets: [secret] })
+      .catch((e: unknown) => e)) as CommandFailed;
+    expect(JSON.stringify(err.argv)).not.toContain(secret);
+    expect(err.stderr).not.toContain(secret);
+    expect(err.message).not.toContain(secret);
+  });
+
+  it('reports a missing program as CommandFailed without an exit code', async () => {
+    const err = (await new ExecaRunner().run(['/nonexistent/program']).catch((e: unknown) => e)) as CommandFailed;
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err.exitCode).toBeUndefined();
+    expect(err.stderr).toMatch(/ENOENT/);
+  });
+
+  it('tells the observer about every command', async () => {
+    const seen: Array<{ ok: boolean; exitCode: number | undefined }> = [];
+    const r = new ExecaRunner({ observer: { onFinish: (i) => seen.push({ ok: i.ok, exitCode: i.exitCode }) } });
+    await r.run([node, '-e', '0']);
+    await r.run([node, '-e', 'process.exit(2)']).catch(() => undefined);
+    expect(seen).toEqual([{ ok: true, exitCode: 0 }, { ok: false, exitCode: 2 }]);
+  });
+});

@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// Three tiers, each a vitest project:
+//   unit        pure code and command-driving code against the scripted FakeRunner (host)
+//   integration the real executable over its real gRPC socket (host, no device-mapper needed)
+//   vm          real LVM / LIO / open-iscsi; runs only inside the qemu guest (test/vm/harness)
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'vm',
+          include: ['test/vm/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+  },
+});
