@@ -1,0 +1,75 @@
+// Run-time loading of the CSI v1.12.0 protocol (proto/csi.proto).
+//
+// The options below MUST stay identical to the flags of the "gen-types"
+// script in package.json (proto-loader-gen-types --keepCase --longs=String
+// --enums=String --defaults --oneofs), otherwise the objects gRPC hands to
+// the handlers would not match the generated types in src/gen/.
+
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+import type { ProtoGrpcType } from '../gen/csi.js';
+
+/**
+ * proto-loader options shared by the run-time loader and gen-types.
+ *
+ * No `includeDirs` is needed: the imported well-known protos
+ * (google/protobuf/descriptor.proto, timestamp.proto, wrappers.proto) are
+ * bundled by protobufjs and registered by @grpc/proto-loader itself.
+ */
+export const LOADER_OPTIONS = Object.freeze({
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+} satisfies protoLoader.Options);
+
+/** File name of the CSI protocol inside {@link protoDir}. */
+export const CSI_PROTO_FILE = 'csi.proto';
+
+/**
+ * Absolute path of the repository's proto/ directory.
+ *
+ * This module lives at <repo>/src/server/proto.ts (vitest, tsx) or at
+ * <repo>/dist/server/proto.js (compiled); in both cases the proto
+ * directory is two levels up from the module's own directory.
+ */
+export function protoDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, '..', '..', 'proto');
+}
+
+/** Absolute path of proto/csi.proto. */
+export function csiProtoPath(): string {
+  return join(protoDir(), CSI_PROTO_FILE);
+}
+
+/** Parses proto/csi.proto into a proto-loader package definition. */
+export function loadCsiPackageDefinition(): protoLoader.PackageDefinition {
+  const file = csiProtoPath();
+  if (!existsSync(file)) {
+    throw new Error(`CSI protocol definition not found at ${file}`);
+  }
+  return protoLoader.loadSync(file, { ...LOADER_OPTIONS });
+}
+
+let cached: ProtoGrpcType | undefined;
+
+/**
+ * Loads the CSI protocol and returns the typed gRPC package object:
+ * `loadCsi().csi.v1.Identity.service` etc. The result is cached, since
+ * parsing is synchronous and the definition never changes at run time.
+ */
+export function loadCsi(): ProtoGrpcType {
+  if (cached === undefined) {
+    cached = grpc.loadPackageDefinition(
+      loadCsiPackageDefinition(),
+    ) as unknown as ProtoGrpcType;
+  }
+  return cached;
+}
