@@ -45,6 +45,6 @@ export function parseId(id: string): LvRef | undefined {
   const parts = id.split('/');
   if (parts.length !== 3) return undefined;
   const [node, vg, lv] = parts as [string, string, string];
-  if (!PART.test(node) || !PART.test(vg) || !PART.test(lv)) return undefined;
+  for (const part of parts) if (!PART.test(part) || part === '.' || part === '..') return undefined;
   return { node, vg, lv };
 }

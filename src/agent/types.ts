@@ -1,0 +1,115 @@
+/**
+ * The storage agent as the controller sees it. The in-process implementation
+ * (src/agent/service.ts) is used by `all` mode; a gRPC client with the same
+ * interface talks to remote agents (packaging issue).
+ */
+import type { LvmType, SnapshotParams, VolumeParams } from './params.js';
+
+/** Where a new volume's data comes from. */
+export type SourceRef = { kind: 'snapshot'; id: string } | { kind: 'volume'; id: string };
+
+export interface CreateVolumeArgs {
+  /** The CSI name (idempotency key). */
+  name: string;
+  sizeBytes: number;
+  params: VolumeParams;
+  source: SourceRef | undefined;
+}
+
+export type VolumeState = 'ready' | 'copying' | 'deleting';
+
+export interface VolumeInfo {
+  id: string;
+  name: string;
+  vg: string;
+  lv: string;
+  sizeBytes: number;
+  params: VolumeParams;
+  source: SourceRef | undefined;
+  createdAt: Date;
+  state: VolumeState;
+  /** LV is active (has a device node). */
+  active: boolean;
+  /** A PV under the LV is missing. */
+  partial: boolean;
+  /** /dev/<vg>/<lv> */
+  devicePath: string;
+  /** Thick COW snapshots that still depend on this LV. */
+  snapshotCount: number;
+}
+
+export interface SnapshotInfo {
+  id: string;
+  name: string;
+  vg: string;
+  lv: string;
+  sourceVolumeId: string;
+  /** Size of the origin at snapshot time (what a restore needs at least). */
+  sizeBytes: number;
+  createdAt: Date;
+  readyToUse: boolean;
+  lvmType: LvmType;
+}
+
+export interface PoolStatus {
+  vg: string;
+  vgSizeBytes: number;
+  vgFreeBytes: number;
+  extentBytes: number;
+  pvCount: number;
+  thinPool:
+    | {
+        name: string;
+        sizeBytes: number;
+        dataPercent: number;
+        metadataPercent: number;
+        /** Sum of the virtual sizes of the thin LVs in the pool. */
+        provisionedBytes: number;
+        zeroing: boolean;
+      }
+    | undefined;
+}
+
+export interface CapacityQuery {
+  vg: string;
+  lvmType: LvmType;
+  mirrors: number;
+  stripes: number;
+}
+
+export interface Capacity {
+  /** What can still be provisioned under the configured limits. */
+  availableBytes: number;
+  /** The largest single volume that fits now. */
+  maximumVolumeBytes: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface StorageAgent {
+  /** Short storage-node id, the first part of every id this agent hands out. */
+  readonly nodeId: string;
+  /** The storage node's name. */
+  readonly nodeName: string;
+  volumeGroups(): readonly string[];
+  hasThinPool(vg: string): boolean;
+
+  createVolume(args: CreateVolumeArgs, o?: CallOptions): Promise<VolumeInfo>;
+  /** By the CSI name; undefined when no such volume. */
+  findVolumeByName(name: string, o?: CallOptions): Promise<VolumeInfo | undefined>;
+  getVolume(vg: string, lv: string, o?: CallOptions): Promise<VolumeInfo | undefined>;
+  listVolumes(o?: CallOptions): Promise<VolumeInfo[]>;
+  deleteVolume(vg: string, lv: string, o?: CallOptions): Promise<void>;
+  expandVolume(vg: string, lv: string, sizeBytes: number, o?: CallOptions): Promise<VolumeInfo>;
+
+  createSnapshot(name: string, sourceVg: string, sourceLv: string, params: SnapshotParams, o?: CallOptions): Promise<SnapshotInfo>;
+  findSnapshotByName(name: string, o?: CallOptions): Promise<SnapshotInfo | undefined>;
+  getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined>;
+  listSnapshots(o?: CallOptions): Promise<SnapshotInfo[]>;
+  deleteSnapshot(vg: string, lv: string, o?: CallOptions): Promise<void>;
+
+  poolStatus(vg: string, o?: CallOptions): Promise<PoolStatus>;
+  capacity(q: CapacityQuery, o?: CallOptions): Promise<Capacity>;
+}

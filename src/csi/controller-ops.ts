@@ -1,0 +1,112 @@
+/**
+ * Controller logic that is not request plumbing: choosing an agent, sizing,
+ * idempotency comparisons and conversion of agent records to CSI messages.
+ */
+import type { SnapshotInfo, StorageAgent, SourceRef, VolumeInfo } from '../agent/types.js';
+import { parseId } from '../agent/ids.js';
+import { InvalidArgument, NotFound, OutOfRange } from '../errors.js';
+import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
+import type { Volume } from '../gen/csi/v1/Volume.js';
+import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
+import { int64 } from './validate.js';
+
+export interface AgentDirectory {
+  all(): readonly StorageAgent[];
+  byNodeId(nodeId: string): StorageAgent | undefined;
+}
+
+/** The agent and LV an id names, or undefined when the id is not ours or its node is unknown. */
+export function resolve(agents: AgentDirectory, id: string): { agent: StorageAgent; vg: string; lv: string } | undefined {
+  const ref = parseId(id);
+  if (!ref) return undefined;
+  const agent = agents.byNodeId(ref.node);
+  return agent ? { agent, vg: ref.vg, lv: ref.lv } : undefined;
+}
+
+export interface SizeRequest {
+  required: number;
+  limit: number;
+}
+
+export function sizeRequest(range: { required_bytes?: string | number; limit_bytes?: string | number } | null | undefined): SizeRequest {
+  const required = int64('capacity_range.required_bytes', range?.required_bytes);
+  const limit = int64('capacity_range.limit_bytes', range?.limit_bytes);
+  if (limit > 0 && required > limit) {
+    throw new OutOfRange(`capacity_range.required_bytes ${required} is larger than capacity_range.limit_bytes ${limit}`);
+  }
+  return { required, limit };
+}
+
+export function roundUp(bytes: number, unit: number): number {
+  return Math.ceil(bytes / unit) * unit;
+}
+
+/** The size to allocate: required (or the default, capped by limit, or the source's size), rounded up to whole extents. */
+export function chooseSize(req: SizeRequest, defaultBytes: number, extentBytes: number, minimumBytes: number): number {
+  let want = req.required > 0 ? req.required : req.limit > 0 ? Math.min(defaultBytes, req.limit) : defaultBytes;
+  want = Math.max(want, minimumBytes);
+  const size = roundUp(want, extentBytes);
+  if (req.limit > 0 && size > req.limit) {
+    throw new OutOfRange(`a volume of ${want} bytes rounds up to ${size} bytes (whole ${extentBytes}-byte extents), above capacity_range.limit_bytes ${req.limit}`);
+  }
+  return size;
+}
+
+export function sizeFits(size: number, req: SizeRequest): boolean {
+  return size >= req.required && (req.limit === 0 || size <= req.limit);
+}
+
+export function contentSourceOf(src: VolumeContentSource | null | undefined): SourceRef | undefined {
+  if (!src) return undefined;
+  if (src.type === 'snapshot') {
+    const id = src.snapshot?.snapshot_id ?? '';
+    if (!id) throw new InvalidArgument('volume_content_source.snapshot.snapshot_id', 'is required');
+    return { kind: 'snapshot', id };
+  }
+  if (src.type === 'volume') {
+    const id = src.volume?.volume_id ?? '';
+    if (!id) throw new InvalidArgument('volume_content_source.volume.volume_id', 'is required');
+    return { kind: 'volume', id };
+  }
+  throw new InvalidArgument('volume_content_source', 'must name a snapshot or a volume');
+}
+
+export function sameSource(a: SourceRef | undefined, b: SourceRef | undefined): boolean {
+  return a?.kind === b?.kind && a?.id === b?.id;
+}
+
+export function toCsiVolume(v: VolumeInfo): Volume {
+  const context: Record<string, string> = { lvmType: v.params.lvmType, volumeGroup: v.vg };
+  if (v.params.fsType) context['fsType'] = v.params.fsType;
+  if (v.params.localAttach) context['localAttach'] = 'true';
+  const vol: Volume = { volume_id: v.id, capacity_bytes: String(v.sizeBytes), volume_context: context };
+  if (v.source?.kind === 'snapshot') vol.content_source = { snapshot: { snapshot_id: v.source.id } };
+  if (v.source?.kind === 'volume') vol.content_source = { volume: { volume_id: v.source.id } };
+  return vol;
+}
+
+export function toCsiSnapshot(s: SnapshotInfo): Snapshot {
+  const ms = s.createdAt.getTime();
+  return {
+    snapshot_id: s.id,
+    source_volume_id: s.sourceVolumeId,
+    size_bytes: String(s.sizeBytes),
+    creation_time: { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 },
+    ready_to_use: s.readyToUse,
+  };
+}
+
+/** Looks up the source of a new volume; NOT_FOUND when it does not exist. */
+export async function findSource(agents: AgentDirectory, src: SourceRef): Promise<{ agent: StorageAgent; sizeBytes: number; vg: string; lv: string }> {
+  const where = resolve(agents, src.id);
+  const what = src.kind === 'snapshot' ? 'snapshot' : 'source volume';
+  if (!where) throw new NotFound(`${what} ${src.id} does not exist`);
+  if (src.kind === 'snapshot') {
+    const s = await where.agent.getSnapshot(where.vg, where.lv);
+    if (!s) throw new NotFound(`snapshot ${src.id} does not exist`);
+    return { agent: where.agent, sizeBytes: s.sizeBytes, vg: where.vg, lv: where.lv };
+  }
+  const v = await where.agent.getVolume(where.vg, where.lv);
+  if (!v || v.state === 'deleting') throw new NotFound(`source volume ${src.id} does not exist`);
+  return { agent: where.agent, sizeBytes: v.sizeBytes, vg: where.vg, lv: where.lv };
+}

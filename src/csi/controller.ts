@@ -1,0 +1,323 @@
+/**
+ * CSI Controller service: CSI semantics only (validation, idempotency, error
+ * codes). Storage work is done by the storage agents.
+ */
+import { parseSnapshotParams, parseVolumeParams, sameVolumeParams } from '../agent/params.js';
+import type { StorageAgent, VolumeInfo } from '../agent/types.js';
+import { AlreadyExists, Busy, FailedPrecondition, InvalidArgument, NotFound, OutOfRange, Unimplemented } from '../errors.js';
+import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
+import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
+import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
+import { unary, type AdapterDeps } from '../server/adapter.js';
+import {
+  chooseSize, contentSourceOf, findSource, resolve, sameSource, sizeFits, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
+} from './controller-ops.js';
+import { page } from './pagination.js';
+import { requireCapabilities, requireField, requireSupportedCapabilities, unsupportedReason } from './validate.js';
+
+export interface ControllerOptions {
+  agents: AgentDirectory;
+  /** Size of a volume whose request has no capacity_range. */
+  defaultVolumeBytes: number;
+  /** Thin pool data percent above which a volume's condition is abnormal. */
+  thinPoolThresholdPercent: number;
+}
+
+const CAPABILITIES = [
+  'CREATE_DELETE_VOLUME',
+  'CREATE_DELETE_SNAPSHOT',
+  'LIST_SNAPSHOTS',
+  'CLONE_VOLUME',
+  'EXPAND_VOLUME',
+  'LIST_VOLUMES',
+  'GET_CAPACITY',
+  'GET_VOLUME',
+  'VOLUME_CONDITION',
+] as const;
+
+export function controllerCapabilities(): ControllerServiceCapability[] {
+  return CAPABILITIES.map((type) => ({ rpc: { type } }));
+}
+
+function notReady(v: VolumeInfo): Busy {
+  return new Busy(`volume ${v.id} is not ready yet (${v.state}); retry later`);
+}
+
+export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): ControllerHandlers {
+  const { agents } = o;
+  const defaults = (agent: StorageAgent) => ({ volumeGroups: agent.volumeGroups(), thinPoolConfigured: (vg: string) => agent.hasThinPool(vg) });
+  const nameLock = (name: string) => [`name:${name}`];
+  const idLock = (id: string) => [`id:${id}`];
+  const unimplemented = (what: string) => async () => {
+    throw new Unimplemented(`${what} is not supported by this plugin`);
+  };
+
+  async function findVolumeByName(name: string) {
+    for (const a of agents.all()) {
+      const v = await a.findVolumeByName(name);
+      if (v) return v;
+    }
+    return undefined;
+  }
+
+  async function findSnapshotByName(name: string) {
+    for (const a of agents.all()) {
+      const s = await a.findSnapshotByName(name);
+      if (s) return s;
+    }
+    return undefined;
+  }
+
+  async function condition(agent: StorageAgent, v: VolumeInfo): Promise<VolumeCondition> {
+    if (v.partial) return { abnormal: true, message: `a physical volume under ${v.vg}/${v.lv} is missing` };
+    if (!v.active) return { abnormal: true, message: `logical volume ${v.vg}/${v.lv} is not active` };
+    if (v.params.lvmType === 'thin') {
+      const pool = (await agent.poolStatus(v.vg)).thinPool;
+      if (pool && pool.dataPercent >= o.thinPoolThresholdPercent) {
+        return { abnormal: true, message: `thin pool ${v.vg}/${pool.name} is ${pool.dataPercent}% full (threshold ${o.thinPoolThresholdPercent}%)` };
+      }
+    }
+    return { abnormal: false, message: 'volume is healthy' };
+  }
+
+  return {
+    CreateVolume: unary(
+      'Controller/CreateVolume',
+      {
+        validate: (r) => {
+          requireField('name', r.name);
+          requireSupportedCapabilities('volume_capabilities', r.volume_capabilities);
+          sizeRequest(r.capacity_range);
+          contentSourceOf(r.volume_content_source);
+        },
+        lockKeys: (r) => nameLock(r.name),
+        handle: async (r) => {
+          const size = sizeRequest(r.capacity_range);
+          const source = contentSourceOf(r.volume_content_source);
+          const src = source ? await findSource(agents, source) : undefined;
+          const agent = src?.agent ?? agents.all()[0];
+          if (!agent) throw new FailedPrecondition('no storage agent is available');
+          const params = parseVolumeParams(r.parameters, defaults(agent));
+          if (source && src && src.agent !== agent) throw new InvalidArgument('volume_content_source', `source ${source.id} is on another storage node`);
+
+          const existing = await findVolumeByName(r.name);
+          if (existing) {
+            if (existing.state !== 'ready') throw notReady(existing);
+            if (!sizeFits(existing.sizeBytes, size)) {
+              throw new AlreadyExists(`volume ${r.name} exists with ${existing.sizeBytes} bytes, outside the requested capacity_range`);
+            }
+            if (!sameVolumeParams(existing.params, params)) throw new AlreadyExists(`volume ${r.name} exists with other parameters`);
+            if (!sameSource(existing.source, source)) throw new AlreadyExists(`volume ${r.name} exists with another content source`);
+            return { volume: toCsiVolume(existing) };
+          }
+          if (src && size.limit > 0 && size.limit < src.sizeBytes) {
+            throw new OutOfRange(`capacity_range.limit_bytes ${size.limit} is smaller than the source (${src.sizeBytes} bytes)`);
+          }
+          if (src && size.required > 0 && size.required < src.sizeBytes) {
+            throw new OutOfRange(`capacity_range.required_bytes ${size.required} is smaller than the source (${src.sizeBytes} bytes)`);
+          }
+          const pool = await agent.poolStatus(params.volumeGroup);
+          const sizeBytes = chooseSize(size, o.defaultVolumeBytes, pool.extentBytes, src?.sizeBytes ?? 0);
+          const volume = await agent.createVolume({ name: r.name, sizeBytes, params, source });
+          if (volume.state !== 'ready') throw notReady(volume);
+          return { volume: toCsiVolume(volume) };
+        },
+      },
+      deps,
+    ),
+
+    DeleteVolume: unary(
+      'Controller/DeleteVolume',
+      {
+        validate: (r) => requireField('volume_id', r.volume_id),
+        lockKeys: (r) => idLock(r.volume_id),
+        handle: async (r) => {
+          const where = resolve(agents, r.volume_id);
+          if (where) await where.agent.deleteVolume(where.vg, where.lv);
+          return {};
+        },
+      },
+      deps,
+    ),
+
+    ControllerPublishVolume: unary('Controller/ControllerPublishVolume', { handle: unimplemented('ControllerPublishVolume') }, deps),
+    ControllerUnpublishVolume: unary('Controller/ControllerUnpublishVolume', { handle: unimplemented('ControllerUnpublishVolume') }, deps),
+
+    ValidateVolumeCapabilities: unary(
+      'Controller/ValidateVolumeCapabilities',
+      {
+        validate: (r) => {
+          requireField('volume_id', r.volume_id);
+          requireCapabilities('volume_capabilities', r.volume_capabilities);
+        },
+        handle: async (r) => {
+          const where = resolve(agents, r.volume_id);
+          const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
+          if (!where || !v || v.state === 'deleting') throw new NotFound(`volume ${r.volume_id} does not exist`);
+          const reasons = r.volume_capabilities.map(unsupportedReason).filter((x): x is string => Boolean(x));
+          if (reasons.length > 0) return { message: reasons.join('; ') };
+          if (Object.keys(r.parameters).length > 0) {
+            try {
+              if (!sameVolumeParams(parseVolumeParams(r.parameters, defaults(where.agent)), v.params)) return { message: 'parameters differ from the volume\'s' };
+            } catch (e) {
+              return { message: (e as Error).message };
+            }
+          }
+          return {
+            confirmed: { volume_context: r.volume_context, volume_capabilities: r.volume_capabilities, parameters: r.parameters, mutable_parameters: {} },
+          };
+        },
+      },
+      deps,
+    ),
+
+    ListVolumes: unary(
+      'Controller/ListVolumes',
+      {
+        handle: async (r) => {
+          const all: VolumeInfo[] = [];
+          for (const a of agents.all()) all.push(...(await a.listVolumes()).filter((v) => v.state === 'ready'));
+          const { entries, nextToken } = page(all, r.max_entries, r.starting_token);
+          const out = [];
+          for (const v of entries) {
+            const agent = agents.byNodeId(v.id.split('/')[0] ?? '');
+            out.push({ volume: toCsiVolume(v), status: { published_node_ids: [], volume_condition: agent ? await condition(agent, v) : null } });
+          }
+          return { entries: out, next_token: nextToken };
+        },
+      },
+      deps,
+    ),
+
+    GetCapacity: unary(
+      'Controller/GetCapacity',
+      {
+        handle: async (r) => {
+          if (r.volume_capabilities.length > 0) requireSupportedCapabilities('volume_capabilities', r.volume_capabilities);
+          let available = 0;
+          let maximum = 0;
+          for (const a of agents.all()) {
+            const p = parseVolumeParams(r.parameters, defaults(a));
+            const c = await a.capacity({ vg: p.volumeGroup, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes });
+            available += c.availableBytes;
+            maximum = Math.max(maximum, c.maximumVolumeBytes);
+          }
+          return { available_capacity: String(available), maximum_volume_size: { value: String(maximum) } };
+        },
+      },
+      deps,
+    ),
+
+    ControllerGetCapabilities: unary('Controller/ControllerGetCapabilities', { quiet: true, handle: async () => ({ capabilities: controllerCapabilities() }) }, deps),
+
+    CreateSnapshot: unary(
+      'Controller/CreateSnapshot',
+      {
+        validate: (r) => {
+          requireField('source_volume_id', r.source_volume_id);
+          requireField('name', r.name);
+          parseSnapshotParams(r.parameters);
+        },
+        lockKeys: (r) => [...nameLock(`snapshot:${r.name}`), ...idLock(r.source_volume_id)],
+        handle: async (r) => {
+          const params = parseSnapshotParams(r.parameters);
+          const existing = await findSnapshotByName(r.name);
+          if (existing) {
+            if (existing.sourceVolumeId !== r.source_volume_id) {
+              throw new AlreadyExists(`snapshot ${r.name} exists for another source volume (${existing.sourceVolumeId})`);
+            }
+            return { snapshot: toCsiSnapshot(existing) };
+          }
+          const where = resolve(agents, r.source_volume_id);
+          const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
+          if (!where || !v || v.state === 'deleting') throw new NotFound(`source volume ${r.source_volume_id} does not exist`);
+          if (v.state !== 'ready') throw notReady(v);
+          const s = await where.agent.createSnapshot(r.name, where.vg, where.lv, params);
+          return { snapshot: toCsiSnapshot(s) };
+        },
+      },
+      deps,
+    ),
+
+    DeleteSnapshot: unary(
+      'Controller/DeleteSnapshot',
+      {
+        validate: (r) => requireField('snapshot_id', r.snapshot_id),
+        lockKeys: (r) => idLock(r.snapshot_id),
+        handle: async (r) => {
+          const where = resolve(agents, r.snapshot_id);
+          if (where) await where.agent.deleteSnapshot(where.vg, where.lv);
+          return {};
+        },
+      },
+      deps,
+    ),
+
+    ListSnapshots: unary(
+      'Controller/ListSnapshots',
+      {
+        handle: async (r) => {
+          let all = [];
+          if (r.snapshot_id) {
+            const where = resolve(agents, r.snapshot_id);
+            const s = where ? await where.agent.getSnapshot(where.vg, where.lv) : undefined;
+            all = s ? [s] : [];
+          } else {
+            for (const a of agents.all()) all.push(...(await a.listSnapshots()));
+          }
+          if (r.source_volume_id) all = all.filter((s) => s.sourceVolumeId === r.source_volume_id);
+          const { entries, nextToken } = page(all, r.max_entries, r.starting_token);
+          return { entries: entries.map((s) => ({ snapshot: toCsiSnapshot(s) })), next_token: nextToken };
+        },
+      },
+      deps,
+    ),
+
+    GetSnapshot: unary('Controller/GetSnapshot', { handle: unimplemented('GetSnapshot') }, deps),
+
+    ControllerExpandVolume: unary(
+      'Controller/ControllerExpandVolume',
+      {
+        validate: (r) => {
+          requireField('volume_id', r.volume_id);
+          if (!r.capacity_range) throw new InvalidArgument('capacity_range', 'is required');
+          sizeRequest(r.capacity_range);
+        },
+        lockKeys: (r) => idLock(r.volume_id),
+        handle: async (r) => {
+          const size = sizeRequest(r.capacity_range);
+          const where = resolve(agents, r.volume_id);
+          const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
+          if (!where || !v || v.state === 'deleting') throw new NotFound(`volume ${r.volume_id} does not exist`);
+          if (v.state !== 'ready') throw notReady(v);
+          if (size.required <= v.sizeBytes) {
+            if (size.limit > 0 && v.sizeBytes > size.limit) throw new OutOfRange(`volume is already ${v.sizeBytes} bytes, above capacity_range.limit_bytes ${size.limit}`);
+            return { capacity_bytes: String(v.sizeBytes), node_expansion_required: true };
+          }
+          const pool = await where.agent.poolStatus(where.vg);
+          const target = chooseSize(size, size.required, pool.extentBytes, 0);
+          const grown = await where.agent.expandVolume(where.vg, where.lv, target);
+          return { capacity_bytes: String(grown.sizeBytes), node_expansion_required: true };
+        },
+      },
+      deps,
+    ),
+
+    ControllerGetVolume: unary(
+      'Controller/ControllerGetVolume',
+      {
+        validate: (r) => requireField('volume_id', r.volume_id),
+        handle: async (r) => {
+          const where = resolve(agents, r.volume_id);
+          const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
+          if (!where || !v || v.state === 'deleting') throw new NotFound(`volume ${r.volume_id} does not exist`);
+          return { volume: toCsiVolume(v), status: { published_node_ids: [], volume_condition: await condition(where.agent, v) } };
+        },
+      },
+      deps,
+    ),
+
+    ControllerModifyVolume: unary('Controller/ControllerModifyVolume', { handle: unimplemented('ControllerModifyVolume') }, deps),
+  };
+}
+
