@@ -4,11 +4,20 @@
  * handles signals; tests start the plugin in-process through startPlugin().
  */
 import type { Server as HttpServer } from 'node:http';
+import { Jobs } from './agent/jobs.js';
+import { ensureLoopVg, LOOP_THIN_POOL } from './agent/loop-vg.js';
+import { LocalAgent } from './agent/service.js';
+import type { StorageAgent } from './agent/types.js';
 import type { Config } from './config.js';
+import type { AgentDirectory } from './csi/controller-ops.js';
+import { controllerHandlers } from './csi/controller.js';
 import { identityHandlers } from './csi/identity.js';
+import { FailedPrecondition } from './errors.js';
 import { ExecaRunner } from './exec/execa-runner.js';
 import type { CommandRunner } from './exec/runner.js';
 import { createLogger, type Logger } from './log.js';
+import { Lvm } from './lvm/lvm.js';
+import { lvmSettings } from './lvm/settings.js';
 import { Metrics, serveMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { AdapterDeps } from './server/adapter.js';
@@ -25,35 +34,98 @@ export interface PluginOverrides {
 export interface RunningPlugin {
   readonly address: string;
   readonly readiness: Readiness;
+  /** Settles when initialization has finished (successfully or not). */
   readonly initialized: Promise<void>;
   stop(graceMs?: number): Promise<void>;
+}
+
+/** Agents the controller can reach. `all` mode: the in-process one; remote agents come with the gRPC transport. */
+class StaticDirectory implements AgentDirectory {
+  private agents: StorageAgent[] = [];
+  set(agents: StorageAgent[]): void {
+    this.agents = agents;
+  }
+  all(): readonly StorageAgent[] {
+    return this.agents;
+  }
+  byNodeId(nodeId: string): StorageAgent | undefined {
+    return this.agents.find((a) => a.nodeId === nodeId);
+  }
 }
 
 export async function startPlugin(config: Config, overrides: PluginOverrides = {}): Promise<RunningPlugin> {
   const log = overrides.log ?? createLogger(config.logLevel);
   const metrics = new Metrics();
   const runner = overrides.runner ?? new ExecaRunner({ observer: metrics.commandObserver() });
-  void runner;
   const readiness = new Readiness();
   const deps: AdapterDeps = { log, locks: new KeyLocks(), metrics };
   const csi = loadCsi().csi.v1;
+  const lvm = new Lvm(runner, lvmSettings({ udevSync: config.lvmUdevSync }));
+  const jobs = new Jobs(log);
+  const directory = new StaticDirectory();
+  const hasController = config.mode === 'controller' || config.mode === 'all';
+  const hasAgent = config.mode === 'agent' || config.mode === 'all';
 
   const services: ServiceBinding[] = [
     {
       definition: csi.Identity.service,
       implementation: identityHandlers(
-        { driverName: config.driverName, version: VERSION, controllerService: false, onlineExpansion: false, readiness },
+        { driverName: config.driverName, version: VERSION, controllerService: hasController, onlineExpansion: hasController, readiness },
         deps,
       ),
     },
   ];
+  if (hasController) {
+    services.push({
+      definition: csi.Controller.service,
+      implementation: controllerHandlers(
+        { agents: directory, defaultVolumeBytes: config.defaultVolumeSizeBytes, thinPoolThresholdPercent: config.thinPoolThreshold },
+        deps,
+      ),
+    });
+  }
 
   const server = await startServer(config.endpoint, services);
   let metricsServer: HttpServer | undefined;
   if (config.metricsAddress) metricsServer = await serveMetrics(metrics, config.metricsAddress, { ready: () => readiness.isReady() });
   log.info({ mode: config.mode, endpoint: server.address, version: VERSION, node_id: config.nodeId }, 'serving');
 
-  const initialized = initialize(config, readiness, log);
+  const initialized = (async () => {
+    try {
+      if (hasAgent) {
+        let volumeGroups = config.volumeGroups;
+        let thinPool = config.thinPool;
+        if (volumeGroups.length === 0) {
+          if (config.mode !== 'all') throw new FailedPrecondition('agent mode needs --volume-group');
+          volumeGroups = [await ensureLoopVg(runner, lvm, log, config.dataDir, config.loopVgSizeBytes)];
+          thinPool ??= LOOP_THIN_POOL;
+        }
+        const agent = new LocalAgent(lvm, runner, jobs, log, {
+          nodeName: config.nodeId,
+          volumeGroups,
+          thinPool,
+          thinPoolPercentOfVg: config.thinPoolPercent,
+          overSubscriptionRatio: config.overSubscriptionRatio,
+          thinPoolThresholdPercent: config.thinPoolThreshold,
+          reservedPercent: config.reservedPercent,
+          jobWaitMs: config.jobWaitSeconds * 1000,
+        });
+        await agent.setup();
+        readiness.addCheck(async () => {
+          for (const vg of volumeGroups) {
+            if (!(await lvm.getVg(vg))) throw new FailedPrecondition(`volume group ${vg} is gone`);
+          }
+        });
+        directory.set([agent]);
+      }
+      readiness.ready();
+      log.info('ready');
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      readiness.fail(reason);
+      log.error({ reason }, 'initialization failed; Probe answers FAILED_PRECONDITION');
+    }
+  })();
 
   return {
     address: server.address,
@@ -61,20 +133,8 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     initialized,
     async stop(graceMs) {
       await server.stop(graceMs);
+      await jobs.stopAll();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     },
   };
-}
-
-/** Checks the local dependencies of the mode; Probe answers not-ready until this settles. */
-async function initialize(config: Config, readiness: Readiness, log: Logger): Promise<void> {
-  try {
-    readiness.ready();
-    log.info('ready');
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    readiness.fail(reason);
-    log.error({ reason }, 'initialization failed; Probe answers FAILED_PRECONDITION');
-  }
-  void config;
 }

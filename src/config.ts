@@ -25,6 +25,13 @@ export interface Config {
   readonly metricsAddress: { host: string; port: number } | undefined;
   readonly dataDir: string;
   readonly loopVgSizeBytes: number;
+  readonly thinPoolPercent: number;
+  readonly overSubscriptionRatio: number;
+  readonly thinPoolThreshold: number;
+  readonly reservedPercent: number;
+  readonly defaultVolumeSizeBytes: number;
+  readonly jobWaitSeconds: number;
+  readonly lvmUdevSync: boolean;
 }
 
 export class ConfigError extends Error {
@@ -54,6 +61,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'metrics-address', type: 'string', help: 'host:port to serve Prometheus /metrics on; empty = off' },
   { name: 'data-dir', type: 'string', default: '/var/lib/csi-lvm-iscsi', help: 'directory for the plugin\'s own files (the loop-file volume group of the embedded default)' },
   { name: 'loop-vg-size', type: 'string', default: '1G', help: 'size of the loop file backing the embedded default volume group (e.g. 512M, 2G)' },
+  { name: 'thin-pool-percent', type: 'string', default: '80', help: 'size of a thin pool the agent creates, in percent of its volume group (the rest stays for thick volumes and COW snapshots)' },
+  { name: 'over-subscription-ratio', type: 'string', default: '20', help: 'thin volumes may provision up to this many times the thin pool size (like Cinder\'s max_over_subscription_ratio)' },
+  { name: 'thin-pool-threshold', type: 'string', default: '90', help: 'no new thin volumes once the pool\'s data or metadata is this many percent full; volumes report an abnormal condition' },
+  { name: 'reserved-percent', type: 'string', default: '0', help: 'percent of each volume group kept free for growth (Cinder\'s reserved_percentage)' },
+  { name: 'default-volume-size', type: 'string', default: '1G', help: 'size of a volume whose request names no capacity' },
+  { name: 'job-wait-seconds', type: 'string', default: '5', help: 'how long a call waits for a background copy or wipe before answering ABORTED (the CO retries)' },
+  { name: 'lvm-udev-sync', type: 'string', default: 'true', help: 'true when LVM runs with udev (host or nsenter); false in a container without udev' },
   { name: 'config', type: 'string', help: 'path of a JSON config file whose keys are these option names' },
 ];
 
@@ -79,9 +93,9 @@ export function helpText(): string {
   ];
   for (const o of OPTIONS) {
     const def = o.default !== undefined ? ` (default ${o.default})` : '';
-    lines.push(`  --${o.name.padEnd(16)} ${o.help}${def}`, `  ${''.padEnd(18)} env ${envName(o.name)}`);
+    lines.push(`  --${o.name.padEnd(24)} ${o.help}${def}`, `  ${''.padEnd(26)} env ${envName(o.name)}`);
   }
-  lines.push('  --help             print this text');
+  lines.push(`  --${'help'.padEnd(24)} print this text`);
   return lines.join('\n');
 }
 
@@ -205,6 +219,26 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
   const loopVgSizeBytes = parseSize(loopText);
   if (loopVgSizeBytes === undefined || loopVgSizeBytes < 64 * 1024 ** 2) problems.push(`loop-vg-size: "${loopText}" must be a size of at least 64M (e.g. 1G)`);
 
+  const num = (name: string, min: number, max: number): number => {
+    const text = get(name) ?? '';
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      problems.push(`${name}: "${text}" must be a number from ${min} to ${max}`);
+      return min;
+    }
+    return n;
+  };
+  const thinPoolPercent = num('thin-pool-percent', 1, 100);
+  const overSubscriptionRatio = num('over-subscription-ratio', 1, 1000);
+  const thinPoolThreshold = num('thin-pool-threshold', 1, 100);
+  const reservedPercent = num('reserved-percent', 0, 99);
+  const jobWaitSeconds = num('job-wait-seconds', 0, 600);
+  const defText = get('default-volume-size') ?? '';
+  const defaultVolumeSizeBytes = parseSize(defText) ?? 0;
+  if (defaultVolumeSizeBytes < 1024 * 1024) problems.push(`default-volume-size: "${defText}" must be a size of at least 1M`);
+  const udevText = get('lvm-udev-sync') ?? '';
+  if (udevText !== 'true' && udevText !== 'false') problems.push(`lvm-udev-sync: "${udevText}" must be true or false`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     help: false,
@@ -219,6 +253,13 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
       metricsAddress,
       dataDir,
       loopVgSizeBytes: loopVgSizeBytes as number,
+      thinPoolPercent,
+      overSubscriptionRatio,
+      thinPoolThreshold,
+      reservedPercent,
+      defaultVolumeSizeBytes,
+      jobWaitSeconds,
+      lvmUdevSync: udevText === 'true',
     }),
   };
 }

@@ -1,0 +1,113 @@
+/**
+ * LV tags <-> the agent's records. LVM is the source of truth: everything the
+ * agent knows about a volume or snapshot is read back from its LV.
+ *
+ * Keys (see src/lvm/tags.ts for the encoding):
+ *   name     the CSI name                     kind    volume | snapshot | temporary
+ *   source   "snapshot:<id>" / "volume:<id>"  created creation time (ISO 8601)
+ *   params   volume parameters (JSON)         ready   completion mark ("1")
+ *   size     snapshot: the origin's size      state   deleting | hidden (removed once its snapshots are gone)
+ *   for      temporary LVs: the LV they serve
+ */
+import type { Lv } from '../lvm/report.js';
+import { isInvalidSnapshot } from '../lvm/report.js';
+import { decodeTags, encodeTags } from '../lvm/tags.js';
+import { formatId } from './ids.js';
+import type { LvmType, VolumeParams } from './params.js';
+import type { SnapshotInfo, SourceRef, VolumeInfo } from './types.js';
+
+export type LvKind = 'volume' | 'snapshot' | 'temporary';
+
+export interface TagFields {
+  name?: string;
+  kind: LvKind;
+  source?: string;
+  created?: string;
+  params?: string;
+  ready?: string;
+  size?: string;
+  state?: string;
+  for?: string;
+}
+
+export function tagsFor(fields: TagFields): string[] {
+  const map: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) map[k] = v;
+  return encodeTags(map);
+}
+
+export function tagValues(lv: Lv): Record<string, string> {
+  return decodeTags(lv.tags).values;
+}
+
+export function encodeSource(s: SourceRef | undefined): string | undefined {
+  return s ? `${s.kind}:${s.id}` : undefined;
+}
+
+export function decodeSource(text: string | undefined): SourceRef | undefined {
+  if (!text) return undefined;
+  const i = text.indexOf(':');
+  const kind = text.slice(0, i);
+  const id = text.slice(i + 1);
+  if ((kind === 'snapshot' || kind === 'volume') && id) return { kind, id };
+  return undefined;
+}
+
+/** The VolumeParams stored at creation; undefined when the tag is missing or unreadable. */
+function decodeParams(text: string | undefined): VolumeParams | undefined {
+  if (!text) return undefined;
+  try {
+    const p = JSON.parse(text) as VolumeParams;
+    return typeof p === 'object' && p && (p.lvmType === 'thin' || p.lvmType === 'thick') ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function date(text: string | undefined, fallback: Date | undefined): Date {
+  const d = text ? new Date(text) : undefined;
+  return d && !Number.isNaN(d.getTime()) ? d : (fallback ?? new Date(0));
+}
+
+/** A volume record, or undefined when the LV is not one of our volumes. */
+export function toVolume(node: string, lv: Lv, all: readonly Lv[]): VolumeInfo | undefined {
+  const t = tagValues(lv);
+  if (t['kind'] !== 'volume' || !t['name']) return undefined;
+  const params = decodeParams(t['params']);
+  if (!params) return undefined;
+  const snapshotCount = all.filter((x) => x.origin === lv.name && !x.pool && tagValues(x)['kind'] === 'snapshot').length;
+  const state = t['state'] === 'deleting' || t['state'] === 'hidden' ? 'deleting' : t['ready'] === '1' ? 'ready' : 'copying';
+  return {
+    id: formatId({ node, vg: lv.vg, lv: lv.name }),
+    name: t['name'],
+    vg: lv.vg,
+    lv: lv.name,
+    sizeBytes: lv.sizeBytes,
+    params,
+    source: decodeSource(t['source']),
+    createdAt: date(t['created'], lv.createdAt),
+    state,
+    active: lv.active,
+    partial: lv.attr.health === 'partial',
+    devicePath: `/dev/${lv.vg}/${lv.name}`,
+    snapshotCount,
+  };
+}
+
+export function toSnapshot(node: string, lv: Lv): SnapshotInfo | undefined {
+  const t = tagValues(lv);
+  if (t['kind'] !== 'snapshot' || !t['name'] || !t['source']) return undefined;
+  const lvmType: LvmType = lv.pool ? 'thin' : 'thick';
+  const size = Number(t['size']);
+  return {
+    id: formatId({ node, vg: lv.vg, lv: lv.name }),
+    name: t['name'],
+    vg: lv.vg,
+    lv: lv.name,
+    sourceVolumeId: t['source'],
+    sizeBytes: Number.isSafeInteger(size) && size > 0 ? size : (lv.originSizeBytes ?? lv.sizeBytes),
+    createdAt: date(t['created'], lv.createdAt),
+    readyToUse: !isInvalidSnapshot(lv) && t['ready'] === '1',
+    lvmType,
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * Helpers for VM-tier tests (run inside the qemu guest as root): raw LVM
+ * reads that do not go through the project's code, disk setup, and a running
+ * plugin driven over its real gRPC socket.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, openSync, readSync, closeSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { loadCsi } from '../../src/server/proto.js';
+import { call, waitFor } from '../helpers/grpc.js';
+
+export const inGuest = process.env['VM_GUEST'] === '1';
+export const disks = (process.env['VM_DISKS'] ?? '').split(' ').filter(Boolean);
+export const repo = join(import.meta.dirname, '..', '..');
+export const MiB = 1024 * 1024;
+
+export function sh(argv: string[], input?: string): string {
+  const [cmd, ...args] = argv as [string, ...string[]];
+  return execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export function shStatus(argv: string[]): { code: number; out: string } {
+  try {
+    return { code: 0, out: sh(argv) };
+  } catch (e) {
+    const err = e as { status?: number; stdout?: string; stderr?: string };
+    return { code: err.status ?? -1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+  }
+}
+
+export interface RawLv {
+  lv_name: string;
+  vg_name: string;
+  lv_size: string;
+  lv_attr: string;
+  lv_tags: string;
+  pool_lv: string;
+  origin: string;
+  segtype: string;
+  stripes: string;
+  data_percent: string;
+  lv_active: string;
+}
+
+/** `lvs --reportformat json` straight from LVM, independent of the code under test. */
+export function lvsJson(vg: string): RawLv[] {
+  const out = sh(['lvs', '-a', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'lv_name,vg_name,lv_size,lv_attr,lv_tags,pool_lv,origin,segtype,stripes,data_percent,lv_active', vg]);
+  const parsed = JSON.parse(out) as { report: Array<{ lv: RawLv[] }> };
+  return parsed.report[0]?.lv ?? [];
+}
+
+export function rawLv(vg: string, lv: string): RawLv | undefined {
+  return lvsJson(vg).find((l) => l.lv_name === lv);
+}
+
+/** Wipes the disks and makes a fresh VG on them. */
+export function makeVg(vg: string, devices: string[]): void {
+  destroyVg(vg);
+  for (const d of devices) sh(['wipefs', '-a', '-q', d]);
+  sh(['vgcreate', '-q', vg, ...devices]);
+}
+
+export function destroyVg(vg: string): void {
+  if (shStatus(['vgs', vg]).code === 0) {
+    shStatus(['vgchange', '-an', vg]);
+    sh(['vgremove', '-f', '-y', vg]);
+  }
+}
+
+/** sha256 of the first `bytes` of a block device. */
+export function checksum(device: string, bytes: number): string {
+  const fd = openSync(device, 'r');
+  const hash = createHash('sha256');
+  const buf = Buffer.alloc(MiB);
+  let done = 0;
+  try {
+    while (done < bytes) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - done), done);
+      if (n <= 0) break;
+      hash.update(buf.subarray(0, n));
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (done !== bytes) throw new Error(`read ${done} of ${bytes} bytes from ${device}`);
+  return hash.digest('hex');
+}
+
+/** Writes a deterministic pseudo-random pattern over the first `bytes` of a device (O_SYNC). */
+export function writePattern(device: string, bytes: number, seed: string): void {
+  const fd = openSync(device, 'r+', 0o600);
+  let block = createHash('sha256').update(seed).digest();
+  try {
+    for (let off = 0; off < bytes; off += MiB) {
+      const chunk = Buffer.alloc(Math.min(MiB, bytes - off));
+      for (let i = 0; i < chunk.length; i += 32) {
+        block = createHash('sha256').update(block).digest();
+        block.copy(chunk, i);
+      }
+      writeSync(fd, chunk, 0, chunk.length, off);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  sh(['sync']);
+}
+
+/** True when every byte of the range reads as zero. */
+export function isZero(device: string, offset: number, bytes: number): boolean {
+  const fd = openSync(device, 'r');
+  const buf = Buffer.alloc(MiB);
+  try {
+    for (let off = 0; off < bytes; off += MiB) {
+      const n = readSync(fd, buf, 0, Math.min(MiB, bytes - off), offset + off);
+      for (let i = 0; i < n; i++) if (buf[i] !== 0) return false;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+export type Csi = ReturnType<typeof loadCsi>['csi']['v1'];
+
+export interface PluginProcess {
+  sock: string;
+  child: ChildProcess;
+  log: () => string;
+  identity: InstanceType<Csi['Identity']>;
+  controller: InstanceType<Csi['Controller']>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts dist/main.js with the given flags on a fresh unix socket and waits until Probe says ready. */
+export async function startPlugin(flags: string[]): Promise<PluginProcess> {
+  const dir = mkdtempSync('/tmp/csi-vm-');
+  const sock = join(dir, 'csi.sock');
+  let log = '';
+  const child = spawn(process.execPath, [join(repo, 'dist', 'main.js'), '--endpoint', `unix://${sock}`, '--node-id', 'storage-1', '--log-level', 'debug', ...flags], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  await waitFor(() => existsSync(sock) || child.exitCode !== null, 60_000, () => log);
+  if (child.exitCode !== null) throw new Error(`plugin exited ${child.exitCode}:\n${log}`);
+  const csi = loadCsi().csi.v1;
+  const identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
+  const controller = new csi.Controller(`unix://${sock}`, credentials.createInsecure());
+  await waitFor(async () => (await call(identity, 'Probe', {})).ready?.value, 120_000, () => log);
+  return {
+    sock,
+    child,
+    log: () => log,
+    identity,
+    controller,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        identity.close();
+        controller.close();
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      }),
+  };
+}
+
+export { call, waitFor };
+
+/** The gRPC status code a call fails with (or 0 when it succeeds). */
+export async function codeOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 0;
+  } catch (e) {
+    return (e as { code?: number }).code ?? -1;
+  }
+}
+
+export const mountCap = (fs = 'ext4') => ({ mount: { fs_type: fs, mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' as const } });
+export const blockCap = () => ({ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' as const } });
