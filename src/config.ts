@@ -263,3 +263,76 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
     }),
   };
 }
+
+export interface AdoptConfig {
+  readonly nodeId: string;
+  readonly driverName: string;
+  readonly volumeGroup: string;
+  readonly lv: string;
+  readonly name: string;
+  readonly fsType: string | undefined;
+  readonly volumeClear: 'none' | 'zero';
+  readonly storageClass: string | undefined;
+  readonly lvmUdevSync: boolean;
+}
+
+export const ADOPT_HELP = [
+  'Usage: csi-lvm-iscsi adopt --node-id NODE --volume-group VG --lv LV --name PV_NAME',
+  '                           [--fs-type ext4|xfs] [--volume-clear zero|none] [--storage-class NAME] [--driver-name NAME]',
+  '',
+  "Adopts an existing logical volume (Cinder's manage_existing): renames it to the plugin's name for",
+  'PV_NAME, tags it, and prints a PersistentVolume (reclaim policy Retain) to apply with kubectl.',
+  'Run it on the storage node that holds the volume group. Without --fs-type the PV is a raw block volume.',
+].join('\n');
+
+/** Flags of `csi-lvm-iscsi adopt` (argv after the word "adopt"); env: the same CSI_LVM_* variables for node id, driver name, udev. */
+export function loadAdoptConfig(sources: Sources = { argv: process.argv.slice(3), env: process.env }): AdoptConfig | { help: true } {
+  let v: Record<string, string | boolean | undefined>;
+  try {
+    v = parseArgs({
+      args: [...sources.argv],
+      options: {
+        'node-id': { type: 'string' },
+        'driver-name': { type: 'string' },
+        'volume-group': { type: 'string' },
+        lv: { type: 'string' },
+        name: { type: 'string' },
+        'fs-type': { type: 'string' },
+        'volume-clear': { type: 'string' },
+        'storage-class': { type: 'string' },
+        'lvm-udev-sync': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw new ConfigError([(e as Error).message]);
+  }
+  if (v['help']) return { help: true };
+  const str = (k: string): string => {
+    const flag = v[k];
+    if (typeof flag === 'string') return flag;
+    return sources.env[envName(k)] ?? OPTIONS.find((o) => o.name === k)?.default ?? '';
+  };
+  const problems: string[] = [];
+  for (const k of ['node-id', 'volume-group', 'lv', 'name']) if (!str(k)) problems.push(`${k}: required`);
+  if (str('name') && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(str('name'))) problems.push(`name: "${str('name')}" must be a Kubernetes object name`);
+  const fs = str('fs-type') || undefined;
+  if (fs !== undefined && fs !== 'ext4' && fs !== 'xfs') problems.push(`fs-type: "${fs}" must be ext4 or xfs`);
+  const clear = str('volume-clear') || 'zero';
+  if (clear !== 'zero' && clear !== 'none') problems.push(`volume-clear: "${clear}" must be zero or none`);
+  const udev = str('lvm-udev-sync');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    nodeId: str('node-id'),
+    driverName: str('driver-name'),
+    volumeGroup: str('volume-group'),
+    lv: str('lv'),
+    name: str('name'),
+    fsType: fs,
+    volumeClear: clear as 'zero' | 'none',
+    storageClass: str('storage-class') || undefined,
+    lvmUdevSync: udev !== 'false',
+  });
+}

@@ -2,10 +2,27 @@
 /**
  * csi-lvm-iscsi: parse flags, start the plugin, stop gracefully on SIGTERM/SIGINT.
  */
+import { runAdopt } from './adopt-command.js';
 import { startPlugin } from './app.js';
-import { ConfigError, helpText, loadConfig } from './config.js';
+import { ADOPT_HELP, ConfigError, helpText, loadAdoptConfig, loadConfig } from './config.js';
+
+async function adopt(): Promise<number> {
+  try {
+    const c = loadAdoptConfig();
+    if ('help' in c) {
+      process.stdout.write(`${ADOPT_HELP}\n`);
+      return 0;
+    }
+    await runAdopt(c, process.stdout);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`csi-lvm-iscsi adopt: ${e instanceof Error ? e.message : String(e)}\n`);
+    return e instanceof ConfigError ? 2 : 1;
+  }
+}
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'adopt') return adopt();
   let loaded;
   try {
     loaded = loadConfig();

@@ -5,7 +5,7 @@
 import { status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  blockCap, call, checksum, codeOf, destroyVg, disks, inGuest, isZero, makeVg, MiB, mountCap, rawLv, sh, startPlugin, waitFor, writePattern,
+  blockCap, call, checksum, codeOf, destroyVg, disks, inGuest, isZero, makeVg, MiB, mountCap, rawLv, sh, shStatus, startPlugin, waitFor, writePattern,
   type PluginProcess,
 } from './lib.js';
 
@@ -291,6 +291,26 @@ describe.runIf(inGuest)('Controller on real LVM', () => {
     });
     expect(no.confirmed).toBeFalsy();
     expect(no.message).toMatch(/MULTI_NODE_MULTI_WRITER/);
+  });
+
+  it('adopts an existing LV with the adopt command and serves it like any volume', async () => {
+    sh(['lvcreate', '-q', '-y', '--type', 'linear', '-L', '16m', '-n', 'legacy_data', VG]);
+    writePattern(`/dev/${VG}/legacy_data`, 16 * MiB, 'legacy');
+    const sum = checksum(`/dev/${VG}/legacy_data`, 16 * MiB);
+    const yaml = sh([process.execPath, 'dist/main.js', 'adopt', '--node-id', 'storage-1', '--volume-group', VG, '--lv', 'legacy_data', '--name', 'pv-legacy', '--fs-type', 'ext4']);
+    expect(yaml).toMatch(/kind: PersistentVolume/);
+    expect(yaml).toMatch(/persistentVolumeReclaimPolicy: Retain/);
+    const handle = /volumeHandle: "([^"]+)"/.exec(yaml)?.[1] ?? '';
+    expect(handle.split('/')[1]).toBe(VG);
+    expect(rawLv(VG, 'legacy_data')).toBeUndefined();
+    expect(rawLv(VG, lvOf(handle))?.lv_tags).toContain('csi.name=pv-legacy');
+    expect(checksum(dev(handle), 16 * MiB)).toBe(sum);
+    const got = await call(p.controller, 'ControllerGetVolume', { volume_id: handle });
+    expect(got.volume).toMatchObject({ volume_id: handle, capacity_bytes: String(16 * MiB) });
+    // adopting twice, or a missing LV, is refused with a message
+    const again = shStatus([process.execPath, 'dist/main.js', 'adopt', '--node-id', 'storage-1', '--volume-group', VG, '--lv', lvOf(handle), '--name', 'pv-legacy2']);
+    expect(again.code).not.toBe(0);
+    expect(again.out).toMatch(/already managed/);
   });
 
   it('finishes a thick restore that was killed (-9) mid-copy once the agent is back', async () => {

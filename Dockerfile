@@ -1,0 +1,34 @@
+# csi-lvm-iscsi: one image for every mode (controller, agent, node, all).
+# Build:  docker build -t csi-lvm-iscsi:0.1.0 .
+# (Written and reviewed; no Docker engine runs on the development machines.)
+
+# ---- build: compile TypeScript with the dev dependencies ----
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY proto ./proto
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# ---- runtime: Debian bookworm with the system tools the plugin runs ----
+FROM debian:bookworm-slim
+# Tools the code execs (test/unit/dockerfile.test.ts checks this list against src/):
+#   lvm2 (lvs, vgs, pvs, lvcreate, ...), thin-provisioning-tools (thin_check at activation),
+#   open-iscsi (iscsiadm), tgt (tgtadm), multipath-tools (multipath), xfsprogs, e2fsprogs,
+#   mount / util-linux (mount, umount, findmnt, blkid, lsblk, losetup, blockdev, wipefs),
+#   coreutils (dd), udev (udevadm), kmod (modprobe).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates lvm2 thin-provisioning-tools open-iscsi tgt multipath-tools \
+      xfsprogs e2fsprogs mount util-linux coreutils udev kmod \
+ && rm -rf /var/lib/apt/lists/*
+# Node.js runtime copied from the official image of the same major version.
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
+WORKDIR /opt/csi-lvm-iscsi
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/proto ./proto
+ENTRYPOINT ["/usr/local/bin/node", "/opt/csi-lvm-iscsi/dist/main.js"]
