@@ -24,12 +24,12 @@ npm run --silent build
 
 status=0
 step "tier 1+2: unit and integration (host)"
-npx vitest run --project unit --project integration --reporter=default --reporter=json --outputFile="$OUT/host.json" || status=1
+./node_modules/.bin/vitest run --project unit --project integration --reporter=default --reporter=json --outputFile="$OUT/host.json" || status=1
 
 step "tier 3: vm (qemu guest, Debian stock kernel)"
 VM_TIMEOUT=${VM_TIMEOUT:-1500}
 node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out" -- \
-  npx vitest run --project vm --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out/vm.json" || status=1
+  ./node_modules/.bin/vitest run --project vm --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out/vm.json" || status=1
 cp -f "$REPO/.vm/out/vm.json" "$OUT/vm.json" 2>/dev/null || true
 
 step "summary"

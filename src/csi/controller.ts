@@ -89,18 +89,25 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           requireSupportedCapabilities('volume_capabilities', r.volume_capabilities);
           sizeRequest(r.capacity_range);
           contentSourceOf(r.volume_content_source);
+          if (Object.keys(r.mutable_parameters ?? {}).length > 0) {
+            throw new InvalidArgument('mutable_parameters', 'this plugin does not offer MODIFY_VOLUME, so mutable parameters cannot be given');
+          }
         },
         lockKeys: (r) => nameLock(r.name),
         handle: async (r) => {
           const size = sizeRequest(r.capacity_range);
           const source = contentSourceOf(r.volume_content_source);
-          const src = source ? await findSource(agents, source) : undefined;
-          const agent = src?.agent ?? agents.all()[0];
-          if (!agent) throw new FailedPrecondition('no storage agent is available');
-          const params = parseVolumeParams(r.parameters, defaults(agent));
-          if (source && src && src.agent !== agent) throw new InvalidArgument('volume_content_source', `source ${source.id} is on another storage node`);
-
+          // The name first: a volume made earlier is returned even if its source was deleted since.
           const existing = await findVolumeByName(r.name);
+          const src = source && !existing ? await findSource(agents, source) : undefined;
+          const agent = (existing ? agents.byNodeId(existing.id.split('/')[0] ?? '') : undefined) ?? src?.agent ?? agents.all()[0];
+          if (!agent) throw new FailedPrecondition('no storage agent is available');
+          const wantVg = r.parameters['volumeGroup'];
+          if (src && wantVg !== undefined && !agent.volumeGroups().includes(wantVg)) {
+            throw new InvalidArgument('volume_content_source', `source ${source?.id} is on storage node ${agent.nodeName}, which has no volume group ${wantVg}; a copy cannot cross storage nodes`);
+          }
+          const params = parseVolumeParams(r.parameters, defaults(agent));
+
           if (existing) {
             if (existing.state !== 'ready') throw notReady(existing);
             if (!sizeFits(existing.sizeBytes, size)) {
@@ -281,7 +288,9 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
         validate: (r) => {
           requireField('volume_id', r.volume_id);
           if (!r.capacity_range) throw new InvalidArgument('capacity_range', 'is required');
-          sizeRequest(r.capacity_range);
+          const size = sizeRequest(r.capacity_range);
+          if (size.required === 0 && size.limit === 0) throw new InvalidArgument('capacity_range', 'required_bytes or limit_bytes must be given');
+          if (r.volume_capability) requireSupportedCapabilities('volume_capability', [r.volume_capability]);
         },
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r) => {

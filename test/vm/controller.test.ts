@@ -22,7 +22,7 @@ function dev(id: string): string {
 
 describe.runIf(inGuest)('Controller on real LVM', () => {
   let p: PluginProcess;
-  const flags = ['--mode', 'all', '--volume-group', `${VG},${ZVG}`, '--thin-pool', 'pool', '--thin-pool-percent', '40', '--default-volume-size', '16M', '--job-wait-seconds', '30'];
+  const flags = ['--mode', 'all', '--volume-group', `${VG},${ZVG}`, '--thin-pool', 'pool', '--thin-pool-percent', '20', '--default-volume-size', '16M', '--job-wait-seconds', '30'];
 
   beforeAll(async () => {
     makeVg(VG, disks.slice(0, 3));
@@ -45,7 +45,7 @@ describe.runIf(inGuest)('Controller on real LVM', () => {
       ...(source ? { volume_content_source: source } : {}),
     });
 
-  it('created the thin pool at start (40% of the VG, zeroing, error when full)', () => {
+  it('created the thin pool at start (20% of the VG, zeroing, error when full)', () => {
     const pool = rawLv(VG, 'pool');
     expect(pool?.segtype).toBe('thin-pool');
     expect(pool?.lv_attr[7]).toBe('z');
@@ -322,8 +322,9 @@ describe.runIf(inGuest)('Controller on real LVM', () => {
     p = await startPlugin([...flags.filter((f, i, a) => f !== '--job-wait-seconds' && a[i - 1] !== '--job-wait-seconds'), '--job-wait-seconds', '0']);
     const code = await codeOf(create('pvc-crash', 192, { lvmType: 'thick', volumeClear: 'none' }, { snapshot: { snapshot_id: snap } }));
     expect(code).toBe(Code.ABORTED);
-    const lv = lvOf((await waitFor(() => sh(['lvs', '--noheadings', '-o', 'lv_name,lv_tags', VG]).split('\n').find((l) => l.includes('pvc-crash') && l.includes('csi.kind=volume')), 10_000)).trim().split(/\s+/)[0] ?? '');
-    expect(rawLv(VG, lvOf(`x/${VG}/${lv}`))?.lv_tags).not.toContain('csi.ready=1');
+    const line = await waitFor(() => sh(['lvs', '--noheadings', '-o', 'lv_name,lv_tags', VG]).split('\n').find((l) => l.includes('csi.name=pvc-crash,') || l.endsWith('csi.name=pvc-crash')), 10_000);
+    const lv = line.trim().split(/\s+/)[0] ?? '';
+    expect(rawLv(VG, lv)?.lv_tags).not.toContain('csi.ready=1');
     p.child.kill('SIGKILL');
     await new Promise((r) => p.child.once('exit', r));
     p = await startPlugin(flags);

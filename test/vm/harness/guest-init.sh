@@ -81,7 +81,7 @@ load_modules() {
 
 # udev makes the /dev/disk/by-* links and tells LVM when device nodes are ready. Only block
 # devices that existed before udevd started need a replay ("trigger"); devices that appear
-# later (iSCSI disks, LVs) get their events live. Replaying every device costs ~3 s more.
+# later (iSCSI disks, LVs) get their events live. Replaying every device cost ~1 s more.
 start_udev() {
 	run "start systemd-udevd" /lib/systemd/systemd-udevd --daemon
 	run "udevadm trigger" udevadm trigger --action=add --subsystem-match=block

@@ -49,9 +49,11 @@ for m in $(cat /modules/order); do
 	run "insmod $m" insmod "/modules/$m.ko"
 done
 
-# Read-only host root. No 9p caching: measured, cache=loose made no difference to starting
-# node or walking node_modules (overlayfs and the guest's dentry cache above it do the work),
-# and without it the guest sees what the host has at the moment it reads.
+# Read-only host root. cache=loose lets the guest keep file data and attributes in its page
+# and dentry caches instead of asking the host every time: starting node is about the same
+# either way, but stat-heavy work (npm, npx, module resolution) measured about 3x faster.
+# The price: a host file changed during the run may look stale in the guest (overlayfs
+# does not expect its lower layer to change anyway).
 run "mount the host root (9p tag host)" mount -t 9p -o "$P9_OPTS,cache=loose,ro" host /lower
 run "mount the tmpfs upper layer" mount -t tmpfs -o mode=0755 tmpfs /rw
 mkdir -p /rw/upper /rw/work

@@ -162,6 +162,15 @@ function initramfsKey(kernel, modules) {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** Removes cached images of other versions, unless recent (a parallel run may be booting one). */
+function removeStaleInitramfs() {
+  for (const f of readdirSync(VM_DIR).filter((n) => /^initramfs-.*\.cpio\.gz$/.test(n))) {
+    const file = join(VM_DIR, f);
+    const mtime = statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+    if (Date.now() - mtime > 10 * 60_000) rmSync(file, { force: true });
+  }
+}
+
 /** Path of the cached initramfs for this kernel, built (and older ones removed) if needed. */
 export function ensureInitramfs(kernel, log = () => {}) {
   const modules = moduleLoadOrder(kernel.modDir, STAGE1_MODULES);
@@ -169,9 +178,7 @@ export function ensureInitramfs(kernel, log = () => {}) {
   if (existsSync(file)) return file;
   log(`building ${file}`);
   mkdirSync(VM_DIR, { recursive: true });
-  for (const old of readdirSync(VM_DIR).filter((f) => /^initramfs-.*\.cpio\.gz$/.test(f))) {
-    rmSync(join(VM_DIR, old), { force: true });
-  }
+  removeStaleInitramfs();
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, buildInitramfs(modules));
   renameSync(tmp, file);
