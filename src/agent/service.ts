@@ -8,6 +8,7 @@ import type { CommandRunner } from '../exec/runner.js';
 import type { Logger } from '../log.js';
 import type { Lvm } from '../lvm/lvm.js';
 import { snapshotLvName, temporaryLvName, volumeLvName } from '../lvm/names.js';
+import { ThickPool, ThinPool, type VolumePool } from '../lvm/pool.js';
 import type { Lv } from '../lvm/report.js';
 import { tagChanges } from '../lvm/tags.js';
 import { copyBlocks, zeroBlocks } from './blockcopy.js';
@@ -194,8 +195,9 @@ export class LocalAgent implements StorageAgent {
     if (!args.source || !source) {
       await this.createLv(vg, lv, args.sizeBytes, tagsFor({ ...tags, ready: '1' }), params, o);
     } else if (params.lvmType === 'thin' && source.vg === vg && (await this.isThin(vg, source.lv, o))) {
-      // Thin from thin: a writable thin snapshot that activates like any LV (-kn) so it comes back after a reboot.
-      await this.lvm.createThinSnapshot(vg, source.lv, lv, tagsFor(tags), { readOnly: false, activationSkip: false, ...o });
+      // Thin from thin: a writable thin snapshot that activates like any LV (-kn) so it comes back after a reboot,
+      // grown to the requested size. The completion mark comes last (complete() redoes the growth after a crash).
+      await this.pool(vg, 'thin').createFrom(source.lv, lv, args.sizeBytes, tagsFor(tags), o);
     } else {
       await this.createLv(vg, lv, args.sizeBytes, tagsFor(tags), params, o);
     }
@@ -208,18 +210,16 @@ export class LocalAgent implements StorageAgent {
     return Boolean((await this.lvm.getLv(vg, lv, o))?.pool);
   }
 
+  /** Thin and thick volumes behind one interface (src/lvm/pool.ts). */
+  private pool(vg: string, type: 'thin' | 'thick'): VolumePool {
+    if (type === 'thick') return new ThickPool(this.lvm, vg);
+    if (!this.o.thinPool) throw new FailedPrecondition(`no thin pool configured for ${vg}`);
+    return new ThinPool(this.lvm, vg, this.o.thinPool);
+  }
+
   private async createLv(vg: string, lv: string, size: number, tags: string[], params: CreateVolumeArgs['params'], o?: CallOptions) {
-    if (params.lvmType === 'thin') {
-      if (!this.o.thinPool) throw new FailedPrecondition(`no thin pool configured for ${vg}`);
-      await this.lvm.createThin(vg, this.o.thinPool, lv, size, tags, o);
-    } else {
-      await this.lvm.createLinear(vg, lv, size, tags, {
-        mirrors: params.mirrors,
-        stripes: params.stripes,
-        ...(params.stripeSizeKiB !== undefined ? { stripeSizeKiB: params.stripeSizeKiB } : {}),
-        ...o,
-      });
-    }
+    const layout = params.lvmType === 'thick' ? { mirrors: params.mirrors, stripes: params.stripes, ...(params.stripeSizeKiB !== undefined ? { stripeSizeKiB: params.stripeSizeKiB } : {}) } : {};
+    await this.pool(vg, params.lvmType).create(lv, size, tags, { ...layout, ...o });
   }
 
   /** Starts (or joins) the job that completes a volume still without its completion mark; waits a little. */
@@ -259,6 +259,7 @@ export class LocalAgent implements StorageAgent {
       }
       const isVolume = t['source']?.startsWith('volume:') ?? false;
       const from = isVolume ? await this.temporarySnapshot(src, lv, signal) : src;
+      if (!from.active) await this.lvm.activate(from.vg, from.name, { ignoreSkip: true, signal });
       const bytes = Number(tagValues(src)['size']) || src.originSizeBytes || src.sizeBytes;
       const sparse = Boolean(target.pool);
       await copyBlocks(this.runner, this.device(from), this.device(target), Math.min(bytes, target.sizeBytes), sparse, {
@@ -346,7 +347,7 @@ export class LocalAgent implements StorageAgent {
     if (sizeBytes > v.sizeBytes) {
       const p = v.params;
       await this.ensureRoom({ vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes }, sizeBytes - v.sizeBytes, o);
-      await this.lvm.extend(vg, lv, sizeBytes, o);
+      await this.pool(vg, p.lvmType).extend(lv, sizeBytes, o);
     }
     const after = await this.getVolume(vg, lv, o);
     if (!after) throw new NotFound(`volume ${vg}/${lv} vanished during expansion`);
@@ -370,7 +371,7 @@ export class LocalAgent implements StorageAgent {
       ready: '1',
     });
     if (src.params.lvmType === 'thin') {
-      await this.lvm.createThinSnapshot(vg, lv, snapLv, tags, { readOnly: true, activationSkip: false, ...o });
+      await this.pool(vg, 'thin').snapshot(lv, snapLv, tags, o);
     } else {
       const status = await this.poolStatus(vg, o);
       const cow = Math.ceil((src.sizeBytes * params.snapshotReserve) / 100 / status.extentBytes) * status.extentBytes;
@@ -378,7 +379,7 @@ export class LocalAgent implements StorageAgent {
       if (cow > status.vgFreeBytes - reserved) {
         throw new OutOfCapacity(`volume group ${vg} has ${status.vgFreeBytes} bytes free, a ${params.snapshotReserve}% COW snapshot needs ${cow}`);
       }
-      await this.lvm.createCowSnapshot(vg, lv, snapLv, cow, tags, o);
+      await this.pool(vg, 'thick').snapshot(lv, snapLv, tags, { sizeBytes: cow, ...o });
     }
     const made = await this.getSnapshot(vg, snapLv, o);
     if (!made) throw new NotFound(`snapshot ${name} vanished right after creation`);
