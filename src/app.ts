@@ -4,8 +4,10 @@
  * handles signals; tests start the plugin in-process through startPlugin().
  */
 import type { Server as HttpServer } from 'node:http';
+import { Exports } from './agent/exports.js';
 import { Jobs } from './agent/jobs.js';
 import { ensureLoopVg, LOOP_THIN_POOL } from './agent/loop-vg.js';
+import { shortNodeId } from './agent/ids.js';
 import { LocalAgent } from './agent/service.js';
 import type { StorageAgent } from './agent/types.js';
 import type { Config } from './config.js';
@@ -24,6 +26,8 @@ import type { AdapterDeps } from './server/adapter.js';
 import { startServer, type ServiceBinding } from './server/grpc-server.js';
 import { KeyLocks } from './server/locks.js';
 import { loadCsi } from './server/proto.js';
+import { LioTarget } from './target/lio.js';
+import type { Target } from './target/types.js';
 import { VERSION } from './version.js';
 
 export interface PluginOverrides {
@@ -53,6 +57,11 @@ class StaticDirectory implements AgentDirectory {
   }
 }
 
+function makeTarget(config: Config, log: Logger): Target {
+  if (config.targetBackend === 'tgt') throw new FailedPrecondition('the tgt target backend is not wired into the agent yet; use --target-backend lio');
+  return new LioTarget({ logger: log });
+}
+
 export async function startPlugin(config: Config, overrides: PluginOverrides = {}): Promise<RunningPlugin> {
   const log = overrides.log ?? createLogger(config.logLevel);
   const metrics = new Metrics();
@@ -79,7 +88,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     services.push({
       definition: csi.Controller.service,
       implementation: controllerHandlers(
-        { agents: directory, defaultVolumeBytes: config.defaultVolumeSizeBytes, thinPoolThresholdPercent: config.thinPoolThreshold },
+        { agents: directory, defaultVolumeBytes: config.defaultVolumeSizeBytes, thinPoolThresholdPercent: config.thinPoolThreshold, maxVolumesPerNode: config.maxVolumesPerNode },
         deps,
       ),
     });
@@ -100,7 +109,13 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           volumeGroups = [await ensureLoopVg(runner, lvm, log, config.dataDir, config.loopVgSizeBytes)];
           thinPool ??= LOOP_THIN_POOL;
         }
-        const agent = new LocalAgent(lvm, runner, jobs, log, {
+        const exports = new Exports(lvm, makeTarget(config, log), log, {
+          nodeId: shortNodeId(config.nodeId),
+          nodeName: config.nodeId,
+          iqnPrefix: config.iqnPrefix,
+          portals: config.portals,
+        });
+        const agent = new LocalAgent(lvm, runner, jobs, exports, log, {
           nodeName: config.nodeId,
           volumeGroups,
           thinPool,

@@ -6,6 +6,7 @@
  * keys are the flag names) > default.
  */
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -32,6 +33,10 @@ export interface Config {
   readonly defaultVolumeSizeBytes: number;
   readonly jobWaitSeconds: number;
   readonly lvmUdevSync: boolean;
+  readonly maxVolumesPerNode: number;
+  readonly targetBackend: 'lio' | 'tgt';
+  readonly iqnPrefix: string;
+  readonly portals: readonly { address: string; port: number }[];
 }
 
 export class ConfigError extends Error {
@@ -68,6 +73,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'default-volume-size', type: 'string', default: '1G', help: 'size of a volume whose request names no capacity' },
   { name: 'job-wait-seconds', type: 'string', default: '5', help: 'how long a call waits for a background copy or wipe before answering ABORTED (the CO retries)' },
   { name: 'lvm-udev-sync', type: 'string', default: 'true', help: 'true when LVM runs with udev (host or nsenter); false in a container without udev' },
+  { name: 'max-volumes-per-node', type: 'string', default: '0', help: 'volumes one node may have published at once (NodeGetInfo and ControllerPublishVolume); 0 = no limit' },
+  { name: 'target-backend', type: 'string', default: 'lio', help: 'iSCSI target on storage nodes: lio (kernel, through configfs) or tgt (tgtd, through tgtadm)' },
+  { name: 'iqn-prefix', type: 'string', default: 'iqn.2024-01.org.example.csi-lvm-iscsi', help: 'prefix of the target IQNs the agent makes (one target per volume)' },
+  { name: 'portals', type: 'string', help: 'iSCSI portals of this storage node, address:port, comma separated (more than one = multipath); default: the first non-loopback IPv4 address, port 3260' },
   { name: 'config', type: 'string', help: 'path of a JSON config file whose keys are these option names' },
 ];
 
@@ -77,6 +86,14 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const VG_NAME = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$/;
 /** CSI: driver names follow DNS subdomain rules, at most 63 characters. */
 const DRIVER_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/i;
+
+/** The first non-internal IPv4 address of this host, else 127.0.0.1. */
+function defaultAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
 
 export function envName(option: string): string {
   return `CSI_LVM_${option.toUpperCase().replace(/-/g, '_')}`;
@@ -239,6 +256,21 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
   const udevText = get('lvm-udev-sync') ?? '';
   if (udevText !== 'true' && udevText !== 'false') problems.push(`lvm-udev-sync: "${udevText}" must be true or false`);
 
+  const maxVolumesPerNode = num('max-volumes-per-node', 0, 100000);
+  const targetBackend = get('target-backend') ?? '';
+  if (targetBackend !== 'lio' && targetBackend !== 'tgt') problems.push(`target-backend: "${targetBackend}" must be lio or tgt`);
+  const iqnPrefix = get('iqn-prefix') ?? '';
+  if (!/^iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*[a-z0-9](:[a-z0-9.:-]+)?$/.test(iqnPrefix) || iqnPrefix.length > 120) {
+    problems.push(`iqn-prefix: "${iqnPrefix}" must be an iSCSI qualified name such as iqn.2024-01.com.example.storage (lower case, at most 120 characters)`);
+  }
+  const portalText = get('portals') || `${defaultAddress()}:3260`;
+  const portals: { address: string; port: number }[] = [];
+  for (const item of portalText.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const hp = parseHostPort(item);
+    if (typeof hp === 'string' || hp.port === 0) problems.push(`portals: "${item}" must be address:port`);
+    else portals.push({ address: hp.host, port: hp.port });
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     help: false,
@@ -260,6 +292,10 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
       defaultVolumeSizeBytes,
       jobWaitSeconds,
       lvmUdevSync: udevText === 'true',
+      maxVolumesPerNode,
+      targetBackend: targetBackend as 'lio' | 'tgt',
+      iqnPrefix,
+      portals: Object.freeze(portals),
     }),
   };
 }

@@ -12,15 +12,11 @@
  */
 import { createHmac } from 'node:crypto';
 import { InvalidArgument } from '../errors.js';
+import type { ChapCredentials } from '../target/types.js';
+
+export type { ChapCredentials };
 
 export const CHAP_KEYS = { user: 'chapUser', secret: 'chapSecret', mutualUser: 'mutualUser', mutualSecret: 'mutualSecret' } as const;
-
-export interface ChapCredentials {
-  userid: string;
-  password: string;
-  mutualUserid?: string;
-  mutualPassword?: string;
-}
 
 /** 24 characters from [A-Za-z0-9_-]: within LIO's and open-iscsi's limits, above the 12 some initiators need. */
 export function derivePassword(key: string, volumeId: string, purpose: 'initiator' | 'target'): string {

@@ -14,7 +14,7 @@ import { isInvalidSnapshot } from '../lvm/report.js';
 import { decodeTags, encodeTags } from '../lvm/tags.js';
 import { formatId } from './ids.js';
 import type { LvmType, VolumeParams } from './params.js';
-import type { SnapshotInfo, SourceRef, VolumeInfo } from './types.js';
+import type { Publication, SnapshotInfo, SourceRef, VolumeInfo } from './types.js';
 
 export type LvKind = 'volume' | 'snapshot' | 'temporary';
 
@@ -28,6 +28,7 @@ export interface TagFields {
   size?: string;
   state?: string;
   for?: string;
+  published?: string;
 }
 
 export function tagsFor(fields: TagFields): string[] {
@@ -64,6 +65,24 @@ function decodeParams(text: string | undefined): VolumeParams | undefined {
   }
 }
 
+/** The `published` tag: a JSON list of publications; unreadable entries are dropped. */
+export function decodePublished(text: string | undefined): Publication[] {
+  if (!text) return [];
+  try {
+    const list = JSON.parse(text) as unknown;
+    if (!Array.isArray(list)) return [];
+    return list.filter(
+      (p): p is Publication => typeof p === 'object' && p !== null && typeof p.nodeId === 'string' && typeof p.readOnly === 'boolean' && typeof p.mode === 'string',
+    );
+  } catch {
+    return [];
+  }
+}
+
+export function encodePublished(list: readonly Publication[]): string | undefined {
+  return list.length === 0 ? undefined : JSON.stringify(list.map((p) => ({ nodeId: p.nodeId, readOnly: p.readOnly, mode: p.mode })));
+}
+
 function date(text: string | undefined, fallback: Date | undefined): Date {
   const d = text ? new Date(text) : undefined;
   return d && !Number.isNaN(d.getTime()) ? d : (fallback ?? new Date(0));
@@ -91,6 +110,7 @@ export function toVolume(node: string, lv: Lv, all: readonly Lv[]): VolumeInfo |
     partial: lv.attr.health === 'partial',
     devicePath: `/dev/${lv.vg}/${lv.name}`,
     snapshotCount,
+    published: decodePublished(t['published']),
   };
 }
 

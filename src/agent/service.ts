@@ -14,11 +14,12 @@ import { tagChanges } from '../lvm/tags.js';
 import { copyBlocks, zeroBlocks } from './blockcopy.js';
 import { capacityFor, noRoomReason, type CapacityLimits } from './capacity.js';
 import { formatId, parseId, shortNodeId } from './ids.js';
+import type { Exports } from './exports.js';
 import type { Jobs } from './jobs.js';
 import type { SnapshotParams } from './params.js';
 import { encodeSource, tagsFor, tagValues, toSnapshot, toVolume } from './records.js';
 import type {
-  CallOptions, Capacity, CapacityQuery, CreateVolumeArgs, PoolStatus, SnapshotInfo, StorageAgent, VolumeInfo,
+  CallOptions, Capacity, CapacityQuery, CreateVolumeArgs, PoolStatus, PublishArgs, PublishInfo, SnapshotInfo, StorageAgent, VolumeInfo,
 } from './types.js';
 
 export interface AgentOptions extends CapacityLimits {
@@ -43,6 +44,7 @@ export class LocalAgent implements StorageAgent {
     private readonly lvm: Lvm,
     private readonly runner: CommandRunner,
     private readonly jobs: Jobs,
+    private readonly exports: Exports,
     private readonly log: Logger,
     private readonly o: AgentOptions,
   ) {
@@ -297,6 +299,9 @@ export class LocalAgent implements StorageAgent {
     const l = all.find((x) => x.name === lv);
     const v = l ? toVolume(this.nodeId, l, all) : undefined;
     if (!l || !v) return;
+    if (await this.exports.isExported(vg, lv, o)) {
+      throw new FailedPrecondition(`volume ${v.id} is still exported over iSCSI; unpublish it from every node first`);
+    }
     const key = this.key(vg, lv);
     if (this.jobs.get(key) && (await this.settle(key)) === false) throw new Busy(`volume ${v.id}: ${this.jobs.describe(key)}`);
     if (all.some((x) => x.origin === lv && tagValues(x)['kind'] === 'temporary')) {
@@ -348,10 +353,23 @@ export class LocalAgent implements StorageAgent {
       const p = v.params;
       await this.ensureRoom({ vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes }, sizeBytes - v.sizeBytes, o);
       await this.pool(vg, p.lvmType).extend(lv, sizeBytes, o);
+      await this.exports.refreshSize(vg, lv, o);
     }
     const after = await this.getVolume(vg, lv, o);
     if (!after) throw new NotFound(`volume ${vg}/${lv} vanished during expansion`);
     return after;
+  }
+
+  // --------------------------------------------------------------- exports
+
+  async publish(args: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
+    if (!this.o.volumeGroups.includes(args.vg)) throw new NotFound(`volume group ${args.vg} is not served here`);
+    return this.exports.publish(args, o);
+  }
+
+  async unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
+    if (!this.o.volumeGroups.includes(vg)) return;
+    await this.exports.unpublish(vg, lv, nodeId, initiatorIqn, o);
   }
 
   // ------------------------------------------------------------- snapshots
@@ -430,6 +448,7 @@ export class LocalAgent implements StorageAgent {
       if (this.o.thinPool) await this.ensureThinPool(vg, this.o.thinPool);
     }
     await this.recover();
+    await this.exports.reconcile(await this.listVolumes());
   }
 
   private async ensureThinPool(vg: string, pool: string): Promise<void> {

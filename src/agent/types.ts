@@ -3,6 +3,7 @@
  * (src/agent/service.ts) is used by `all` mode; a gRPC client with the same
  * interface talks to remote agents (packaging issue).
  */
+import type { ChapCredentials } from './chap.js';
 import type { LvmType, SnapshotParams, VolumeParams } from './params.js';
 
 /** Where a new volume's data comes from. */
@@ -36,7 +37,33 @@ export interface VolumeInfo {
   devicePath: string;
   /** Thick COW snapshots that still depend on this LV. */
   snapshotCount: number;
+  /** The nodes the volume is published to (from its LV tag). */
+  published: Publication[];
 }
+
+/** One ControllerPublishVolume that holds: kept in the LV's `published` tag. */
+export interface Publication {
+  /** The CO's node id ("<node>:<initiator IQN>"). */
+  nodeId: string;
+  readOnly: boolean;
+  /** The access mode it was published with. */
+  mode: string;
+}
+
+export interface PublishArgs {
+  vg: string;
+  lv: string;
+  publication: Publication;
+  initiatorIqn: string;
+  /** The node's name, to decide on local attach. */
+  nodeName: string;
+  chap: ChapCredentials | undefined;
+}
+
+/** What the node needs to attach: never a secret. */
+export type PublishInfo =
+  | { kind: 'iscsi'; targetIqn: string; portals: string[]; lun: number }
+  | { kind: 'local'; devicePath: string };
 
 export interface SnapshotInfo {
   id: string;
@@ -109,6 +136,11 @@ export interface StorageAgent {
   getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined>;
   listSnapshots(o?: CallOptions): Promise<SnapshotInfo[]>;
   deleteSnapshot(vg: string, lv: string, o?: CallOptions): Promise<void>;
+
+  /** Exports the volume to one more initiator (idempotent) and records the publication. */
+  publish(args: PublishArgs, o?: CallOptions): Promise<PublishInfo>;
+  /** Ends that node's access (ACL removed, live sessions closed) and forgets the publication; the target goes with its last ACL. */
+  unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void>;
 
   poolStatus(vg: string, o?: CallOptions): Promise<PoolStatus>;
   capacity(q: CapacityQuery, o?: CallOptions): Promise<Capacity>;

@@ -12,6 +12,7 @@ import { unary, type AdapterDeps } from '../server/adapter.js';
 import {
   chooseSize, contentSourceOf, findSource, resolve, sameSource, sizeFits, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
 } from './controller-ops.js';
+import { publish, unpublish, validatePublish } from './controller-publish.js';
 import { page } from './pagination.js';
 import { requireCapabilities, requireField, requireSupportedCapabilities, unsupportedReason } from './validate.js';
 
@@ -21,6 +22,8 @@ export interface ControllerOptions {
   defaultVolumeBytes: number;
   /** Thin pool data percent above which a volume's condition is abnormal. */
   thinPoolThresholdPercent: number;
+  /** Volumes one node may have published at once; 0 = no limit. */
+  maxVolumesPerNode: number;
 }
 
 const CAPABILITIES = [
@@ -33,6 +36,9 @@ const CAPABILITIES = [
   'GET_CAPACITY',
   'GET_VOLUME',
   'VOLUME_CONDITION',
+  'PUBLISH_UNPUBLISH_VOLUME',
+  'PUBLISH_READONLY',
+  'LIST_VOLUMES_PUBLISHED_NODES',
 ] as const;
 
 export function controllerCapabilities(): ControllerServiceCapability[] {
@@ -45,6 +51,7 @@ function notReady(v: VolumeInfo): Busy {
 
 export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): ControllerHandlers {
   const { agents } = o;
+  const publishOptions = { agents, maxVolumesPerNode: o.maxVolumesPerNode };
   const defaults = (agent: StorageAgent) => ({ volumeGroups: agent.volumeGroups(), thinPoolConfigured: (vg: string) => agent.hasThinPool(vg) });
   const nameLock = (name: string) => [`name:${name}`];
   const idLock = (id: string) => [`id:${id}`];
@@ -140,15 +147,28 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r) => {
           const where = resolve(agents, r.volume_id);
-          if (where) await where.agent.deleteVolume(where.vg, where.lv);
+          if (!where) return {};
+          const v = await where.agent.getVolume(where.vg, where.lv);
+          if (v && v.published.length > 0) {
+            throw new FailedPrecondition(`volume ${v.id} is still published to ${v.published.map((p) => p.nodeId).join(', ')}; unpublish it first`);
+          }
+          await where.agent.deleteVolume(where.vg, where.lv);
           return {};
         },
       },
       deps,
     ),
 
-    ControllerPublishVolume: unary('Controller/ControllerPublishVolume', { handle: unimplemented('ControllerPublishVolume') }, deps),
-    ControllerUnpublishVolume: unary('Controller/ControllerUnpublishVolume', { handle: unimplemented('ControllerUnpublishVolume') }, deps),
+    ControllerPublishVolume: unary(
+      'Controller/ControllerPublishVolume',
+      { validate: validatePublish, lockKeys: (r) => idLock(r.volume_id), handle: (r) => publish(publishOptions, r) },
+      deps,
+    ),
+    ControllerUnpublishVolume: unary(
+      'Controller/ControllerUnpublishVolume',
+      { validate: (r) => requireField('volume_id', r.volume_id), lockKeys: (r) => idLock(r.volume_id), handle: (r) => unpublish(publishOptions, r) },
+      deps,
+    ),
 
     ValidateVolumeCapabilities: unary(
       'Controller/ValidateVolumeCapabilities',
@@ -188,7 +208,7 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           const out = [];
           for (const v of entries) {
             const agent = agents.byNodeId(v.id.split('/')[0] ?? '');
-            out.push({ volume: toCsiVolume(v), status: { published_node_ids: [], volume_condition: agent ? await condition(agent, v) : null } });
+            out.push({ volume: toCsiVolume(v), status: { published_node_ids: v.published.map((x) => x.nodeId), volume_condition: agent ? await condition(agent, v) : null } });
           }
           return { entries: out, next_token: nextToken };
         },
@@ -320,7 +340,7 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           const where = resolve(agents, r.volume_id);
           const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
           if (!where || !v || v.state === 'deleting') throw new NotFound(`volume ${r.volume_id} does not exist`);
-          return { volume: toCsiVolume(v), status: { published_node_ids: [], volume_condition: await condition(where.agent, v) } };
+          return { volume: toCsiVolume(v), status: { published_node_ids: v.published.map((x) => x.nodeId), volume_condition: await condition(where.agent, v) } };
         },
       },
       deps,

@@ -23,7 +23,7 @@ import {
 const VG = 'confvg';
 const PROBE_VG = 'confprobevg';
 const FILLER = 'conf-filler';
-const FLAGS = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '50', '--default-volume-size', '16M'];
+const FLAGS = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '50', '--default-volume-size', '16M', '--portals', '127.0.0.1:3260'];
 
 // ---------------------------------------------------------------- helpers
 
@@ -103,6 +103,8 @@ function spawnUnready(flags: string[]) {
 const unsupportedMode = () => ({ mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' as const } });
 const range = (requiredMiB: number, limitMiB = 0) => ({ required_bytes: String(requiredMiB * MiB), limit_bytes: String(limitMiB * MiB) });
 const HASH = 'a'.repeat(26);
+const PUB_NODE = 'conf-node-a:iqn.2024-01.test.vm:guest';
+const PUB_NODE_2 = 'conf-node-b:iqn.2024-01.test.vm:other';
 
 describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () => {
   let p: PluginProcess;
@@ -213,17 +215,13 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
   // ====================================================== general rules
 
   describe('Error Scheme: "Call not implemented" -> UNIMPLEMENTED', () => {
-    it('ControllerPublishVolume, ControllerUnpublishVolume, ControllerModifyVolume, GetSnapshot -> UNIMPLEMENTED, and their capabilities are not advertised', async () => {
+    it('ControllerModifyVolume, GetSnapshot -> UNIMPLEMENTED, and their capabilities are not advertised', async () => {
       const c = p.controller;
-      await expectCode(call(c, 'ControllerPublishVolume', { volume_id: base, node_id: 'storage-1', volume_capability: mountCap(), readonly: false }), Code.UNIMPLEMENTED, 'ControllerPublishVolume');
-      await expectCode(call(c, 'ControllerPublishVolume', {}), Code.UNIMPLEMENTED, 'ControllerPublishVolume {}');
-      await expectCode(call(c, 'ControllerUnpublishVolume', { volume_id: base, node_id: 'storage-1' }), Code.UNIMPLEMENTED, 'ControllerUnpublishVolume');
       await expectCode(call(c, 'ControllerModifyVolume', { volume_id: base, mutable_parameters: { iops: '100' } }), Code.UNIMPLEMENTED, 'ControllerModifyVolume');
       await expectCode(call(c, 'GetSnapshot', { snapshot_id: baseSnap }), Code.UNIMPLEMENTED, 'GetSnapshot');
       const caps = (await call(c, 'ControllerGetCapabilities', {})).capabilities.map((x) => x.rpc?.type);
-      for (const absent of ['PUBLISH_UNPUBLISH_VOLUME', 'PUBLISH_READONLY', 'LIST_VOLUMES_PUBLISHED_NODES', 'MODIFY_VOLUME', 'GET_SNAPSHOT', 'SINGLE_NODE_MULTI_WRITER']) {
-        expect(caps).not.toContain(absent);
-      }
+      for (const absent of ['MODIFY_VOLUME', 'GET_SNAPSHOT', 'SINGLE_NODE_MULTI_WRITER']) expect(caps).not.toContain(absent);
+      for (const present of ['PUBLISH_UNPUBLISH_VOLUME', 'PUBLISH_READONLY', 'LIST_VOLUMES_PUBLISHED_NODES']) expect(caps).toContain(present);
     });
 
     it('GroupController service (GroupControllerGetCapabilities, Create/Delete/GetVolumeGroupSnapshot) -> UNIMPLEMENTED', async () => {
@@ -265,6 +263,9 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
         EXPAND_VOLUME: () => call(c, 'ControllerExpandVolume', { volume_id: missing, capacity_range: range(32) }),
         GET_VOLUME: () => call(c, 'ControllerGetVolume', { volume_id: missing }),
         VOLUME_CONDITION: () => call(c, 'ControllerGetVolume', { volume_id: base }),
+        PUBLISH_UNPUBLISH_VOLUME: () => call(c, 'ControllerUnpublishVolume', { volume_id: missing, node_id: PUB_NODE }),
+        PUBLISH_READONLY: () => call(c, 'ControllerUnpublishVolume', { volume_id: missing, node_id: PUB_NODE }),
+        LIST_VOLUMES_PUBLISHED_NODES: () => call(c, 'ListVolumes', {}),
       };
       for (const cap of caps) {
         const probe = probes[cap];
@@ -277,6 +278,36 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
     // Not applicable: "Permission denied" (PERMISSION_DENIED) and "Not authenticated"
     // (UNAUTHENTICATED) - the plugin takes no secrets. Node service rows: the node
     // plugin is not part of this build yet.
+  });
+
+  describe('ControllerPublishVolume / ControllerUnpublishVolume', () => {
+    const pub = (volume_id: string, node_id: string, readonly = false) =>
+      call(p.controller, 'ControllerPublishVolume', { volume_id, node_id, volume_capability: mountCap(), readonly, secrets: {}, volume_context: {} });
+
+    it('missing volume_id, node_id or volume_capability -> INVALID_ARGUMENT', async () => {
+      await expectCode(call(p.controller, 'ControllerPublishVolume', { volume_id: '', node_id: PUB_NODE, volume_capability: mountCap() }), Code.INVALID_ARGUMENT, 'volume_id');
+      await expectCode(call(p.controller, 'ControllerPublishVolume', { volume_id: base, node_id: '', volume_capability: mountCap() }), Code.INVALID_ARGUMENT, 'node_id');
+      await expectCode(call(p.controller, 'ControllerPublishVolume', { volume_id: base, node_id: PUB_NODE }), Code.INVALID_ARGUMENT, 'volume_capability');
+      await expectCode(call(p.controller, 'ControllerUnpublishVolume', { volume_id: '', node_id: PUB_NODE }), Code.INVALID_ARGUMENT, 'unpublish volume_id');
+    });
+
+    it('"Volume does not exist" -> NOT_FOUND; "Node does not exist" (not a node id of this plugin) -> NOT_FOUND', async () => {
+      await expectCode(pub(`${node}/${VG}/vol-${HASH}`, PUB_NODE), Code.NOT_FOUND, 'unknown volume');
+      await expectCode(pub(base, 'just-a-name'), Code.NOT_FOUND, 'malformed node id');
+    });
+
+    it('"Volume published but is incompatible" -> ALREADY_EXISTS; "Volume published to another node" -> FAILED_PRECONDITION; "Volume in use" on delete -> FAILED_PRECONDITION; unpublish is idempotent', async () => {
+      const v = (await create('conf-pub', 16)).volume?.volume_id ?? '';
+      await pub(v, PUB_NODE);
+      await pub(v, PUB_NODE);
+      await expectCode(pub(v, PUB_NODE, true), Code.ALREADY_EXISTS, 'same node, readonly differs');
+      await expectCode(pub(v, PUB_NODE_2), Code.FAILED_PRECONDITION, 'single-node volume on another node');
+      await expectCode(call(p.controller, 'DeleteVolume', { volume_id: v }), Code.FAILED_PRECONDITION, 'delete while published');
+      await call(p.controller, 'ControllerUnpublishVolume', { volume_id: v, node_id: PUB_NODE });
+      await call(p.controller, 'ControllerUnpublishVolume', { volume_id: v, node_id: PUB_NODE });
+      await call(p.controller, 'ControllerUnpublishVolume', { volume_id: `${node}/${VG}/vol-${HASH}`, node_id: PUB_NODE });
+      await call(p.controller, 'DeleteVolume', { volume_id: v });
+    });
   });
 
   describe('Error Scheme: "Missing required field" -> INVALID_ARGUMENT', () => {

@@ -55,7 +55,7 @@ describe.runIf(inGuest)('Controller on real LVM', () => {
   it('advertises exactly the controller capabilities that work', async () => {
     const caps = (await call(p.controller, 'ControllerGetCapabilities', {})).capabilities.map((c) => c.rpc?.type);
     expect(caps.sort()).toEqual(
-      ['CLONE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'GET_VOLUME', 'LIST_SNAPSHOTS', 'LIST_VOLUMES', 'VOLUME_CONDITION'].sort(),
+      ['CLONE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'GET_VOLUME', 'LIST_SNAPSHOTS', 'LIST_VOLUMES', 'VOLUME_CONDITION', 'PUBLISH_UNPUBLISH_VOLUME', 'PUBLISH_READONLY', 'LIST_VOLUMES_PUBLISHED_NODES'].sort(),
     );
   });
 

@@ -1,0 +1,130 @@
+/**
+ * The agent's export side: one iSCSI target per published volume, one ACL per
+ * node it is published to, publications recorded in the LV's `published` tag.
+ * The live target state is the truth for exports; the tag says which nodes
+ * the CO published the volume to (for ListVolumes and for recovery).
+ */
+import { NotFound } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Lvm } from '../lvm/lvm.js';
+import { tagChanges } from '../lvm/tags.js';
+import { targetIqn, unitSerial } from '../target/iqn.js';
+import type { Portal, Target } from '../target/types.js';
+import { encodePublished, toVolume } from './records.js';
+import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } from './types.js';
+import { parseNodeId } from '../csi/node-id.js';
+
+export interface ExportOptions {
+  nodeId: string;
+  nodeName: string;
+  iqnPrefix: string;
+  portals: readonly Portal[];
+}
+
+export class Exports {
+  constructor(
+    private readonly lvm: Lvm,
+    private readonly target: Target,
+    private readonly log: Logger,
+    private readonly o: ExportOptions,
+  ) {}
+
+  iqnOf(vg: string, lv: string): string {
+    return targetIqn(vg, lv, this.o.iqnPrefix);
+  }
+
+  private async volume(vg: string, lv: string, o?: CallOptions): Promise<{ v: VolumeInfo; tags: string[] }> {
+    const all = await this.lvm.listLvs(vg, o);
+    const l = all.find((x) => x.name === lv);
+    const v = l ? toVolume(this.o.nodeId, l, all) : undefined;
+    if (!l || !v) throw new NotFound(`volume ${vg}/${lv} does not exist`);
+    return { v, tags: l.tags };
+  }
+
+  private async record(vg: string, lv: string, tags: string[], list: readonly Publication[], o?: CallOptions): Promise<void> {
+    await this.lvm.changeTags(vg, lv, tagChanges(tags, { published: encodePublished(list) }), o);
+  }
+
+  private isLocal(v: VolumeInfo, nodeName: string): boolean {
+    return v.params.localAttach && nodeName === this.o.nodeName;
+  }
+
+  async publish(a: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
+    const { v, tags } = await this.volume(a.vg, a.lv, o);
+    let info: PublishInfo;
+    if (this.isLocal(v, a.nodeName)) {
+      info = { kind: 'local', devicePath: v.devicePath };
+    } else {
+      const iqn = this.iqnOf(a.vg, a.lv);
+      await this.target.ensureTarget(
+        { iqn, volumeKey: `${a.vg}/${a.lv}`, devicePath: v.devicePath, serial: unitSerial(a.vg, a.lv), portals: this.o.portals, readOnly: a.publication.readOnly },
+        o,
+      );
+      await this.target.allowInitiator(iqn, a.initiatorIqn, a.chap, o);
+      info = { kind: 'iscsi', targetIqn: iqn, portals: this.o.portals.map((p) => (p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`)), lun: this.target.lun };
+    }
+    if (!v.published.some((p) => p.nodeId === a.publication.nodeId)) await this.record(a.vg, a.lv, tags, [...v.published, a.publication], o);
+    return info;
+  }
+
+  async unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
+    const { v, tags } = await this.volume(vg, lv, o).catch((e: unknown) => {
+      if (e instanceof NotFound) return { v: undefined, tags: [] };
+      throw e;
+    });
+    if (!v) return;
+    const iqn = this.iqnOf(vg, lv);
+    const node = parseNodeId(nodeId);
+    if (!node || !this.isLocal(v, node.node)) await this.target.denyInitiator(iqn, initiatorIqn, o);
+    const rest = v.published.filter((p) => p.nodeId !== nodeId);
+    const remote = rest.filter((p) => !this.isLocal(v, parseNodeId(p.nodeId)?.node ?? ''));
+    if (remote.length === 0) await this.target.removeTarget(iqn, o);
+    if (rest.length !== v.published.length) await this.record(vg, lv, tags, rest, o);
+  }
+
+  /** After lvextend: make the LUN report the new size (if the volume is exported). */
+  async refreshSize(vg: string, lv: string, o?: CallOptions): Promise<void> {
+    const iqn = this.iqnOf(vg, lv);
+    const live = (await this.target.listTargets(o)).some((t) => t.iqn === iqn);
+    if (live) await this.target.refreshSize(iqn, o);
+  }
+
+  /** True when the volume's target exists (an exported LV is held open by the target). */
+  async isExported(vg: string, lv: string, o?: CallOptions): Promise<boolean> {
+    const iqn = this.iqnOf(vg, lv);
+    return (await this.target.listTargets(o)).some((t) => t.iqn === iqn);
+  }
+
+  /**
+   * At start: by difference with the live targets. Targets under our prefix
+   * that no published volume owns are removed; targets of volumes that are
+   * published but have no live target (a storage-node reboot) are re-created
+   * with their ACLs when no CHAP is needed; CHAP exports come back with the
+   * attacher's re-publish, which carries the secret. Live targets that match
+   * are left alone: no session is ever dropped.
+   */
+  async reconcile(volumes: readonly VolumeInfo[]): Promise<void> {
+    const live = await this.target.listTargets();
+    const owned = new Map<string, VolumeInfo>();
+    for (const v of volumes) {
+      const remote = v.published.filter((p) => !this.isLocal(v, parseNodeId(p.nodeId)?.node ?? ''));
+      if (remote.length > 0) owned.set(this.iqnOf(v.vg, v.lv), v);
+    }
+    for (const t of live) {
+      if (t.iqn.startsWith(`${this.o.iqnPrefix}:`) && !owned.has(t.iqn)) {
+        this.log.info({ iqn: t.iqn }, 'removing a target no published volume owns');
+        await this.target.removeTarget(t.iqn);
+      }
+    }
+    for (const [iqn, v] of owned) {
+      const t = live.find((x) => x.iqn === iqn);
+      if (t && t.initiators.length > 0) continue;
+      this.log.info({ iqn, volume: v.id }, 're-creating the export of a published volume');
+      await this.target.ensureTarget({ iqn, volumeKey: `${v.vg}/${v.lv}`, devicePath: v.devicePath, serial: unitSerial(v.vg, v.lv), portals: this.o.portals });
+      for (const p of v.published) {
+        const node = parseNodeId(p.nodeId);
+        if (node && !this.isLocal(v, node.node) && !t) await this.target.allowInitiator(iqn, node.iqn);
+      }
+    }
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * ControllerPublishVolume / ControllerUnpublishVolume on real LIO, checked with
+ * the real open-iscsi initiator over the guest's loopback: per-node ACLs,
+ * CHAP (one-way and mutual), single-node rules, session teardown, expansion
+ * reaching the initiator, and an agent killed (-9) under live I/O.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { status as Code } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { derivePassword } from '../../src/agent/chap.js';
+import {
+  call, checksum, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, writePattern, type PluginProcess,
+} from './lib.js';
+
+const VG = 'pubvg';
+const IQN_A = 'iqn.2024-01.test.vm:guest';
+const IQN_B = 'iqn.2024-01.test.vm:other';
+const NODE_A = `node-a:${IQN_A}`;
+const NODE_B = `node-b:${IQN_B}`;
+const PORTAL = '127.0.0.1:3260';
+const KEY = 'chap-key-for-the-tests-0123456789';
+const MKEY = 'mutual-key-for-the-tests-0123456789';
+const LIO = '/sys/kernel/config/target/iscsi';
+
+function iscsiadm(args: string[]) {
+  return shStatus(['iscsiadm', ...args]);
+}
+
+/** Creates the node record and logs in through `iface`; returns iscsiadm's exit code. */
+function login(iqn: string, iface: string, chap?: { user: string; pass: string; muser?: string; mpass?: string }): number {
+  iscsiadm(['-m', 'node', '-T', iqn, '-p', PORTAL, '-I', iface, '-o', 'new']);
+  const set = (n: string, v: string) => sh(['iscsiadm', '-m', 'node', '-T', iqn, '-p', PORTAL, '-I', iface, '-o', 'update', '-n', n, '-v', v]);
+  set('node.session.auth.authmethod', chap ? 'CHAP' : 'None');
+  if (chap) {
+    set('node.session.auth.username', chap.user);
+    set('node.session.auth.password', chap.pass);
+    if (chap.muser && chap.mpass) {
+      set('node.session.auth.username_in', chap.muser);
+      set('node.session.auth.password_in', chap.mpass);
+    }
+  }
+  set('node.session.initial_login_retry_max', '1');
+  return iscsiadm(['-m', 'node', '-T', iqn, '-p', PORTAL, '-I', iface, '--login']).code;
+}
+
+function logoutAll(iqn: string) {
+  iscsiadm(['-m', 'node', '-T', iqn, '--logout']);
+  iscsiadm(['-m', 'node', '-T', iqn, '-o', 'delete']);
+}
+
+function sessions(iqn: string): number {
+  const r = iscsiadm(['-m', 'session']);
+  return r.code === 0 ? r.out.split('\n').filter((l) => l.includes(iqn)).length : 0;
+}
+
+function byPath(iqn: string, lun: string) {
+  return `/dev/disk/by-path/ip-${PORTAL}-iscsi-${iqn}-lun-${lun}`;
+}
+
+describe.runIf(inGuest)('publish over real LIO and open-iscsi', () => {
+  let p: PluginProcess;
+  const flags = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '50', '--portals', PORTAL, '--job-wait-seconds', '30'];
+
+  beforeAll(async () => {
+    makeVg(VG, disks.slice(0, 2));
+    iscsiadm(['-m', 'iface', '-I', 'other', '-o', 'new']);
+    sh(['iscsiadm', '-m', 'iface', '-I', 'other', '-o', 'update', '-n', 'iface.initiatorname', '-v', IQN_B]);
+    p = await startPlugin(flags);
+  });
+
+  afterAll(async () => {
+    iscsiadm(['-m', 'node', '--logoutall=all']);
+    iscsiadm(['-m', 'node', '-o', 'delete']);
+    if (p) await p.stop();
+    if (existsSync(LIO)) for (const t of readdirSync(LIO).filter((x) => x.startsWith('iqn.'))) shStatus(['rmdir', `${LIO}/${t}`]);
+    destroyVg(VG);
+  });
+
+  const create = async (name: string, sizeMiB = 32, parameters: Record<string, string> = {}) =>
+    (await call(p.controller, 'CreateVolume', { name, capacity_range: { required_bytes: String(sizeMiB * MiB) }, volume_capabilities: [mountCap()], parameters })).volume?.volume_id ?? '';
+  const pub = (volume_id: string, node_id: string, secrets: Record<string, string> = {}, readonly = false) =>
+    call(p.controller, 'ControllerPublishVolume', { volume_id, node_id, volume_capability: mountCap(), readonly, secrets, volume_context: {} });
+  const unpub = (volume_id: string, node_id: string) => call(p.controller, 'ControllerUnpublishVolume', { volume_id, node_id });
+
+  it('exports to the published node only; others are refused; unpublish ends the session at once', async () => {
+    const v = await create('pub-a');
+    const r = await pub(v, NODE_A);
+    const ctx = r.publish_context;
+    expect(ctx).toMatchObject({ attach: 'iscsi', portals: PORTAL, lun: '0' });
+    expect(JSON.stringify(ctx)).not.toMatch(/secret|password/i);
+    const again = await pub(v, NODE_A);
+    expect(again.publish_context).toEqual(ctx);
+    const iqn = ctx['targetIqn'] ?? '';
+    expect(readdirSync(`${LIO}/${iqn}/tpgt_1/acls`)).toEqual([IQN_A]);
+    expect(readdirSync(`${LIO}/${iqn}/tpgt_1/attrib`).length).toBeGreaterThan(0);
+
+    expect(login(iqn, 'other')).not.toBe(0);
+    expect(login(iqn, 'default')).toBe(0);
+    const dev = byPath(iqn, '0');
+    await waitFor(() => existsSync(dev), 30_000);
+    expect(Number(sh(['blockdev', '--getsize64', dev]).trim())).toBe(32 * MiB);
+    writePattern(dev, 4 * MiB, 'over-iscsi');
+    expect(checksum(`/dev/${VG}/${v.split('/')[2]}`, 4 * MiB)).toBe(checksum(dev, 4 * MiB));
+
+    const listed = (await call(p.controller, 'ListVolumes', {})).entries.find((e) => e.volume?.volume_id === v);
+    expect(listed?.status?.published_node_ids).toEqual([NODE_A]);
+    // single-node volume held by A: B is refused, naming A
+    const err = await pub(v, NODE_B).catch((e: { code: number; details: string }) => e);
+    expect((err as { code: number }).code).toBe(Code.FAILED_PRECONDITION);
+    expect((err as { details: string }).details).toContain(NODE_A);
+    // same node, other readonly flag: ALREADY_EXISTS; published volume cannot be deleted
+    expect(await codeOf(pub(v, NODE_A, {}, true))).toBe(Code.ALREADY_EXISTS);
+    expect(await codeOf(call(p.controller, 'DeleteVolume', { volume_id: v }))).toBe(Code.FAILED_PRECONDITION);
+    expect(await codeOf(pub(v, 'no-iqn-here'))).toBe(Code.NOT_FOUND);
+
+    expect(sessions(iqn)).toBe(1);
+    await unpub(v, NODE_A);
+    expect(sessions(iqn)).toBe(0);
+    expect(existsSync(`${LIO}/${iqn}`)).toBe(false);
+    await unpub(v, NODE_A);
+    logoutAll(iqn);
+
+    // now B may have it
+    const rb = await pub(v, NODE_B);
+    expect(login(rb.publish_context['targetIqn'] ?? '', 'other')).toBe(0);
+    await unpub(v, NODE_B);
+    logoutAll(rb.publish_context['targetIqn'] ?? '');
+    await call(p.controller, 'DeleteVolume', { volume_id: v });
+  });
+
+  it('requires CHAP when the publish secret names it: none and wrong refused, right and mutual accepted', async () => {
+    const v = await create('pub-chap');
+    const secrets = { chapUser: 'tenant1', chapSecret: KEY, mutualUser: 'target1', mutualSecret: MKEY };
+    const r = await pub(v, NODE_A, secrets);
+    const iqn = r.publish_context['targetIqn'] ?? '';
+    expect(JSON.stringify(r.publish_context)).not.toContain(derivePassword(KEY, v, 'initiator'));
+    expect(p.log()).not.toContain(KEY);
+    expect(p.log()).not.toContain(derivePassword(KEY, v, 'initiator'));
+    expect(login(iqn, 'default')).not.toBe(0);
+    logoutAll(iqn);
+    expect(login(iqn, 'default', { user: 'tenant1', pass: 'wrong-password-123456' })).not.toBe(0);
+    logoutAll(iqn);
+    expect(login(iqn, 'default', { user: 'tenant1', pass: derivePassword(KEY, v, 'initiator'), muser: 'target1', mpass: derivePassword(MKEY, v, 'target') })).toBe(0);
+    expect(sessions(iqn)).toBe(1);
+    // mutual CHAP with the wrong target secret: the initiator refuses the target
+    logoutAll(iqn);
+    expect(login(iqn, 'default', { user: 'tenant1', pass: derivePassword(KEY, v, 'initiator'), muser: 'target1', mpass: 'not-the-target-secret' })).not.toBe(0);
+    logoutAll(iqn);
+    await unpub(v, NODE_A);
+    await call(p.controller, 'DeleteVolume', { volume_id: v });
+  });
+
+  it('expansion reaches the initiator, and a killed agent leaves the live export and its I/O alone', async () => {
+    const v = await create('pub-grow');
+    const iqn = (await pub(v, NODE_A)).publish_context['targetIqn'] ?? '';
+    expect(login(iqn, 'default')).toBe(0);
+    const dev = byPath(iqn, '0');
+    await waitFor(() => existsSync(dev), 30_000);
+    await call(p.controller, 'ControllerExpandVolume', { volume_id: v, capacity_range: { required_bytes: String(48 * MiB) } });
+    sh(['iscsiadm', '-m', 'session', '--rescan']);
+    await waitFor(() => Number(sh(['blockdev', '--getsize64', dev]).trim()) === 48 * MiB, 30_000);
+
+    writePattern(dev, 8 * MiB, 'before-kill');
+    const before = checksum(dev, 8 * MiB);
+    p.child.kill('SIGKILL');
+    await new Promise((r) => p.child.once('exit', r));
+    writePattern(dev, 8 * MiB, 'while-dead');
+    const during = checksum(dev, 8 * MiB);
+    expect(during).not.toBe(before);
+    p = await startPlugin(flags);
+    expect(sessions(iqn)).toBe(1);
+    expect(readdirSync(`${LIO}/${iqn}/tpgt_1/acls`)).toEqual([IQN_A]);
+    writePattern(dev, 8 * MiB, 'after-restart');
+    expect(checksum(dev, 8 * MiB)).toBe(checksum(`/dev/${VG}/${v.split('/')[2]}`, 8 * MiB));
+    await unpub(v, NODE_A);
+    logoutAll(iqn);
+    await call(p.controller, 'DeleteVolume', { volume_id: v });
+  });
+
+  it('removes at start a target that no published volume owns', async () => {
+    const v = await create('pub-orphan');
+    const iqn = (await pub(v, NODE_A)).publish_context['targetIqn'] ?? '';
+    await p.stop();
+    // forget the publication behind the plugin's back: the target is now nobody's
+    const lv = v.split('/')[2] ?? '';
+    const tags = sh(['lvs', '--noheadings', '-o', 'lv_tags', `${VG}/${lv}`]).trim().split(',').filter((t) => t.startsWith('csi.published'));
+    sh(['lvchange', ...tags.flatMap((t) => ['--deltag', t]), `${VG}/${lv}`]);
+    p = await startPlugin(flags);
+    expect(existsSync(`${LIO}/${iqn}`)).toBe(false);
+    await call(p.controller, 'DeleteVolume', { volume_id: v });
+  });
+});
