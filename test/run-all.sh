@@ -32,6 +32,17 @@ node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --fresh-disks --timeout "$V
   ./node_modules/.bin/vitest run --project vm --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out/vm.json" || status=1
 cp -f "$REPO/.vm/out/vm.json" "$OUT/vm.json" 2>/dev/null || true
 
+step "tier 3b: storage-node reboot (two guest boots on the same disks)"
+RB=$REPO/.vm/reboot
+rm -rf "$RB" && mkdir -p "$RB/disks"
+node test/vm/harness/vm.mjs --disks 2 --disk-size 1G --disk-dir "$RB/disks" --fresh-disks --timeout 600 --out "$RB/out1" -e REBOOT_PHASE=1 -- \
+  ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out1/phase1.json" || status=1
+cp -f "$RB/out1/reboot-state.json" "$RB/state.json" 2>/dev/null || true
+node test/vm/harness/vm.mjs --disks 2 --disk-size 1G --disk-dir "$RB/disks" --timeout 600 --out "$RB/out2" -e REBOOT_PHASE=2 -e REBOOT_STATE="$RB/state.json" -- \
+  ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out2/phase2.json" || status=1
+cp -f "$RB/out1/phase1.json" "$OUT/reboot1.json" 2>/dev/null || true
+cp -f "$RB/out2/phase2.json" "$OUT/reboot2.json" 2>/dev/null || true
+
 step "summary"
-node test/summarize.mjs "$OUT/host.json:unit+integration" "$OUT/vm.json:vm" || status=1
+node test/summarize.mjs "$OUT/host.json:unit+integration" "$OUT/vm.json:vm" "$OUT/reboot1.json:reboot-1" "$OUT/reboot2.json:reboot-2" || status=1
 exit $status
