@@ -27,7 +27,7 @@ step "tier 1+2: unit and integration (host)"
 ./node_modules/.bin/vitest run --project unit --project integration --reporter=default --reporter=json --outputFile="$OUT/host.json" || status=1
 
 step "tier 3: vm (qemu guest, Debian stock kernel)"
-VM_TIMEOUT=${VM_TIMEOUT:-1500}
+VM_TIMEOUT=${VM_TIMEOUT:-2400}
 node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out" -- \
   ./node_modules/.bin/vitest run --project vm --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out/vm.json" || status=1
 cp -f "$REPO/.vm/out/vm.json" "$OUT/vm.json" 2>/dev/null || true

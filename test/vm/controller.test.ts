@@ -314,13 +314,13 @@ describe.runIf(inGuest)('Controller on real LVM', () => {
   });
 
   it('finishes a thick restore that was killed (-9) mid-copy once the agent is back', async () => {
-    const src = (await create('pvc-crash-src', 192, { lvmType: 'thick', volumeClear: 'none' })).volume?.volume_id ?? '';
-    writePattern(dev(src), 192 * MiB, 'crash-src');
-    const sum = checksum(dev(src), 192 * MiB);
+    const src = (await create('pvc-crash-src', 128, { lvmType: 'thick', volumeClear: 'none' })).volume?.volume_id ?? '';
+    writePattern(dev(src), 128 * MiB, 'crash-src');
+    const sum = checksum(dev(src), 128 * MiB);
     const snap = (await call(p.controller, 'CreateSnapshot', { source_volume_id: src, name: 'snap-crash', parameters: {} })).snapshot?.snapshot_id ?? '';
     await p.stop();
     p = await startPlugin([...flags.filter((f, i, a) => f !== '--job-wait-seconds' && a[i - 1] !== '--job-wait-seconds'), '--job-wait-seconds', '0']);
-    const code = await codeOf(create('pvc-crash', 192, { lvmType: 'thick', volumeClear: 'none' }, { snapshot: { snapshot_id: snap } }));
+    const code = await codeOf(create('pvc-crash', 128, { lvmType: 'thick', volumeClear: 'none' }, { snapshot: { snapshot_id: snap } }));
     expect(code).toBe(Code.ABORTED);
     const line = await waitFor(() => sh(['lvs', '--noheadings', '-o', 'lv_name,lv_tags', VG]).split('\n').find((l) => l.includes('csi.name=pvc-crash,') || l.endsWith('csi.name=pvc-crash')), 10_000);
     const lv = line.trim().split(/\s+/)[0] ?? '';
@@ -329,10 +329,10 @@ describe.runIf(inGuest)('Controller on real LVM', () => {
     await new Promise((r) => p.child.once('exit', r));
     p = await startPlugin(flags);
     const done = await waitFor(async () => {
-      const r = await create('pvc-crash', 192, { lvmType: 'thick', volumeClear: 'none' }, { snapshot: { snapshot_id: snap } }).catch(() => undefined);
+      const r = await create('pvc-crash', 128, { lvmType: 'thick', volumeClear: 'none' }, { snapshot: { snapshot_id: snap } }).catch(() => undefined);
       return r?.volume?.volume_id;
     }, 240_000);
     expect(rawLv(VG, lvOf(done))?.lv_tags).toContain('csi.ready=1');
-    expect(checksum(dev(done), 192 * MiB)).toBe(sum);
+    expect(checksum(dev(done), 128 * MiB)).toBe(sum);
   });
 });

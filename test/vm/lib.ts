@@ -69,8 +69,17 @@ export function destroyVg(vg: string): void {
   }
 }
 
+/**
+ * Drops the device's page cache: writes that reached it through another path
+ * (LIO iblock, dd with O_DIRECT, another device node) bypass this node's cache.
+ */
+export function dropCache(device: string): void {
+  sh(['blockdev', '--flushbufs', device]);
+}
+
 /** sha256 of the first `bytes` of a block device. */
 export function checksum(device: string, bytes: number): string {
+  dropCache(device);
   const fd = openSync(device, 'r');
   const hash = createHash('sha256');
   const buf = Buffer.alloc(MiB);
@@ -110,6 +119,7 @@ export function writePattern(device: string, bytes: number, seed: string): void 
 
 /** True when every byte of the range reads as zero. */
 export function isZero(device: string, offset: number, bytes: number): boolean {
+  dropCache(device);
   const fd = openSync(device, 'r');
   const buf = Buffer.alloc(MiB);
   try {

@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivePassword } from '../../src/agent/chap.js';
+import { LioTarget } from '../../src/target/lio.js';
 import {
   call, checksum, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, writePattern, type PluginProcess,
 } from './lib.js';
@@ -72,7 +73,8 @@ describe.runIf(inGuest)('publish over real LIO and open-iscsi', () => {
     iscsiadm(['-m', 'node', '--logoutall=all']);
     iscsiadm(['-m', 'node', '-o', 'delete']);
     if (p) await p.stop();
-    if (existsSync(LIO)) for (const t of readdirSync(LIO).filter((x) => x.startsWith('iqn.'))) shStatus(['rmdir', `${LIO}/${t}`]);
+    const lio = new LioTarget();
+    for (const t of await lio.listTargets()) await lio.removeTarget(t.iqn);
     destroyVg(VG);
   });
 
