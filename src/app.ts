@@ -29,6 +29,10 @@ import { loadCsi } from './server/proto.js';
 import { LioTarget } from './target/lio.js';
 import type { Target } from './target/types.js';
 import { VERSION } from './version.js';
+import { nodeHandlers } from './csi/node.js';
+import { formatNodeId } from './csi/node-id.js';
+import { Iscsiadm } from './initiator/iscsiadm.js';
+import { readInitiatorName } from './initiator/initiator-name.js';
 
 export interface PluginOverrides {
   log?: Logger;
@@ -89,6 +93,18 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
       definition: csi.Controller.service,
       implementation: controllerHandlers(
         { agents: directory, defaultVolumeBytes: config.defaultVolumeSizeBytes, thinPoolThresholdPercent: config.thinPoolThreshold, maxVolumesPerNode: config.maxVolumesPerNode },
+        deps,
+      ),
+    });
+  }
+
+  if (config.mode === 'node' || config.mode === 'all') {
+    // The node id names the node and its initiator; one that cannot be formed (too long, bad IQN) stops the start.
+    const nodeId = formatNodeId({ node: config.nodeId, iqn: config.initiatorName ?? (await readInitiatorName()) });
+    services.push({
+      definition: csi.Node.service,
+      implementation: nodeHandlers(
+        { nodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi: new Iscsiadm(runner, log), deviceTimeoutMs: 60_000 },
         deps,
       ),
     });

@@ -37,6 +37,8 @@ export interface Config {
   readonly targetBackend: 'lio' | 'tgt';
   readonly iqnPrefix: string;
   readonly portals: readonly { address: string; port: number }[];
+  /** undefined: read /etc/iscsi/initiatorname.iscsi at start. */
+  readonly initiatorName: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -77,6 +79,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'target-backend', type: 'string', default: 'lio', help: 'iSCSI target on storage nodes: lio (kernel, through configfs) or tgt (tgtd, through tgtadm)' },
   { name: 'iqn-prefix', type: 'string', default: 'iqn.2024-01.org.example.csi-lvm-iscsi', help: 'prefix of the target IQNs the agent makes (one target per volume)' },
   { name: 'portals', type: 'string', help: 'iSCSI portals of this storage node, address:port, comma separated (more than one = multipath); default: the first non-loopback IPv4 address, port 3260' },
+  { name: 'initiator-name', type: 'string', help: "this node's iSCSI initiator name (node, all); default: InitiatorName from /etc/iscsi/initiatorname.iscsi" },
   { name: 'config', type: 'string', help: 'path of a JSON config file whose keys are these option names' },
 ];
 
@@ -296,6 +299,7 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
       targetBackend: targetBackend as 'lio' | 'tgt',
       iqnPrefix,
       portals: Object.freeze(portals),
+      initiatorName: get('initiator-name') || undefined,
     }),
   };
 }

@@ -3,8 +3,8 @@
  * the parsers for what LIO's attribute files show. Pure functions.
  *
  *   <root>/core/<hba>/<backstore>/          iblock backstore (hba "iblock_0")
- *       control        write-only: "udev_path=/dev/vg/lv", "readonly=1"
- *       udev_path      "/dev/vg/lv\n"
+ *       control        write-only: "udev_path=/dev/vg/lv" (what iblock opens), "readonly=1"
+ *       udev_path      "/dev/vg/lv\n" only when written itself (control does not set it; tools read it)
  *       alias          the target IQN (written by us: ties an orphan backstore to its target)
  *       wwn/vpd_unit_serial   "T10 VPD Unit Serial Number: <serial>\n"
  *       enable         "1" opens the device (exclusively)
@@ -128,14 +128,22 @@ export function authValue(shown: string): string | undefined {
 export interface IblockInfo {
   /** Kernel name of the opened device ("dm-3"); undefined before enable. */
   device: string | undefined;
+  /** The path iblock opened (from control udev_path=); undefined before enable. */
+  udevPath: string | undefined;
   readOnly: boolean;
 }
 
-/** core/<hba>/<name>/info of an iblock backstore. */
+/**
+ * core/<hba>/<name>/info of an iblock backstore, e.g. after enable:
+ *   Status: ACTIVATED  Max Queue Depth: 0  SectorSize: 512  HwMaxSectors: 4294967288
+ *           iBlock device: dm-0  UDEV PATH: /dev/xvg/lv1  readonly: 0
+ *           Major: 253 Minor: 0  CLAIMED: IBLOCK
+ */
 export function parseIblockInfo(shown: string): IblockInfo {
   const device = /iBlock device:\s*(\S+)/.exec(shown)?.[1];
+  const udevPath = /UDEV PATH:\s*(\S+)/.exec(shown)?.[1];
   const ro = /readonly:\s*(\d)/.exec(shown)?.[1];
-  return { device, readOnly: ro === '1' };
+  return { device, udevPath, readOnly: ro === '1' };
 }
 
 /** Sessions shown by acls/<initiator>/info (LIO keeps at most one per node ACL). */

@@ -4,7 +4,7 @@
  * lio-layout.ts for the tree, types.ts for the contract.
  *
  * Order of creation (teardown is the exact reverse):
- *   backstore: mkdir, control udev_path=, [control readonly=1], alias, wwn/vpd_unit_serial, enable=1,
+ *   backstore: mkdir, control udev_path=, udev_path, [control readonly=1], alias, wwn/vpd_unit_serial, enable=1,
  *              attrib/emulate_tpu=1  (the kernel dereferences the opened device here: writing it
  *              before enable oopses the 6.1 kernel, so it is only written when enable reads 1)
  *   target:    mkdir iscsi/<iqn>/tpgt_1, attrib (authentication=0 on a new TPG, generate_node_acls=0,
@@ -101,9 +101,15 @@ export class LioTarget implements Target {
     await this.ensureDir(dir);
     const enabled = attrValue(await this.read(join(dir, 'enable'))) === '1';
     const udevPath = attrValue(await this.read(join(dir, 'udev_path')));
+    const info = parseIblockInfo(await this.read(join(dir, 'info')));
     if (!enabled) {
-      if (udevPath !== spec.devicePath) await this.write(join(dir, 'control'), `udev_path=${spec.devicePath}`);
-      const info = parseIblockInfo(await this.read(join(dir, 'info')));
+      // control tells iblock what to open; the udev_path attribute (which
+      // control does not set) is what tools show. control goes first, so a
+      // matching udev_path means both were written.
+      if (udevPath !== spec.devicePath) {
+        await this.write(join(dir, 'control'), `udev_path=${spec.devicePath}`);
+        await this.write(join(dir, 'udev_path'), spec.devicePath);
+      }
       if (info.readOnly !== Boolean(spec.readOnly)) await this.write(join(dir, 'control'), `readonly=${spec.readOnly ? 1 : 0}`);
       await this.writeIfDifferent(join(dir, 'alias'), spec.iqn);
       await this.ensureSerial(dir, spec.serial);
@@ -116,10 +122,10 @@ export class LioTarget implements Target {
       }
       this.log?.info({ backstore: name, device: spec.devicePath }, 'LIO backstore enabled');
     } else {
-      if (udevPath !== spec.devicePath) {
-        throw new FailedPrecondition(`LIO backstore ${name} exports ${udevPath}, not ${spec.devicePath}; remove the target first`);
+      const opened = info.udevPath ?? udevPath;
+      if (opened !== spec.devicePath) {
+        throw new FailedPrecondition(`LIO backstore ${name} exports ${opened || '(unknown)'}, not ${spec.devicePath}; remove the target first`);
       }
-      const info = parseIblockInfo(await this.read(join(dir, 'info')));
       if (info.readOnly !== Boolean(spec.readOnly)) {
         throw new FailedPrecondition(`LIO backstore ${name} is open ${info.readOnly ? 'read-only' : 'read-write'}; remove the target to change that`);
       }
@@ -349,7 +355,7 @@ export class LioTarget implements Target {
       throwIfAborted(o.signal);
       out.push(await this.readTarget(e.name));
     }
-    return out;
+    return out.sort((a, b) => a.iqn.localeCompare(b.iqn));
   }
 
   private async readTarget(iqn: string): Promise<TargetState> {
@@ -378,6 +384,8 @@ export class LioTarget implements Target {
     for (const a of await this.listIfExists(join(tpg, 'acls'))) {
       if (a.kind === 'dir') state.initiators.push(await this.readInitiator(iqn, a.name));
     }
+    state.initiators.sort((a, b) => a.iqn.localeCompare(b.iqn));
+    state.portals.sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`));
     return state;
   }
 
@@ -390,10 +398,10 @@ export class LioTarget implements Target {
     state.lun = LIO_LUN;
     const dir = join(this.paths.root, 'core', to.hba, to.name);
     const udev = await this.readIfExists(join(dir, 'udev_path'));
-    state.devicePath = udev === undefined ? undefined : attrValue(udev) || undefined;
     const serial = await this.readIfExists(join(dir, 'wwn', 'vpd_unit_serial'));
     state.serial = serial === undefined ? undefined : parseUnitSerial(serial) || undefined;
     const info = parseIblockInfo((await this.readIfExists(join(dir, 'info'))) ?? '');
+    state.devicePath = info.udevPath ?? ((udev === undefined ? '' : attrValue(udev)) || undefined);
     state.readOnly ||= info.readOnly;
     if (info.device) {
       const sectors = await this.readIfExists(join(this.sysBlock, info.device, 'size'));

@@ -1,0 +1,291 @@
+/**
+ * CSI Node service: attach over iSCSI (or use the LV directly for local
+ * attach), format a blank device, mount, bind into pods, expand online,
+ * report stats and health. Every step checks before it acts, so each RPC can
+ * be repeated.
+ */
+import { rm } from 'node:fs/promises';
+import { chapFromSecrets } from '../agent/chap.js';
+import { FailedPrecondition, InvalidArgument, NotFound } from '../errors.js';
+import type { CommandRunner } from '../exec/runner.js';
+import type { NodeHandlers } from '../gen/csi/v1/Node.js';
+import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
+import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
+import { BlockProbe } from '../host/blkid.js';
+import { mkfs, parseMkfsArgs } from '../host/mkfs.js';
+import { Mounter } from '../host/mount.js';
+import { assertSafePath, ensureDir, ensureFile, pathExists } from '../host/paths.js';
+import { deviceSize, fsSize, growfs } from '../host/resize.js';
+import { fsStats } from '../host/stats.js';
+import { withXfsNoUuid } from '../host/xfs-uuid.js';
+import { waitForDevice } from '../initiator/device.js';
+import type { Iscsiadm } from '../initiator/iscsiadm.js';
+import { Multipath } from '../initiator/multipath.js';
+import { byPathDevice } from '../initiator/portal.js';
+import { deleteScsiDevice, flushBuffers } from '../initiator/scsi.js';
+import { unary, type AdapterDeps } from '../server/adapter.js';
+import { readState, removeState, writeState, type StageState } from './node-state.js';
+import { requireField, requireSupportedCapabilities } from './validate.js';
+
+export interface NodeOptions {
+  nodeId: string;
+  maxVolumesPerNode: number;
+  runner: CommandRunner;
+  iscsi: Iscsiadm;
+  deviceTimeoutMs: number;
+}
+
+const SINGLE_WRITER = new Set(['SINGLE_NODE_WRITER', 'SINGLE_NODE_SINGLE_WRITER']);
+
+function capability(field: string, cap: VolumeCapability__Output | null | undefined): VolumeCapability__Output {
+  if (!cap) throw new InvalidArgument(field, 'is required');
+  return requireSupportedCapabilities(field, [cap])[0] as VolumeCapability__Output;
+}
+
+export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
+  const mounter = new Mounter(o.runner);
+  const probe = new BlockProbe(o.runner);
+  const multipath = new Multipath(o.runner);
+  const idLock = (id: string) => [`node:${id}`];
+
+  async function attach(r: { volume_id: string; publish_context: Record<string, string>; secrets: Record<string, string> }, signal: AbortSignal): Promise<Omit<StageState, 'block' | 'targets' | 'fsType'>> {
+    const ctx = r.publish_context;
+    if (ctx['attach'] === 'local') {
+      const device = requireField('publish_context.devicePath', ctx['devicePath']);
+      if (!(await pathExists(device))) throw new NotFound(`local device ${device} does not exist on this node`);
+      return { volumeId: r.volume_id, attach: 'local', portals: [], lun: 0, device, disks: [] };
+    }
+    const iqn = requireField('publish_context.targetIqn', ctx['targetIqn']);
+    const portals = requireField('publish_context.portals', ctx['portals']).split(',').map((p) => p.trim()).filter(Boolean);
+    const lun = Number(requireField('publish_context.lun', ctx['lun']));
+    if (!Number.isInteger(lun) || lun < 0) throw new InvalidArgument('publish_context.lun', 'must be a LUN number');
+    const chap = chapFromSecrets(r.secrets, r.volume_id, 'secrets');
+    const disks: string[] = [];
+    for (const portal of portals) {
+      await o.iscsi.createNode({ iqn, portal, ...(chap ? { chap } : {}) }, { signal });
+      await o.iscsi.login(iqn, portal, { signal });
+      disks.push((await waitForDevice(byPathDevice(portal, iqn, lun), o.deviceTimeoutMs, signal)).name);
+    }
+    let device = `/dev/${disks[0]}`;
+    let multipathMap: string | undefined;
+    if (disks.length > 1) {
+      const map = await multipath.mapOf(disks);
+      if (!map) throw new FailedPrecondition(`no dm-multipath map formed over ${disks.join(', ')}: is multipathd running and configured for this WWID?`);
+      device = map.devicePath;
+      multipathMap = map.name;
+    }
+    return { volumeId: r.volume_id, attach: 'iscsi', targetIqn: iqn, portals, lun, device, disks, ...(multipathMap ? { multipathMap } : {}) };
+  }
+
+  async function detach(s: StageState): Promise<void> {
+    if (s.attach !== 'iscsi' || !s.targetIqn) return;
+    if (s.multipathMap) await multipath.flush(s.multipathMap).catch(() => undefined);
+    for (const d of s.disks) {
+      await flushBuffers(o.runner, `/dev/${d}`).catch(() => undefined);
+      await deleteScsiDevice(d);
+    }
+    for (const portal of s.portals) {
+      await o.iscsi.logout(s.targetIqn, portal);
+      await o.iscsi.deleteNode(s.targetIqn, portal);
+    }
+  }
+
+  /** `mountPath` is the staging mount (the publish targets may be read-only binds on purpose). */
+  async function condition(s: StageState, mountPath: string): Promise<VolumeCondition> {
+    if (!(await pathExists(s.device))) return { abnormal: true, message: `device ${s.device} is gone` };
+    if (s.attach === 'iscsi' && s.targetIqn) {
+      const sessions = await o.iscsi.sessionsOf(s.targetIqn);
+      if (sessions.length === 0) return { abnormal: true, message: `no iSCSI session to ${s.targetIqn}` };
+      const down = sessions.find((x) => x.state && !/LOGGED.IN/i.test(x.state));
+      if (down) return { abnormal: true, message: `iSCSI session to ${s.targetIqn} is ${down.state}` };
+    }
+    if (!s.block && (await mounter.isReadOnly(mountPath)) === true) {
+      return { abnormal: true, message: `file system at ${mountPath} went read-only (I/O errors?)` };
+    }
+    return { abnormal: false, message: 'volume is healthy' };
+  }
+
+  return {
+    NodeGetInfo: unary('Node/NodeGetInfo', { quiet: true, handle: async () => ({ node_id: o.nodeId, max_volumes_per_node: String(o.maxVolumesPerNode), accessible_topology: null }) }, deps),
+
+    NodeGetCapabilities: unary(
+      'Node/NodeGetCapabilities',
+      {
+        quiet: true,
+        handle: async () => ({
+          capabilities: (['STAGE_UNSTAGE_VOLUME', 'EXPAND_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION'] as const).map((type) => ({ rpc: { type } })),
+        }),
+      },
+      deps,
+    ),
+
+    NodeStageVolume: unary(
+      'Node/NodeStageVolume',
+      {
+        validate: (r) => {
+          requireField('volume_id', r.volume_id);
+          assertSafePath('staging_target_path', r.staging_target_path);
+          capability('volume_capability', r.volume_capability);
+        },
+        lockKeys: (r) => idLock(r.volume_id),
+        handle: async (r, ctx) => {
+          const cap = capability('volume_capability', r.volume_capability);
+          const block = cap.access_type === 'block';
+          const fsType = block ? undefined : cap.mount?.fs_type || r.volume_context['fsType'] || 'ext4';
+          const mkfsArgs = r.volume_context['mkfsOptions'] ? parseMkfsArgs(r.volume_context['mkfsOptions']) : [];
+          const prior = await readState(r.staging_target_path);
+          if (prior && prior.volumeId !== r.volume_id) throw new FailedPrecondition(`staging path ${r.staging_target_path} holds volume ${prior.volumeId}`);
+          const attached = await attach(r, ctx.signal);
+          const state: StageState = { ...attached, block, ...(fsType ? { fsType } : {}), targets: prior?.targets ?? [] };
+          await writeState(r.staging_target_path, state);
+          if (block || !fsType) return {};
+          const found = await probe.fsType(state.device);
+          if (!found) {
+            if (!(await probe.isBlank(state.device))) throw new FailedPrecondition(`device ${state.device} is not blank (partition table or unknown signature); refusing to format it`);
+            await mkfs(o.runner, fsType, state.device, { extraArgs: mkfsArgs, signal: ctx.signal });
+          } else if (found !== fsType) {
+            throw new FailedPrecondition(`volume ${r.volume_id} holds a ${found} file system, not ${fsType}; it is never reformatted`);
+          }
+          await ensureDir(r.staging_target_path);
+          await mounter.mount(state.device, r.staging_target_path, fsType, withXfsNoUuid(fsType, cap.mount?.mount_flags ?? []), { signal: ctx.signal });
+          // A restore into a larger volume: the file system is smaller than its device.
+          const dev = await deviceSize(o.runner, state.device);
+          if ((await fsSize(o.runner, fsType, fsType === 'xfs' ? r.staging_target_path : state.device)) < dev - 1024 * 1024) {
+            await growfs(o.runner, fsType, state.device, r.staging_target_path, { signal: ctx.signal });
+          }
+          return {};
+        },
+      },
+      deps,
+    ),
+
+    NodeUnstageVolume: unary(
+      'Node/NodeUnstageVolume',
+      {
+        validate: (r) => {
+          requireField('volume_id', r.volume_id);
+          assertSafePath('staging_target_path', r.staging_target_path);
+        },
+        lockKeys: (r) => idLock(r.volume_id),
+        handle: async (r) => {
+          await mounter.unmount(r.staging_target_path);
+          const s = await readState(r.staging_target_path);
+          if (s) await detach(s);
+          await removeState(r.staging_target_path);
+          return {};
+        },
+      },
+      deps,
+    ),
+
+    NodePublishVolume: unary(
+      'Node/NodePublishVolume',
+      {
+        validate: (r) => {
+          requireField('volume_id', r.volume_id);
+          assertSafePath('staging_target_path', r.staging_target_path);
+          assertSafePath('target_path', r.target_path);
+          capability('volume_capability', r.volume_capability);
+        },
+        lockKeys: (r) => idLock(r.volume_id),
+        handle: async (r) => {
+          const cap = capability('volume_capability', r.volume_capability);
+          const s = await readState(r.staging_target_path);
+          if (!s || s.volumeId !== r.volume_id) throw new FailedPrecondition(`volume ${r.volume_id} is not staged at ${r.staging_target_path}`);
+          const mode = cap.access_mode?.mode ?? '';
+          const others = s.targets.filter((t) => t !== r.target_path);
+          if (SINGLE_WRITER.has(mode) && others.length > 0) {
+            throw new FailedPrecondition(`volume ${r.volume_id} is already published at ${others[0]} and ${mode} allows one target path`);
+          }
+          if (s.block) {
+            await ensureFile(r.target_path);
+            await mounter.bindDevice(s.device, r.target_path, r.readonly);
+          } else {
+            await ensureDir(r.target_path);
+            await mounter.bindMount(r.staging_target_path, r.target_path, r.readonly);
+          }
+          if (!s.targets.includes(r.target_path)) await writeState(r.staging_target_path, { ...s, targets: [...s.targets, r.target_path] });
+          return {};
+        },
+      },
+      deps,
+    ),
+
+    NodeUnpublishVolume: unary(
+      'Node/NodeUnpublishVolume',
+      {
+        validate: (r) => {
+          requireField('volume_id', r.volume_id);
+          assertSafePath('target_path', r.target_path);
+        },
+        lockKeys: (r) => idLock(r.volume_id),
+        handle: async (r) => {
+          await mounter.unmount(r.target_path);
+          await rm(r.target_path, { recursive: false, force: true }).catch(async () => rm(r.target_path, { recursive: true, force: true }));
+          return {};
+        },
+      },
+      deps,
+    ),
+
+    NodeGetVolumeStats: unary(
+      'Node/NodeGetVolumeStats',
+      {
+        validate: (r) => {
+          requireField('volume_id', r.volume_id);
+          assertSafePath('volume_path', r.volume_path);
+        },
+        handle: async (r) => {
+          if (!(await pathExists(r.volume_path))) throw new NotFound(`volume path ${r.volume_path} does not exist`);
+          const staging = r.staging_target_path || r.volume_path;
+          const s = await readState(staging);
+          if (!s || s.volumeId !== r.volume_id) throw new NotFound(`volume ${r.volume_id} is not staged at ${staging}`);
+          const volume_condition = await condition(s, staging);
+          if (s.block) {
+            const total = await deviceSize(o.runner, s.device).catch(() => 0);
+            return { usage: [{ total: String(total), unit: 'BYTES', available: '0', used: '0' }], volume_condition };
+          }
+          const st = await fsStats(r.volume_path);
+          return {
+            usage: [
+              { unit: 'BYTES', total: String(st.totalBytes), used: String(st.usedBytes), available: String(st.availableBytes) },
+              { unit: 'INODES', total: String(st.totalInodes), used: String(st.usedInodes), available: String(st.freeInodes) },
+            ],
+            volume_condition,
+          };
+        },
+      },
+      deps,
+    ),
+
+    NodeExpandVolume: unary(
+      'Node/NodeExpandVolume',
+      {
+        validate: (r) => {
+          requireField('volume_id', r.volume_id);
+          assertSafePath('volume_path', r.volume_path);
+          if (r.staging_target_path) assertSafePath('staging_target_path', r.staging_target_path);
+        },
+        lockKeys: (r) => idLock(r.volume_id),
+        handle: async (r, ctx) => {
+          const staging = r.staging_target_path || r.volume_path;
+          const s = await readState(staging);
+          if (!s || s.volumeId !== r.volume_id) throw new NotFound(`volume ${r.volume_id} is not staged at ${staging}`);
+          const want = Number(r.capacity_range?.required_bytes ?? 0);
+          if (s.attach === 'iscsi' && s.targetIqn) await o.iscsi.rescan(s.targetIqn, { signal: ctx.signal });
+          const until = Date.now() + o.deviceTimeoutMs;
+          if (s.multipathMap) await multipath.resize(s.multipathMap, { signal: ctx.signal });
+          while (want > 0 && (await deviceSize(o.runner, s.device)) < want) {
+            if (Date.now() > until) throw new FailedPrecondition(`device ${s.device} did not grow to ${want} bytes after the rescan`);
+            await new Promise((res) => setTimeout(res, 250));
+            if (s.multipathMap) await multipath.resize(s.multipathMap, { signal: ctx.signal });
+          }
+          const size = await deviceSize(o.runner, s.device);
+          if (!s.block && s.fsType) await growfs(o.runner, s.fsType, s.device, staging, { signal: ctx.signal });
+          return { capacity_bytes: String(size) };
+        },
+      },
+      deps,
+    ),
+  };
+}
