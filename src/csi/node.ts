@@ -133,6 +133,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
           const block = cap.access_type === 'block';
           const fsType = block ? undefined : cap.mount?.fs_type || r.volume_context['fsType'] || 'ext4';
           const mkfsArgs = r.volume_context['mkfsOptions'] ? parseMkfsArgs(r.volume_context['mkfsOptions']) : [];
+          await ensureDir(r.staging_target_path);
           const prior = await readState(r.staging_target_path);
           if (prior && prior.volumeId !== r.volume_id) throw new FailedPrecondition(`staging path ${r.staging_target_path} holds volume ${prior.volumeId}`);
           const attached = await attach(r, ctx.signal);

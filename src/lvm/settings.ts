@@ -34,6 +34,13 @@ export interface LvmSettings {
    */
   vgMetadataSizeBytes: number;
   /**
+   * devices/global_filter rejecting iSCSI disks and multipath maps over them,
+   * so LVM never scans a volume attached on this node (the storage node is
+   * often a consumer too): a tenant's PVs inside a volume stay invisible, and
+   * a session in recovery cannot block lvs. Default true.
+   */
+  rejectIscsiDisks: boolean;
+  /**
    * Optional: devices/use_devicesfile. Unset = leave the host's setting alone
    * (RHEL 9 enables a devices file; Debian 12 does not).
    */
@@ -49,6 +56,7 @@ export const DEFAULT_LVM_SETTINGS: Readonly<LvmSettings> = Object.freeze({
   udevSync: true,
   monitoring: true,
   backup: Object.freeze({ enabled: true, retainMin: 10, retainDays: 7 }),
+  rejectIscsiDisks: true,
   vgMetadataSizeBytes: 64 * 1024 * 1024,
 });
 
@@ -77,6 +85,9 @@ export function lvmSettings(partial: LvmSettingsInput = {}): LvmSettings {
 
 const b = (v: boolean): string => (v ? '1' : '0');
 
+/** Names udev gives iSCSI disks and multipath maps; LVM rejects a device when one of its names matches. */
+export const ISCSI_REJECT = ['^/dev/disk/by-path/.*-iscsi-.*', '^/dev/disk/by-id/dm-uuid-mpath-.*'];
+
 /**
  * The config tree text, one line, e.g.
  * `activation { udev_sync=1 udev_rules=1 monitoring=1 } backup { backup=1 archive=1 retain_min=10 retain_days=7 } report { list_item_separator="," binary_values_as_numeric=0 compact_output=0 time_format="%Y-%m-%d %T %z" }`
@@ -92,6 +103,7 @@ export function lvmConfigString(s: LvmSettings): string {
   const devices: string[] = [];
   if (!s.udevSync) devices.push('obtain_device_list_from_udev=0');
   if (s.useDevicesFile !== undefined) devices.push(`use_devicesfile=${b(s.useDevicesFile)}`);
+  if (s.rejectIscsiDisks) devices.push(`global_filter=[ ${ISCSI_REJECT.map((r) => `"r|${r}|"`).join(', ')} ]`);
   const backup = [
     `backup=${b(s.backup.enabled)}`,
     `archive=${b(s.backup.enabled)}`,

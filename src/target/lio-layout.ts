@@ -9,6 +9,7 @@
  *       wwn/vpd_unit_serial   "T10 VPD Unit Serial Number: <serial>\n"
  *       enable         "1" opens the device (exclusively)
  *       attrib/emulate_tpu    "1": UNMAP passes discards down (only after enable!)
+ *       attrib/emulate_tpws   "1": so does WRITE SAME with UNMAP, what Linux initiators send
  *       info           "... iBlock device: dm-0  UDEV PATH: /dev/vg/lv  readonly: 0 ..."
  *   <root>/iscsi/<iqn>/tpgt_1/
  *       attrib/{authentication,generate_node_acls,demo_mode_write_protect,prod_mode_write_protect,cache_dynamic_acls}

@@ -5,8 +5,8 @@
  *
  * Order of creation (teardown is the exact reverse):
  *   backstore: mkdir, control udev_path=, udev_path, [control readonly=1], alias, wwn/vpd_unit_serial, enable=1,
- *              attrib/emulate_tpu=1  (the kernel dereferences the opened device here: writing it
- *              before enable oopses the 6.1 kernel, so it is only written when enable reads 1)
+ *              attrib/emulate_tpu=1, attrib/emulate_tpws=1  (the kernel dereferences the opened device
+ *              here: writing them before enable oopses the 6.1 kernel, so only when enable reads 1)
  *   target:    mkdir iscsi/<iqn>/tpgt_1, attrib (authentication=0 on a new TPG, generate_node_acls=0,
  *              demo_mode_write_protect=1, cache_dynamic_acls=0, prod_mode_write_protect), lun/lun_0 +
  *              link, np/<portal>..., enable=1
@@ -146,14 +146,23 @@ export class LioTarget implements Target {
     }
   }
 
+  /**
+   * emulate_tpu=1 (UNMAP) and emulate_tpws=1 (WRITE SAME with UNMAP): Linux
+   * initiators see no LBP VPD page from LIO and discard with WRITE SAME(16),
+   * which LIO refuses while emulate_tpws is 0 (seen in the VM tier: only
+   * with both set does blkdiscard on the initiator free thin-pool space).
+   */
   private async enableUnmap(dir: string, name: string): Promise<void> {
-    const file = join(dir, 'attrib', 'emulate_tpu');
-    if (attrValue(await this.read(file)) === '1') return;
-    try {
-      await this.write(file, '1');
-    } catch (e) {
-      // ENOSYS: "Generic Block Discard not supported" by the device
-      this.log?.warn({ backstore: name, code: errnoCode(e) }, 'device does not support discard: UNMAP stays off for this LUN');
+    for (const attr of ['emulate_tpu', 'emulate_tpws']) {
+      const file = join(dir, 'attrib', attr);
+      if (attrValue(await this.read(file)) === '1') continue;
+      try {
+        await this.write(file, '1');
+      } catch (e) {
+        // ENOSYS: "Generic Block Discard not supported" by the device
+        this.log?.warn({ backstore: name, attr, code: errnoCode(e) }, 'device does not support discard: UNMAP stays off for this LUN');
+        return;
+      }
     }
   }
 
@@ -163,8 +172,9 @@ export class LioTarget implements Target {
     await this.ensureDir(paths.target(spec.iqn));
     const created = await this.ensureDir(paths.tpg(spec.iqn));
     const attrib = join(paths.tpg(spec.iqn), 'attrib');
-    // A new TPG demands authentication; nobody has CHAP yet (allowInitiator raises it).
-    if (created) await this.write(join(attrib, 'authentication'), '0');
+    // A new TPG demands authentication (attrib/authentication=1), which refuses
+    // an ACL without CHAP: 0 unless some initiator has CHAP.
+    await this.syncTpgAuthentication(spec.iqn);
     await this.writeIfDifferent(join(attrib, 'generate_node_acls'), '0');
     await this.writeIfDifferent(join(attrib, 'cache_dynamic_acls'), '0');
     await this.writeIfDifferent(join(attrib, 'demo_mode_write_protect'), '1');

@@ -1,8 +1,8 @@
 // The main job's walk-through: starts the plugin in `all` mode on its embedded
 // default (a loop-file volume group under a data directory), then drives it
 // through its gRPC socket and prints every step with its timing.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
@@ -13,7 +13,7 @@ const dataDir = process.env.DEMO_DATA_DIR ?? mkdtempSync('/tmp/csi-lvm-iscsi-dem
 const sock = join(dataDir, 'csi.sock');
 const MiB = 1024 * 1024;
 
-const child = spawn(process.execPath, [join(repo, 'dist', 'main.js'), '--mode', 'all', '--endpoint', `unix://${sock}`, '--node-id', 'demo-node', '--data-dir', dataDir, '--loop-vg-size', '512M', '--log-level', 'warn'], {
+const child = spawn(process.execPath, [join(repo, 'dist', 'main.js'), '--mode', 'all', '--endpoint', `unix://${sock}`, '--node-id', 'demo-node', '--data-dir', dataDir, '--loop-vg-size', '512M', '--portals', '127.0.0.1:3260', '--log-level', 'warn'], {
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 
@@ -66,7 +66,11 @@ await step('GetPluginInfo', async () => {
   return `${r.name} ${r.vendor_version}`;
 });
 await step('GetCapacity (thin)', async () => `${(Number((await rpc(controller, 'GetCapacity', { parameters: {} })).available_capacity) / MiB).toFixed(0)} MiB available`);
-const cap = [{ mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }];
+const node = new csi.Node(`unix://${sock}`, credentials.createInsecure());
+const capOne = { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
+const cap = [capOne];
+const work = mkdtempSync('/tmp/csi-lvm-iscsi-kubelet-');
+const nodeId = await step('NodeGetInfo', async () => (await rpc(node, 'NodeGetInfo', {})).node_id);
 const vol = await step('CreateVolume demo-vol (thin, 64 MiB)', async () => {
   const r = await rpc(controller, 'CreateVolume', { name: 'demo-vol', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: cap, parameters: {} });
   return r.volume.volume_id;
@@ -75,6 +79,32 @@ await step('CreateVolume demo-vol again (idempotent: same id)', async () => {
   const r = await rpc(controller, 'CreateVolume', { name: 'demo-vol', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: cap, parameters: {} });
   if (r.volume.volume_id !== vol) throw new Error(`got ${r.volume.volume_id}`);
   return r.volume.volume_id;
+});
+
+async function attach(id, name) {
+  const ctx = (await rpc(controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: capOne, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+  const staging = join(work, name, 'globalmount');
+  const target = join(work, name, 'pod');
+  await rpc(node, 'NodeStageVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: capOne, secrets: {}, volume_context: {} });
+  await rpc(node, 'NodePublishVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, target_path: target, volume_capability: capOne, readonly: false, secrets: {}, volume_context: {} });
+  return { ctx, staging, target };
+}
+async function detach(id, a) {
+  await rpc(node, 'NodeUnpublishVolume', { volume_id: id, target_path: a.target });
+  await rpc(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: a.staging });
+  await rpc(controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
+}
+const df = (path) => Number(execFileSync('df', ['-B1', '--output=size', path], { encoding: 'utf8' }).split('\n')[1].trim());
+
+let va;
+await step('ControllerPublishVolume + NodeStageVolume (iSCSI login, mkfs.ext4, mount) + NodePublishVolume', async () => {
+  va = await attach(vol, 'vol');
+  return `${va.ctx.targetIqn} mounted at ${va.target}`;
+});
+await step('write a file in the pod\'s mount', async () => {
+  writeFileSync(join(va.target, 'hello.txt'), 'written through iSCSI\n');
+  execFileSync('sync');
+  return join(va.target, 'hello.txt');
 });
 const snap = await step('CreateSnapshot demo-snap', async () => (await rpc(controller, 'CreateSnapshot', { source_volume_id: vol, name: 'demo-snap', parameters: {} })).snapshot.snapshot_id);
 const restored = await step('CreateVolume demo-restore from demo-snap (128 MiB)', async () => {
@@ -87,14 +117,26 @@ const restored = await step('CreateVolume demo-restore from demo-snap (128 MiB)'
   });
   return r.volume.volume_id;
 });
-await step('ControllerExpandVolume demo-vol to 96 MiB', async () => {
-  const r = await rpc(controller, 'ControllerExpandVolume', { volume_id: vol, capacity_range: { required_bytes: String(96 * MiB) } });
-  return `${Number(r.capacity_bytes) / MiB} MiB, node expansion required: ${r.node_expansion_required}`;
+let vb;
+await step('stage and publish the restored volume (the file system grows to the volume)', async () => {
+  vb = await attach(restored, 'restore');
+  return vb.target;
 });
-await step('ListVolumes', async () => (await rpc(controller, 'ListVolumes', {})).entries.map((e) => `${e.volume.volume_id} (${Number(e.volume.capacity_bytes) / MiB} MiB)`).join(', '));
-await step('DeleteSnapshot demo-snap', () => rpc(controller, 'DeleteSnapshot', { snapshot_id: snap }).then(() => ''));
-await step('DeleteVolume demo-restore', () => rpc(controller, 'DeleteVolume', { volume_id: restored }).then(() => ''));
-await step('DeleteVolume demo-vol (twice: idempotent)', async () => {
+await step('the file is there, on a larger file system', async () => {
+  const text = readFileSync(join(vb.target, 'hello.txt'), 'utf8').trim();
+  return `"${text}", ${(df(vb.target) / MiB).toFixed(0)} MiB vs ${(df(va.target) / MiB).toFixed(0)} MiB`;
+});
+await step('ControllerExpandVolume + NodeExpandVolume demo-vol to 96 MiB while mounted', async () => {
+  const r = await rpc(controller, 'ControllerExpandVolume', { volume_id: vol, capacity_range: { required_bytes: String(96 * MiB) }, volume_capability: capOne });
+  await rpc(node, 'NodeExpandVolume', { volume_id: vol, volume_path: va.target, staging_target_path: va.staging, capacity_range: { required_bytes: String(96 * MiB) }, volume_capability: capOne });
+  return `${Number(r.capacity_bytes) / MiB} MiB volume, df shows ${(df(va.target) / MiB).toFixed(0)} MiB`;
+});
+await step('ListVolumes', async () => (await rpc(controller, 'ListVolumes', {})).entries.map((e) => `${e.volume.volume_id} (${Number(e.volume.capacity_bytes) / MiB} MiB, on ${e.status.published_node_ids.join(',')})`).join(', '));
+await step('unpublish, unstage and delete everything', async () => {
+  await detach(restored, vb);
+  await detach(vol, va);
+  await rpc(controller, 'DeleteSnapshot', { snapshot_id: snap });
+  await rpc(controller, 'DeleteVolume', { volume_id: restored });
   await rpc(controller, 'DeleteVolume', { volume_id: vol });
   await rpc(controller, 'DeleteVolume', { volume_id: vol });
   return '';
@@ -102,6 +144,7 @@ await step('DeleteVolume demo-vol (twice: idempotent)', async () => {
 await step('stop the plugin (SIGTERM)', () => new Promise((resolve) => {
   identity.close();
   controller.close();
+  node.close();
   child.once('exit', (code) => resolve(`exit ${code}, socket removed: ${!existsSync(sock)}`));
   child.kill('SIGTERM');
 }));

@@ -13,7 +13,7 @@ import { targetIqn, unitSerial } from '../../src/target/iqn.js';
 import { LioTarget } from '../../src/target/lio.js';
 import { TgtTarget } from '../../src/target/tgt.js';
 import type { ChapCredentials, Target, TargetSpec } from '../../src/target/types.js';
-import { checksum, destroyVg, disks, inGuest, makeVg, MiB, sh, shStatus, waitFor, writePattern } from './lib.js';
+import { checksum, destroyVg, disks, inGuest, makeVg, MiB, rawLv, sh, shStatus, waitFor, writePattern } from './lib.js';
 
 const VG = 'tgtvg';
 const GUEST = 'iqn.2024-01.test.vm:guest';
@@ -259,6 +259,25 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       forget(iqn, 3260);
       await lio.removeTarget(iqn);
       expect(configfsEntries(new RegExp(`${VG}|lv1`))).toEqual([]);
+    });
+    it('discards from the initiator reach the thin pool (emulate_tpu and emulate_tpws)', async () => {
+      sh(['lvcreate', '-q', '-y', '-L', '96m', '-T', `${VG}/pool`]);
+      sh(['lvcreate', '-q', '-y', '-V', '32m', '-T', `${VG}/pool`, '-n', 'thin1']);
+      sh(['dd', 'if=/dev/urandom', `of=/dev/${VG}/thin1`, 'bs=1M', 'count=32', 'oflag=direct', 'status=none']);
+      const used = () => Number(rawLv(VG, 'thin1')?.data_percent);
+      expect(used()).toBeGreaterThan(90);
+      const s = lvSpec('thin1', 3260);
+      await lio.ensureTarget(s);
+      await lio.allowInitiator(s.iqn, GUEST);
+      record(s.iqn, 3260, 'default');
+      expect(login(s.iqn, 3260)).toBe(0);
+      const d = await diskOf(3260, s.iqn, 0);
+      const r = shStatus(['blkdiscard', d]);
+      expect(r.code, r.out).toBe(0);
+      await waitFor(() => used() < 5, 20_000, () => `thin1 data ${used()}%`);
+      console.log(`LIO discard: thin1 data ${used()}% after blkdiscard on ${d}`);
+      forget(s.iqn, 3260);
+      await lio.removeTarget(s.iqn);
     });
   });
 

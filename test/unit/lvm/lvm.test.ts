@@ -9,7 +9,7 @@ import { fixture } from './fixtures.js';
 const settings = lvmSettings();
 const CFG = [
   '--config',
-  'activation { udev_sync=1 udev_rules=1 monitoring=1 } backup { backup=1 archive=1 retain_min=10 retain_days=7 } report { list_item_separator="," binary_values_as_numeric=0 compact_output=0 time_format="%Y-%m-%d %T %z" }',
+  'activation { udev_sync=1 udev_rules=1 monitoring=1 } devices { global_filter=[ "r|^/dev/disk/by-path/.*-iscsi-.*|", "r|^/dev/disk/by-id/dm-uuid-mpath-.*|" ] } backup { backup=1 archive=1 retain_min=10 retain_days=7 } report { list_item_separator="," binary_values_as_numeric=0 compact_output=0 time_format="%Y-%m-%d %T %z" }',
 ];
 const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
 const LVS = ['lvs', ...CFG, ...REPORT, '-o', LV_FIELDS.join(',')];
@@ -371,7 +371,7 @@ describe('Lvm options', () => {
     const lvm = new Lvm(runner, lvmSettings({ lvmBinary: '/usr/sbin/lvm', udevSync: false, monitoring: false }));
     runner.expect([
       '/usr/sbin/lvm', 'lvremove', '--config',
-      'activation { udev_sync=0 udev_rules=0 monitoring=0 } devices { obtain_device_list_from_udev=0 } backup { backup=1 archive=1 retain_min=10 retain_days=7 } report { list_item_separator="," binary_values_as_numeric=0 compact_output=0 time_format="%Y-%m-%d %T %z" }',
+      'activation { udev_sync=0 udev_rules=0 monitoring=0 } devices { obtain_device_list_from_udev=0 global_filter=[ "r|^/dev/disk/by-path/.*-iscsi-.*|", "r|^/dev/disk/by-id/dm-uuid-mpath-.*|" ] } backup { backup=1 archive=1 retain_min=10 retain_days=7 } report { list_item_separator="," binary_values_as_numeric=0 compact_output=0 time_format="%Y-%m-%d %T %z" }',
       '--yes', 'vg/lv',
     ]);
     await lvm.remove('vg', 'lv');

@@ -11,7 +11,7 @@
  *   directories or symlinks, EBUSY while a LUN links to a backstore;
  * - writes go to existing attribute files only; `control` cannot be read;
  *   `udev_path=` after enable is EEXIST; vpd_unit_serial while exported is
- *   EINVAL; emulate_tpu before enable is what oopses the real kernel
+ *   EINVAL; emulate_tpu/emulate_tpws before enable is what oopses the real kernel
  *   (here: error code "EOOPS" and `oopsed` set);
  * - port links need an enabled backstore (ENODEV), mapped-LUN links a TPG LUN.
  *
@@ -355,7 +355,7 @@ export class FakeConfigfs implements ConfigFsOps {
         show('1');
         return;
       }
-      if (file === 'attrib/emulate_tpu') {
+      if (file === 'attrib/emulate_tpu' || file === 'attrib/emulate_tpws') {
         if (!enabled) {
           this.oopsed = true;
           throw fsError('EOOPS', 'write', path);

@@ -48,6 +48,7 @@ const CREATE_LOG = [
   `write ${BS}/wwn/vpd_unit_serial ${SERIAL}`,
   `write ${BS}/enable 1`,
   `write ${BS}/attrib/emulate_tpu 1`,
+  `write ${BS}/attrib/emulate_tpws 1`,
   `mkdir iscsi`,
   `mkdir iscsi/${IQN}`,
   `mkdir ${TPG}`,
@@ -59,7 +60,7 @@ const CREATE_LOG = [
 ];
 
 describe('LioTarget.ensureTarget', () => {
-  it('creates backstore, target, TPG, LUN and portal in that order, unit serial before enable, emulate_tpu after', async () => {
+  it('creates backstore, target, TPG, LUN and portal in that order, unit serial before enable, emulate_tpu/tpws after', async () => {
     const { fake, lio } = setup();
     await lio.ensureTarget(spec());
     expect(fake.log).toEqual(CREATE_LOG);
@@ -87,8 +88,34 @@ describe('LioTarget.ensureTarget', () => {
     await fake.write(fake.abs(`${BS}/udev_path`), '/dev/csivg/vol-a');
     fake.log.length = 0;
     await lio.ensureTarget(spec());
-    expect(fake.log.slice(0, 4)).toEqual([`write ${BS}/alias ${IQN}`, `write ${BS}/wwn/vpd_unit_serial ${SERIAL}`, `write ${BS}/enable 1`, `write ${BS}/attrib/emulate_tpu 1`]);
+    expect(fake.log.slice(0, 5)).toEqual([
+      `write ${BS}/alias ${IQN}`,
+      `write ${BS}/wwn/vpd_unit_serial ${SERIAL}`,
+      `write ${BS}/enable 1`,
+      `write ${BS}/attrib/emulate_tpu 1`,
+      `write ${BS}/attrib/emulate_tpws 1`,
+    ]);
     expect(fake.log).toContain(`write ${TPG}/enable 1`);
+  });
+
+  it('completes a TPG made just before a crash: authentication goes to 0 on the retry', async () => {
+    const { fake, lio } = setup();
+    await fake.mkdir(fake.abs('iscsi'));
+    await fake.mkdir(fake.abs(`iscsi/${IQN}`));
+    await fake.mkdir(fake.abs(TPG));
+    await lio.ensureTarget(spec());
+    expect(fake.content(`${TPG}/attrib/authentication`)).toBe('0\n');
+  });
+
+  it('rewrites control and udev_path when only control made it before a crash', async () => {
+    const { fake, lio } = setup();
+    await fake.mkdir(fake.abs('core/iblock_0'));
+    await fake.mkdir(fake.abs(BS));
+    await fake.write(fake.abs(`${BS}/control`), 'udev_path=/dev/wrong/one');
+    fake.log.length = 0;
+    await lio.ensureTarget(spec());
+    expect(fake.log.slice(0, 2)).toEqual([`write ${BS}/control udev_path=/dev/csivg/vol-a`, `write ${BS}/udev_path /dev/csivg/vol-a`]);
+    expect((await lio.listTargets())[0]?.devicePath).toBe('/dev/csivg/vol-a');
   });
 
   it('completes a target whose LUN link is missing without touching the rest', async () => {
