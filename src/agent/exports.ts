@@ -63,7 +63,8 @@ export class Exports {
       await this.target.allowInitiator(iqn, a.initiatorIqn, a.chap, o);
       info = { kind: 'iscsi', targetIqn: iqn, portals: this.o.portals.map((p) => (p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`)), lun: this.target.lun };
     }
-    if (!v.published.some((p) => p.nodeId === a.publication.nodeId)) await this.record(a.vg, a.lv, tags, [...v.published, a.publication], o);
+    const publication: Publication = { ...a.publication, ...(a.chap ? { chap: true } : {}) };
+    if (!v.published.some((p) => p.nodeId === publication.nodeId)) await this.record(a.vg, a.lv, tags, [...v.published, publication], o);
     return info;
   }
 
@@ -117,13 +118,19 @@ export class Exports {
       }
     }
     for (const [iqn, v] of owned) {
-      const t = live.find((x) => x.iqn === iqn);
-      if (t && t.initiators.length > 0) continue;
+      if (live.some((x) => x.iqn === iqn)) continue;
+      // CHAP exports wait for the attacher's re-publish, which carries the secret: re-creating
+      // them here without it would let the initiator in without CHAP.
+      if (v.published.some((p) => p.chap)) {
+        this.log.info({ iqn, volume: v.id }, 'published with CHAP: the export returns with the re-publish');
+        continue;
+      }
       this.log.info({ iqn, volume: v.id }, 're-creating the export of a published volume');
-      await this.target.ensureTarget({ iqn, volumeKey: `${v.vg}/${v.lv}`, devicePath: v.devicePath, serial: unitSerial(v.vg, v.lv), portals: this.o.portals });
+      const readOnly = v.published.some((p) => p.readOnly);
+      await this.target.ensureTarget({ iqn, volumeKey: `${v.vg}/${v.lv}`, devicePath: v.devicePath, serial: unitSerial(v.vg, v.lv), portals: this.o.portals, readOnly });
       for (const p of v.published) {
         const node = parseNodeId(p.nodeId);
-        if (node && !this.isLocal(v, node.node) && !t) await this.target.allowInitiator(iqn, node.iqn);
+        if (node && !this.isLocal(v, node.node)) await this.target.allowInitiator(iqn, node.iqn);
       }
     }
   }

@@ -80,7 +80,7 @@ export function decodePublished(text: string | undefined): Publication[] {
 }
 
 export function encodePublished(list: readonly Publication[]): string | undefined {
-  return list.length === 0 ? undefined : JSON.stringify(list.map((p) => ({ nodeId: p.nodeId, readOnly: p.readOnly, mode: p.mode })));
+  return list.length === 0 ? undefined : JSON.stringify(list.map((p) => ({ nodeId: p.nodeId, readOnly: p.readOnly, mode: p.mode, ...(p.chap ? { chap: true } : {}) })));
 }
 
 function date(text: string | undefined, fallback: Date | undefined): Date {

@@ -48,6 +48,8 @@ export interface Publication {
   readOnly: boolean;
   /** The access mode it was published with. */
   mode: string;
+  /** Published with CHAP (the credentials themselves are never stored). */
+  chap?: boolean;
 }
 
 export interface PublishArgs {
