@@ -5,6 +5,10 @@
  * through ISCSIADM_MUTEX.
  */
 
+import { abortError, sleep } from '../abort.js';
+
+export { abortError, sleep };
+
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
   private waiting = 0;
@@ -54,30 +58,6 @@ function waitUnlessAborted(p: Promise<void>, signal: AbortSignal | undefined): P
         reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
-  });
-}
-
-export function abortError(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  if (reason instanceof Error) return reason;
-  const e = new Error('operation cancelled');
-  e.name = 'AbortError';
-  return e;
-}
-
-/** Sleeps ms, rejecting early with an AbortError when the signal fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

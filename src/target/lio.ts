@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { Busy, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errnoCode, NodeConfigFs, type ConfigFsOps, type DirEntry } from './configfs.js';
-import { assertIscsiName, assertSerial } from './iqn.js';
+import { assertIscsiName } from './iqn.js';
 import {
   attrValue,
   authValue,
@@ -50,6 +50,7 @@ import {
 } from './lio-layout.js';
 import { DEFAULT_RETRY, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
 import { assertChap } from './chap.js';
+import { validateTargetSpec } from './spec.js';
 import type { ChapCredentials, InitiatorState, Portal, Target, TargetCallOptions, TargetSpec, TargetState } from './types.js';
 
 export interface LioOptions {
@@ -534,12 +535,6 @@ export function lioError(op: string, path: string, e: unknown): Error {
 }
 
 function validateSpec(spec: TargetSpec): void {
-  assertIscsiName('iqn', spec.iqn);
-  assertSerial(spec.serial);
-  if (!spec.devicePath.startsWith('/') || /[\s,]/.test(spec.devicePath)) {
-    throw new InvalidArgument('devicePath', `${JSON.stringify(spec.devicePath)} must be an absolute path without spaces or commas`);
-  }
-  if (spec.portals.length === 0) throw new InvalidArgument('portals', 'at least one portal is needed');
-  for (const p of spec.portals) portalDirName(p);
+  validateTargetSpec(spec, (p) => void portalDirName(p));
 }
 

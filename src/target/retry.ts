@@ -5,6 +5,10 @@
  * restarted).
  */
 
+import { abortError, sleep as delay, throwIfAborted } from '../abort.js';
+
+export { abortError, delay, throwIfAborted };
+
 export interface RetryPolicy {
   /** Total attempts, the first included. */
   attempts: number;
@@ -16,32 +20,6 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ attempts: 5, baseDelayMs: 100, maxDelayMs: 2000 });
 
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function abortError(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  if (reason instanceof Error) return reason;
-  const e = new Error('operation cancelled');
-  e.name = 'AbortError';
-  return e;
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortError(signal);
-}
 
 /**
  * Runs fn until it succeeds, fails with an error `retryable` rejects, or the

@@ -40,7 +40,8 @@ import type { CommandRunner } from '../exec/runner.js';
 import { redactArgv } from '../exec/runner.js';
 import type { Logger } from '../log.js';
 import { assertChap } from './chap.js';
-import { assertIscsiName, assertSerial, isValidIscsiName } from './iqn.js';
+import { validateTargetSpec } from './spec.js';
+import { assertIscsiName, isValidIscsiName } from './iqn.js';
 import { DEFAULT_RETRY, delay, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
 import { parseAccountShow, parsePortalShow, parseTargetShow, type TgtLun, type TgtTargetInfo } from './tgtadm-parse.js';
 import { classifyTgtadm, TgtadmArgv, type TgtErrorKind } from './tgtadm.js';
@@ -422,15 +423,9 @@ function toState(t: TgtTargetInfo, portals: Portal[]): TargetState {
 }
 
 function validateSpec(spec: TargetSpec): void {
-  assertIscsiName('iqn', spec.iqn);
-  assertSerial(spec.serial);
-  if (!spec.devicePath.startsWith('/') || /[\s,]/.test(spec.devicePath)) {
-    throw new InvalidArgument('devicePath', `${JSON.stringify(spec.devicePath)} must be an absolute path without spaces or commas`);
-  }
-  if (spec.portals.length === 0) throw new InvalidArgument('portals', 'at least one portal is needed');
-  for (const p of spec.portals) {
+  validateTargetSpec(spec, (p) => {
     if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535 || p.address.length === 0 || /[\s,[\]]/.test(p.address)) {
       throw new InvalidArgument('portals', `bad portal ${JSON.stringify(p)}`);
     }
-  }
+  });
 }
