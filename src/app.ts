@@ -33,6 +33,7 @@ import { nodeHandlers } from './csi/node.js';
 import { formatNodeId } from './csi/node-id.js';
 import { Iscsiadm } from './initiator/iscsiadm.js';
 import { readInitiatorName } from './initiator/initiator-name.js';
+import { iscsidListening } from './initiator/iscsid.js';
 
 export interface PluginOverrides {
   log?: Logger;
@@ -98,15 +99,14 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     });
   }
 
-  if (config.mode === 'node' || config.mode === 'all') {
+  const hasNode = config.mode === 'node' || config.mode === 'all';
+  const iscsi = new Iscsiadm(runner, log);
+  if (hasNode) {
     // The node id names the node and its initiator; one that cannot be formed (too long, bad IQN) stops the start.
     const nodeId = formatNodeId({ node: config.nodeId, iqn: config.initiatorName ?? (await readInitiatorName()) });
     services.push({
       definition: csi.Node.service,
-      implementation: nodeHandlers(
-        { nodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi: new Iscsiadm(runner, log), deviceTimeoutMs: 60_000 },
-        deps,
-      ),
+      implementation: nodeHandlers({ nodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi, deviceTimeoutMs: 60_000 }, deps),
     });
   }
 
@@ -148,6 +148,12 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           }
         });
         directory.set([agent]);
+      }
+      if (hasNode) {
+        // Node hygiene: iscsiadm needs iscsid for every login.
+        if (!(await iscsidListening())) {
+          throw new FailedPrecondition('iscsid is not running on this node (no @ISCSIADM_ABSTRACT_NAMESPACE socket); start iscsid on the host (the node plugin uses hostNetwork)');
+        }
       }
       readiness.ready();
       log.info('ready');

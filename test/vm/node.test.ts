@@ -150,6 +150,25 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
     await call(p.controller, 'DeleteVolume', { volume_id: v });
   });
 
+  it('local attach: on the storage node itself the LV is used directly, no target is made', async () => {
+    const cap = mountCap();
+    const v = (await call(p.controller, 'CreateVolume', { name: 'life-local', capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [cap], parameters: { localAttach: 'true' } })).volume?.volume_id ?? '';
+    const a = await attach(v, cap, 'local');
+    expect(a.ctx).toEqual({ attach: 'local', devicePath: `/dev/${VG}/${v.split('/')[2]}` });
+    expect(existsSync(LIO) ? readdirSync(LIO).filter((x) => x.startsWith('iqn.')) : []).toEqual([]);
+    expect(sh(['findmnt', '-n', '-o', 'SOURCE', a.staging]).trim()).toMatch(/^\/dev\/(mapper\/nodevg2-|dm-)/);
+    writeFileSync(join(a.target, 'local.txt'), 'local attach\n');
+    expect(readFileSync(join(a.target, 'local.txt'), 'utf8')).toBe('local attach\n');
+    // another node still gets iSCSI for the same kind of volume
+    const w = (await call(p.controller, 'CreateVolume', { name: 'life-local-2', capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [cap], parameters: { localAttach: 'true' } })).volume?.volume_id ?? '';
+    const other = (await call(p.controller, 'ControllerPublishVolume', { volume_id: w, node_id: 'elsewhere:iqn.2024-01.test.vm:other', volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+    expect(other['attach']).toBe('iscsi');
+    await call(p.controller, 'ControllerUnpublishVolume', { volume_id: w, node_id: 'elsewhere:iqn.2024-01.test.vm:other' });
+    await detach(v, a);
+    await call(p.controller, 'DeleteVolume', { volume_id: v });
+    await call(p.controller, 'DeleteVolume', { volume_id: w });
+  });
+
   it('rejects bad paths naming the field', async () => {
     const err = await call(node, 'NodeStageVolume', { volume_id: 'x', staging_target_path: 'relative/path', volume_capability: mountCap(), publish_context: {}, secrets: {}, volume_context: {} }).catch((e: { code: number; details: string }) => e);
     expect((err as { code: number }).code).toBe(Code.INVALID_ARGUMENT);
