@@ -19,7 +19,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CommandFailed, InvalidArgument } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
+import { sleep } from '../abort.js';
 import { DEFAULT_SYSFS_ROOT } from './scsi.js';
+
+const FLUSH_ATTEMPTS = 5;
+const FLUSH_PAUSE_MS = 500;
 
 export interface MultipathPath {
   /** host:channel:id:lun */
@@ -114,9 +118,22 @@ export class Multipath {
   }
 
   /** `multipath -f MAP`: removes the map (it must not be open); the caller then deletes the sd paths. */
+  /**
+   * multipath -f MAP. Right after a resize or a path change udev and
+   * multipathd briefly hold the map open ("map in use"): retried a few times
+   * with a short pause, like os-brick does.
+   */
   async flush(map: string, o: { signal?: AbortSignal } = {}): Promise<void> {
     assertMapName(map);
-    await this.runner.run(['multipath', '-f', map], { signal: o.signal, timeoutMs: this.timeoutMs });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.runner.run(['multipath', '-f', map], { signal: o.signal, timeoutMs: this.timeoutMs });
+        return;
+      } catch (e) {
+        if (!(e instanceof CommandFailed) || !/in use/.test(e.stderr) || attempt >= FLUSH_ATTEMPTS) throw e;
+        await sleep(FLUSH_PAUSE_MS, o.signal);
+      }
+    }
   }
 
   /** `multipathd resize map MAP`: after every path was rescanned, grows the map to the new size. */

@@ -87,4 +87,17 @@ describe('Multipath', () => {
     await expect(mp.flush('a b')).rejects.toBeInstanceOf(InvalidArgument);
     runner.assertDone();
   });
+
+  it('flush retries a map that udev or multipathd still hold, and gives up on other errors', async () => {
+    const runner = new FakeRunner();
+    const inUse = { exitCode: 1, stderr: '936.175450 | 36001405363287973876ce0526788c328: map in use\n' };
+    runner
+      .expect(['multipath', '-f', 'mpathb'], inUse)
+      .expect(['multipath', '-f', 'mpathb'])
+      .expect(['multipath', '-f', 'mpathc'], { exitCode: 1, stderr: 'mpathc: no such map\n' });
+    const mp = new Multipath(runner);
+    await mp.flush('mpathb');
+    await expect(mp.flush('mpathc')).rejects.toBeInstanceOf(CommandFailed);
+    runner.assertDone();
+  });
 });
