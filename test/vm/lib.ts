@@ -98,17 +98,25 @@ export function checksum(device: string, bytes: number): string {
   return hash.digest('hex');
 }
 
-/** Writes a deterministic pseudo-random pattern over the first `bytes` of a device (O_SYNC). */
+/**
+ * Writes a deterministic pseudo-random pattern over the first `bytes` of a
+ * device, then syncs. One 1 MiB block is derived from the seed; each MiB
+ * written gets its own 32-byte header (sha256 of seed and offset), so no two
+ * MiB are alike. Cheap enough for software emulation.
+ */
 export function writePattern(device: string, bytes: number, seed: string): void {
-  const fd = openSync(device, 'r+', 0o600);
+  const base = Buffer.alloc(MiB);
   let block = createHash('sha256').update(seed).digest();
+  for (let i = 0; i < base.length; i += 4096) {
+    block = createHash('sha256').update(block).digest();
+    for (let j = 0; j < 4096; j += 32) block.copy(base, i + j);
+    base.writeUInt32LE(i, i);
+  }
+  const fd = openSync(device, 'r+', 0o600);
   try {
     for (let off = 0; off < bytes; off += MiB) {
-      const chunk = Buffer.alloc(Math.min(MiB, bytes - off));
-      for (let i = 0; i < chunk.length; i += 32) {
-        block = createHash('sha256').update(block).digest();
-        block.copy(chunk, i);
-      }
+      const chunk = Buffer.from(base.subarray(0, Math.min(MiB, bytes - off)));
+      createHash('sha256').update(`${seed}:${off}`).digest().copy(chunk, 0);
       writeSync(fd, chunk, 0, chunk.length, off);
     }
   } finally {
