@@ -4,6 +4,7 @@
  * without any lookup table. '/' cannot occur in LVM names or the short id.
  */
 import { createHash } from 'node:crypto';
+import { base32 } from '../lvm/names.js';
 
 export interface LvRef {
   node: string;
@@ -16,21 +17,7 @@ const PART = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$/;
 
 /** A short, stable id for a storage node name: 8 base32 characters of its SHA-256. */
 export function shortNodeId(nodeName: string): string {
-  const digest = createHash('sha256').update(nodeName).digest();
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  let out = '';
-  let bits = 0;
-  let acc = 0;
-  for (const byte of digest) {
-    acc = (acc << 8) | byte;
-    bits += 8;
-    while (bits >= 5 && out.length < 8) {
-      out += alphabet[(acc >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    if (out.length >= 8) break;
-  }
-  return out;
+  return base32(createHash('sha256').update(nodeName).digest(), 8);
 }
 
 export function formatId(ref: LvRef): string {

@@ -23,6 +23,14 @@ export function resolve(agents: AgentDirectory, id: string): { agent: StorageAge
   return agent ? { agent, vg: ref.vg, lv: ref.lv } : undefined;
 }
 
+/** The live volume an id names; NOT_FOUND (with `what` in the message) when it is not there or being deleted. */
+export async function volumeOrNotFound(agents: AgentDirectory, id: string, what = 'volume'): Promise<{ agent: StorageAgent; v: VolumeInfo }> {
+  const where = resolve(agents, id);
+  const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
+  if (!where || !v || v.state === 'deleting') throw new NotFound(`${what} ${id} does not exist`);
+  return { agent: where.agent, v };
+}
+
 export interface SizeRequest {
   required: number;
   limit: number;

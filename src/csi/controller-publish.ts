@@ -8,7 +8,7 @@ import type { PublishInfo, StorageAgent, VolumeInfo } from '../agent/types.js';
 import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, OutOfCapacity } from '../errors.js';
 import type { ControllerPublishVolumeRequest__Output } from '../gen/csi/v1/ControllerPublishVolumeRequest.js';
 import type { ControllerUnpublishVolumeRequest__Output } from '../gen/csi/v1/ControllerUnpublishVolumeRequest.js';
-import { resolve, type AgentDirectory } from './controller-ops.js';
+import { resolve, volumeOrNotFound, type AgentDirectory } from './controller-ops.js';
 import { parseNodeId } from './node-id.js';
 import { requireField, requireSupportedCapabilities } from './validate.js';
 
@@ -38,13 +38,6 @@ async function countOnNode(agents: AgentDirectory, nodeId: string): Promise<numb
   let n = 0;
   for (const a of agents.all()) n += (await a.listVolumes()).filter((v) => v.published.some((p) => p.nodeId === nodeId)).length;
   return n;
-}
-
-async function volumeOrNotFound(agents: AgentDirectory, id: string): Promise<{ agent: StorageAgent; v: VolumeInfo }> {
-  const where = resolve(agents, id);
-  const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
-  if (!where || !v || v.state === 'deleting') throw new NotFound(`volume ${id} does not exist`);
-  return { agent: where.agent, v };
 }
 
 export async function publish(o: PublishOptions, r: ControllerPublishVolumeRequest__Output): Promise<{ publish_context: Record<string, string> }> {

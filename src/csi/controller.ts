@@ -10,7 +10,7 @@ import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServic
 import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
 import {
-  chooseSize, contentSourceOf, findSource, resolve, sameSource, sizeFits, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
+  chooseSize, contentSourceOf, findSource, resolve, sameSource, volumeOrNotFound, sizeFits, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
 } from './controller-ops.js';
 import { publish, unpublish, validatePublish } from './controller-publish.js';
 import { page } from './pagination.js';
@@ -178,14 +178,12 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           requireCapabilities('volume_capabilities', r.volume_capabilities);
         },
         handle: async (r) => {
-          const where = resolve(agents, r.volume_id);
-          const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
-          if (!where || !v || v.state === 'deleting') throw new NotFound(`volume ${r.volume_id} does not exist`);
+          const { agent, v } = await volumeOrNotFound(agents, r.volume_id);
           const reasons = r.volume_capabilities.map(unsupportedReason).filter((x): x is string => Boolean(x));
           if (reasons.length > 0) return { message: reasons.join('; ') };
           if (Object.keys(r.parameters).length > 0) {
             try {
-              if (!sameVolumeParams(parseVolumeParams(r.parameters, defaults(where.agent)), v.params)) return { message: 'parameters differ from the volume\'s' };
+              if (!sameVolumeParams(parseVolumeParams(r.parameters, defaults(agent)), v.params)) return { message: 'parameters differ from the volume\'s' };
             } catch (e) {
               return { message: (e as Error).message };
             }
@@ -255,11 +253,9 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
             }
             return { snapshot: toCsiSnapshot(existing) };
           }
-          const where = resolve(agents, r.source_volume_id);
-          const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
-          if (!where || !v || v.state === 'deleting') throw new NotFound(`source volume ${r.source_volume_id} does not exist`);
+          const { agent, v } = await volumeOrNotFound(agents, r.source_volume_id, 'source volume');
           if (v.state !== 'ready') throw notReady(v);
-          const s = await where.agent.createSnapshot(r.name, where.vg, where.lv, params);
+          const s = await agent.createSnapshot(r.name, v.vg, v.lv, params);
           return { snapshot: toCsiSnapshot(s) };
         },
       },
@@ -315,17 +311,15 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r) => {
           const size = sizeRequest(r.capacity_range);
-          const where = resolve(agents, r.volume_id);
-          const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
-          if (!where || !v || v.state === 'deleting') throw new NotFound(`volume ${r.volume_id} does not exist`);
+          const { agent, v } = await volumeOrNotFound(agents, r.volume_id);
           if (v.state !== 'ready') throw notReady(v);
           if (size.required <= v.sizeBytes) {
             if (size.limit > 0 && v.sizeBytes > size.limit) throw new OutOfRange(`volume is already ${v.sizeBytes} bytes, above capacity_range.limit_bytes ${size.limit}`);
             return { capacity_bytes: String(v.sizeBytes), node_expansion_required: true };
           }
-          const pool = await where.agent.poolStatus(where.vg);
+          const pool = await agent.poolStatus(v.vg);
           const target = chooseSize(size, size.required, pool.extentBytes, 0);
-          const grown = await where.agent.expandVolume(where.vg, where.lv, target);
+          const grown = await agent.expandVolume(v.vg, v.lv, target);
           return { capacity_bytes: String(grown.sizeBytes), node_expansion_required: true };
         },
       },
@@ -337,10 +331,8 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
       {
         validate: (r) => requireField('volume_id', r.volume_id),
         handle: async (r) => {
-          const where = resolve(agents, r.volume_id);
-          const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
-          if (!where || !v || v.state === 'deleting') throw new NotFound(`volume ${r.volume_id} does not exist`);
-          return { volume: toCsiVolume(v), status: { published_node_ids: v.published.map((x) => x.nodeId), volume_condition: await condition(where.agent, v) } };
+          const { agent, v } = await volumeOrNotFound(agents, r.volume_id);
+          return { volume: toCsiVolume(v), status: { published_node_ids: v.published.map((x) => x.nodeId), volume_condition: await condition(agent, v) } };
         },
       },
       deps,

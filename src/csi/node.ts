@@ -77,6 +77,13 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     return { volumeId: r.volume_id, attach: 'iscsi', targetIqn: iqn, portals, lun, device, disks, ...(multipathMap ? { multipathMap } : {}) };
   }
 
+  /** The stage state of volumeId at staging; NOT_FOUND when it is not staged there. */
+  async function stagedAt(staging: string, volumeId: string): Promise<StageState> {
+    const s = await readState(staging);
+    if (!s || s.volumeId !== volumeId) throw new NotFound(`volume ${volumeId} is not staged at ${staging}`);
+    return s;
+  }
+
   async function detach(s: StageState): Promise<void> {
     if (s.attach !== 'iscsi' || !s.targetIqn) return;
     if (s.multipathMap) await multipath.flush(s.multipathMap).catch(() => undefined);
@@ -239,8 +246,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         handle: async (r) => {
           if (!(await pathExists(r.volume_path))) throw new NotFound(`volume path ${r.volume_path} does not exist`);
           const staging = r.staging_target_path || r.volume_path;
-          const s = await readState(staging);
-          if (!s || s.volumeId !== r.volume_id) throw new NotFound(`volume ${r.volume_id} is not staged at ${staging}`);
+          const s = await stagedAt(staging, r.volume_id);
           const volume_condition = await condition(s, staging);
           if (s.block) {
             const total = await deviceSize(o.runner, s.device).catch(() => 0);
@@ -270,8 +276,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r, ctx) => {
           const staging = r.staging_target_path || r.volume_path;
-          const s = await readState(staging);
-          if (!s || s.volumeId !== r.volume_id) throw new NotFound(`volume ${r.volume_id} is not staged at ${staging}`);
+          const s = await stagedAt(staging, r.volume_id);
           const want = Number(r.capacity_range?.required_bytes ?? 0);
           if (s.attach === 'iscsi' && s.targetIqn) await o.iscsi.rescan(s.targetIqn, { signal: ctx.signal });
           const until = Date.now() + o.deviceTimeoutMs;

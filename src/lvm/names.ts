@@ -38,7 +38,7 @@ export const LV_NAME_PREFIX: Readonly<Record<LvNameKind, string>> = Object.freez
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 /** RFC 4648 base32 (lower case, no padding) of the first `chars` * 5 bits of `bytes`. */
-function base32(bytes: Uint8Array, chars: number): string {
+export function base32(bytes: Uint8Array, chars: number): string {
   let out = '';
   let bits = 0;
   let acc = 0;
