@@ -91,6 +91,13 @@ export class Unavailable extends DomainError {
   }
 }
 
+/** Something that should not happen: a broken invariant, a peer that sent nonsense. */
+export class Internal extends DomainError {
+  constructor(message: string) {
+    super('Internal', message);
+  }
+}
+
 /** A child process exited non-zero (or was killed, or timed out). */
 export class CommandFailed extends DomainError {
   readonly argv: readonly string[];

@@ -13,15 +13,22 @@ import type { Portal, Target } from '../target/types.js';
 import { encodePublished, toVolume } from './records.js';
 import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } from './types.js';
 import { parseNodeId } from '../csi/node-id.js';
+import { chapFromSecrets, type ChapCredentials } from './chap.js';
+import { Gate } from './gate.js';
 
 export interface ExportOptions {
   nodeId: string;
   nodeName: string;
   iqnPrefix: string;
   portals: readonly Portal[];
+  /** Agent-level CHAP secrets (--chap-secret-dir), read at each reconcile: CHAP exports come back without a CO. */
+  agentSecrets?: () => Promise<Record<string, string> | undefined>;
 }
 
 export class Exports {
+  /** Publishes and unpublishes share it; a reconcile holds it alone. */
+  private readonly gate = new Gate();
+
   constructor(
     private readonly lvm: Lvm,
     private readonly target: Target,
@@ -49,7 +56,11 @@ export class Exports {
     return v.params.localAttach && nodeName === this.o.nodeName;
   }
 
-  async publish(a: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
+  publish(a: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
+    return this.gate.runShared(() => this.publishNow(a, o));
+  }
+
+  private async publishNow(a: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
     const { v, tags } = await this.volume(a.vg, a.lv, o);
     let info: PublishInfo;
     if (this.isLocal(v, a.nodeName)) {
@@ -68,7 +79,11 @@ export class Exports {
     return info;
   }
 
-  async unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
+  unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
+    return this.gate.runShared(() => this.unpublishNow(vg, lv, nodeId, initiatorIqn, o));
+  }
+
+  private async unpublishNow(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
     const { v, tags } = await this.volume(vg, lv, o).catch((e: unknown) => {
       if (e instanceof NotFound) return { v: undefined, tags: [] };
       throw e;
@@ -97,14 +112,22 @@ export class Exports {
   }
 
   /**
-   * At start: by difference with the live targets. Targets under our prefix
-   * that no published volume owns are removed; targets of volumes that are
-   * published but have no live target (a storage-node reboot) are re-created
-   * with their ACLs when no CHAP is needed; CHAP exports come back with the
-   * attacher's re-publish, which carries the secret. Live targets that match
-   * are left alone: no session is ever dropped.
+   * At start and then every --reconcile-interval: by difference with the
+   * live targets, alone (no publish or unpublish runs meanwhile). Targets
+   * under our prefix that no published volume owns are removed; targets of
+   * volumes that are published but have no live target (a storage-node
+   * reboot, a tgtd restart) are re-created with their ACLs. A CHAP export
+   * needs its credentials: it is re-created only with the agent-level secret
+   * (--chap-secret-dir), otherwise it waits for the attacher's re-publish,
+   * which carries the secret (re-creating it without CHAP would let the
+   * initiator in unauthenticated). Live targets that match are left alone:
+   * no session is ever dropped.
    */
-  async reconcile(volumes: readonly VolumeInfo[]): Promise<void> {
+  reconcile(volumes: () => Promise<readonly VolumeInfo[]>): Promise<void> {
+    return this.gate.runExclusive(async () => this.reconcileNow(await volumes()));
+  }
+
+  private async reconcileNow(volumes: readonly VolumeInfo[]): Promise<void> {
     const live = await this.target.listTargets();
     const owned = new Map<string, VolumeInfo>();
     for (const v of volumes) {
@@ -117,20 +140,24 @@ export class Exports {
         await this.target.removeTarget(t.iqn);
       }
     }
+    let secrets: Record<string, string> | undefined | null = null;
     for (const [iqn, v] of owned) {
       if (live.some((x) => x.iqn === iqn)) continue;
-      // CHAP exports wait for the attacher's re-publish, which carries the secret: re-creating
-      // them here without it would let the initiator in without CHAP.
+      let chap: ChapCredentials | undefined;
       if (v.published.some((p) => p.chap)) {
-        this.log.info({ iqn, volume: v.id }, 'published with CHAP: the export returns with the re-publish');
-        continue;
+        if (secrets === null) secrets = (await this.o.agentSecrets?.()) ?? undefined;
+        chap = secrets ? chapFromSecrets(secrets, v.id, 'chap-secret-dir') : undefined;
+        if (!chap) {
+          this.log.info({ iqn, volume: v.id }, 'published with CHAP and no agent-level secret: the export returns with the re-publish');
+          continue;
+        }
       }
-      this.log.info({ iqn, volume: v.id }, 're-creating the export of a published volume');
+      this.log.info({ iqn, volume: v.id, chap: Boolean(chap) }, 're-creating the export of a published volume');
       const readOnly = v.published.some((p) => p.readOnly);
       await this.target.ensureTarget({ iqn, volumeKey: `${v.vg}/${v.lv}`, devicePath: v.devicePath, serial: unitSerial(v.vg, v.lv), portals: this.o.portals, readOnly });
       for (const p of v.published) {
         const node = parseNodeId(p.nodeId);
-        if (node && !this.isLocal(v, node.node)) await this.target.allowInitiator(iqn, node.iqn);
+        if (node && !this.isLocal(v, node.node)) await this.target.allowInitiator(iqn, node.iqn, p.chap ? chap : undefined);
       }
     }
   }

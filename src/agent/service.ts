@@ -15,7 +15,7 @@ import { copyBlocks, zeroBlocks } from './blockcopy.js';
 import { capacityFor, noRoomReason, type CapacityLimits } from './capacity.js';
 import { formatId, parseId, shortNodeId } from './ids.js';
 import type { Exports } from './exports.js';
-import type { Jobs } from './jobs.js';
+import type { JobContext, Jobs } from './jobs.js';
 import type { SnapshotParams } from './params.js';
 import { encodeSource, tagsFor, tagValues, toSnapshot, toVolume } from './records.js';
 import type {
@@ -242,7 +242,7 @@ export class LocalAgent implements StorageAgent {
    * snapshot of the source volume. Then the completion mark is set. A volume
    * whose source is gone is removed.
    */
-  private async complete(vg: string, lv: string, signal: AbortSignal, progress: (f: number) => void): Promise<void> {
+  private async complete(vg: string, lv: string, signal: AbortSignal, progress: JobContext['setProgress']): Promise<void> {
     const target = await this.lvm.getLv(vg, lv);
     if (!target) return;
     const t = tagValues(target);
@@ -266,10 +266,7 @@ export class LocalAgent implements StorageAgent {
       const sparse = Boolean(target.pool);
       await copyBlocks(this.runner, this.device(from), this.device(target), Math.min(bytes, target.sizeBytes), sparse, {
         signal,
-        onProgress: (f) => {
-          progress(f);
-          this.log.info({ vg, lv, percent: Math.floor(f * 100) }, 'copy progress');
-        },
+        onProgress: progress, // Jobs logs it (every 10%, at least every 30 s)
         ...(this.o.copyChunkBytes ? { chunkBytes: this.o.copyChunkBytes } : {}),
       });
       // A thick LV's extents may hold a former volume's data past the copied part.
@@ -330,10 +327,7 @@ export class LocalAgent implements StorageAgent {
       const target = device ?? { path: this.device(l), bytes: l.sizeBytes };
       await zeroBlocks(this.runner, target.path, 0, target.bytes, {
         signal: ctx.signal,
-        onProgress: (f) => {
-          ctx.setProgress(f);
-          this.log.info({ vg: l.vg, lv: l.name, percent: Math.floor(f * 100) }, 'zeroing progress');
-        },
+        onProgress: ctx.setProgress, // Jobs logs it (every 10%, at least every 30 s)
         ...(this.o.copyChunkBytes ? { chunkBytes: this.o.copyChunkBytes } : {}),
       });
       await this.lvm.remove(l.vg, l.name);
@@ -448,7 +442,12 @@ export class LocalAgent implements StorageAgent {
       if (this.o.thinPool) await this.ensureThinPool(vg, this.o.thinPool);
     }
     await this.recover();
-    await this.exports.reconcile(await this.listVolumes());
+    await this.reconcileExports();
+  }
+
+  /** Live targets against published volumes (see Exports.reconcile); run at start and on a timer. */
+  reconcileExports(): Promise<void> {
+    return this.exports.reconcile(() => this.listVolumes());
   }
 
   private async ensureThinPool(vg: string, pool: string): Promise<void> {

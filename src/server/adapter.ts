@@ -4,12 +4,12 @@
  * and an AbortSignal that fires when the client cancels.
  */
 import { randomBytes } from 'node:crypto';
-import { Metadata, status as Code, type ServerUnaryCall, type sendUnaryData, type handleUnaryCall } from '@grpc/grpc-js';
+import { status as Code, type ServerUnaryCall, type sendUnaryData, type handleUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import { redactRequest } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { KeyLocks } from './locks.js';
-import { codeName, toStatus } from './status.js';
+import { codeName, statusMetadata, toStatus, type MappedStatus } from './status.js';
 
 export interface CallContext {
   /** Aborted when the caller cancels or its deadline passes. Pass it to short commands. */
@@ -52,10 +52,7 @@ export function unary<Req, Res>(method: string, spec: RpcSpec<Req, Res>, deps: A
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     void runCall(method, spec, deps, call).then(
       (res) => callback(null, res),
-      (err: { code: Code; details: string }) => {
-        const md = new Metadata();
-        callback({ code: err.code, details: err.details, metadata: md });
-      },
+      (err: MappedStatus) => callback({ code: err.code, details: err.details, metadata: statusMetadata(err) }),
     );
   };
 }

@@ -45,7 +45,8 @@ export async function removeStaleSocket(path: string): Promise<void> {
   await unlink(path);
 }
 
-export async function startServer(endpoint: Endpoint, services: readonly ServiceBinding[]): Promise<RunningServer> {
+/** `creds`: insecure by default (the CSI unix socket); the agent API passes mutual-TLS credentials. */
+export async function startServer(endpoint: Endpoint, services: readonly ServiceBinding[], creds: ServerCredentials = ServerCredentials.createInsecure()): Promise<RunningServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   for (const s of services) server.addService(s.definition, s.implementation);
   let target: string;
@@ -57,7 +58,7 @@ export async function startServer(endpoint: Endpoint, services: readonly Service
     target = `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
   }
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(target, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(target, creds, (err, p) => (err ? reject(err) : resolve(p)));
   });
   const address = endpoint.kind === 'unix' ? target : `tcp://${endpoint.host}:${port}`;
   let stopping: Promise<void> | undefined;

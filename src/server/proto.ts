@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
+import type { ProtoGrpcType as AgentProto } from '../gen/agent.js';
 import type { ProtoGrpcType } from '../gen/csi.js';
 
 /**
@@ -72,4 +73,16 @@ export function loadCsi(): ProtoGrpcType {
     ) as unknown as ProtoGrpcType;
   }
   return cached;
+}
+
+let agentCached: AgentProto | undefined;
+
+/** The storage agent's API (proto/agent.proto), loaded with the same options: `loadAgent().csilvmiscsi.agent.v1.Agent`. */
+export function loadAgent(): AgentProto {
+  if (agentCached === undefined) {
+    const file = join(protoDir(), 'agent.proto');
+    if (!existsSync(file)) throw new Error(`agent protocol definition not found at ${file}`);
+    agentCached = grpc.loadPackageDefinition(protoLoader.loadSync(file, { ...LOADER_OPTIONS })) as unknown as AgentProto;
+  }
+  return agentCached;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chapFromSecrets, derivePassword } from '../../../src/agent/chap.js';
+import { chapFromSecrets, derivePassword, volumeUser } from '../../../src/agent/chap.js';
 import { InvalidArgument } from '../../../src/errors.js';
 
 const key = 'a-long-enough-secret-key';
@@ -19,10 +19,20 @@ describe('CHAP from secrets', () => {
   });
 
   it('one-way and mutual', () => {
-    expect(chapFromSecrets({ chapUser: 'u', chapSecret: key }, 'v', 'secrets')).toEqual({ userid: 'u', password: derivePassword(key, 'v', 'initiator') });
+    expect(chapFromSecrets({ chapUser: 'u', chapSecret: key }, 'v', 'secrets')).toEqual({ userid: volumeUser('u', 'v'), password: derivePassword(key, 'v', 'initiator') });
     const m = chapFromSecrets({ chapUser: 'u', chapSecret: key, mutualUser: 't', mutualSecret: `${key}-2` }, 'v', 'secrets');
-    expect(m?.mutualUserid).toBe('t');
+    expect(m?.mutualUserid).toBe(volumeUser('t', 'v'));
     expect(m?.mutualPassword).toBe(derivePassword(`${key}-2`, 'v', 'target'));
+  });
+
+  it('user names are per volume (tgt accounts are daemon-wide), stable, and within the 255 characters initiators accept', () => {
+    const a = volumeUser('tenant1', 'n/vg/vol-a');
+    expect(a).toMatch(/^tenant1\.[a-z2-7]{10}$/);
+    expect(volumeUser('tenant1', 'n/vg/vol-a')).toBe(a);
+    expect(volumeUser('tenant1', 'n/vg/vol-b')).not.toBe(a);
+    const long = chapFromSecrets({ chapUser: 'u'.repeat(200), chapSecret: key }, 'v', 'secrets');
+    expect(long?.userid.length).toBeLessThanOrEqual(255);
+    expect(() => chapFromSecrets({ chapUser: 'u'.repeat(201), chapSecret: key }, 'v', 'secrets')).toThrow(/chapUser/);
   });
 
   it('a half configuration names the missing key and never echoes a secret', () => {

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { chapFromSecrets } from '../../../src/agent/chap.js';
+import { Exports } from '../../../src/agent/exports.js';
+import type { VolumeInfo } from '../../../src/agent/types.js';
+import { createLogger } from '../../../src/log.js';
+import type { Lvm } from '../../../src/lvm/lvm.js';
+import { MemoryTarget } from '../../../src/target/memory.js';
+import { targetIqn } from '../../../src/target/iqn.js';
+
+const PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';
+const INIT = 'iqn.2024-01.test:node-a';
+const SECRETS = { chapUser: 'tenant', chapSecret: 'agent-level-secret-0123456789' };
+const log = createLogger('fatal');
+
+function volume(lv: string, chap: boolean): VolumeInfo {
+  return {
+    id: `n1/vg/${lv}`, name: lv, vg: 'vg', lv, sizeBytes: 1 << 20, params: { localAttach: false } as VolumeInfo['params'], source: undefined,
+    createdAt: new Date(0), state: 'ready', active: true, partial: false, devicePath: `/dev/vg/${lv}`, snapshotCount: 0,
+    published: [{ nodeId: `node-a:${INIT}`, readOnly: false, mode: 'SINGLE_NODE_WRITER', ...(chap ? { chap: true } : {}) }],
+  };
+}
+
+function exportsWith(target: MemoryTarget, secrets?: Record<string, string>) {
+  // reconcile reads no LVM: the volumes are handed to it
+  return new Exports({} as Lvm, target, log, {
+    nodeId: 'n1', nodeName: 'storage-1', iqnPrefix: PREFIX, portals: [{ address: '127.0.0.1', port: 3260 }],
+    ...(secrets ? { agentSecrets: async () => secrets } : {}),
+  });
+}
+
+describe('Exports.reconcile', () => {
+  it('re-creates a lost export; a CHAP one only with the agent-level secret, with the per-volume credentials', async () => {
+    const plain = volume('vol-plain', false);
+    const chap = volume('vol-chap', true);
+    const without = new MemoryTarget();
+    await exportsWith(without).reconcile(async () => [plain, chap]);
+    expect([...without.targets.keys()]).toEqual([targetIqn('vg', 'vol-plain', PREFIX)]);
+
+    const withSecret = new MemoryTarget();
+    await exportsWith(withSecret, SECRETS).reconcile(async () => [plain, chap]);
+    const t = withSecret.targets.get(targetIqn('vg', 'vol-chap', PREFIX));
+    expect(t?.initiators.get(INIT)?.chap).toEqual(chapFromSecrets(SECRETS, chap.id, 'x'));
+    expect(withSecret.targets.get(targetIqn('vg', 'vol-plain', PREFIX))?.initiators.get(INIT)?.chap).toBeUndefined();
+  });
+
+  it('removes targets under the prefix that no published volume owns, leaves foreign and matching ones alone', async () => {
+    const target = new MemoryTarget();
+    const spec = (iqn: string) => ({ iqn, volumeKey: 'vg/x', devicePath: '/dev/vg/x', serial: '0'.repeat(32), portals: [{ address: '127.0.0.1', port: 3260 }] });
+    const mine = targetIqn('vg', 'vol-plain', PREFIX);
+    const orphan = targetIqn('vg', 'vol-gone', PREFIX);
+    await target.ensureTarget(spec(mine));
+    await target.allowInitiator(mine, INIT);
+    await target.ensureTarget(spec(orphan));
+    await target.ensureTarget(spec('iqn.2003-01.org.other:disk1'));
+    target.calls.length = 0;
+    await exportsWith(target).reconcile(async () => [volume('vol-plain', false)]);
+    expect([...target.targets.keys()].sort()).toEqual(['iqn.2003-01.org.other:disk1', mine].sort());
+    expect(target.calls.filter((c) => c.startsWith('allowInitiator') || c.startsWith('ensureTarget'))).toEqual([]);
+  });
+});
