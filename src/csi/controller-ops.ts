@@ -4,7 +4,8 @@
  */
 import type { SnapshotInfo, StorageAgent, SourceRef, VolumeInfo } from '../agent/types.js';
 import { parseId } from '../agent/ids.js';
-import { InvalidArgument, NotFound, OutOfRange } from '../errors.js';
+import { parseVolumeParams, type ParamDefaults } from '../agent/params.js';
+import { InvalidArgument, NotFound, OutOfRange, Unavailable } from '../errors.js';
 import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
 import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
@@ -12,7 +13,39 @@ import { int64 } from './validate.js';
 
 export interface AgentDirectory {
   all(): readonly StorageAgent[];
+  /**
+   * The agent of a storage node by its short id. In-process: undefined when
+   * the id is not this node's. Remote: throws Unavailable when no agent with
+   * that id is known, since its volumes may well exist out of reach.
+   */
   byNodeId(nodeId: string): StorageAgent | undefined;
+}
+
+/**
+ * The storage node for a new volume without a content source: the agent with
+ * the most room for these parameters. Agents whose volume groups are not
+ * known yet (a remote agent never reached) are skipped; with one candidate no
+ * capacity is read. When none fits, the first agent's error (e.g. an unknown
+ * volumeGroup parameter) is the answer.
+ */
+export async function pickAgent(agents: AgentDirectory, parameters: Record<string, string>, defaults: (a: StorageAgent) => ParamDefaults): Promise<StorageAgent> {
+  const candidates = agents.all().filter((a) => a.volumeGroups().length > 0);
+  if (candidates.length === 0) throw new Unavailable('no storage agent is available');
+  if (candidates.length === 1) return candidates[0] as StorageAgent;
+  let best: StorageAgent | undefined;
+  let bestBytes = -1;
+  let firstError: unknown;
+  for (const a of candidates) {
+    try {
+      const p = parseVolumeParams(parameters, defaults(a));
+      const c = await a.capacity({ vg: p.volumeGroup, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes });
+      if (c.availableBytes > bestBytes) [best, bestBytes] = [a, c.availableBytes];
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+  if (best) return best;
+  throw firstError;
 }
 
 /** The agent and LV an id names, or undefined when the id is not ours or its node is unknown. */

@@ -10,7 +10,7 @@ import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServic
 import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
 import {
-  chooseSize, contentSourceOf, findSource, resolve, sameSource, volumeOrNotFound, sizeFits, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
+  chooseSize, contentSourceOf, findSource, pickAgent, resolve, sameSource, volumeOrNotFound, sizeFits, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
 } from './controller-ops.js';
 import { publish, unpublish, validatePublish } from './controller-publish.js';
 import { page } from './pagination.js';
@@ -107,8 +107,7 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           // The name first: a volume made earlier is returned even if its source was deleted since.
           const existing = await findVolumeByName(r.name);
           const src = source && !existing ? await findSource(agents, source) : undefined;
-          const agent = (existing ? agents.byNodeId(existing.id.split('/')[0] ?? '') : undefined) ?? src?.agent ?? agents.all()[0];
-          if (!agent) throw new FailedPrecondition('no storage agent is available');
+          const agent = (existing ? agents.byNodeId(existing.id.split('/')[0] ?? '') : undefined) ?? src?.agent ?? (await pickAgent(agents, r.parameters, defaults));
           const wantVg = r.parameters['volumeGroup'];
           if (src && wantVg !== undefined && !agent.volumeGroups().includes(wantVg)) {
             throw new InvalidArgument('volume_content_source', `source ${source?.id} is on storage node ${agent.nodeName}, which has no volume group ${wantVg}; a copy cannot cross storage nodes`);
@@ -221,7 +220,8 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           if (r.volume_capabilities.length > 0) requireSupportedCapabilities('volume_capabilities', r.volume_capabilities);
           let available = 0;
           let maximum = 0;
-          for (const a of agents.all()) {
+          // a remote agent never reached has no known volume groups: its capacity is not counted
+          for (const a of agents.all().filter((x) => x.volumeGroups().length > 0)) {
             const p = parseVolumeParams(r.parameters, defaults(a));
             const c = await a.capacity({ vg: p.volumeGroup, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes });
             available += c.availableBytes;

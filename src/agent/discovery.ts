@@ -1,0 +1,68 @@
+/**
+ * Where the storage agents are. Static: the --agents list. Kubernetes: the
+ * agent DaemonSet's pods, found through the Kubernetes API by label in the
+ * plugin's namespace, one per storage node (the pod's node name, its IP,
+ * the agent port; agents use hostNetwork, so the pod IP is the node's).
+ */
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { Unavailable } from '../errors.js';
+
+export interface AgentEndpoint {
+  node: string;
+  host: string;
+  port: number;
+}
+
+export interface AgentDiscovery {
+  endpoints(): Promise<AgentEndpoint[]>;
+}
+
+export class StaticDiscovery implements AgentDiscovery {
+  constructor(private readonly list: readonly AgentEndpoint[]) {}
+  async endpoints(): Promise<AgentEndpoint[]> {
+    return [...this.list];
+  }
+}
+
+export interface KubernetesDiscoveryOptions {
+  namespace: string;
+  labelSelector: string;
+  port: number;
+  /** A kubeconfig file; undefined = the pod's service account (in-cluster). */
+  kubeconfig: string | undefined;
+}
+
+/** The pods that can serve: scheduled, running, with an IP, not being deleted. */
+export function agentEndpointsFromPods(
+  pods: ReadonlyArray<{ metadata?: { deletionTimestamp?: unknown }; spec?: { nodeName?: string }; status?: { phase?: string; podIP?: string } }>,
+  port: number,
+): AgentEndpoint[] {
+  const out = new Map<string, AgentEndpoint>();
+  for (const p of pods) {
+    const node = p.spec?.nodeName;
+    const ip = p.status?.podIP;
+    if (!node || !ip || p.status?.phase !== 'Running' || p.metadata?.deletionTimestamp) continue;
+    out.set(node, { node, host: ip, port });
+  }
+  return [...out.values()].sort((a, b) => a.node.localeCompare(b.node));
+}
+
+export class KubernetesDiscovery implements AgentDiscovery {
+  private readonly api: CoreV1Api;
+  constructor(private readonly o: KubernetesDiscoveryOptions) {
+    const kc = new KubeConfig();
+    if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+    else kc.loadFromCluster();
+    this.api = kc.makeApiClient(CoreV1Api);
+  }
+
+  async endpoints(): Promise<AgentEndpoint[]> {
+    try {
+      const list = await this.api.listNamespacedPod({ namespace: this.o.namespace, labelSelector: this.o.labelSelector });
+      return agentEndpointsFromPods(list.items, this.o.port);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new Unavailable(`listing agent pods (namespace ${this.o.namespace}, selector ${this.o.labelSelector}) failed: ${msg.split('\n')[0]}`);
+    }
+  }
+}

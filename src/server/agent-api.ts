@@ -1,0 +1,101 @@
+/**
+ * The agent API (proto/agent.proto) served by an agent process: each RPC
+ * calls the in-process StorageAgent through the one unary adapter (logging
+ * with secrets redacted, metrics, cancellation, domain error -> status with
+ * its kind in trailing metadata). No locks here: the controller holds them.
+ */
+import type { AgentHandlers } from '../gen/csilvmiscsi/agent/v1/Agent.js';
+import type { StorageAgent } from '../agent/types.js';
+import {
+  chapFromWire, paramsFromWire, poolToWire, publicationFromWire, publishInfoToWire, snapshotToWire, sourceFromWire, volumeToWire, num,
+} from '../agent/wire.js';
+import { InvalidArgument } from '../errors.js';
+import { unary, type AdapterDeps } from './adapter.js';
+
+function need<T>(field: string, v: T | null | undefined): T {
+  if (v === null || v === undefined || v === '') throw new InvalidArgument(field, 'is required');
+  return v;
+}
+
+export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHandlers {
+  const o = (signal: AbortSignal) => ({ signal });
+  return {
+    GetInfo: unary('agent.GetInfo', {
+      quiet: true,
+      handle: async () => ({
+        node_name: agent.nodeName,
+        node_id: agent.nodeId,
+        volume_groups: [...agent.volumeGroups()],
+        thin_pool_vgs: agent.volumeGroups().filter((vg) => agent.hasThinPool(vg)),
+      }),
+    }, deps),
+    CreateVolume: unary('agent.CreateVolume', {
+      handle: async (r, c) =>
+        volumeToWire(await agent.createVolume({ name: need('name', r.name), sizeBytes: num(r.size_bytes), params: paramsFromWire(r.params), source: sourceFromWire(r.source) }, o(c.signal))),
+    }, deps),
+    FindVolumeByName: unary('agent.FindVolumeByName', {
+      quiet: true,
+      handle: async (r, c) => {
+        const v = await agent.findVolumeByName(need('name', r.name), o(c.signal));
+        return { volume: v ? volumeToWire(v) : null };
+      },
+    }, deps),
+    GetVolume: unary('agent.GetVolume', {
+      quiet: true,
+      handle: async (r, c) => {
+        const v = await agent.getVolume(need('vg', r.vg), need('lv', r.lv), o(c.signal));
+        return { volume: v ? volumeToWire(v) : null };
+      },
+    }, deps),
+    ListVolumes: unary('agent.ListVolumes', { quiet: true, handle: async (_r, c) => ({ volumes: (await agent.listVolumes(o(c.signal))).map(volumeToWire) }) }, deps),
+    DeleteVolume: unary('agent.DeleteVolume', { handle: async (r, c) => (await agent.deleteVolume(need('vg', r.vg), need('lv', r.lv), o(c.signal)), {}) }, deps),
+    ExpandVolume: unary('agent.ExpandVolume', {
+      handle: async (r, c) => volumeToWire(await agent.expandVolume(need('vg', r.vg), need('lv', r.lv), num(r.size_bytes), o(c.signal))),
+    }, deps),
+    CreateSnapshot: unary('agent.CreateSnapshot', {
+      handle: async (r, c) =>
+        snapshotToWire(await agent.createSnapshot(need('name', r.name), need('source_vg', r.source_vg), need('source_lv', r.source_lv), { snapshotReserve: r.snapshot_reserve }, o(c.signal))),
+    }, deps),
+    FindSnapshotByName: unary('agent.FindSnapshotByName', {
+      quiet: true,
+      handle: async (r, c) => {
+        const s = await agent.findSnapshotByName(need('name', r.name), o(c.signal));
+        return { snapshot: s ? snapshotToWire(s) : null };
+      },
+    }, deps),
+    GetSnapshot: unary('agent.GetSnapshot', {
+      quiet: true,
+      handle: async (r, c) => {
+        const s = await agent.getSnapshot(need('vg', r.vg), need('lv', r.lv), o(c.signal));
+        return { snapshot: s ? snapshotToWire(s) : null };
+      },
+    }, deps),
+    ListSnapshots: unary('agent.ListSnapshots', { quiet: true, handle: async (_r, c) => ({ snapshots: (await agent.listSnapshots(o(c.signal))).map(snapshotToWire) }) }, deps),
+    DeleteSnapshot: unary('agent.DeleteSnapshot', { handle: async (r, c) => (await agent.deleteSnapshot(need('vg', r.vg), need('lv', r.lv), o(c.signal)), {}) }, deps),
+    Publish: unary('agent.Publish', {
+      handle: async (r, c) =>
+        publishInfoToWire(
+          await agent.publish(
+            {
+              vg: need('vg', r.vg), lv: need('lv', r.lv), publication: publicationFromWire(r.publication), initiatorIqn: need('initiator_iqn', r.initiator_iqn),
+              nodeName: need('node_name', r.node_name), chap: chapFromWire(r.chap),
+            },
+            o(c.signal),
+          ),
+        ),
+    }, deps),
+    Unpublish: unary('agent.Unpublish', {
+      handle: async (r, c) => (await agent.unpublish(need('vg', r.vg), need('lv', r.lv), need('node_id', r.node_id), need('initiator_iqn', r.initiator_iqn), o(c.signal)), {}),
+    }, deps),
+    PoolStatus: unary('agent.PoolStatus', { quiet: true, handle: async (r, c) => poolToWire(await agent.poolStatus(need('vg', r.vg), o(c.signal))) }, deps),
+    Capacity: unary('agent.Capacity', {
+      quiet: true,
+      handle: async (r, c) => {
+        const lvmType = r.lvm_type === 'thin' || r.lvm_type === 'thick' ? r.lvm_type : undefined;
+        if (!lvmType) throw new InvalidArgument('lvm_type', 'must be thin or thick');
+        const cap = await agent.capacity({ vg: need('vg', r.vg), lvmType, mirrors: r.mirrors, stripes: r.stripes }, o(c.signal));
+        return { available_bytes: String(cap.availableBytes), maximum_volume_bytes: String(cap.maximumVolumeBytes) };
+      },
+    }, deps),
+  };
+}
