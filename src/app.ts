@@ -5,6 +5,7 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import { Exports } from './agent/exports.js';
+import { Inventory, notifyOnChange } from './agent/inventory.js';
 import { Jobs } from './agent/jobs.js';
 import { ensureLoopVg, LOOP_THIN_POOL } from './agent/loop-vg.js';
 import { shortNodeId } from './agent/ids.js';
@@ -20,7 +21,7 @@ import type { CommandRunner } from './exec/runner.js';
 import { createLogger, type Logger } from './log.js';
 import { Lvm } from './lvm/lvm.js';
 import { lvmSettings } from './lvm/settings.js';
-import { Metrics, serveMetrics } from './metrics.js';
+import { Metrics, readinessProbe, serveMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { AdapterDeps } from './server/adapter.js';
 import { startServer, type ServiceBinding } from './server/grpc-server.js';
@@ -76,6 +77,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const csi = loadCsi().csi.v1;
   const lvm = new Lvm(runner, lvmSettings({ udevSync: config.lvmUdevSync }));
   const jobs = new Jobs(log);
+  metrics.watchJobs(jobs);
   const directory = new StaticDirectory();
   const hasController = config.mode === 'controller' || config.mode === 'all';
   const hasAgent = config.mode === 'agent' || config.mode === 'all';
@@ -112,9 +114,10 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
 
   const server = await startServer(config.endpoint, services);
   let metricsServer: HttpServer | undefined;
-  if (config.metricsAddress) metricsServer = await serveMetrics(metrics, config.metricsAddress, { ready: () => readiness.isReady() });
+  if (config.metricsAddress) metricsServer = await serveMetrics(metrics, config.metricsAddress, { ready: readinessProbe(readiness) });
   log.info({ mode: config.mode, endpoint: server.address, version: VERSION, node_id: config.nodeId }, 'serving');
 
+  let inventory: Inventory | undefined;
   const initialized = (async () => {
     try {
       if (hasAgent) {
@@ -125,13 +128,23 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           volumeGroups = [await ensureLoopVg(runner, lvm, log, config.dataDir, config.loopVgSizeBytes)];
           thinPool ??= LOOP_THIN_POOL;
         }
-        const exports = new Exports(lvm, makeTarget(config, log), log, {
+        const target = makeTarget(config, log);
+        const exports = new Exports(lvm, target, log, {
           nodeId: shortNodeId(config.nodeId),
           nodeName: config.nodeId,
           iqnPrefix: config.iqnPrefix,
           portals: config.portals,
         });
-        const agent = new LocalAgent(lvm, runner, jobs, exports, log, {
+        if (config.metricsAddress) {
+          // The capacity/inventory gauges: one vgs + one lvs per refresh, on a timer and after each change.
+          const inv: Inventory = new Inventory({
+            lvm, log, volumeGroups, nodeId: shortNodeId(config.nodeId), listTargets: () => target.listTargets(), iqnPrefix: config.iqnPrefix,
+            intervalMs: config.statsIntervalSeconds * 1000, observer: metrics.watchInventory({ current: () => inv.current() }),
+          });
+          inventory = inv;
+          jobs.onSettled(() => inv.changed());
+        }
+        const agent = notifyOnChange(new LocalAgent(lvm, runner, jobs, exports, log, {
           nodeName: config.nodeId,
           volumeGroups,
           thinPool,
@@ -140,8 +153,10 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           thinPoolThresholdPercent: config.thinPoolThreshold,
           reservedPercent: config.reservedPercent,
           jobWaitMs: config.jobWaitSeconds * 1000,
-        });
+        }), () => inventory?.changed());
         await agent.setup();
+        await inventory?.refresh();
+        inventory?.start();
         readiness.addCheck(async () => {
           for (const vg of volumeGroups) {
             if (!(await lvm.getVg(vg))) throw new FailedPrecondition(`volume group ${vg} is gone`);
@@ -169,6 +184,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     readiness,
     initialized,
     async stop(graceMs) {
+      await inventory?.stop();
       await server.stop(graceMs);
       await jobs.stopAll();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

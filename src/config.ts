@@ -24,6 +24,8 @@ export interface Config {
   readonly thinPool: string | undefined;
   readonly logLevel: LogLevel;
   readonly metricsAddress: { host: string; port: number } | undefined;
+  /** Seconds between refreshes of the agent's capacity/inventory gauges (one vgs + one lvs each); 0 = only after changes. */
+  readonly statsIntervalSeconds: number;
   readonly dataDir: string;
   readonly loopVgSizeBytes: number;
   readonly thinPoolPercent: number;
@@ -66,6 +68,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'thin-pool', type: 'string', help: 'name of the thin pool inside each volume group (created when missing); empty = thick only' },
   { name: 'log-level', type: 'string', default: 'info', help: 'fatal | error | warn | info | debug | trace' },
   { name: 'metrics-address', type: 'string', help: 'host:port to serve Prometheus /metrics on; empty = off' },
+  { name: 'stats-interval', type: 'string', default: '60', help: 'agent: seconds between refreshes of the capacity and inventory metrics (one vgs and one lvs each; also refreshed right after every change); 0 = only after changes' },
   { name: 'data-dir', type: 'string', default: '/var/lib/csi-lvm-iscsi', help: 'directory for the plugin\'s own files (the loop-file volume group of the embedded default)' },
   { name: 'loop-vg-size', type: 'string', default: '1G', help: 'size of the loop file backing the embedded default volume group (e.g. 512M, 2G)' },
   { name: 'thin-pool-percent', type: 'string', default: '80', help: 'size of a thin pool the agent creates, in percent of its volume group (the rest stays for thick volumes and COW snapshots)' },
@@ -253,6 +256,7 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
   const thinPoolThreshold = num('thin-pool-threshold', 1, 100);
   const reservedPercent = num('reserved-percent', 0, 99);
   const jobWaitSeconds = num('job-wait-seconds', 0, 600);
+  const statsIntervalSeconds = num('stats-interval', 0, 86400);
   const defText = get('default-volume-size') ?? '';
   const defaultVolumeSizeBytes = parseSize(defText) ?? 0;
   if (defaultVolumeSizeBytes < 1024 * 1024) problems.push(`default-volume-size: "${defText}" must be a size of at least 1M`);
@@ -286,6 +290,7 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
       thinPool,
       logLevel,
       metricsAddress,
+      statsIntervalSeconds,
       dataDir,
       loopVgSizeBytes: loopVgSizeBytes as number,
       thinPoolPercent,

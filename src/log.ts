@@ -8,20 +8,45 @@ import type { LogLevel } from './config.js';
 
 export type { Logger };
 
-export const REDACT_PATHS = [
+/**
+ * Field names whose values never reach a log line, at any of the first three
+ * levels of a log object. CHAP user names count as secret values too: they
+ * come from the same Secret (a per-volume user name starts with chapUser).
+ */
+const SECRET_FIELDS = [
   'secrets',
-  '*.secrets',
-  '*.*.secrets',
   'password',
-  '*.password',
-  '*.*.password',
   'chapPassword',
-  '*.chapPassword',
-  '*.*.chapPassword',
   'mutualPassword',
-  '*.mutualPassword',
-  '*.*.mutualPassword',
+  'chapSecret',
+  'mutualSecret',
+  'password_in',
+  'passwordIn',
+  'chapUser',
+  'mutualUser',
+  'userid',
+  'mutualUserid',
+  'chapUserid',
+  'mutualChapUserid',
+  'token',
+  'privateKey',
 ];
+
+const CENSOR = '[REDACTED]';
+
+/**
+ * What a redacted field shows: a map (a request's `secrets`) becomes the list
+ * of its key names, so the log still tells which keys were sent; a list that
+ * redactRequest() made already stays; anything else becomes [REDACTED].
+ */
+function censor(value: unknown): unknown {
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' && v.endsWith(`=${CENSOR}`))) return value;
+  if (value && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value)) return Object.keys(value).map((k) => `${k}=${CENSOR}`);
+  return CENSOR;
+}
+
+/** pino redact paths: each field name, then `*.name`, `*.*.name`. */
+export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
@@ -29,7 +54,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       level,
       base: { component: 'csi-lvm-iscsi' },
       timestamp: stdTimeFunctions.isoTime,
-      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      redact: { paths: REDACT_PATHS, censor },
       formatters: { level: (label) => ({ level: label }) },
     },
     destination ?? pinoDestination({ fd: 2, sync: true }),

@@ -3,18 +3,31 @@
  * that progress is visible and a shutdown stops between chunks. Direct I/O
  * keeps the page cache out of it (and makes the data reach the device before
  * the completion mark is set).
+ *
+ * Progress comes from the chunks (not from dd's `status=progress`, which
+ * the runner would only hand over when dd ends): by default a job is cut
+ * into about 20 chunks of 64..256 MiB, so a caller sees a step every 5% on
+ * all but the smallest and the largest volumes, and a shutdown waits for one
+ * chunk at most.
  */
 import type { CommandRunner } from '../exec/runner.js';
 
 export interface BlockJobOptions {
   signal?: AbortSignal;
-  onProgress?: (fraction: number) => void;
-  /** Bytes per dd run. */
+  /** After each chunk: the fraction done and the bytes behind it. */
+  onProgress?: (fraction: number, bytes: { done: number; total: number }) => void;
+  /** Bytes per dd run. Default: chunkFor(total). */
   chunkBytes?: number;
 }
 
 const MiB = 1024 * 1024;
-const DEFAULT_CHUNK = 256 * MiB;
+const MIN_CHUNK = 64 * MiB;
+const MAX_CHUNK = 256 * MiB;
+
+/** About a twentieth of the job, in whole MiB, within 64..256 MiB. */
+export function chunkFor(total: number): number {
+  return Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.ceil(total / 20 / MiB) * MiB));
+}
 
 function ddArgv(input: string, output: string, offset: number, length: number, extra: { sparse: boolean; fromZero: boolean }): string[] {
   const iflags = extra.fromZero ? ['count_bytes'] : ['direct', 'count_bytes', 'skip_bytes'];
@@ -40,12 +53,13 @@ async function chunked(
   o: BlockJobOptions,
   run: (offset: number, length: number) => Promise<void>,
 ): Promise<void> {
-  const chunk = o.chunkBytes ?? DEFAULT_CHUNK;
+  const chunk = o.chunkBytes ?? chunkFor(total);
   const end = start + total;
   for (let off = start; off < end; off += chunk) {
     o.signal?.throwIfAborted();
     await run(off, Math.min(chunk, end - off));
-    o.onProgress?.((Math.min(off + chunk, end) - start) / total);
+    const done = Math.min(off + chunk, end) - start;
+    o.onProgress?.(done / total, { done, total });
   }
 }
 

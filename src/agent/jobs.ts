@@ -2,6 +2,10 @@
  * Background jobs that outlive the RPC that started them (thick copies,
  * zeroing before delete). One job per key (the LV); a retry of the RPC sees
  * the job still running and answers ABORTED with its progress.
+ *
+ * Progress is logged (with the job's kind and key) each time it crosses
+ * another tenth, and at least every PROGRESS_LOG_MS while it moves, so a long
+ * copy or wipe shows up in the logs without one line per dd chunk.
  */
 import type { Logger } from '../log.js';
 
@@ -16,15 +20,30 @@ export interface JobInfo {
 export interface JobContext {
   /** Aborted only when the agent shuts down; never by an RPC. */
   signal: AbortSignal;
-  setProgress(fraction: number): void;
+  /** fraction 0..1; bytes when known, for the log line. */
+  setProgress(fraction: number, bytes?: { done: number; total: number }): void;
 }
+
+/** A progress line at least this often while a job moves (besides one per 10%). */
+export const PROGRESS_LOG_MS = 30_000;
+
+const MiB = 1024 * 1024;
 
 export class Jobs {
   private readonly running = new Map<string, { info: JobInfo; done: Promise<void> }>();
   private readonly shutdown = new AbortController();
   private readonly failures = new Map<string, string>();
+  private readonly settled: Array<(info: JobInfo) => void> = [];
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Called after every job ends (finished, failed or stopped); e.g. to refresh the inventory. */
+  onSettled(listener: (info: JobInfo) => void): void {
+    this.settled.push(listener);
+  }
 
   get(key: string): JobInfo | undefined {
     return this.running.get(key)?.info;
@@ -43,25 +62,48 @@ export class Jobs {
   start(key: string, kind: string, fn: (ctx: JobContext) => Promise<void>): JobInfo {
     const existing = this.running.get(key);
     if (existing) return existing.info;
-    const info: JobInfo = { key, kind, startedAt: Date.now(), progress: undefined };
+    const info: JobInfo = { key, kind, startedAt: this.now(), progress: undefined };
     this.failures.delete(key);
     const log = this.log.child({ job: kind, key });
     log.info('background job started');
+    let lastTenth = 0;
+    let lastLogAt = info.startedAt;
+    const setProgress = (fraction: number, bytes?: { done: number; total: number }) => {
+      const f = Math.min(1, Math.max(0, fraction));
+      info.progress = f;
+      const t = this.now();
+      const tenth = Math.floor(f * 10);
+      if (tenth <= lastTenth && t - lastLogAt < PROGRESS_LOG_MS) return;
+      lastTenth = Math.max(lastTenth, tenth);
+      lastLogAt = t;
+      const seconds = (t - info.startedAt) / 1000;
+      const fields: Record<string, number> = { percent: Math.floor(f * 100), seconds: Math.round(seconds) };
+      if (bytes) {
+        fields['done_mib'] = Math.floor(bytes.done / MiB);
+        fields['total_mib'] = Math.ceil(bytes.total / MiB);
+        if (seconds > 0) fields['mib_per_second'] = Math.round((bytes.done / MiB / seconds) * 10) / 10;
+      }
+      if (f > 0 && f < 1) fields['eta_seconds'] = Math.round((seconds * (1 - f)) / f);
+      log.info(fields, 'background job progress');
+    };
     const done = (async () => {
       try {
-        await fn({
-          signal: this.shutdown.signal,
-          setProgress: (f) => {
-            info.progress = f;
-          },
-        });
-        log.info({ seconds: (Date.now() - info.startedAt) / 1000 }, 'background job finished');
+        await fn({ signal: this.shutdown.signal, setProgress });
+        log.info({ seconds: (this.now() - info.startedAt) / 1000 }, 'background job finished');
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
         this.failures.set(key, reason);
-        log.error({ reason }, 'background job failed');
+        if (this.shutdown.signal.aborted) log.info({ reason, percent: Math.floor((info.progress ?? 0) * 100) }, 'background job stopped; it resumes at the next start');
+        else log.error({ reason }, 'background job failed');
       } finally {
         this.running.delete(key);
+        for (const l of this.settled) {
+          try {
+            l(info);
+          } catch (e) {
+            log.warn({ err: String(e) }, 'job listener failed');
+          }
+        }
       }
     })();
     this.running.set(key, { info, done });
@@ -83,6 +125,6 @@ export class Jobs {
     const j = this.get(key);
     if (!j) return '';
     const pct = j.progress === undefined ? '' : ` ${Math.floor(j.progress * 100)}% done`;
-    return `${j.kind} of ${key} in progress${pct}, started ${Math.round((Date.now() - j.startedAt) / 1000)} s ago`;
+    return `${j.kind} of ${key} in progress${pct}, started ${Math.round((this.now() - j.startedAt) / 1000)} s ago`;
   }
 }
