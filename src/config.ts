@@ -41,6 +41,26 @@ export interface Config {
   readonly portals: readonly { address: string; port: number }[];
   /** undefined: read /etc/iscsi/initiatorname.iscsi at start. */
   readonly initiatorName: string | undefined;
+  /** node: kubelet's root directory; staged volumes' state files are found below <kubeletDir>/plugins/kubernetes.io/csi. */
+  readonly kubeletDir: string;
+  /** A mounted Secret (files chapUser, chapSecret, ...) the agent re-creates CHAP exports with when no CO re-publishes. */
+  readonly chapSecretDir: string | undefined;
+  /** Seconds between the agent's export reconciles (after a tgtd restart, a target removed by hand); 0 = at start only. */
+  readonly reconcileIntervalSeconds: number;
+  /** agent: where the agent API listens (mutual TLS). */
+  readonly agentListen: { host: string; port: number } | undefined;
+  /** Directory with ca.crt, tls.crt and tls.key for the agent API, on both ends. */
+  readonly agentTlsDir: string | undefined;
+  /** controller: how agents are found. */
+  readonly agentDiscovery: 'static' | 'kubernetes';
+  /** controller, static discovery: storage node name -> agent address. */
+  readonly agents: readonly { node: string; host: string; port: number }[];
+  /** controller, kubernetes discovery: the agents' port, and the namespace and label selector of their pods. */
+  readonly agentPort: number;
+  readonly namespace: string;
+  readonly agentSelector: string;
+  /** controller, kubernetes discovery: a kubeconfig file; undefined = in-cluster service account. */
+  readonly kubeconfig: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +103,17 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'iqn-prefix', type: 'string', default: 'iqn.2024-01.org.example.csi-lvm-iscsi', help: 'prefix of the target IQNs the agent makes (one target per volume)' },
   { name: 'portals', type: 'string', help: 'iSCSI portals of this storage node, address:port, comma separated (more than one = multipath); default: the first non-loopback IPv4 address, port 3260' },
   { name: 'initiator-name', type: 'string', help: "this node's iSCSI initiator name (node, all); default: InitiatorName from /etc/iscsi/initiatorname.iscsi" },
+  { name: 'kubelet-dir', type: 'string', default: '/var/lib/kubelet', help: "node: kubelet's root directory as the plugin sees it; at start, iSCSI sessions to this plugin's targets that no volume staged below <dir>/plugins/kubernetes.io/csi owns are removed" },
+  { name: 'chap-secret-dir', type: 'string', help: 'agent: a mounted Secret with chapUser/chapSecret (and mutualUser/mutualSecret), the same keys as the StorageClass secret; lets the agent re-create CHAP exports after a reboot when no CO re-publishes' },
+  { name: 'reconcile-interval', type: 'string', default: '60', help: 'agent: seconds between reconciles of the live targets with the published volumes (re-creates exports lost to a tgtd restart); 0 = at start only' },
+  { name: 'agent-listen', type: 'string', help: 'agent: host:port of the agent API for remote controllers (mutual TLS, needs --agent-tls-dir)' },
+  { name: 'agent-tls-dir', type: 'string', help: 'agent, controller: directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret plus its CA) for the agent API' },
+  { name: 'agent-discovery', type: 'string', default: 'static', help: 'controller: static (--agents) or kubernetes (agent pods found by node name through the Kubernetes API)' },
+  { name: 'agents', type: 'string', help: 'controller, static discovery: storage agents as node=host:port, comma separated' },
+  { name: 'agent-port', type: 'string', default: '9809', help: 'controller, kubernetes discovery: the port agents listen on' },
+  { name: 'namespace', type: 'string', default: 'kube-system', help: 'controller, kubernetes discovery: namespace of the agent pods' },
+  { name: 'agent-selector', type: 'string', default: 'app.kubernetes.io/name=csi-lvm-iscsi,app.kubernetes.io/component=agent', help: 'controller, kubernetes discovery: label selector of the agent pods' },
+  { name: 'kubeconfig', type: 'string', help: 'controller, kubernetes discovery: a kubeconfig file; default: the pod\'s service account' },
   { name: 'config', type: 'string', help: 'path of a JSON config file whose keys are these option names' },
 ];
 
@@ -278,6 +309,38 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
     else portals.push({ address: hp.host, port: hp.port });
   }
 
+  const chapSecretDir = get('chap-secret-dir') || undefined;
+  if (chapSecretDir !== undefined && !isAbsolute(chapSecretDir)) problems.push(`chap-secret-dir: "${chapSecretDir}" must be an absolute path`);
+  const reconcileIntervalSeconds = num('reconcile-interval', 0, 86400);
+  let agentListen: Config['agentListen'];
+  const listenText = get('agent-listen');
+  if (listenText) {
+    const hp = parseHostPort(listenText);
+    if (typeof hp === 'string') problems.push(`agent-listen: ${hp}`);
+    else agentListen = hp;
+  }
+  const agentTlsDir = get('agent-tls-dir') || undefined;
+  if (agentTlsDir !== undefined && !isAbsolute(agentTlsDir)) problems.push(`agent-tls-dir: "${agentTlsDir}" must be an absolute path`);
+  if (agentListen && !agentTlsDir) problems.push('agent-tls-dir: required with --agent-listen (the agent API is served with mutual TLS only)');
+  const agentDiscovery = get('agent-discovery') ?? '';
+  if (agentDiscovery !== 'static' && agentDiscovery !== 'kubernetes') problems.push(`agent-discovery: "${agentDiscovery}" must be static or kubernetes`);
+  const agents: { node: string; host: string; port: number }[] = [];
+  for (const item of (get('agents') ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const hp = eq > 0 ? parseHostPort(item.slice(eq + 1)) : 'missing';
+    if (typeof hp === 'string') problems.push(`agents: "${item}" must be node=host:port`);
+    else agents.push({ node: item.slice(0, eq), ...hp });
+  }
+  const agentPort = num('agent-port', 1, 65535);
+  const namespace = get('namespace') ?? '';
+  const agentSelector = get('agent-selector') ?? '';
+  if (mode === 'agent' && !agentListen) problems.push('agent-listen: required in agent mode (host:port of the agent API)');
+  if (mode === 'controller' && !agentTlsDir) problems.push('agent-tls-dir: required in controller mode (agents are called over mutual TLS)');
+  if (mode === 'controller' && agentDiscovery === 'static' && agents.length === 0) problems.push('agents: required in controller mode with static discovery (node=host:port,...)');
+
+  const kubeletDir = get('kubelet-dir') ?? '';
+  if (!isAbsolute(kubeletDir)) problems.push(`kubelet-dir: "${kubeletDir}" must be an absolute path`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     help: false,
@@ -305,6 +368,17 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
       iqnPrefix,
       portals: Object.freeze(portals),
       initiatorName: get('initiator-name') || undefined,
+      kubeletDir,
+      chapSecretDir,
+      reconcileIntervalSeconds,
+      agentListen,
+      agentTlsDir,
+      agentDiscovery: agentDiscovery as 'static' | 'kubernetes',
+      agents: Object.freeze(agents),
+      agentPort,
+      namespace,
+      agentSelector,
+      kubeconfig: get('kubeconfig') || undefined,
     }),
   };
 }

@@ -152,8 +152,12 @@ export interface PluginProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts dist/main.js with the given flags on a fresh unix socket and waits until Probe says ready. */
-export async function startPlugin(flags: string[]): Promise<PluginProcess> {
+/**
+ * Starts dist/main.js with the given flags (after --node-id storage-1, so a
+ * later --node-id wins) on a fresh unix socket and waits until Probe says
+ * ready (or only until it serves, with ready: false).
+ */
+export async function startPlugin(flags: string[], opts: { ready?: boolean } = {}): Promise<PluginProcess> {
   const dir = mkdtempSync('/tmp/csi-vm-');
   const sock = join(dir, 'csi.sock');
   let log = '';
@@ -166,7 +170,8 @@ export async function startPlugin(flags: string[]): Promise<PluginProcess> {
   const csi = loadCsi().csi.v1;
   const identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
   const controller = new csi.Controller(`unix://${sock}`, credentials.createInsecure());
-  await waitFor(async () => (await call(identity, 'Probe', {})).ready?.value, 120_000, () => log);
+  if (opts.ready === false) await waitFor(async () => (await call(identity, 'GetPluginInfo', {})).name, 60_000, () => log);
+  else await waitFor(async () => (await call(identity, 'Probe', {})).ready?.value, 120_000, () => log);
   return {
     sock,
     child,

@@ -1,0 +1,101 @@
+/**
+ * The packaging split: agent, controller and node as three processes, the
+ * controller calling the agent over the agent API with mutual TLS on the
+ * guest's loopback (certificates made by openssl). The CSI flow passes
+ * through all three: create, publish, stage, write, expand (controller and
+ * node), snapshot, then teardown leaving nothing behind. A controller holding
+ * a client certificate from another CA is refused by the agent.
+ */
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { credentials, status as Code } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCsi } from '../../src/server/proto.js';
+import { makeCerts, type CertDirs } from '../helpers/certs.js';
+import { call, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, type PluginProcess } from './lib.js';
+
+const VG = 'splitvg';
+const AGENT_ADDR = '127.0.0.1:9809';
+
+describe.runIf(inGuest)('controller and agent as separate processes over mutual TLS', () => {
+  let certs: CertDirs;
+  let agent: PluginProcess;
+  let controller: PluginProcess;
+  let nodeP: PluginProcess;
+  let node: InstanceType<ReturnType<typeof loadCsi>['csi']['v1']['Node']>;
+  const root = mkdtempSync('/tmp/kubelet-split-');
+
+  beforeAll(async () => {
+    makeVg(VG, disks.slice(0, 2));
+    certs = makeCerts();
+    agent = await startPlugin(['--mode', 'agent', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', '127.0.0.1:3260', '--agent-listen', AGENT_ADDR, '--agent-tls-dir', certs.agent]);
+    controller = await startPlugin(['--mode', 'controller', '--agents', `storage-1=${AGENT_ADDR}`, '--agent-tls-dir', certs.controller]);
+    nodeP = await startPlugin(['--mode', 'node', '--node-id', 'worker-1']);
+    node = new (loadCsi().csi.v1.Node)(`unix://${nodeP.sock}`, credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    node?.close();
+    for (const p of [nodeP, controller, agent]) if (p) await p.stop();
+    shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
+    destroyVg(VG);
+  });
+
+  it('create, publish, stage, write, expand and snapshot pass through controller, agent and node', async () => {
+    // the controller has no LVM of its own: every answer came from the agent
+    const caps = await call(controller.identity, 'GetPluginCapabilities', {});
+    expect(caps.capabilities.some((c) => c.service?.type === 'CONTROLLER_SERVICE')).toBe(true);
+    const cap = mountCap();
+    const id = (await call(controller.controller, 'CreateVolume', { name: 'split-1', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: [cap], parameters: {} })).volume?.volume_id ?? '';
+    expect(id).toMatch(new RegExp(`/${VG}/`));
+    expect(sh(['lvs', '--noheadings', '-o', 'lv_name', VG])).toContain(id.split('/')[2]);
+    expect(agent.log()).toContain('agent.CreateVolume');
+
+    const nodeId = (await call(node, 'NodeGetInfo', {})).node_id;
+    expect(nodeId.startsWith('worker-1:')).toBe(true);
+    const ctx = (await call(controller.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+    const staging = join(root, 'globalmount');
+    const target = join(root, 'pod');
+    await call(node, 'NodeStageVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: cap, secrets: {}, volume_context: {} });
+    await call(node, 'NodePublishVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, target_path: target, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} });
+    writeFileSync(join(target, 'data.txt'), 'written through the split deployment\n');
+    sh(['sync']);
+
+    const grown = await call(controller.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: { required_bytes: String(128 * MiB) }, volume_capability: cap });
+    expect(Number(grown.capacity_bytes)).toBe(128 * MiB);
+    expect(grown.node_expansion_required).toBe(true);
+    await call(node, 'NodeExpandVolume', { volume_id: id, volume_path: target, staging_target_path: staging, capacity_range: { required_bytes: String(128 * MiB) }, volume_capability: cap });
+    const stats = await call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path: target, staging_target_path: staging });
+    const bytes = stats.usage.find((u) => u.unit === 'BYTES');
+    expect(Number(bytes?.total)).toBeGreaterThan(100 * MiB);
+
+    const snap = (await call(controller.controller, 'CreateSnapshot', { source_volume_id: id, name: 'split-snap', parameters: {}, secrets: {} })).snapshot;
+    expect(snap?.ready_to_use).toBe(true);
+    expect(snap?.source_volume_id).toBe(id);
+    const listed = (await call(controller.controller, 'ListVolumes', {})).entries.find((e) => e.volume?.volume_id === id);
+    expect(listed?.status?.published_node_ids).toEqual([nodeId]);
+    expect(readFileSync(join(target, 'data.txt'), 'utf8')).toBe('written through the split deployment\n');
+
+    await call(node, 'NodeUnpublishVolume', { volume_id: id, target_path: target });
+    await call(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: staging });
+    await call(controller.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
+    await call(controller.controller, 'DeleteSnapshot', { snapshot_id: snap?.snapshot_id ?? '' });
+    await call(controller.controller, 'DeleteVolume', { volume_id: id });
+    expect(sh(['lvs', '--noheadings', '-o', 'lv_name', VG]).trim().split(/\s+/).filter((l) => l.startsWith('vol-') || l.startsWith('snap-'))).toEqual([]);
+    expect(shStatus(['iscsiadm', '-m', 'session']).out).not.toContain(ctx['targetIqn'] ?? '');
+  });
+
+  it('refuses a controller whose client certificate another CA signed', async () => {
+    const rogue = await startPlugin(['--mode', 'controller', '--agents', `storage-1=${AGENT_ADDR}`, '--agent-tls-dir', certs.rogue], { ready: false });
+    try {
+      await waitFor(() => rogue.log().includes('storage agent not reachable'), 30_000, () => rogue.log());
+      const probe = await call(rogue.identity, 'Probe', {}).catch((e: unknown) => e);
+      expect(probe).not.toHaveProperty('ready.value', true);
+      const code = await codeOf(call(rogue.controller, 'CreateVolume', { name: 'rogue-1', capacity_range: { required_bytes: String(8 * MiB) }, volume_capabilities: [mountCap()], parameters: {} }));
+      expect(code).toBe(Code.UNAVAILABLE);
+      expect(agent.log()).not.toContain('rogue-1');
+    } finally {
+      await rogue.stop();
+    }
+  });
+});
