@@ -14,11 +14,13 @@ RUN npm run build && npm prune --omit=dev
 
 # ---- runtime: Debian bookworm with the system tools the plugin runs ----
 FROM debian:bookworm-slim
-# Tools the code execs (test/unit/dockerfile.test.ts checks this list against src/):
-#   lvm2 (lvs, vgs, pvs, lvcreate, ...), thin-provisioning-tools (thin_check at activation),
-#   open-iscsi (iscsiadm), tgt (tgtadm), multipath-tools (multipath), xfsprogs, e2fsprogs,
-#   mount / util-linux (mount, umount, findmnt, blkid, lsblk, losetup, blockdev, wipefs),
-#   coreutils (dd), udev (udevadm), kmod (modprobe).
+# Tools the code execs (test/unit/packaging/dockerfile.test.ts extracts them from src/ and checks
+# that each one's package is installed here):
+#   lvm2 (lvs, vgs, pvs, lvcreate, lvmconfig, ...), thin-provisioning-tools (thin_check, run by
+#   lvm2 at thin-pool activation), open-iscsi (iscsiadm), tgt (tgtadm), multipath-tools
+#   (multipath, multipathd), xfsprogs (mkfs.xfs, xfs_growfs, xfs_info, xfs_admin), e2fsprogs
+#   (mkfs.ext4, resize2fs, dumpe2fs), mount (mount, umount, losetup), util-linux (findmnt, blkid,
+#   blockdev, wipefs), coreutils (dd), udev (udevadm), kmod (modprobe).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates lvm2 thin-provisioning-tools open-iscsi tgt multipath-tools \
@@ -26,6 +28,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # Node.js runtime copied from the official image of the same major version.
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
+ENV NODE_ENV=production
 WORKDIR /opt/csi-lvm-iscsi
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules

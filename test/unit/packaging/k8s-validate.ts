@@ -139,6 +139,8 @@ export function typeCheckObjects(items: readonly Labelled[]): Map<string, string
     target: ts.ScriptTarget.ES2022,
     skipLibCheck: true,
     types: [],
+    // The smallest standard library: the API types need nothing more (no DOM, no Node).
+    lib: ['lib.es5.d.ts'],
   };
   const host = ts.createCompilerHost(options);
   const getSourceFile = host.getSourceFile.bind(host);
