@@ -3,10 +3,13 @@
  * controller calling the agent over the agent API with mutual TLS on the
  * guest's loopback (certificates made by openssl). The CSI flow passes
  * through all three: create, publish, stage, write, expand (controller and
- * node), snapshot, then teardown leaving nothing behind. A controller holding
- * a client certificate from another CA is refused by the agent.
+ * node), snapshot, then teardown leaving nothing behind. The agent has two
+ * portals (127.0.0.1 and 127.0.0.2), so the node stages through dm-multipath
+ * (multipathd with find_multipaths "yes"). A controller holding a client
+ * certificate from another CA is refused by the agent.
  */
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +19,9 @@ import { call, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shS
 
 const VG = 'splitvg';
 const AGENT_ADDR = '127.0.0.1:9809';
+const PORTALS = '127.0.0.1:3260,127.0.0.2:3260';
+/** The guest's /etc is a throw-away overlay; the virtio disks under the test VGs stay out of multipath. */
+const MULTIPATH_CONF = 'defaults {\n  find_multipaths "yes"\n  user_friendly_names "no"\n}\nblacklist {\n  devnode "^vd[a-z]"\n}\n';
 
 describe.runIf(inGuest)('controller and agent as separate processes over mutual TLS', () => {
   let certs: CertDirs;
@@ -28,7 +34,10 @@ describe.runIf(inGuest)('controller and agent as separate processes over mutual 
   beforeAll(async () => {
     makeVg(VG, disks.slice(0, 2));
     certs = makeCerts();
-    agent = await startPlugin(['--mode', 'agent', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', '127.0.0.1:3260', '--agent-listen', AGENT_ADDR, '--agent-tls-dir', certs.agent]);
+    writeFileSync('/etc/multipath.conf', MULTIPATH_CONF);
+    execFileSync('multipathd', [], { stdio: 'ignore', timeout: 30_000 }); // daemonizes
+    await waitFor(() => shStatus(['multipathd', 'show', 'config']).code === 0, 30_000);
+    agent = await startPlugin(['--mode', 'agent', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', PORTALS, '--agent-listen', AGENT_ADDR, '--agent-tls-dir', certs.agent]);
     controller = await startPlugin(['--mode', 'controller', '--agents', `storage-1=${AGENT_ADDR}`, '--agent-tls-dir', certs.controller]);
     nodeP = await startPlugin(['--mode', 'node', '--node-id', 'worker-1']);
     node = new (loadCsi().csi.v1.Node)(`unix://${nodeP.sock}`, credentials.createInsecure());
@@ -38,6 +47,8 @@ describe.runIf(inGuest)('controller and agent as separate processes over mutual 
     node?.close();
     for (const p of [nodeP, controller, agent]) if (p) await p.stop();
     shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
+    shStatus(['multipathd', 'shutdown']);
+    rmSync('/etc/multipath.conf', { force: true });
     destroyVg(VG);
   });
 
@@ -56,7 +67,15 @@ describe.runIf(inGuest)('controller and agent as separate processes over mutual 
     const ctx = (await call(controller.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
     const staging = join(root, 'globalmount');
     const target = join(root, 'pod');
+    expect(ctx['portals']).toBe(PORTALS);
     await call(node, 'NodeStageVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: cap, secrets: {}, volume_context: {} });
+    // two sessions, one dm-multipath map over both paths, mounted
+    const state = JSON.parse(readFileSync(`${staging}.lvm-iscsi.json`, 'utf8')) as { multipathMap?: string; disks: string[] };
+    expect(state.disks).toHaveLength(2);
+    const map = state.multipathMap ?? '';
+    expect(map).not.toBe('');
+    expect(sh(['multipath', '-ll', map])).toMatch(/status=active/);
+    expect(sh(['findmnt', '-n', '-o', 'SOURCE', staging]).trim()).toBe(`/dev/mapper/${map}`);
     await call(node, 'NodePublishVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, target_path: target, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} });
     writeFileSync(join(target, 'data.txt'), 'written through the split deployment\n');
     sh(['sync']);
@@ -83,6 +102,7 @@ describe.runIf(inGuest)('controller and agent as separate processes over mutual 
     await call(controller.controller, 'DeleteVolume', { volume_id: id });
     expect(sh(['lvs', '--noheadings', '-o', 'lv_name', VG]).trim().split(/\s+/).filter((l) => l.startsWith('vol-') || l.startsWith('snap-'))).toEqual([]);
     expect(shStatus(['iscsiadm', '-m', 'session']).out).not.toContain(ctx['targetIqn'] ?? '');
+    expect(existsSync(`/dev/mapper/${map}`)).toBe(false);
   });
 
   it('refuses a controller whose client certificate another CA signed', async () => {
