@@ -60,10 +60,16 @@ export class Inventory implements InventorySource {
     return this.reading;
   }
 
-  /** Starts the timer (the first refresh is the caller's: await refresh()). */
+  /**
+   * Starts the timer (the first refresh is the caller's: await refresh()). A
+   * tick while a refresh runs is skipped: on a slow host the timer never
+   * queues refreshes back to back.
+   */
   start(): void {
     if (this.o.intervalMs > 0 && !this.timer && !this.stopped) {
-      this.timer = setInterval(() => void this.refresh(), this.o.intervalMs);
+      this.timer = setInterval(() => {
+        if (!this.running) void this.refresh();
+      }, this.o.intervalMs);
       this.timer.unref();
     }
   }

@@ -188,6 +188,26 @@ describe('Inventory (capacity and inventory gauges)', () => {
     runner.assertDone();
   });
 
+  it('a timer tick while a refresh runs is skipped, not queued', async () => {
+    vi.useFakeTimers();
+    const fake = new FakeRunner();
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    const runner = { calls: fake.calls, run: async (argv: readonly string[], o?: Parameters<FakeRunner['run']>[1]) => (argv[0] === 'vgs' ? slow.then(() => fake.run(argv, o)) : fake.run(argv, o)) };
+    const inv = new Inventory({ lvm: new Lvm(runner, settings), log, volumeGroups: ['vg0'], nodeId: 'n', iqnPrefix: PREFIX, intervalMs: 1_000 });
+    const f = fixture(1);
+    fake.expect(VGS, { stdout: f.vgs }).expect(LVS, { stdout: f.lvs });
+    inv.start();
+    await vi.advanceTimersByTimeAsync(1_000); // the first tick starts a refresh that hangs in vgs
+    await vi.advanceTimersByTimeAsync(5_000); // five more ticks while it runs
+    release();
+    await vi.waitFor(() => expect(fake.calls.length).toBe(2));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.calls.map((c) => c[0])).toEqual(['vgs', 'lvs']);
+    fake.assertDone();
+    await inv.stop();
+  });
+
   it('a failed refresh keeps the last values and is counted', async () => {
     const { runner, inv, metrics, script } = setup();
     script(4);
