@@ -23,7 +23,7 @@ import type { Logger } from '../log.js';
 import { ISCSI_ERR, RETRYABLE_LOGIN_EXIT_CODES, saysAuthFailure } from './iscsi-errors.js';
 import { ISCSIADM_MUTEX, sleep, type Mutex } from './mutex.js';
 import { normalizePortal } from './portal.js';
-import { parseSessionTree, type IscsiSession } from './session-parser.js';
+import { parseNodeRecords, parseSessionTree, type IscsiSession, type NodeRecord } from './session-parser.js';
 
 export interface ChapSettings {
   /** node.session.auth.username */
@@ -207,6 +207,12 @@ export class Iscsiadm {
   async sessions(o: { signal?: AbortSignal } = {}): Promise<IscsiSession[]> {
     const r = await this.exec(['-m', 'session', '-P', '3'], o, [ISCSI_ERR.NO_OBJS_FOUND]);
     return r.exitCode === ISCSI_ERR.NO_OBJS_FOUND ? [] : parseSessionTree(r.stdout);
+  }
+
+  /** Every node record of this host (none: exit 21 -> []). */
+  async nodes(o: { signal?: AbortSignal } = {}): Promise<NodeRecord[]> {
+    const r = await this.exec(['-m', 'node'], o, [ISCSI_ERR.NO_OBJS_FOUND]);
+    return r.exitCode === ISCSI_ERR.NO_OBJS_FOUND ? [] : parseNodeRecords(r.stdout);
   }
 
   /** The sessions to one target (optionally one portal). */

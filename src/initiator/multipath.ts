@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { CommandFailed, InvalidArgument } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 import { sleep } from '../abort.js';
+import { multipathdListening } from './iscsid.js';
 import { DEFAULT_SYSFS_ROOT } from './scsi.js';
 
 const FLUSH_ATTEMPTS = 5;
@@ -157,4 +158,49 @@ async function readTrim(path: string): Promise<string | undefined> {
     if ((e as { code?: string }).code === 'ENOENT') return undefined;
     throw e;
   }
+}
+
+/**
+ * find_multipaths from the defaults section of a multipath config dump
+ * (`multipathd show config`, `multipath -t`), without quotes; undefined when
+ * it is not there.
+ */
+export function parseFindMultipaths(config: string): string | undefined {
+  let inDefaults = false;
+  for (const raw of config.split('\n')) {
+    const line = raw.trim();
+    if (/^defaults\s*\{/.test(line)) inDefaults = true;
+    else if (line === '}') inDefaults = false;
+    else if (inDefaults) {
+      const m = /^find_multipaths\s+"?([^"\s]+)"?/.exec(line);
+      if (m) return m[1];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a volume with several portals cannot get a dm-multipath map on this
+ * node, or undefined when it can: multipathd must be running (expansion
+ * resizes maps through it, failover is its job) and must assemble maps for
+ * new WWIDs by itself. With find_multipaths "strict" (multipath-tools'
+ * built-in default when /etc/multipath.conf does not set it) it only does so
+ * for WWIDs already in /etc/multipath/wwids, which a new volume never is.
+ */
+export async function multipathProblem(runner: CommandRunner, o: { procNetUnix?: string; signal?: AbortSignal } = {}): Promise<string | undefined> {
+  if (!(await multipathdListening(o.procNetUnix))) {
+    return 'multipathd is not running on this node (no @/org/kernel/linux/storage/multipathd socket): install multipath-tools, set find_multipaths "yes" in /etc/multipath.conf and start multipathd';
+  }
+  let config: string;
+  try {
+    config = (await runner.run(['multipathd', 'show', 'config'], { signal: o.signal, timeoutMs: 30_000 })).stdout;
+  } catch (e) {
+    if (!(e instanceof CommandFailed) || e.cancelled) throw e;
+    return `multipathd does not answer "multipathd show config" (${e.message})`;
+  }
+  const policy = parseFindMultipaths(config);
+  if (policy === 'strict') {
+    return 'multipathd runs with find_multipaths "strict" (the default when /etc/multipath.conf does not set it) and so never assembles a map for a new volume: set find_multipaths "yes" (or "greedy") in the defaults section of /etc/multipath.conf and reload multipathd';
+  }
+  return undefined;
 }

@@ -125,3 +125,26 @@ export function parseSessionTree(text: string): IscsiSession[] {
   for (const x of out) x.devices.sort((a, b) => a.lun - b.lun);
   return out;
 }
+
+export interface NodeRecord {
+  iqn: string;
+  /** Canonical portal "addr:port" / "[v6]:port". */
+  portal: string;
+}
+
+/**
+ * Parser for `iscsiadm -m node` (one line per record: "127.0.0.1:3260,1
+ * iqn..." or "[fd00::1]:3260,-1 iqn..." for a record made without
+ * discovery). The same target and portal through several ifaces is listed
+ * once.
+ */
+export function parseNodeRecords(text: string): NodeRecord[] {
+  const out: NodeRecord[] = [];
+  for (const raw of text.split('\n')) {
+    const m = /^(\S+?),-?\d+\s+(\S+)$/.exec(raw.trim());
+    if (!m) continue;
+    const rec = { iqn: m[2] ?? '', portal: portalOf(m[1] ?? '') };
+    if (!out.some((r) => r.iqn === rec.iqn && r.portal === rec.portal)) out.push(rec);
+  }
+  return out;
+}

@@ -237,6 +237,19 @@ describe('Iscsiadm.sessions / rescan', () => {
     runner.assertDone();
   });
 
+  it('nodes lists the node records; exit 21 (none) is []', async () => {
+    const { runner, iscsi } = setup();
+    runner
+      .expect(['iscsiadm', '-m', 'node'], { stdout: `10.0.0.5:3260,1 ${IQN}\n10.0.1.5:3260,-1 ${IQN}\n` })
+      .expect(['iscsiadm', '-m', 'node'], { exitCode: 21, stderr: 'iscsiadm: No records found\n' });
+    expect(await iscsi.nodes()).toEqual([
+      { iqn: IQN, portal: '10.0.0.5:3260' },
+      { iqn: IQN, portal: '10.0.1.5:3260' },
+    ]);
+    expect(await iscsi.nodes()).toEqual([]);
+    runner.assertDone();
+  });
+
   it('sessionsOf filters by target and portal', async () => {
     const { runner, iscsi } = setup();
     runner.expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: fixture('iscsiadm-session-P3-multi.txt') });

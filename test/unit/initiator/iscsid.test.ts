@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { iscsidListening } from '../../../src/initiator/iscsid.js';
+import { iscsidListening, multipathdListening, socketListening } from '../../../src/initiator/iscsid.js';
 
 describe('iscsidListening', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netunix-'));
@@ -19,5 +19,18 @@ describe('iscsidListening', () => {
     writeFileSync(f, `${header}0000000000000000: 00000002 00000000 00010000 0001 01 1234 /run/systemd/notify\n`);
     expect(await iscsidListening(f)).toBe(false);
     expect(await iscsidListening(join(dir, 'missing'))).toBe(false);
+  });
+});
+
+describe('multipathdListening / socketListening', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netunix-'));
+  const header = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
+
+  it('finds multipathd by its abstract socket, and only by the whole name', async () => {
+    const f = join(dir, 'mp');
+    writeFileSync(f, `${header}0000000000000000: 00000002 00000000 00010000 0001 01 31337 @/org/kernel/linux/storage/multipathd\n`);
+    expect(await multipathdListening(f)).toBe(true);
+    expect(await iscsidListening(f)).toBe(false);
+    expect(await socketListening('@/linux/storage/multipathd', f)).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommandFailed, InvalidArgument } from '../../../src/errors.js';
 import { FakeRunner } from '../../../src/exec/fake-runner.js';
-import { Multipath, parseMultipathLl } from '../../../src/initiator/multipath.js';
+import { Multipath, multipathProblem, parseFindMultipaths, parseMultipathLl } from '../../../src/initiator/multipath.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
 
@@ -98,6 +98,40 @@ describe('Multipath', () => {
     const mp = new Multipath(runner);
     await mp.flush('mpathb');
     await expect(mp.flush('mpathc')).rejects.toBeInstanceOf(CommandFailed);
+    runner.assertDone();
+  });
+});
+
+describe('multipath configuration check', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netunix-'));
+  const running = join(dir, 'running');
+  const stopped = join(dir, 'stopped');
+  writeFileSync(running, 'Num RefCount Protocol Flags Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 31337 @/org/kernel/linux/storage/multipathd\n');
+  writeFileSync(stopped, 'Num RefCount Protocol Flags Type St Inode Path\n');
+  const withPolicy = (v: string) => fixture('multipath-t-debian12.txt').replace('find_multipaths "strict"', `find_multipaths ${v}`);
+
+  it('parseFindMultipaths reads the defaults section (quoted or not)', () => {
+    expect(parseFindMultipaths(fixture('multipath-t-debian12.txt'))).toBe('strict'); // multipath-tools 0.9.4 without /etc/multipath.conf
+    expect(parseFindMultipaths(withPolicy('yes'))).toBe('yes');
+    expect(parseFindMultipaths('overrides {\n\tfind_multipaths "no"\n}\n')).toBeUndefined();
+  });
+
+  it('no problem with multipathd running and a policy that assembles new maps', async () => {
+    const runner = new FakeRunner();
+    runner.expect(['multipathd', 'show', 'config'], { stdout: withPolicy('"yes"') }).expect(['multipathd', 'show', 'config'], { stdout: withPolicy('greedy') });
+    expect(await multipathProblem(runner, { procNetUnix: running })).toBeUndefined();
+    expect(await multipathProblem(runner, { procNetUnix: running })).toBeUndefined();
+    runner.assertDone();
+  });
+
+  it('names what is missing: the daemon, an answer, or a policy other than strict', async () => {
+    const runner = new FakeRunner();
+    expect(await multipathProblem(runner, { procNetUnix: stopped })).toMatch(/^multipathd is not running on this node/);
+    runner
+      .expect(['multipathd', 'show', 'config'], { stdout: fixture('multipath-t-debian12.txt') })
+      .expect(['multipathd', 'show', 'config'], { exitCode: 1, stderr: 'error -104 receiving packet\n' });
+    expect(await multipathProblem(runner, { procNetUnix: running })).toMatch(/find_multipaths "strict".*set find_multipaths "yes"/);
+    expect(await multipathProblem(runner, { procNetUnix: running })).toMatch(/multipathd does not answer "multipathd show config" \(.*error -104/);
     runner.assertDone();
   });
 });

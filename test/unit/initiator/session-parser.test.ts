@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSessionTree } from '../../../src/initiator/session-parser.js';
+import { parseNodeRecords, parseSessionTree } from '../../../src/initiator/session-parser.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
 
@@ -61,5 +61,23 @@ describe('parseSessionTree (iscsiadm -m session -P 3)', () => {
   it('answers [] for empty output and ignores unknown lines', () => {
     expect(parseSessionTree('')).toEqual([]);
     expect(parseSessionTree('iscsiadm: No active sessions.\n')).toEqual([]);
+  });
+});
+
+describe('parseNodeRecords (iscsiadm -m node)', () => {
+  it('reads target and canonical portal, once per target and portal (several ifaces print a line each)', () => {
+    const text = [
+      '127.0.0.1:3260,1 iqn.2024-01.org.example.csi-lvm-iscsi:vg:vol-a',
+      '127.0.0.1:3260,1 iqn.2024-01.org.example.csi-lvm-iscsi:vg:vol-a',
+      '10.0.0.5:3260,-1 iqn.2024-01.org.example.csi-lvm-iscsi:vg:vol-b',
+      '[FD00::5]:3260,1 iqn.2001-05.com.other:disk',
+      'iscsiadm: No records found',
+      '',
+    ].join('\n');
+    expect(parseNodeRecords(text)).toEqual([
+      { iqn: 'iqn.2024-01.org.example.csi-lvm-iscsi:vg:vol-a', portal: '127.0.0.1:3260' },
+      { iqn: 'iqn.2024-01.org.example.csi-lvm-iscsi:vg:vol-b', portal: '10.0.0.5:3260' },
+      { iqn: 'iqn.2001-05.com.other:disk', portal: '[fd00::5]:3260' },
+    ]);
   });
 });
