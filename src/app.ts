@@ -43,6 +43,8 @@ export interface PluginOverrides {
 
 export interface RunningPlugin {
   readonly address: string;
+  /** The port /metrics listens on (useful with --metrics-address host:0); undefined without metrics. */
+  readonly metricsPort: number | undefined;
   readonly readiness: Readiness;
   /** Settles when initialization has finished (successfully or not). */
   readonly initialized: Promise<void>;
@@ -181,6 +183,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
 
   return {
     address: server.address,
+    metricsPort: (metricsServer?.address() as { port: number } | null | undefined)?.port,
     readiness,
     initialized,
     async stop(graceMs) {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,14 +17,6 @@ const quiet = () => createLogger('fatal', new Writable({ write: (_c, _e, cb) => 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, body: await res.text() };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 const servers: Server[] = [];
@@ -125,9 +117,9 @@ describe('readinessProbe (/readyz over Readiness)', () => {
 });
 
 /** An agent without the agent API (no --agent-listen): loaded as `all`, run as `agent` (no node service, no iscsid check). */
-function agentConfig(metricsPort: number): Config {
+function agentConfig(): Config {
   const r = loadConfig({
-    argv: ['--mode', 'all', '--node-id', 'storage-1', '--endpoint', 'tcp://127.0.0.1:0', '--volume-group', 'vg0', '--metrics-address', `127.0.0.1:${metricsPort}`, '--portals', '127.0.0.1:3260'],
+    argv: ['--mode', 'all', '--node-id', 'storage-1', '--endpoint', 'tcp://127.0.0.1:0', '--volume-group', 'vg0', '--metrics-address', '127.0.0.1:0', '--portals', '127.0.0.1:3260'],
     env: {},
   });
   if (r.help) throw new Error('help');
@@ -150,8 +142,7 @@ class GatedRunner implements CommandRunner {
 
 describe('the plugin in agent mode with --metrics-address (in-process, scripted LVM)', () => {
   it('/readyz is 503 until initialization is done, then 200; /healthz is 200 all along; a scrape runs no command', async () => {
-    const port = await freePort();
-    const config = agentConfig(port);
+    const config = agentConfig();
     const cfg = lvmConfigArgs(lvmSettings());
     const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
     const VGS = ['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(',')];
@@ -170,6 +161,7 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     const runner = new GatedRunner(fake);
     const p = await startPlugin(config, { log: quiet(), runner });
     plugins.push(p);
+    const port = p.metricsPort ?? 0;
 
     expect(await get(port, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
     expect(await get(port, '/readyz')).toEqual({ status: 503, body: 'not ready: initializing\n' });
@@ -190,8 +182,7 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
   });
 
   it('/readyz is 503 with the reason when initialization fails', async () => {
-    const port = await freePort();
-    const config = agentConfig(port);
+    const config = agentConfig();
     const cfg = lvmConfigArgs(lvmSettings());
     const fake = new FakeRunner().expect(['vgs', ...cfg, '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', VG_FIELDS.join(','), 'vg0'], {
       exitCode: 5,
@@ -199,6 +190,7 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     });
     const p = await startPlugin(config, { log: quiet(), runner: fake });
     plugins.push(p);
+    const port = p.metricsPort ?? 0;
     await p.initialized;
     const r = await get(port, '/readyz');
     expect(r.status).toBe(503);
