@@ -44,7 +44,7 @@ function secretDir(root: string, work: string, caName: string, name: string): st
 
 export function makeCerts(root = mkdtempSync(join(tmpdir(), 'agent-tls-'))): CertDirs {
   const work = join(root, 'work');
-  mkdirSync(work);
+  mkdirSync(work, { recursive: true });
   ca(work, 'ca');
   ca(work, 'rogue-ca');
   leaf(work, 'ca', 'agent', `DNS:${AGENT_TLS_NAME}`, 'serverAuth');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
+import { makeCerts } from '../helpers/certs.js';
 import { call, waitFor } from '../helpers/grpc.js';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -27,8 +28,10 @@ describe('the csi-lvm-iscsi executable', () => {
     expect(existsSync(bin), `${bin} missing: run npm run build`).toBe(true);
     dir = mkdtempSync(join(tmpdir(), 'csi-exe-'));
     sock = join(dir, 'csi.sock');
-    // controller mode: its Probe must not depend on any storage agent or local volume group.
-    child = spawn(process.execPath, [bin, '--endpoint', `unix://${sock}`, '--node-id', 'node-a', '--mode', 'controller', '--driver-name', 'test.csi.example.org'], {
+    // controller mode: its Probe must not depend on any storage agent (none listens on port 1) or local volume group.
+    const tls = makeCerts(join(dir, 'tls')).controller;
+    const flags = ['--mode', 'controller', '--agents', 'storage-1=127.0.0.1:1', '--agent-tls-dir', tls, '--driver-name', 'test.csi.example.org'];
+    child = spawn(process.execPath, [bin, '--endpoint', `unix://${sock}`, '--node-id', 'node-a', ...flags], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
