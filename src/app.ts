@@ -35,6 +35,8 @@ import { formatNodeId } from './csi/node-id.js';
 import { Iscsiadm } from './initiator/iscsiadm.js';
 import { readInitiatorName } from './initiator/initiator-name.js';
 import { iscsidListening } from './initiator/iscsid.js';
+import { cleanupOrphans, StageGate } from './csi/node-orphans.js';
+import { checkHostLvmIgnoresIscsi } from './host/lvm-filter.js';
 
 export interface PluginOverrides {
   log?: Logger;
@@ -105,12 +107,13 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
 
   const hasNode = config.mode === 'node' || config.mode === 'all';
   const iscsi = new Iscsiadm(runner, log);
+  const stageGate = new StageGate();
   if (hasNode) {
     // The node id names the node and its initiator; one that cannot be formed (too long, bad IQN) stops the start.
     const nodeId = formatNodeId({ node: config.nodeId, iqn: config.initiatorName ?? (await readInitiatorName()) });
     services.push({
       definition: csi.Node.service,
-      implementation: nodeHandlers({ nodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi, deviceTimeoutMs: 60_000 }, deps),
+      implementation: nodeHandlers({ nodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi, deviceTimeoutMs: 60_000, gate: stageGate }, deps),
     });
   }
 
@@ -171,6 +174,14 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
         if (!(await iscsidListening())) {
           throw new FailedPrecondition('iscsid is not running on this node (no @ISCSIADM_ABSTRACT_NAMESPACE socket); start iscsid on the host (the node plugin uses hostNetwork)');
         }
+        // The host's LVM must not scan attached volumes: a warning only, readiness does not depend on it.
+        const lvmCheck = await checkHostLvmIgnoresIscsi(runner, { iqnPrefix: config.iqnPrefix }).catch((e: unknown) => ({ status: 'unknown' as const, message: String(e) }));
+        if (lvmCheck.status === 'ok') log.info({ check: 'lvm-filter', by: lvmCheck.how }, "the host's LVM ignores iSCSI disks");
+        else log.warn({ check: 'lvm-filter' }, lvmCheck.message);
+        // Sessions to our targets that no staged volume owns; a failure here never fails the start.
+        await cleanupOrphans({ kubeletDir: config.kubeletDir, iqnPrefix: config.iqnPrefix, runner, iscsi, log, gate: stageGate }).catch((e: unknown) =>
+          log.warn({ err: e instanceof Error ? e.message : String(e) }, 'start-up clean-up of orphaned iSCSI sessions failed; sessions left as they are'),
+        );
       }
       readiness.ready();
       log.info('ready');

@@ -22,8 +22,11 @@ export interface StageState {
   targets: string[];
 }
 
+/** The state file's name is the staging path plus this suffix (written through `<file>.tmp`). */
+export const STATE_SUFFIX = '.lvm-iscsi.json';
+
 export function statePath(stagingPath: string): string {
-  return `${stagingPath.replace(/\/+$/, '')}.lvm-iscsi.json`;
+  return `${stagingPath.replace(/\/+$/, '')}${STATE_SUFFIX}`;
 }
 
 export async function readState(stagingPath: string): Promise<StageState | undefined> {

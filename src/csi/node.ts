@@ -5,10 +5,12 @@
  * be repeated.
  */
 import { rm } from 'node:fs/promises';
+import { sleep } from '../abort.js';
 import { chapFromSecrets } from '../agent/chap.js';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
+import type { NodeStageVolumeRequest__Output } from '../gen/csi/v1/NodeStageVolumeRequest.js';
 import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
 import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
 import { BlockProbe } from '../host/blkid.js';
@@ -20,10 +22,11 @@ import { fsStats } from '../host/stats.js';
 import { withXfsNoUuid } from '../host/xfs-uuid.js';
 import { waitForDevice } from '../initiator/device.js';
 import type { Iscsiadm } from '../initiator/iscsiadm.js';
-import { Multipath } from '../initiator/multipath.js';
+import { Multipath, multipathProblem } from '../initiator/multipath.js';
 import { byPathDevice } from '../initiator/portal.js';
-import { deleteScsiDevice, flushBuffers } from '../initiator/scsi.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
+import { detachIscsi } from './node-detach.js';
+import type { StageGate } from './node-orphans.js';
 import { readState, removeState, writeState, type StageState } from './node-state.js';
 import { requireField, requireSupportedCapabilities } from './validate.js';
 
@@ -33,6 +36,8 @@ export interface NodeOptions {
   runner: CommandRunner;
   iscsi: Iscsiadm;
   deviceTimeoutMs: number;
+  /** Shared with the orphan clean-up at start (node-orphans.ts): stage and unstage answer ABORTED while it runs. */
+  gate?: StageGate;
 }
 
 const SINGLE_WRITER = new Set(['SINGLE_NODE_WRITER', 'SINGLE_NODE_SINGLE_WRITER']);
@@ -60,6 +65,10 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     const lun = Number(requireField('publish_context.lun', ctx['lun']));
     if (!Number.isInteger(lun) || lun < 0) throw new InvalidArgument('publish_context.lun', 'must be a LUN number');
     const chap = chapFromSecrets(r.secrets, r.volume_id, 'secrets');
+    if (portals.length > 1) {
+      const problem = await multipathProblem(o.runner, { signal });
+      if (problem) throw new FailedPrecondition(`volume ${r.volume_id} has ${portals.length} portals and needs dm-multipath: ${problem}`);
+    }
     const disks: string[] = [];
     for (const portal of portals) {
       await o.iscsi.createNode({ iqn, portal, ...(chap ? { chap } : {}) }, { signal });
@@ -69,8 +78,16 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     let device = `/dev/${disks[0]}`;
     let multipathMap: string | undefined;
     if (disks.length > 1) {
-      const map = await multipath.mapOf(disks);
-      if (!map) throw new FailedPrecondition(`no dm-multipath map formed over ${disks.join(', ')}: is multipathd running and configured for this WWID?`);
+      // multipathd assembles the map from the udev events of the new paths: poll, bounded like the device wait.
+      const until = Date.now() + o.deviceTimeoutMs;
+      let map = await multipath.mapOf(disks);
+      while (!map && Date.now() < until) {
+        await sleep(250, signal);
+        map = await multipath.mapOf(disks);
+      }
+      if (!map) throw new FailedPrecondition(`no dm-multipath map formed over ${disks.join(', ')} within ${Math.round(o.deviceTimeoutMs / 1000)} s: is this WWID blacklisted in multipathd's configuration?`);
+      // the map exists in sysfs before udev makes its /dev/mapper link (seen in the VM tier: wipefs found no device)
+      await waitForDevice(map.devicePath, Math.max(until - Date.now(), 5_000), signal);
       device = map.devicePath;
       multipathMap = map.name;
     }
@@ -86,15 +103,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
 
   async function detach(s: StageState): Promise<void> {
     if (s.attach !== 'iscsi' || !s.targetIqn) return;
-    if (s.multipathMap) await multipath.flush(s.multipathMap).catch(() => undefined);
-    for (const d of s.disks) {
-      await flushBuffers(o.runner, `/dev/${d}`).catch(() => undefined);
-      await deleteScsiDevice(d);
-    }
-    for (const portal of s.portals) {
-      await o.iscsi.logout(s.targetIqn, portal);
-      await o.iscsi.deleteNode(s.targetIqn, portal);
-    }
+    await detachIscsi({ runner: o.runner, iscsi: o.iscsi, multipath }, { targetIqn: s.targetIqn, portals: s.portals, disks: s.disks, ...(s.multipathMap ? { multipathMap: s.multipathMap } : {}) });
   }
 
   /** `mountPath` is the staging mount (the publish targets may be read-only binds on purpose). */
@@ -110,6 +119,35 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       return { abnormal: true, message: `file system at ${mountPath} went read-only (I/O errors?)` };
     }
     return { abnormal: false, message: 'volume is healthy' };
+  }
+
+  async function stage(r: NodeStageVolumeRequest__Output, signal: AbortSignal): Promise<Record<string, never>> {
+    const cap = capability('volume_capability', r.volume_capability);
+    const block = cap.access_type === 'block';
+    const fsType = block ? undefined : cap.mount?.fs_type || r.volume_context['fsType'] || 'ext4';
+    const mkfsArgs = r.volume_context['mkfsOptions'] ? parseMkfsArgs(r.volume_context['mkfsOptions']) : [];
+    await ensureDir(r.staging_target_path);
+    const prior = await readState(r.staging_target_path);
+    if (prior && prior.volumeId !== r.volume_id) throw new FailedPrecondition(`staging path ${r.staging_target_path} holds volume ${prior.volumeId}`);
+    const attached = await attach(r, signal);
+    const state: StageState = { ...attached, block, ...(fsType ? { fsType } : {}), targets: prior?.targets ?? [] };
+    await writeState(r.staging_target_path, state);
+    if (block || !fsType) return {};
+    const found = await probe.fsType(state.device);
+    if (!found) {
+      if (!(await probe.isBlank(state.device))) throw new FailedPrecondition(`device ${state.device} is not blank (partition table or unknown signature); refusing to format it`);
+      await mkfs(o.runner, fsType, state.device, { extraArgs: mkfsArgs, signal });
+    } else if (found !== fsType) {
+      throw new FailedPrecondition(`volume ${r.volume_id} holds a ${found} file system, not ${fsType}; it is never reformatted`);
+    }
+    await ensureDir(r.staging_target_path);
+    await mounter.mount(state.device, r.staging_target_path, fsType, withXfsNoUuid(fsType, cap.mount?.mount_flags ?? []), { signal });
+    // A restore into a larger volume: the file system is smaller than its device.
+    const dev = await deviceSize(o.runner, state.device);
+    if ((await fsSize(o.runner, fsType, fsType === 'xfs' ? r.staging_target_path : state.device)) < dev - 1024 * 1024) {
+      await growfs(o.runner, fsType, state.device, r.staging_target_path, { signal });
+    }
+    return {};
   }
 
   return {
@@ -136,32 +174,12 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         },
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r, ctx) => {
-          const cap = capability('volume_capability', r.volume_capability);
-          const block = cap.access_type === 'block';
-          const fsType = block ? undefined : cap.mount?.fs_type || r.volume_context['fsType'] || 'ext4';
-          const mkfsArgs = r.volume_context['mkfsOptions'] ? parseMkfsArgs(r.volume_context['mkfsOptions']) : [];
-          await ensureDir(r.staging_target_path);
-          const prior = await readState(r.staging_target_path);
-          if (prior && prior.volumeId !== r.volume_id) throw new FailedPrecondition(`staging path ${r.staging_target_path} holds volume ${prior.volumeId}`);
-          const attached = await attach(r, ctx.signal);
-          const state: StageState = { ...attached, block, ...(fsType ? { fsType } : {}), targets: prior?.targets ?? [] };
-          await writeState(r.staging_target_path, state);
-          if (block || !fsType) return {};
-          const found = await probe.fsType(state.device);
-          if (!found) {
-            if (!(await probe.isBlank(state.device))) throw new FailedPrecondition(`device ${state.device} is not blank (partition table or unknown signature); refusing to format it`);
-            await mkfs(o.runner, fsType, state.device, { extraArgs: mkfsArgs, signal: ctx.signal });
-          } else if (found !== fsType) {
-            throw new FailedPrecondition(`volume ${r.volume_id} holds a ${found} file system, not ${fsType}; it is never reformatted`);
+          const leave = o.gate?.enter(r.publish_context['targetIqn']);
+          try {
+            return await stage(r, ctx.signal);
+          } finally {
+            leave?.();
           }
-          await ensureDir(r.staging_target_path);
-          await mounter.mount(state.device, r.staging_target_path, fsType, withXfsNoUuid(fsType, cap.mount?.mount_flags ?? []), { signal: ctx.signal });
-          // A restore into a larger volume: the file system is smaller than its device.
-          const dev = await deviceSize(o.runner, state.device);
-          if ((await fsSize(o.runner, fsType, fsType === 'xfs' ? r.staging_target_path : state.device)) < dev - 1024 * 1024) {
-            await growfs(o.runner, fsType, state.device, r.staging_target_path, { signal: ctx.signal });
-          }
-          return {};
         },
       },
       deps,
@@ -176,11 +194,16 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         },
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r) => {
-          await mounter.unmount(r.staging_target_path);
-          const s = await readState(r.staging_target_path);
-          if (s) await detach(s);
-          await removeState(r.staging_target_path);
-          return {};
+          const leave = o.gate?.enter();
+          try {
+            await mounter.unmount(r.staging_target_path);
+            const s = await readState(r.staging_target_path);
+            if (s) await detach(s);
+            await removeState(r.staging_target_path);
+            return {};
+          } finally {
+            leave?.();
+          }
         },
       },
       deps,

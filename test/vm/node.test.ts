@@ -6,15 +6,21 @@
  * mounted -> unpublish/unstage/delete -> nothing left behind.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { blockCap, call, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, type PluginProcess } from './lib.js';
+import { unitSerial } from '../../src/target/iqn.js';
+import { LioTarget } from '../../src/target/lio.js';
+import { blockCap, call, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, type PluginProcess } from './lib.js';
 
 const VG = 'nodevg2';
 const LIO = '/sys/kernel/config/target/iscsi';
+const DRIVER = 'lvm-iscsi.csi.example.org';
+const PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';
+const FOREIGN = 'iqn.2024-01.test.foreign:disk1';
+const PORTAL = '127.0.0.1:3260';
 
 function dfBytes(path: string): number {
   return Number(sh(['df', '-B1', '--output=size', path]).split('\n')[1]?.trim());
@@ -26,16 +32,30 @@ function sessions(): string {
   const r = shStatus(['iscsiadm', '-m', 'session']);
   return r.code === 0 ? r.out : '';
 }
+/** Target IQNs with a session ("tcp: [1] 127.0.0.1:3260,1 iqn... (non-flash)"). */
+function sessionIqns(): string[] {
+  return sessions()
+    .split('\n')
+    .map((l) => l.split(/\s+/)[3] ?? '')
+    .filter(Boolean);
+}
+/** What a node outside the plugin does: a node record, then a login. */
+function loginByHand(iqn: string): void {
+  sh(['iscsiadm', '-m', 'node', '-o', 'new', '-T', iqn, '-p', PORTAL]);
+  sh(['iscsiadm', '-m', 'node', '-T', iqn, '-p', PORTAL, '--login']);
+}
+const byPath = (iqn: string) => `/dev/disk/by-path/ip-${PORTAL}-iscsi-${iqn}-lun-0`;
 
 describe.runIf(inGuest)('node service: the life of a volume', () => {
   let p: PluginProcess;
   let node: InstanceType<ReturnType<typeof loadCsi>['csi']['v1']['Node']>;
   let nodeId = '';
   const root = mkdtempSync('/tmp/kubelet-');
+  const flags = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', PORTAL, '--job-wait-seconds', '60', '--kubelet-dir', root];
 
   beforeAll(async () => {
     makeVg(VG, disks.slice(0, 2));
-    p = await startPlugin(['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', '127.0.0.1:3260', '--job-wait-seconds', '60']);
+    p = await startPlugin(flags);
     node = new (loadCsi().csi.v1.Node)(`unix://${p.sock}`, credentials.createInsecure());
     nodeId = (await call(node, 'NodeGetInfo', {})).node_id;
   });
@@ -58,23 +78,23 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
       })
     ).volume?.volume_id ?? '';
 
-  async function attach(id: string, cap: object, name: string) {
+  /** Publish, stage and publish to a pod path, each RPC `times` in a row. */
+  async function attach(id: string, cap: object, name: string, times = 2) {
     const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
-    const staging = join(root, name, 'globalmount');
+    // kubelet's layout (1.24+): <kubelet-dir>/plugins/kubernetes.io/csi/<driver>/<sha256(volume handle)>/globalmount
+    const staging = join(root, 'plugins/kubernetes.io/csi', DRIVER, name, 'globalmount');
     const target = join(root, name, 'pod');
     const stage = { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: cap, secrets: {}, volume_context: {} };
-    await call(node, 'NodeStageVolume', stage);
-    await call(node, 'NodeStageVolume', stage);
+    for (let i = 0; i < times; i++) await call(node, 'NodeStageVolume', stage);
     const pub = { volume_id: id, publish_context: ctx, staging_target_path: staging, target_path: target, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} };
-    await call(node, 'NodePublishVolume', pub);
-    await call(node, 'NodePublishVolume', pub);
+    for (let i = 0; i < times; i++) await call(node, 'NodePublishVolume', pub);
     return { staging, target, ctx };
   }
 
-  async function detach(id: string, a: { staging: string; target: string }) {
-    for (let i = 0; i < 2; i++) await call(node, 'NodeUnpublishVolume', { volume_id: id, target_path: a.target });
-    for (let i = 0; i < 2; i++) await call(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: a.staging });
-    for (let i = 0; i < 2; i++) await call(p.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
+  async function detach(id: string, a: { staging: string; target: string }, times = 2) {
+    for (let i = 0; i < times; i++) await call(node, 'NodeUnpublishVolume', { volume_id: id, target_path: a.target });
+    for (let i = 0; i < times; i++) await call(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: a.staging });
+    for (let i = 0; i < times; i++) await call(p.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
   }
 
   it('reports a node id naming the node and its initiator, and its capabilities', async () => {
@@ -93,7 +113,9 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
       writeFileSync(join(va.target, 'data.bin'), createHash('sha512').update(fs).digest().toString('hex').repeat(4000));
       sh(['sync']);
       const sum = sha(join(va.target, 'data.bin'));
-      const stats = await call(node, 'NodeGetVolumeStats', { volume_id: a, volume_path: va.target, staging_target_path: va.staging });
+      const statsReq = { volume_id: a, volume_path: va.target, staging_target_path: va.staging };
+      const stats = await call(node, 'NodeGetVolumeStats', statsReq);
+      expect(await call(node, 'NodeGetVolumeStats', statsReq)).toEqual(stats);
       expect(stats.volume_condition?.abnormal).toBe(false);
       expect(Number(stats.usage.find((u) => u.unit === 'BYTES')?.used)).toBeGreaterThan(0);
 
@@ -107,8 +129,10 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
 
       const before = dfBytes(va.target);
       await call(p.controller, 'ControllerExpandVolume', { volume_id: a, capacity_range: { required_bytes: String(size * 2 * MiB) }, volume_capability: cap });
-      const grown = await call(node, 'NodeExpandVolume', { volume_id: a, volume_path: va.target, staging_target_path: va.staging, capacity_range: { required_bytes: String(size * 2 * MiB) }, volume_capability: cap });
+      const expandReq = { volume_id: a, volume_path: va.target, staging_target_path: va.staging, capacity_range: { required_bytes: String(size * 2 * MiB) }, volume_capability: cap };
+      const grown = await call(node, 'NodeExpandVolume', expandReq);
       expect(Number(grown.capacity_bytes)).toBe(size * 2 * MiB);
+      expect(await call(node, 'NodeExpandVolume', expandReq)).toEqual(grown);
       expect(dfBytes(va.target)).toBeGreaterThan(before * 1.5);
 
       await detach(b, vb);
@@ -173,5 +197,91 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
     const err = await call(node, 'NodeStageVolume', { volume_id: 'x', staging_target_path: 'relative/path', volume_capability: mountCap(), publish_context: {}, secrets: {}, volume_context: {} }).catch((e: { code: number; details: string }) => e);
     expect((err as { code: number }).code).toBe(Code.INVALID_ARGUMENT);
     expect((err as { details: string }).details).toMatch(/staging_target_path/);
+  });
+
+  it('several portals without multipathd: FAILED_PRECONDITION naming it, before any login', async () => {
+    const iqn = `${PREFIX}:${VG}:never`;
+    const ctx = { attach: 'iscsi', targetIqn: iqn, portals: `${PORTAL},127.0.0.2:3260`, lun: '0' };
+    const req = { volume_id: 'x/nodevg2/never', publish_context: ctx, staging_target_path: join(root, 'mp', 'globalmount'), volume_capability: mountCap(), secrets: {}, volume_context: {} };
+    const err = await call(node, 'NodeStageVolume', req).catch((e: { code: number; details: string }) => e);
+    expect((err as { code: number }).code).toBe(Code.FAILED_PRECONDITION);
+    expect((err as { details: string }).details).toMatch(/has 2 portals and needs dm-multipath: multipathd is not running/);
+    expect(shStatus(['iscsiadm', '-m', 'node']).out).not.toContain(iqn);
+  });
+
+  it('at start, a session to our target that no staged volume owns is removed; staged, in-use and foreign ones stay', async () => {
+    const cap = mountCap();
+    const keep = await create('orph-keep', 32, cap);
+    const vk = await attach(keep, cap, 'orph-keep', 1);
+    writeFileSync(join(vk.target, 'before.txt'), 'written before the restart\n');
+    // staged, then its state file lost: still mounted, so in use and left alone
+    const inuse = await create('orph-inuse', 32, cap);
+    const ctxU = (await call(p.controller, 'ControllerPublishVolume', { volume_id: inuse, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+    const vu = { staging: join(root, 'plugins/kubernetes.io/csi', DRIVER, 'orph-inuse', 'globalmount'), target: join(root, 'orph-inuse', 'pod'), ctx: ctxU };
+    await call(node, 'NodeStageVolume', { volume_id: inuse, publish_context: ctxU, staging_target_path: vu.staging, volume_capability: cap, secrets: {}, volume_context: {} });
+    const stateFile = `${vu.staging}.lvm-iscsi.json`;
+    const saved = readFileSync(stateFile, 'utf8');
+    rmSync(stateFile);
+    // Two targets exported by hand on loop devices and logged in to by hand: one under our prefix that no
+    // state file names (what a crash between login and the state file leaves), one of other software.
+    const lio = new LioTarget();
+    const lostIqn = `${PREFIX}:${VG}:vol-lost`;
+    const loops: string[] = [];
+    const exportLoop = async (iqn: string, name: string) => {
+      const img = join(root, `${name}.img`);
+      writeFileSync(img, '');
+      sh(['truncate', '-s', '8M', img]);
+      loops.push(sh(['losetup', '-f', '--show', img]).trim());
+      await lio.ensureTarget({ iqn, volumeKey: `test/${name}`, devicePath: loops.at(-1) ?? '', serial: unitSerial('test', name), portals: [{ address: '127.0.0.1', port: 3260 }] });
+      await lio.allowInitiator(iqn, 'iqn.2024-01.test.vm:guest');
+      loginByHand(iqn);
+    };
+    const recordOnly = `${PREFIX}:${VG}:vol-gone`;
+    try {
+      await exportLoop(lostIqn, 'lost');
+      await exportLoop(FOREIGN, 'foreign');
+      await waitFor(() => existsSync(byPath(lostIqn)), 30_000);
+      const lostDisk = realpathSync(byPath(lostIqn));
+      sh(['iscsiadm', '-m', 'node', '-o', 'new', '-T', recordOnly, '-p', PORTAL]); // a record without a session
+
+      // A node plugin starting (as after a restart of the node DaemonSet's pod): it answers Probe once the clean-up is done.
+      const restarted = await startPlugin(['--mode', 'node', '--kubelet-dir', root]);
+      const log = restarted.log();
+      await restarted.stop();
+
+      const live = sessionIqns();
+      expect(live).not.toContain(lostIqn);
+      expect(live).toEqual(expect.arrayContaining([vk.ctx['targetIqn'], vu.ctx['targetIqn'], FOREIGN]));
+      const records = shStatus(['iscsiadm', '-m', 'node']).out;
+      expect(records).not.toContain(lostIqn);
+      expect(records).not.toContain(recordOnly);
+      expect(records).toContain(FOREIGN);
+      expect(existsSync(lostDisk)).toBe(false);
+      const lines = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; iqn?: string; reasons?: string[] });
+      expect(lines.find((l) => l.msg.startsWith('orphaned iSCSI session removed'))?.iqn).toBe(lostIqn);
+      expect(lines.find((l) => l.msg.startsWith('orphaned iSCSI node record deleted'))?.iqn).toBe(recordOnly);
+      expect(lines.find((l) => l.msg.includes('in use: left alone'))).toMatchObject({ iqn: vu.ctx['targetIqn'], reasons: expect.arrayContaining([expect.stringMatching(/ is mounted at .*orph-inuse\/globalmount$/)]) });
+      expect(lines.some((l) => l.msg.includes('clean-up of orphaned iSCSI sessions done'))).toBe(true);
+
+      // the staged volume goes on working: written through, read back from the device
+      writeFileSync(join(vk.target, 'after.txt'), 'written after the restart\n');
+      sh(['sync', join(vk.target, 'after.txt')]);
+      writeFileSync('/proc/sys/vm/drop_caches', '3');
+      expect(readFileSync(join(vk.target, 'before.txt'), 'utf8')).toBe('written before the restart\n');
+      expect(readFileSync(join(vk.target, 'after.txt'), 'utf8')).toBe('written after the restart\n');
+      expect((await call(node, 'NodeGetVolumeStats', { volume_id: keep, volume_path: vk.target, staging_target_path: vk.staging })).volume_condition?.abnormal).toBe(false);
+    } finally {
+      for (const iqn of [lostIqn, FOREIGN, recordOnly]) {
+        shStatus(['iscsiadm', '-m', 'node', '-T', iqn, '-p', PORTAL, '--logout']);
+        shStatus(['iscsiadm', '-m', 'node', '-T', iqn, '-p', PORTAL, '-o', 'delete']);
+      }
+      for (const iqn of [lostIqn, FOREIGN]) await lio.removeTarget(iqn);
+      for (const loop of loops) sh(['losetup', '-d', loop]);
+    }
+    writeFileSync(stateFile, saved);
+    await detach(keep, vk, 1);
+    await detach(inuse, vu, 1);
+    for (const v of [keep, inuse]) await call(p.controller, 'DeleteVolume', { volume_id: v });
+    expect(sessions()).toBe('');
   });
 });

@@ -1,0 +1,44 @@
+/**
+ * Taking an iSCSI attachment apart in the safe order, once the file system
+ * on it is unmounted: flush the multipath map, flush and delete each SCSI
+ * disk, log out of each portal, delete each node record. Every step is a
+ * no-op when already done. Used by NodeUnstageVolume and by the orphan
+ * clean-up at start.
+ */
+import type { CommandRunner } from '../exec/runner.js';
+import type { Iscsiadm } from '../initiator/iscsiadm.js';
+import type { Multipath } from '../initiator/multipath.js';
+import { deleteScsiDevice, flushBuffers } from '../initiator/scsi.js';
+
+export interface IscsiAttachment {
+  targetIqn: string;
+  portals: readonly string[];
+  /** Kernel names of the SCSI disks (sdX). */
+  disks: readonly string[];
+  multipathMap?: string;
+}
+
+export interface DetachDeps {
+  runner: CommandRunner;
+  iscsi: Iscsiadm;
+  multipath: Multipath;
+  /** For tests; default /sys. */
+  sysfsRoot?: string;
+}
+
+export async function detachIscsi(d: DetachDeps, a: IscsiAttachment): Promise<void> {
+  if (a.multipathMap) {
+    await d.multipath.flush(a.multipathMap).catch(async (e: unknown) => {
+      // Already gone is fine; a map still standing over the disks (in use) stops here, before its paths go.
+      if (await d.multipath.mapOf(a.disks)) throw e;
+    });
+  }
+  for (const disk of a.disks) {
+    await flushBuffers(d.runner, `/dev/${disk}`).catch(() => undefined);
+    await deleteScsiDevice(disk, d.sysfsRoot);
+  }
+  for (const portal of a.portals) {
+    await d.iscsi.logout(a.targetIqn, portal);
+    await d.iscsi.deleteNode(a.targetIqn, portal);
+  }
+}
