@@ -8,6 +8,8 @@ import { Exports } from './agent/exports.js';
 import { Inventory, notifyOnChange } from './agent/inventory.js';
 import { Jobs } from './agent/jobs.js';
 import { ensureLoopVg, LOOP_THIN_POOL } from './agent/loop-vg.js';
+import { readSecretDir } from './agent/chap.js';
+import { KubernetesDiscovery, StaticDiscovery } from './agent/discovery.js';
 import { shortNodeId } from './agent/ids.js';
 import { LocalAgent } from './agent/service.js';
 import type { StorageAgent } from './agent/types.js';
@@ -24,11 +26,13 @@ import { lvmSettings } from './lvm/settings.js';
 import { Metrics, readinessProbe, serveMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { AdapterDeps } from './server/adapter.js';
-import { startServer, type ServiceBinding } from './server/grpc-server.js';
+import { agentHandlers } from './server/agent-api.js';
+import { RemoteDirectory } from './server/agent-directory.js';
+import { startServer, type RunningServer, type ServiceBinding } from './server/grpc-server.js';
+import { agentClientCredentials, agentServerCredentials, readTlsDir } from './server/tls.js';
 import { KeyLocks } from './server/locks.js';
-import { loadCsi } from './server/proto.js';
-import { LioTarget } from './target/lio.js';
-import type { Target } from './target/types.js';
+import { loadAgent, loadCsi } from './server/proto.js';
+import { createTarget } from './target/index.js';
 import { VERSION } from './version.js';
 import { nodeHandlers } from './csi/node.js';
 import { formatNodeId } from './csi/node-id.js';
@@ -53,7 +57,10 @@ export interface RunningPlugin {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Agents the controller can reach. `all` mode: the in-process one; remote agents come with the gRPC transport. */
+/** How often a controller re-discovers its agents and retries the unreachable ones. */
+const AGENT_REFRESH_MS = 30_000;
+
+/** `all` and `agent` mode: the in-process agent (controller mode uses RemoteDirectory). */
 class StaticDirectory implements AgentDirectory {
   private agents: StorageAgent[] = [];
   set(agents: StorageAgent[]): void {
@@ -67,9 +74,14 @@ class StaticDirectory implements AgentDirectory {
   }
 }
 
-function makeTarget(config: Config, log: Logger): Target {
-  if (config.targetBackend === 'tgt') throw new FailedPrecondition('the tgt target backend is not wired into the agent yet; use --target-backend lio');
-  return new LioTarget({ logger: log });
+/** controller mode: the storage agents, found by --agent-discovery and called over mutual TLS. */
+async function remoteDirectory(config: Config, log: Logger): Promise<RemoteDirectory> {
+  const { creds, options } = agentClientCredentials(await readTlsDir(config.agentTlsDir ?? ''));
+  const discovery =
+    config.agentDiscovery === 'kubernetes'
+      ? new KubernetesDiscovery({ namespace: config.namespace, labelSelector: config.agentSelector, port: config.agentPort, kubeconfig: config.kubeconfig })
+      : new StaticDiscovery(config.agents);
+  return new RemoteDirectory({ discovery, creds, channelOptions: options, log });
 }
 
 export async function startPlugin(config: Config, overrides: PluginOverrides = {}): Promise<RunningPlugin> {
@@ -82,7 +94,9 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const lvm = new Lvm(runner, lvmSettings({ udevSync: config.lvmUdevSync }));
   const jobs = new Jobs(log);
   metrics.watchJobs(jobs);
-  const directory = new StaticDirectory();
+  const local = new StaticDirectory();
+  const remote = config.mode === 'controller' ? await remoteDirectory(config, log) : undefined;
+  const directory: AgentDirectory = remote ?? local;
   const hasController = config.mode === 'controller' || config.mode === 'all';
   const hasAgent = config.mode === 'agent' || config.mode === 'all';
 
@@ -122,6 +136,8 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   if (config.metricsAddress) metricsServer = await serveMetrics(metrics, config.metricsAddress, { ready: readinessProbe(readiness) });
   log.info({ mode: config.mode, endpoint: server.address, version: VERSION, node_id: config.nodeId }, 'serving');
 
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  let agentServer: RunningServer | undefined;
   let inventory: Inventory | undefined;
   const initialized = (async () => {
     try {
@@ -133,12 +149,13 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           volumeGroups = [await ensureLoopVg(runner, lvm, log, config.dataDir, config.loopVgSizeBytes)];
           thinPool ??= LOOP_THIN_POOL;
         }
-        const target = makeTarget(config, log);
+        const target = createTarget({ kind: config.targetBackend, runner, logger: log });
         const exports = new Exports(lvm, target, log, {
           nodeId: shortNodeId(config.nodeId),
           nodeName: config.nodeId,
           iqnPrefix: config.iqnPrefix,
           portals: config.portals,
+          ...(config.chapSecretDir ? { agentSecrets: () => readSecretDir(config.chapSecretDir as string) } : {}),
         });
         if (config.metricsAddress) {
           // The capacity/inventory gauges: one vgs + one lvs per refresh, on a timer and after each change.
@@ -162,12 +179,27 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
         await agent.setup();
         await inventory?.refresh();
         inventory?.start();
+        if (config.reconcileIntervalSeconds > 0) {
+          reconcileTimer = setInterval(() => {
+            agent.reconcileExports().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'export reconcile failed; retried at the next interval'));
+          }, config.reconcileIntervalSeconds * 1000);
+          reconcileTimer.unref();
+        }
         readiness.addCheck(async () => {
           for (const vg of volumeGroups) {
             if (!(await lvm.getVg(vg))) throw new FailedPrecondition(`volume group ${vg} is gone`);
           }
         });
-        directory.set([agent]);
+        local.set([agent]);
+        if (config.agentListen) {
+          const agentApi = loadAgent().csilvmiscsi.agent.v1.Agent;
+          agentServer = await startServer({ kind: 'tcp', ...config.agentListen }, [{ definition: agentApi.service, implementation: agentHandlers(agent, deps) }], agentServerCredentials(await readTlsDir(config.agentTlsDir ?? '')));
+          log.info({ address: agentServer.address }, 'agent API serving (mutual TLS)');
+        }
+      }
+      if (remote) {
+        // Probe does not depend on the agents: a controller restarted by its liveness probe reaches no more of them.
+        await remote.start(AGENT_REFRESH_MS);
       }
       if (hasNode) {
         // Node hygiene: iscsiadm needs iscsid for every login.
@@ -198,6 +230,9 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     readiness,
     initialized,
     async stop(graceMs) {
+      clearInterval(reconcileTimer);
+      remote?.stop();
+      await agentServer?.stop(graceMs);
       await inventory?.stop();
       await server.stop(graceMs);
       await jobs.stopAll();
