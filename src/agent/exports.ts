@@ -15,6 +15,7 @@ import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } f
 import { parseNodeId } from '../csi/node-id.js';
 import { chapFromSecrets, type ChapCredentials } from './chap.js';
 import { Gate } from './gate.js';
+import { formatHostPort } from '../host-port.js';
 
 export interface ExportOptions {
   nodeId: string;
@@ -72,7 +73,7 @@ export class Exports {
         o,
       );
       await this.target.allowInitiator(iqn, a.initiatorIqn, a.chap, o);
-      info = { kind: 'iscsi', targetIqn: iqn, portals: this.o.portals.map((p) => (p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`)), lun: this.target.lun };
+      info = { kind: 'iscsi', targetIqn: iqn, portals: this.o.portals.map((p) => formatHostPort(p.address, p.port)), lun: this.target.lun };
     }
     const publication: Publication = { ...a.publication, ...(a.chap ? { chap: true } : {}) };
     if (!v.published.some((p) => p.nodeId === publication.nodeId)) await this.record(a.vg, a.lv, tags, [...v.published, publication], o);
@@ -100,9 +101,7 @@ export class Exports {
 
   /** After lvextend: make the LUN report the new size (if the volume is exported). */
   async refreshSize(vg: string, lv: string, o?: CallOptions): Promise<void> {
-    const iqn = this.iqnOf(vg, lv);
-    const live = (await this.target.listTargets(o)).some((t) => t.iqn === iqn);
-    if (live) await this.target.refreshSize(iqn, o);
+    if (await this.isExported(vg, lv, o)) await this.target.refreshSize(this.iqnOf(vg, lv), o);
   }
 
   /** True when the volume's target exists (an exported LV is held open by the target). */

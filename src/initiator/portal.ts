@@ -11,6 +11,7 @@
  * iscsid resolved, which this code cannot predict.
  */
 import { InvalidArgument } from '../errors.js';
+import { formatHostPort } from '../host-port.js';
 
 export interface PortalAddress {
   /** IPv4 dotted quad or IPv6 address, without brackets. */
@@ -49,7 +50,7 @@ export function parsePortal(text: string, field = 'portal'): PortalAddress {
 
 /** The canonical text form, as iscsiadm -p takes it and iscsiadm -m session prints it. */
 export function formatPortal(p: PortalAddress): string {
-  return p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`;
+  return formatHostPort(p.address, p.port);
 }
 
 /** Canonical form of a portal string (adds the default port, lower-cases IPv6). */

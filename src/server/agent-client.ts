@@ -94,14 +94,24 @@ export class RemoteAgent implements StorageAgent {
     return volumeFromWire(await this.call('CreateVolume', { name: a.name, size_bytes: String(a.sizeBytes), params: paramsToWire(a.params), source: sourceToWire(a.source) }, o));
   }
 
-  async findVolumeByName(name: string, o?: CallOptions): Promise<VolumeInfo | undefined> {
-    const r = await this.call<{ volume: Parameters<typeof volumeFromWire>[0] | null }>('FindVolumeByName', { name }, o);
+  /** A MaybeVolume reply: undefined when the agent has no such volume. */
+  private async maybeVolume(method: string, req: object, o?: CallOptions): Promise<VolumeInfo | undefined> {
+    const r = await this.call<{ volume: Parameters<typeof volumeFromWire>[0] | null }>(method, req, o);
     return r.volume ? volumeFromWire(r.volume) : undefined;
   }
 
-  async getVolume(vg: string, lv: string, o?: CallOptions): Promise<VolumeInfo | undefined> {
-    const r = await this.call<{ volume: Parameters<typeof volumeFromWire>[0] | null }>('GetVolume', { vg, lv }, o);
-    return r.volume ? volumeFromWire(r.volume) : undefined;
+  /** A MaybeSnapshot reply: undefined when the agent has no such snapshot. */
+  private async maybeSnapshot(method: string, req: object, o?: CallOptions): Promise<SnapshotInfo | undefined> {
+    const r = await this.call<{ snapshot: Parameters<typeof snapshotFromWire>[0] | null }>(method, req, o);
+    return r.snapshot ? snapshotFromWire(r.snapshot) : undefined;
+  }
+
+  findVolumeByName(name: string, o?: CallOptions): Promise<VolumeInfo | undefined> {
+    return this.maybeVolume('FindVolumeByName', { name }, o);
+  }
+
+  getVolume(vg: string, lv: string, o?: CallOptions): Promise<VolumeInfo | undefined> {
+    return this.maybeVolume('GetVolume', { vg, lv }, o);
   }
 
   async listVolumes(o?: CallOptions): Promise<VolumeInfo[]> {
@@ -120,14 +130,12 @@ export class RemoteAgent implements StorageAgent {
     return snapshotFromWire(await this.call('CreateSnapshot', { name, source_vg: sourceVg, source_lv: sourceLv, snapshot_reserve: params.snapshotReserve }, o));
   }
 
-  async findSnapshotByName(name: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {
-    const r = await this.call<{ snapshot: Parameters<typeof snapshotFromWire>[0] | null }>('FindSnapshotByName', { name }, o);
-    return r.snapshot ? snapshotFromWire(r.snapshot) : undefined;
+  findSnapshotByName(name: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {
+    return this.maybeSnapshot('FindSnapshotByName', { name }, o);
   }
 
-  async getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {
-    const r = await this.call<{ snapshot: Parameters<typeof snapshotFromWire>[0] | null }>('GetSnapshot', { vg, lv }, o);
-    return r.snapshot ? snapshotFromWire(r.snapshot) : undefined;
+  getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {
+    return this.maybeSnapshot('GetSnapshot', { vg, lv }, o);
   }
 
   async listSnapshots(o?: CallOptions): Promise<SnapshotInfo[]> {

@@ -13,6 +13,7 @@ import type { AgentDirectory } from '../csi/controller-ops.js';
 import { Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RemoteAgent } from './agent-client.js';
+import { formatHostPort } from '../host-port.js';
 
 export interface RemoteDirectoryOptions {
   discovery: AgentDiscovery;
@@ -48,7 +49,7 @@ export class RemoteDirectory implements AgentDirectory {
     const endpoints = await this.o.discovery.endpoints();
     await Promise.all(
       endpoints.map(async (e) => {
-        const address = `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
+        const address = formatHostPort(e.host, e.port);
         let a = this.agents.get(e.node);
         if (a && a.address !== address) {
           this.o.log.info({ node: e.node, from: a.address, to: address }, 'storage agent moved');

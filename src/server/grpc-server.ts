@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Endpoint } from '../config.js';
+import { formatHostPort } from '../host-port.js';
 
 export interface ServiceBinding {
   definition: ServiceDefinition;
@@ -55,7 +56,7 @@ export async function startServer(endpoint: Endpoint, services: readonly Service
     await removeStaleSocket(endpoint.path);
     target = `unix://${endpoint.path}`;
   } else {
-    target = `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+    target = formatHostPort(endpoint.host, endpoint.port);
   }
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(target, creds, (err, p) => (err ? reject(err) : resolve(p)));

@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InvalidArgument } from '../errors.js';
 import type { Portal } from './types.js';
+import { formatHostPort } from '../host-port.js';
 
 export const DEFAULT_CONFIGFS_ROOT = '/sys/kernel/config/target';
 export const DEFAULT_SYS_BLOCK = '/sys/class/block';
@@ -99,7 +100,7 @@ export function backstoreName(volumeKey: string): string {
 export function portalDirName(p: Portal): string {
   if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) throw new InvalidArgument('portals', `bad port ${p.port}`);
   if (p.address.length === 0 || /[/\s[\]]/.test(p.address)) throw new InvalidArgument('portals', `bad address ${JSON.stringify(p.address)}`);
-  return p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`;
+  return formatHostPort(p.address, p.port);
 }
 
 export function parsePortalDirName(name: string): Portal | undefined {

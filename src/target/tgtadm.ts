@@ -8,6 +8,7 @@
  * endpoint is not connected"): the message, not the code, tells them apart.
  */
 import { CommandFailed } from '../errors.js';
+import { formatHostPort } from '../host-port.js';
 
 export type TgtErrorKind =
   | 'no-target'
@@ -110,7 +111,6 @@ export class TgtadmArgv {
     return this.a('--mode', 'portal', '--op', 'show');
   }
   newPortal(address: string, port: number): string[] {
-    const host = address.includes(':') ? `[${address}]` : address;
-    return this.a('--mode', 'portal', '--op', 'new', '--params', `portal=${host}:${port}`);
+    return this.a('--mode', 'portal', '--op', 'new', '--params', `portal=${formatHostPort(address, port)}`);
   }
 }
