@@ -234,6 +234,19 @@ describe('deploy/ and the program it runs', () => {
     expect(spec.containers.map((x) => x.name).sort()).toEqual(['csi-lvm-iscsi', 'liveness-probe', 'node-driver-registrar']);
   });
 
+  it('node-driver-registrar waits longer than its 1 s default for the plugin (a busy node misses 1 s at start)', () => {
+    const reg = podOf('DaemonSet', 'csi-lvm-iscsi-node').spec.containers.find((x) => x.name === 'node-driver-registrar');
+    const timeout = flag(reg as Container, 'timeout');
+    expect(timeout, 'node-driver-registrar --timeout').toMatch(/^\d+s$/);
+    expect(Number(timeout?.slice(0, -1))).toBeGreaterThanOrEqual(10);
+  });
+
+  it('the resizer may read VolumeAttributesClasses, as external-resizer v1.13.1 needs once that feature is on', () => {
+    const role = find('ClusterRole', 'csi-lvm-iscsi-resizer') as unknown as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> };
+    const rule = role.rules.find((r) => r.apiGroups.includes('storage.k8s.io') && r.resources.includes('volumeattributesclasses'));
+    expect(rule?.verbs.sort()).toEqual(['get', 'list', 'watch']);
+  });
+
   it('controller: the sidecars, with leader election, and no privileges', () => {
     const { spec } = podOf('Deployment', 'csi-lvm-iscsi-controller');
     const names = spec.containers.map((c) => c.name);
