@@ -29,7 +29,7 @@ import type { AdapterDeps } from './server/adapter.js';
 import { agentHandlers } from './server/agent-api.js';
 import { RemoteDirectory } from './server/agent-directory.js';
 import { startServer, type RunningServer, type ServiceBinding } from './server/grpc-server.js';
-import { agentClientCredentials, agentServerCredentials, readTlsDir } from './server/tls.js';
+import { agentClientCredentials, agentServerCredentials, controllerOnly, readTlsDir } from './server/tls.js';
 import { KeyLocks } from './server/locks.js';
 import { loadAgent, loadCsi } from './server/proto.js';
 import { createTarget } from './target/index.js';
@@ -193,7 +193,12 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
         local.set([agent]);
         if (config.agentListen) {
           const agentApi = loadAgent().csilvmiscsi.agent.v1.Agent;
-          agentServer = await startServer({ kind: 'tcp', ...config.agentListen }, [{ definition: agentApi.service, implementation: agentHandlers(agent, deps) }], agentServerCredentials(await readTlsDir(config.agentTlsDir ?? '')));
+          agentServer = await startServer(
+            { kind: 'tcp', ...config.agentListen },
+            [{ definition: agentApi.service, implementation: agentHandlers(agent, deps) }],
+            agentServerCredentials(await readTlsDir(config.agentTlsDir ?? '')),
+            [controllerOnly(log)],
+          );
           log.info({ address: agentServer.address }, 'agent API serving (mutual TLS)');
         }
       }

@@ -5,7 +5,7 @@
 import { lstat, unlink, mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerInterceptor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Endpoint } from '../config.js';
 import { formatHostPort } from '../host-port.js';
 
@@ -46,9 +46,17 @@ export async function removeStaleSocket(path: string): Promise<void> {
   await unlink(path);
 }
 
-/** `creds`: insecure by default (the CSI unix socket); the agent API passes mutual-TLS credentials. */
-export async function startServer(endpoint: Endpoint, services: readonly ServiceBinding[], creds: ServerCredentials = ServerCredentials.createInsecure()): Promise<RunningServer> {
-  const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+/**
+ * `creds`: insecure by default (the CSI unix socket); the agent API passes mutual-TLS credentials
+ * and an interceptor that admits only the controller's certificate (tls.ts).
+ */
+export async function startServer(
+  endpoint: Endpoint,
+  services: readonly ServiceBinding[],
+  creds: ServerCredentials = ServerCredentials.createInsecure(),
+  interceptors: ServerInterceptor[] = [],
+): Promise<RunningServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024, interceptors });
   for (const s of services) server.addService(s.definition, s.implementation);
   let target: string;
   if (endpoint.kind === 'unix') {

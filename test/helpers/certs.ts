@@ -1,14 +1,16 @@
 /**
  * Test certificates for the agent API's mutual TLS, made with the openssl
- * CLI: one CA, an agent certificate naming AGENT_TLS_NAME, a controller
- * (client) certificate, and a rogue CA with a client certificate of its own.
+ * CLI: one CA, agent certificates naming AGENT_TLS_NAME (server and client
+ * usage, as cert-manager often issues them), a controller (client)
+ * certificate naming CONTROLLER_TLS_NAME, misnamed and doubly named ones, and
+ * a rogue CA with a client certificate of its own.
  * Each set is a directory laid out like the mounted Secret: ca.crt, tls.crt, tls.key.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_TLS_NAME } from '../../src/server/tls.js';
+import { AGENT_TLS_NAME, CONTROLLER_TLS_NAME } from '../../src/server/tls.js';
 
 export interface CertDirs {
   agent: string;
@@ -17,6 +19,12 @@ export interface CertDirs {
   rogue: string;
   /** A server certificate from the right CA that does not name AGENT_TLS_NAME. */
   misnamedAgent: string;
+  /** Another storage node's agent certificate (right CA, agent name, client usage too): never a client of an agent. */
+  secondAgent: string;
+  /** A client certificate from the right CA that does not name CONTROLLER_TLS_NAME. */
+  misnamedClient: string;
+  /** One certificate naming both identities: refused on both ends. */
+  bothNames: string;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -47,14 +55,20 @@ export function makeCerts(root = mkdtempSync(join(tmpdir(), 'agent-tls-'))): Cer
   mkdirSync(work, { recursive: true });
   ca(work, 'ca');
   ca(work, 'rogue-ca');
-  leaf(work, 'ca', 'agent', `DNS:${AGENT_TLS_NAME}`, 'serverAuth');
-  leaf(work, 'ca', 'controller', 'DNS:csi-lvm-iscsi-controller', 'clientAuth');
-  leaf(work, 'rogue-ca', 'rogue', 'DNS:csi-lvm-iscsi-controller', 'clientAuth');
+  leaf(work, 'ca', 'agent', `DNS:${AGENT_TLS_NAME}`, 'serverAuth,clientAuth');
+  leaf(work, 'ca', 'agent-2', `DNS:${AGENT_TLS_NAME}`, 'serverAuth,clientAuth');
+  leaf(work, 'ca', 'controller', `DNS:${CONTROLLER_TLS_NAME}`, 'clientAuth');
+  leaf(work, 'rogue-ca', 'rogue', `DNS:${CONTROLLER_TLS_NAME}`, 'clientAuth');
   leaf(work, 'ca', 'misnamed', 'DNS:some-other-name', 'serverAuth');
+  leaf(work, 'ca', 'misnamed-client', 'DNS:some-other-name', 'clientAuth');
+  leaf(work, 'ca', 'both', `DNS:${AGENT_TLS_NAME},DNS:${CONTROLLER_TLS_NAME}`, 'serverAuth,clientAuth');
   return {
     agent: secretDir(root, work, 'ca', 'agent'),
     controller: secretDir(root, work, 'ca', 'controller'),
     rogue: secretDir(root, work, 'ca', 'rogue'),
     misnamedAgent: secretDir(root, work, 'ca', 'misnamed'),
+    secondAgent: secretDir(root, work, 'ca', 'agent-2'),
+    misnamedClient: secretDir(root, work, 'ca', 'misnamed-client'),
+    bothNames: secretDir(root, work, 'ca', 'both'),
   };
 }

@@ -22,7 +22,7 @@ import { agentHandlers } from '../../src/server/agent-api.js';
 import { startServer, type RunningServer } from '../../src/server/grpc-server.js';
 import { KeyLocks } from '../../src/server/locks.js';
 import { loadAgent } from '../../src/server/proto.js';
-import { agentClientCredentials, agentServerCredentials, readTlsDir } from '../../src/server/tls.js';
+import { agentClientCredentials, agentServerCredentials, controllerOnly, readTlsDir } from '../../src/server/tls.js';
 import { makeCerts, type CertDirs } from '../helpers/certs.js';
 
 const log = createLogger('fatal');
@@ -108,7 +108,12 @@ describe('agent API over mutual TLS', () => {
   beforeAll(async () => {
     certs = makeCerts();
     const def = loadAgent().csilvmiscsi.agent.v1.Agent.service;
-    server = await startServer({ kind: 'tcp', host: '127.0.0.1', port: 0 }, [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }], agentServerCredentials(await readTlsDir(certs.agent)));
+    server = await startServer(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }],
+      agentServerCredentials(await readTlsDir(certs.agent)),
+      [controllerOnly(log)],
+    );
     port = Number(server.address.split(':').pop());
   });
 
@@ -159,6 +164,36 @@ describe('agent API over mutual TLS', () => {
     expect(a.connected).toBe(false);
     expect(agent.calls.length).toBe(before);
     a.close();
+  });
+
+  for (const [what, key, reason] of [
+    ["another storage node's agent certificate (agents never call each other)", 'secondAgent', /names csi-lvm-iscsi-agent: agents never call each other/],
+    ['a client certificate of the right CA that does not name the controller', 'misnamedClient', /does not name csi-lvm-iscsi-controller \(it names some-other-name\)/],
+    ['a certificate naming both identities', 'bothNames', /agents never call each other/],
+  ] as const) {
+    it(`refuses ${what}: PERMISSION_DENIED before any call reaches the agent`, async () => {
+      const before = agent.calls.length;
+      const a = await client(certs[key]);
+      const err = await a.connect().catch((e: unknown) => e);
+      expect(String(err)).toMatch(reason);
+      expect(a.connected).toBe(false);
+      expect(await a.createVolume({ name: 'pvc-x', sizeBytes: 1, params: VOL.params }).catch((e: unknown) => String(e))).toMatch(reason);
+      expect(agent.calls.length).toBe(before);
+      a.close();
+    });
+  }
+
+  it('refuses an agent whose certificate also names the controller (the two identities stay distinct)', async () => {
+    const def = loadAgent().csilvmiscsi.agent.v1.Agent.service;
+    const other = await startServer({ kind: 'tcp', host: '127.0.0.1', port: 0 }, [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }], agentServerCredentials(await readTlsDir(certs.bothNames)), [controllerOnly(log)]);
+    try {
+      const a = await client(certs.controller, 'storage-1', Number(other.address.split(':').pop()));
+      expect(await a.connect().catch((e: unknown) => e)).toBeInstanceOf(Unavailable);
+      expect(a.connected).toBe(false);
+      a.close();
+    } finally {
+      await other.stop(1000);
+    }
   });
 
   it('refuses an agent whose certificate does not carry the agent name', async () => {

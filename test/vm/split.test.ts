@@ -6,14 +6,17 @@
  * node), snapshot, then teardown leaving nothing behind. The agent has two
  * portals (127.0.0.1 and 127.0.0.2), so the node stages through dm-multipath
  * (multipathd with find_multipaths "yes"). A controller holding a client
- * certificate from another CA is refused by the agent.
+ * certificate from another CA is refused by the agent, and so is a client
+ * holding another storage node's agent certificate (same CA).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RemoteAgent } from '../../src/server/agent-client.js';
 import { loadCsi } from '../../src/server/proto.js';
+import { agentClientCredentials, readTlsDir } from '../../src/server/tls.js';
 import { makeCerts, type CertDirs } from '../helpers/certs.js';
 import { call, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, type PluginProcess } from './lib.js';
 
@@ -103,6 +106,18 @@ describe.runIf(inGuest)('controller and agent as separate processes over mutual 
     expect(sh(['lvs', '--noheadings', '-o', 'lv_name', VG]).trim().split(/\s+/).filter((l) => l.startsWith('vol-') || l.startsWith('snap-'))).toEqual([]);
     expect(shStatus(['iscsiadm', '-m', 'session']).out).not.toContain(ctx['targetIqn'] ?? '');
     expect(existsSync(`/dev/mapper/${map}`)).toBe(false);
+  });
+
+  it("refuses a client holding another storage node's agent certificate (same CA): PERMISSION_DENIED before any handler", async () => {
+    const { creds, options } = agentClientCredentials(await readTlsDir(certs.secondAgent));
+    const impostor = new RemoteAgent({ nodeName: 'storage-1', address: AGENT_ADDR, creds, channelOptions: options, timeoutMs: 30_000 });
+    try {
+      expect(String(await impostor.connect().catch((e: unknown) => e))).toMatch(/names csi-lvm-iscsi-agent: agents never call each other/);
+      expect(String(await impostor.listVolumes().catch((e: unknown) => e))).toMatch(/agents never call each other/);
+      await waitFor(() => agent.log().includes('agent API call refused'), 10_000, () => agent.log());
+    } finally {
+      impostor.close();
+    }
   });
 
   it('refuses a controller whose client certificate another CA signed', async () => {

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { chapFromSecrets, CHAP_KEYS } from '../../../src/agent/chap.js';
 import { parseSnapshotParams, parseVolumeParams } from '../../../src/agent/params.js';
 import { loadConfig, OPTIONS } from '../../../src/config.js';
-import { AGENT_TLS_NAME } from '../../../src/server/tls.js';
+import { AGENT_TLS_NAME, CONTROLLER_TLS_NAME } from '../../../src/server/tls.js';
 import { loadObjects, parseYamlDocs, ROOT, typeCheckObjects, validateSnapshotObjects, validateWithModels, type K8sObject, type Labelled } from './k8s-validate.js';
 
 const NAMESPACE = 'csi-lvm-iscsi';
@@ -181,7 +181,8 @@ describe('deploy/ and the program it runs', () => {
     expect(flag(c, 'agent-port')).toBe(flag(agent, 'agent-listen')?.split(':')[1]);
   });
 
-  it('controller and agent mount the agent TLS Secret where --agent-tls-dir points', () => {
+  it('controller and agent each mount their own TLS Secret where --agent-tls-dir points', () => {
+    const secrets: Record<string, string> = { controller: 'csi-lvm-iscsi-controller-tls', agent: 'csi-lvm-iscsi-agent-tls' };
     for (const w of WORKLOADS.filter((x) => x.mode !== 'node')) {
       const { spec } = podOf(w.kind, w.name);
       const c = plugin(spec);
@@ -189,10 +190,12 @@ describe('deploy/ and the program it runs', () => {
       expect(dir).toBe('/etc/csi-lvm-iscsi/tls');
       const mount = c.volumeMounts?.find((m) => m.mountPath === dir);
       expect(mount?.readOnly).toBe(true);
-      expect(spec.volumes?.find((v) => v.name === mount?.name)?.secret?.secretName).toBe('csi-lvm-iscsi-agent-tls');
+      expect(spec.volumes?.find((v) => v.name === mount?.name)?.secret?.secretName, w.name).toBe(secrets[w.mode]);
     }
-    // The README's certificate recipe names the DNS SAN the controller checks.
-    expect(readFileSync(resolve(ROOT, 'deploy/README.md'), 'utf8')).toContain(`subjectAltName=DNS:${AGENT_TLS_NAME}`);
+    // The README's certificate recipe names the DNS SANs each side checks.
+    const readme = readFileSync(resolve(ROOT, 'deploy/README.md'), 'utf8');
+    expect(readme).toContain(`dnsNames: [${AGENT_TLS_NAME}]`);
+    expect(readme).toContain(`dnsNames: [${CONTROLLER_TLS_NAME}]`);
   });
 
   it('agent pods carry the labels the controller selects them by, and run on labelled storage nodes', () => {
