@@ -250,6 +250,12 @@ describe('deploy/ and the program it runs', () => {
     expect(rule?.verbs.sort()).toEqual(['get', 'list', 'watch']);
   });
 
+  it('controller: one replica, replaced with Recreate so two controllers never act at once', () => {
+    const d = find('Deployment', 'csi-lvm-iscsi-controller') as unknown as { spec: { replicas: number; strategy?: { type?: string } } };
+    expect(d.spec.replicas).toBe(1);
+    expect(d.spec.strategy?.type).toBe('Recreate');
+  });
+
   it('controller: the sidecars, with leader election, and no privileges', () => {
     const { spec } = podOf('Deployment', 'csi-lvm-iscsi-controller');
     const names = spec.containers.map((c) => c.name);
