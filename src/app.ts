@@ -79,7 +79,7 @@ async function remoteDirectory(config: Config, log: Logger): Promise<RemoteDirec
   const { creds, options } = agentClientCredentials(await readTlsDir(config.agentTlsDir ?? ''));
   const discovery =
     config.agentDiscovery === 'kubernetes'
-      ? new KubernetesDiscovery({ namespace: config.namespace, labelSelector: config.agentSelector, port: config.agentPort, kubeconfig: config.kubeconfig })
+      ? await KubernetesDiscovery.create({ namespace: config.namespace, labelSelector: config.agentSelector, port: config.agentPort, kubeconfig: config.kubeconfig })
       : new StaticDiscovery(config.agents);
   return new RemoteDirectory({ discovery, creds, channelOptions: options, log });
 }

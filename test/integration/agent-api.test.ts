@@ -248,7 +248,7 @@ describe('Kubernetes discovery of agent pods', () => {
         contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
       }),
     );
-    const d = new KubernetesDiscovery({ namespace: 'csi', labelSelector: 'app.kubernetes.io/component=agent', port: 9809, kubeconfig });
+    const d = await KubernetesDiscovery.create({ namespace: 'csi', labelSelector: 'app.kubernetes.io/component=agent', port: 9809, kubeconfig });
     expect(await d.endpoints()).toEqual([
       { node: 's1', host: '10.0.0.1', port: 9809 },
       { node: 's2', host: '10.0.0.2', port: 9809 },
