@@ -165,8 +165,6 @@ export async function startPlugin(flags: string[], opts: { ready?: boolean } = {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  // 180 s: a cold start (node, imports over 9p, the start-up checks) took over 60 s in a
-  // guest on a host loaded by other guests.
   await waitFor(() => existsSync(sock) || child.exitCode !== null, 180_000, () => log);
   if (child.exitCode !== null) throw new Error(`plugin exited ${child.exitCode}:\n${log}`);
   const csi = loadCsi().csi.v1;
