@@ -29,15 +29,20 @@ step "tier 1+2: unit and integration (host)"
 step "tier 3: vm (qemu guests, Debian stock kernel): two guests side by side"
 # The host has two cores and each guest spends much of its time waiting on its own emulated
 # devices, so the VM tier runs as two guests at once: (a) the controller and conformance files
-# followed by the storage-node reboot (two boots on the same disks), (b) every other VM file.
-# Each guest has its own disks and output directory.
-VM_TIMEOUT=${VM_TIMEOUT:-2400}
-GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts)
+# and csi-sanity's thin run, followed by the storage-node reboot (two boots on the same disks),
+# (b) every other VM file, csi-sanity's thick run among them. Each guest has its own disks and
+# output directory. The csi-sanity runs need ../shared/tools/csi-sanity (or $CSI_SANITY) and
+# fail without it.
+VM_TIMEOUT=${VM_TIMEOUT:-3000}
+GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts test/vm/sanity-thin.test.ts)
+# the guest gets only the variables given with -e
+SANITY_ENV=()
+if [ -n "${CSI_SANITY:-}" ]; then SANITY_ENV=(-e "CSI_SANITY=$CSI_SANITY"); fi
 EXCLUDE_A=()
 for f in "${GROUP_A[@]}"; do EXCLUDE_A+=(--exclude "$f"); done
 RB=$REPO/.vm/reboot
 vm_group_a() {
-  node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-a" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-a" -- \
+  node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-a" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-a" "${SANITY_ENV[@]}" -- \
     ./node_modules/.bin/vitest run --project vm "${GROUP_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-a/vm.json" || return 1
 }
 vm_reboot() {
@@ -51,7 +56,7 @@ vm_reboot() {
   return $rc
 }
 vm_group_b() {
-  node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-b" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-b" -- \
+  node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-b" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-b" "${SANITY_ENV[@]}" -- \
     ./node_modules/.bin/vitest run --project vm "${EXCLUDE_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-b/vm.json" || return 1
 }
 mkdir -p "$REPO/.vm"

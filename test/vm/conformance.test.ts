@@ -9,6 +9,16 @@
  *
  * Rows that do not apply or cannot be triggered here are listed as comments
  * next to their RPC, with the reason.
+ *
+ * Rows that csi-sanity (the conformance tier, sanity-thin.test.ts and
+ * sanity-thick.test.ts) checks the same way are not repeated here: the
+ * missing-field rows of CreateVolume (name, volume_capabilities), DeleteVolume,
+ * ValidateVolumeCapabilities (volume_id, volume_capabilities), CreateSnapshot,
+ * DeleteSnapshot and ControllerExpandVolume (volume_id, capacity_range);
+ * ControllerPublishVolume's missing fields, unknown volume and unknown node;
+ * Probe OK; CreateSnapshot's same name with another source; ListSnapshots'
+ * max_entries. What stays checks more than csi-sanity does (other ids, other
+ * fields, races, message and details of every error).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -177,11 +187,6 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       }
     });
 
-    it('Probe: healthy and initialized -> OK (ready true or unset)', async () => {
-      const r = await call(p.identity, 'Probe', {});
-      expect(r.ready === null || r.ready.value === true).toBe(true);
-    });
-
     it('Probe: "Missing required dependency" (the configured volume group does not exist) -> FAILED_PRECONDITION', async () => {
       const q = spawnUnready(['--mode', 'all', '--volume-group', 'conf-no-such-vg']);
       try {
@@ -284,18 +289,6 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
     const pub = (volume_id: string, node_id: string, readonly = false) =>
       call(p.controller, 'ControllerPublishVolume', { volume_id, node_id, volume_capability: mountCap(), readonly, secrets: {}, volume_context: {} });
 
-    it('missing volume_id, node_id or volume_capability -> INVALID_ARGUMENT', async () => {
-      await expectCode(call(p.controller, 'ControllerPublishVolume', { volume_id: '', node_id: PUB_NODE, volume_capability: mountCap() }), Code.INVALID_ARGUMENT, 'volume_id');
-      await expectCode(call(p.controller, 'ControllerPublishVolume', { volume_id: base, node_id: '', volume_capability: mountCap() }), Code.INVALID_ARGUMENT, 'node_id');
-      await expectCode(call(p.controller, 'ControllerPublishVolume', { volume_id: base, node_id: PUB_NODE }), Code.INVALID_ARGUMENT, 'volume_capability');
-      await expectCode(call(p.controller, 'ControllerUnpublishVolume', { volume_id: '', node_id: PUB_NODE }), Code.INVALID_ARGUMENT, 'unpublish volume_id');
-    });
-
-    it('"Volume does not exist" -> NOT_FOUND; "Node does not exist" (not a node id of this plugin) -> NOT_FOUND', async () => {
-      await expectCode(pub(`${node}/${VG}/vol-${HASH}`, PUB_NODE), Code.NOT_FOUND, 'unknown volume');
-      await expectCode(pub(base, 'just-a-name'), Code.NOT_FOUND, 'malformed node id');
-    });
-
     it('"Volume published but is incompatible" -> ALREADY_EXISTS; "Volume published to another node" -> FAILED_PRECONDITION; "Volume in use" on delete -> FAILED_PRECONDITION; unpublish is idempotent', async () => {
       const v = (await create('conf-pub', 16)).volume?.volume_id ?? '';
       await pub(v, PUB_NODE);
@@ -312,22 +305,12 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
 
   describe('Error Scheme: "Missing required field" -> INVALID_ARGUMENT', () => {
     const rows: Array<{ title: string; run: () => Promise<unknown> }> = [
-      { title: 'CreateVolume: name', run: () => call(p.controller, 'CreateVolume', { name: '', volume_capabilities: [mountCap()] }) },
-      { title: 'CreateVolume: volume_capabilities (repeated REQUIRED: at least one element)', run: () => call(p.controller, 'CreateVolume', { name: 'conf-req-1', volume_capabilities: [] }) },
       { title: 'CreateVolume: volume_capabilities[0].access_mode', run: () => call(p.controller, 'CreateVolume', { name: 'conf-req-2', volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [] } }] }) },
       { title: 'CreateVolume: volume_capabilities[0] access_type (one of block/mount MUST be specified)', run: () => call(p.controller, 'CreateVolume', { name: 'conf-req-3', volume_capabilities: [{ access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }) },
       { title: 'CreateVolume: volume_content_source with no type (one of the type fields MUST be specified)', run: () => call(p.controller, 'CreateVolume', { name: 'conf-req-4', volume_capabilities: [mountCap()], volume_content_source: {} }) },
       { title: 'CreateVolume: volume_content_source.snapshot.snapshot_id', run: () => create('conf-req-5', 16, {}, fromSnapshot('')) },
       { title: 'CreateVolume: volume_content_source.volume.volume_id', run: () => create('conf-req-6', 16, {}, fromVolume('')) },
-      { title: 'DeleteVolume: volume_id', run: () => call(p.controller, 'DeleteVolume', { volume_id: '' }) },
-      { title: 'ValidateVolumeCapabilities: volume_id', run: () => call(p.controller, 'ValidateVolumeCapabilities', { volume_id: '', volume_capabilities: [mountCap()] }) },
-      { title: 'ValidateVolumeCapabilities: volume_capabilities', run: () => call(p.controller, 'ValidateVolumeCapabilities', { volume_id: base, volume_capabilities: [] }) },
       { title: 'ValidateVolumeCapabilities: volume_capabilities[0].access_mode', run: () => call(p.controller, 'ValidateVolumeCapabilities', { volume_id: base, volume_capabilities: [{ block: {} }] }) },
-      { title: 'CreateSnapshot: source_volume_id', run: () => call(p.controller, 'CreateSnapshot', { name: 'conf-req-snap', source_volume_id: '' }) },
-      { title: 'CreateSnapshot: name', run: () => call(p.controller, 'CreateSnapshot', { name: '', source_volume_id: base }) },
-      { title: 'DeleteSnapshot: snapshot_id', run: () => call(p.controller, 'DeleteSnapshot', { snapshot_id: '' }) },
-      { title: 'ControllerExpandVolume: volume_id', run: () => call(p.controller, 'ControllerExpandVolume', { volume_id: '', capacity_range: range(32) }) },
-      { title: 'ControllerExpandVolume: capacity_range', run: () => call(p.controller, 'ControllerExpandVolume', { volume_id: base }) },
       // CapacityRange: "At least one of the these fields MUST be specified" - {} carries neither.
       { title: 'ControllerExpandVolume: capacity_range with neither required_bytes nor limit_bytes', run: () => call(p.controller, 'ControllerExpandVolume', { volume_id: base, capacity_range: {} }) },
       { title: 'ControllerGetVolume: volume_id', run: () => call(p.controller, 'ControllerGetVolume', { volume_id: '' }) },
@@ -544,11 +527,6 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       expect(await snapshotId('conf-base-snap', base)).toBe(baseSnap);
     });
 
-    it('"Snapshot already exists but is incompatible" (same name, another source volume) -> ALREADY_EXISTS', async () => {
-      const other = await createId('conf-snap-other');
-      await expectCode(snapshot('conf-base-snap', other), Code.ALREADY_EXISTS, 'name of a snapshot of another volume');
-    });
-
     it('source volume does not exist -> NOT_FOUND (no table row: any non-OK code; NOT_FOUND as for "Volume does not exist")', async () => {
       let i = 0;
       for (const id of [...absentIds(), baseSnap, gone]) {
@@ -617,17 +595,8 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       await empty({ snapshot_id: baseSnap, source_volume_id: other });
       expect((await call(p.controller, 'ListSnapshots', { snapshot_id: baseSnap, source_volume_id: base })).entries).toHaveLength(1);
     });
-
-    it('max_entries: "MUST NOT return more entries"; "MUST set next_token" when there are more', async () => {
-      await snapshotId('conf-ls-1', base);
-      await snapshotId('conf-ls-2', base);
-      const first = await call(p.controller, 'ListSnapshots', { max_entries: 1 });
-      expect(first.entries).toHaveLength(1);
-      expect(first.next_token).not.toBe('');
-      const second = await call(p.controller, 'ListSnapshots', { max_entries: 1, starting_token: first.next_token });
-      expect(second.entries).toHaveLength(1);
-      expect(second.entries[0]?.snapshot?.snapshot_id).not.toBe(first.entries[0]?.snapshot?.snapshot_id);
-    });
+    // max_entries / next_token: csi-sanity's "ListSnapshots should return next token when a
+    // limited number of entries are requested" (sanity-thin.test.ts).
   });
 
   // =============================================== ControllerExpandVolume
