@@ -32,7 +32,7 @@ const dfBytes = (path: string) => Number(sh(['df', '-B1', '--output=size', path]
 const failure = (p: Promise<unknown>) => p.then(() => ({ code: 0, details: '' }), (e: { code: number; details: string }) => ({ code: e.code, details: e.details }));
 const readerCap = (mode: Mode, fs = 'ext4'): Cap => ({ mount: { fs_type: fs, mount_flags: [] }, access_mode: { mode } });
 
-describe.runIf(inGuest)('node calls as kubelet makes them', () => {
+describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }, () => {
   let p: PluginProcess;
   let node: Node;
   let nodeId = '';
