@@ -35,6 +35,7 @@ import { loadAgent, loadCsi } from './server/proto.js';
 import { createTarget } from './target/index.js';
 import { VERSION } from './version.js';
 import { nodeHandlers } from './csi/node.js';
+import { publishIndexDir } from './csi/node-state.js';
 import { formatNodeId } from './csi/node-id.js';
 import { Iscsiadm } from './initiator/iscsiadm.js';
 import { readInitiatorName } from './initiator/initiator-name.js';
@@ -127,7 +128,10 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     const nodeId = formatNodeId({ node: config.nodeId, iqn: config.initiatorName ?? (await readInitiatorName()) });
     services.push({
       definition: csi.Node.service,
-      implementation: nodeHandlers({ nodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi, deviceTimeoutMs: 60_000, gate: stageGate }, deps),
+      implementation: nodeHandlers(
+        { nodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi, deviceTimeoutMs: 60_000, gate: stageGate, publishIndexDir: publishIndexDir(config.kubeletDir, config.driverName) },
+        deps,
+      ),
     });
   }
 

@@ -4,7 +4,6 @@
  * report stats and health. Every step checks before it acts, so each RPC can
  * be repeated.
  */
-import { rm } from 'node:fs/promises';
 import { sleep } from '../abort.js';
 import { chapFromSecrets } from '../agent/chap.js';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../errors.js';
@@ -16,7 +15,8 @@ import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
 import { BlockProbe } from '../host/blkid.js';
 import { mkfs, parseMkfsArgs } from '../host/mkfs.js';
 import { Mounter } from '../host/mount.js';
-import { assertSafePath, ensureDir, ensureFile, pathExists } from '../host/paths.js';
+import { assertSafePath, ensureDir, ensureFile, pathExists, removeTarget } from '../host/paths.js';
+import { readOnlyMountOptions } from '../host/readonly.js';
 import { deviceSize, fsSize, growfs } from '../host/resize.js';
 import { fsStats } from '../host/stats.js';
 import { withXfsNoUuid } from '../host/xfs-uuid.js';
@@ -27,7 +27,7 @@ import { byPathDevice } from '../initiator/portal.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
 import { detachIscsi } from './node-detach.js';
 import type { StageGate } from './node-orphans.js';
-import { readState, removeState, writeState, type StageState } from './node-state.js';
+import { locate, PublishIndex, readState, removeState, writeState, type StageState } from './node-state.js';
 import { requireField, requireSupportedCapabilities } from './validate.js';
 
 export interface NodeOptions {
@@ -38,9 +38,29 @@ export interface NodeOptions {
   deviceTimeoutMs: number;
   /** Shared with the orphan clean-up at start (node-orphans.ts): stage and unstage answer ABORTED while it runs. */
   gate?: StageGate;
+  /** Where NodePublishVolume keeps its target path -> staging path index (node-state.ts). */
+  publishIndexDir: string;
 }
 
-const SINGLE_WRITER = new Set(['SINGLE_NODE_WRITER', 'SINGLE_NODE_SINGLE_WRITER']);
+/**
+ * Several target paths on this node are fine for SINGLE_NODE_WRITER (kubelet
+ * publishes a ReadWriteOnce volume once per pod on the node, and sends
+ * SINGLE_NODE_WRITER for ReadWriteOncePod too, since this driver does not
+ * report SINGLE_NODE_MULTI_WRITER); SINGLE_NODE_SINGLE_WRITER allows one.
+ */
+const ONE_TARGET = new Set(['SINGLE_NODE_SINGLE_WRITER']);
+/** Staged read-only whatever the CO's readonly flag; never formatted. */
+const READER_ONLY = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY']);
+
+/** volume_path of stats and expand: required and well-formed when absolute; a relative one is reported NOT_FOUND by the handler. */
+function checkVolumePath(path: string): void {
+  requireField('volume_path', path);
+  if (path.startsWith('/')) assertSafePath('volume_path', path);
+}
+
+async function requireExisting(path: string): Promise<void> {
+  if (!path.startsWith('/') || !(await pathExists(path))) throw new NotFound(`volume path ${path} does not exist`);
+}
 
 function capability(field: string, cap: VolumeCapability__Output | null | undefined): VolumeCapability__Output {
   if (!cap) throw new InvalidArgument(field, 'is required');
@@ -52,6 +72,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
   const probe = new BlockProbe(o.runner);
   const multipath = new Multipath(o.runner);
   const idLock = (id: string) => [`node:${id}`];
+  const index = new PublishIndex(o.publishIndexDir);
 
   async function attach(r: { volume_id: string; publish_context: Record<string, string>; secrets: Record<string, string> }, signal: AbortSignal): Promise<Omit<StageState, 'block' | 'targets' | 'fsType'>> {
     const ctx = r.publish_context;
@@ -94,13 +115,6 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     return { volumeId: r.volume_id, attach: 'iscsi', targetIqn: iqn, portals, lun, device, disks, ...(multipathMap ? { multipathMap } : {}) };
   }
 
-  /** The stage state of volumeId at staging; NOT_FOUND when it is not staged there. */
-  async function stagedAt(staging: string, volumeId: string): Promise<StageState> {
-    const s = await readState(staging);
-    if (!s || s.volumeId !== volumeId) throw new NotFound(`volume ${volumeId} is not staged at ${staging}`);
-    return s;
-  }
-
   async function detach(s: StageState): Promise<void> {
     if (s.attach !== 'iscsi' || !s.targetIqn) return;
     await detachIscsi({ runner: o.runner, iscsi: o.iscsi, multipath }, { targetIqn: s.targetIqn, portals: s.portals, disks: s.disks, ...(s.multipathMap ? { multipathMap: s.multipathMap } : {}) });
@@ -115,7 +129,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       const down = sessions.find((x) => x.state && !/LOGGED.IN/i.test(x.state));
       if (down) return { abnormal: true, message: `iSCSI session to ${s.targetIqn} is ${down.state}` };
     }
-    if (!s.block && (await mounter.isReadOnly(mountPath)) === true) {
+    if (!s.block && !s.readOnly && (await mounter.isReadOnly(mountPath)) === true) {
       return { abnormal: true, message: `file system at ${mountPath} went read-only (I/O errors?)` };
     }
     return { abnormal: false, message: 'volume is healthy' };
@@ -124,24 +138,28 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
   async function stage(r: NodeStageVolumeRequest__Output, signal: AbortSignal): Promise<Record<string, never>> {
     const cap = capability('volume_capability', r.volume_capability);
     const block = cap.access_type === 'block';
+    const readOnly = READER_ONLY.has(cap.access_mode?.mode ?? '');
     const fsType = block ? undefined : cap.mount?.fs_type || r.volume_context['fsType'] || 'ext4';
     const mkfsArgs = r.volume_context['mkfsOptions'] ? parseMkfsArgs(r.volume_context['mkfsOptions']) : [];
     await ensureDir(r.staging_target_path);
     const prior = await readState(r.staging_target_path);
     if (prior && prior.volumeId !== r.volume_id) throw new FailedPrecondition(`staging path ${r.staging_target_path} holds volume ${prior.volumeId}`);
     const attached = await attach(r, signal);
-    const state: StageState = { ...attached, block, ...(fsType ? { fsType } : {}), targets: prior?.targets ?? [] };
+    const state: StageState = { ...attached, block, ...(fsType ? { fsType } : {}), ...(readOnly ? { readOnly } : {}), targets: prior?.targets ?? [] };
     await writeState(r.staging_target_path, state);
     if (block || !fsType) return {};
     const found = await probe.fsType(state.device);
     if (!found) {
+      if (readOnly) throw new FailedPrecondition(`volume ${r.volume_id} holds no file system and is staged through ${cap.access_mode?.mode}: a reader-only volume is never formatted (stage it once through a writer mode to format it)`);
       if (!(await probe.isBlank(state.device))) throw new FailedPrecondition(`device ${state.device} is not blank (partition table or unknown signature); refusing to format it`);
       await mkfs(o.runner, fsType, state.device, { extraArgs: mkfsArgs, signal });
     } else if (found !== fsType) {
       throw new FailedPrecondition(`volume ${r.volume_id} holds a ${found} file system, not ${fsType}; it is never reformatted`);
     }
     await ensureDir(r.staging_target_path);
-    await mounter.mount(state.device, r.staging_target_path, fsType, withXfsNoUuid(fsType, cap.mount?.mount_flags ?? []), { signal });
+    const options = withXfsNoUuid(fsType, cap.mount?.mount_flags ?? []);
+    await mounter.mount(state.device, r.staging_target_path, fsType, readOnly ? readOnlyMountOptions(fsType, options) : options, { signal });
+    if (readOnly) return {};
     // A restore into a larger volume: the file system is smaller than its device.
     const dev = await deviceSize(o.runner, state.device);
     if ((await fsSize(o.runner, fsType, fsType === 'xfs' ? r.staging_target_path : state.device)) < dev - 1024 * 1024) {
@@ -224,18 +242,23 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
           const s = await readState(r.staging_target_path);
           if (!s || s.volumeId !== r.volume_id) throw new FailedPrecondition(`volume ${r.volume_id} is not staged at ${r.staging_target_path}`);
           const mode = cap.access_mode?.mode ?? '';
-          const others = s.targets.filter((t) => t !== r.target_path);
-          if (SINGLE_WRITER.has(mode) && others.length > 0) {
+          // Targets recorded but no longer mounted (unpublished while an older version ran, lost to a reboot) do not count.
+          const others: string[] = [];
+          for (const t of s.targets) if (t !== r.target_path && (await mounter.isMountPoint(t))) others.push(t);
+          if (ONE_TARGET.has(mode) && others.length > 0) {
             throw new FailedPrecondition(`volume ${r.volume_id} is already published at ${others[0]} and ${mode} allows one target path`);
           }
+          const readOnly = r.readonly || READER_ONLY.has(mode) || s.readOnly === true;
           if (s.block) {
             await ensureFile(r.target_path);
-            await mounter.bindDevice(s.device, r.target_path, r.readonly);
+            await mounter.bindDevice(s.device, r.target_path, readOnly);
           } else {
             await ensureDir(r.target_path);
-            await mounter.bindMount(r.staging_target_path, r.target_path, r.readonly);
+            await mounter.bindMount(r.staging_target_path, r.target_path, readOnly);
           }
-          if (!s.targets.includes(r.target_path)) await writeState(r.staging_target_path, { ...s, targets: [...s.targets, r.target_path] });
+          await index.record({ volumeId: r.volume_id, targetPath: r.target_path, stagingPath: r.staging_target_path });
+          const targets = [...others, r.target_path];
+          if (targets.join('\0') !== s.targets.join('\0')) await writeState(r.staging_target_path, { ...s, targets });
           return {};
         },
       },
@@ -251,8 +274,18 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         },
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r) => {
+          const rec = await index.lookup(r.target_path);
+          if (rec && rec.volumeId !== r.volume_id) throw new NotFound(`target path ${r.target_path} holds volume ${rec.volumeId}, not ${r.volume_id}`);
           await mounter.unmount(r.target_path);
-          await rm(r.target_path, { recursive: false, force: true }).catch(async () => rm(r.target_path, { recursive: true, force: true }));
+          await removeTarget(r.target_path);
+          // Forget the target in its stage state (so it no longer counts as a publish), then the index entry.
+          if (rec) {
+            const s = await readState(rec.stagingPath);
+            if (s && s.volumeId === r.volume_id && s.targets.includes(r.target_path)) {
+              await writeState(rec.stagingPath, { ...s, targets: s.targets.filter((t) => t !== r.target_path) });
+            }
+            await index.remove(r.target_path);
+          }
           return {};
         },
       },
@@ -264,13 +297,13 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       {
         validate: (r) => {
           requireField('volume_id', r.volume_id);
-          assertSafePath('volume_path', r.volume_path);
+          checkVolumePath(r.volume_path);
+          if (r.staging_target_path) assertSafePath('staging_target_path', r.staging_target_path);
         },
         handle: async (r) => {
-          if (!(await pathExists(r.volume_path))) throw new NotFound(`volume path ${r.volume_path} does not exist`);
-          const staging = r.staging_target_path || r.volume_path;
-          const s = await stagedAt(staging, r.volume_id);
-          const volume_condition = await condition(s, staging);
+          await requireExisting(r.volume_path);
+          const { state: s, stagingPath } = await locate(index, r.volume_id, r.volume_path, r.staging_target_path || undefined);
+          const volume_condition = await condition(s, stagingPath);
           if (s.block) {
             const total = await deviceSize(o.runner, s.device).catch(() => 0);
             return { usage: [{ total: String(total), unit: 'BYTES', available: '0', used: '0' }], volume_condition };
@@ -293,13 +326,14 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       {
         validate: (r) => {
           requireField('volume_id', r.volume_id);
-          assertSafePath('volume_path', r.volume_path);
+          checkVolumePath(r.volume_path);
           if (r.staging_target_path) assertSafePath('staging_target_path', r.staging_target_path);
         },
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r, ctx) => {
-          const staging = r.staging_target_path || r.volume_path;
-          const s = await stagedAt(staging, r.volume_id);
+          await requireExisting(r.volume_path);
+          const { state: s, stagingPath: staging } = await locate(index, r.volume_id, r.volume_path, r.staging_target_path || undefined);
+          if (s.readOnly && !s.block) throw new FailedPrecondition(`volume ${r.volume_id} is staged read-only (reader-only access mode); its file system is not grown on this node`);
           const want = Number(r.capacity_range?.required_bytes ?? 0);
           if (s.attach === 'iscsi' && s.targetIqn) await o.iscsi.rescan(s.targetIqn, { signal: ctx.signal });
           const until = Date.now() + o.deviceTimeoutMs;

@@ -3,7 +3,8 @@ export { BlockProbe, BLKID_AMBIVALENT, BLKID_NOTHING_FOUND, parseBlkidExport, pa
 export { Findmnt, FINDMNT_COLUMNS, parseFindmnt, type MountEntry } from './findmnt.js';
 export { isSupportedFs, mkfs, mkfsArgv, parseMkfsArgs, SUPPORTED_FS, type FsType, type MkfsOptions } from './mkfs.js';
 export { assertMountOptions, MAX_UNMOUNTS, Mounter, type MountCallOptions, type MountResult } from './mount.js';
-export { assertSafePath, ensureDir, ensureFile, pathExists, pathKind, type PathKind } from './paths.js';
+export { assertSafePath, ensureDir, ensureFile, pathExists, pathKind, removeTarget, type PathKind } from './paths.js';
+export { readOnlyMountOptions } from './readonly.js';
 export { deviceSize, fsSize, growfs, parseDumpe2fsSize, parseXfsInfoSize } from './resize.js';
 export { fsStats, type FsStats } from './stats.js';
 export { regenerateXfsUuid, withXfsNoUuid, XFS_NOUUID_MOUNT_OPTION } from './xfs-uuid.js';

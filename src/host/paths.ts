@@ -5,9 +5,9 @@
  * there.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, open, stat } from 'node:fs/promises';
+import { access, lstat, mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { InvalidArgument } from '../errors.js';
+import { FailedPrecondition, InvalidArgument } from '../errors.js';
 
 export const MAX_PATH_BYTES = 4096;
 
@@ -64,4 +64,40 @@ export async function ensureFile(path: string, mode = 0o640): Promise<void> {
   await mkdir(posix.dirname(path), { recursive: true, mode: 0o750 });
   const fh = await open(path, constants.O_RDONLY | constants.O_CREAT, mode);
   await fh.close();
+}
+
+/**
+ * Removes a publish target once nothing is mounted on it: an empty directory
+ * (a file system's target) or an empty regular file (a raw block device's
+ * bind target). Never recursive: a directory with entries or a file with
+ * data may be someone's data (a bind that did not happen, a write that went
+ * beside the volume) and is FailedPrecondition naming what is there. A path
+ * already gone is success. Returns what was removed.
+ */
+export async function removeTarget(path: string): Promise<'dir' | 'file' | 'missing'> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return 'missing';
+    throw e;
+  }
+  try {
+    if (st.isDirectory()) {
+      await rmdir(path);
+      return 'dir';
+    }
+    if (st.isFile() && st.size === 0) {
+      await unlink(path);
+      return 'file';
+    }
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT') return 'missing';
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new FailedPrecondition(`target path ${path} is not mounted but is a directory with entries; it is never removed recursively (move its contents away, then retry)`);
+    if (code === 'EBUSY') throw new FailedPrecondition(`target path ${path} is still busy (a mount point?); not removed`);
+    throw e;
+  }
+  const what = st.isFile() ? `a regular file of ${st.size} bytes` : st.isSymbolicLink() ? 'a symbolic link' : 'not a directory or an empty file';
+  throw new FailedPrecondition(`target path ${path} is not mounted but is ${what}; only an empty directory or an empty file (what NodePublishVolume makes) is removed`);
 }

@@ -148,14 +148,16 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
     });
   }
 
-  it('raw block: bound onto a file, no file system made; a second target path is refused', async () => {
+  it('raw block: bound onto a file, no file system made; a second pod target path shares it (SINGLE_NODE_WRITER)', async () => {
     const cap = blockCap();
     const v = await create('life-block', 32, cap);
     const a = await attach(v, cap, 'blk');
     expect(shStatus(['blkid', '-p', a.target]).code).toBe(2);
     expect(Number(sh(['blockdev', '--getsize64', a.target]).trim())).toBe(32 * MiB);
     const second = { volume_id: v, publish_context: a.ctx, staging_target_path: a.staging, target_path: join(root, 'blk', 'pod2'), volume_capability: cap, readonly: false, secrets: {}, volume_context: {} };
-    expect(await codeOf(call(node, 'NodePublishVolume', second))).toBe(Code.FAILED_PRECONDITION);
+    await call(node, 'NodePublishVolume', second);
+    expect(Number(sh(['blockdev', '--getsize64', second.target_path]).trim())).toBe(32 * MiB);
+    await call(node, 'NodeUnpublishVolume', { volume_id: v, target_path: second.target_path });
     await detach(v, a);
     await call(p.controller, 'DeleteVolume', { volume_id: v });
   });
