@@ -20,13 +20,16 @@ import { assertSafePath, ensureDir, ensureFile, pathExists } from '../host/paths
 import { deviceSize, fsSize, growfs } from '../host/resize.js';
 import { fsStats } from '../host/stats.js';
 import { withXfsNoUuid } from '../host/xfs-uuid.js';
+import { assertDiskOfTarget } from '../initiator/attachment.js';
 import { waitForDevice } from '../initiator/device.js';
 import type { Iscsiadm } from '../initiator/iscsiadm.js';
 import { Multipath, multipathProblem } from '../initiator/multipath.js';
 import { byPathDevice } from '../initiator/portal.js';
+import { scsiDiskIdentity } from '../initiator/sysfs-scsi.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
-import { detachIscsi } from './node-detach.js';
 import type { StageGate } from './node-orphans.js';
+import { withStageRollback } from './node-stage-rollback.js';
+import { unstageVolume } from './node-unstage.js';
 import { readState, removeState, writeState, type StageState } from './node-state.js';
 import { requireField, requireSupportedCapabilities } from './validate.js';
 
@@ -70,10 +73,16 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       if (problem) throw new FailedPrecondition(`volume ${r.volume_id} has ${portals.length} portals and needs dm-multipath: ${problem}`);
     }
     const disks: string[] = [];
+    const wwids: string[] = [];
     for (const portal of portals) {
       await o.iscsi.createNode({ iqn, portal, ...(chap ? { chap } : {}) }, { signal });
       await o.iscsi.login(iqn, portal, { signal });
-      disks.push((await waitForDevice(byPathDevice(portal, iqn, lun), o.deviceTimeoutMs, signal)).name);
+      const name = (await waitForDevice(byPathDevice(portal, iqn, lun), o.deviceTimeoutMs, signal)).name;
+      // a stale by-path link must not lead mkfs to another disk: the disk must hang under a session to this target
+      await assertDiskOfTarget(name, iqn, { lun });
+      disks.push(name);
+      const wwid = (await scsiDiskIdentity(name))?.wwid;
+      if (wwid && !wwids.includes(wwid)) wwids.push(wwid);
     }
     let device = `/dev/${disks[0]}`;
     let multipathMap: string | undefined;
@@ -91,7 +100,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       device = map.devicePath;
       multipathMap = map.name;
     }
-    return { volumeId: r.volume_id, attach: 'iscsi', targetIqn: iqn, portals, lun, device, disks, ...(multipathMap ? { multipathMap } : {}) };
+    return { volumeId: r.volume_id, attach: 'iscsi', targetIqn: iqn, portals, lun, device, disks, wwids, ...(multipathMap ? { multipathMap } : {}) };
   }
 
   /** The stage state of volumeId at staging; NOT_FOUND when it is not staged there. */
@@ -99,11 +108,6 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     const s = await readState(staging);
     if (!s || s.volumeId !== volumeId) throw new NotFound(`volume ${volumeId} is not staged at ${staging}`);
     return s;
-  }
-
-  async function detach(s: StageState): Promise<void> {
-    if (s.attach !== 'iscsi' || !s.targetIqn) return;
-    await detachIscsi({ runner: o.runner, iscsi: o.iscsi, multipath }, { targetIqn: s.targetIqn, portals: s.portals, disks: s.disks, ...(s.multipathMap ? { multipathMap: s.multipathMap } : {}) });
   }
 
   /** `mountPath` is the staging mount (the publish targets may be read-only binds on purpose). */
@@ -176,7 +180,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         handle: async (r, ctx) => {
           const leave = o.gate?.enter(r.publish_context['targetIqn']);
           try {
-            return await stage(r, ctx.signal);
+            return await withStageRollback({ runner: o.runner, iscsi: o.iscsi, multipath, mounter, log: deps.log }, r, () => stage(r, ctx.signal));
           } finally {
             leave?.();
           }
@@ -196,10 +200,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         handle: async (r) => {
           const leave = o.gate?.enter();
           try {
-            await mounter.unmount(r.staging_target_path);
-            const s = await readState(r.staging_target_path);
-            if (s) await detach(s);
-            await removeState(r.staging_target_path);
+            await unstageVolume({ runner: o.runner, iscsi: o.iscsi, multipath, mounter }, r.volume_id, r.staging_target_path);
             return {};
           } finally {
             leave?.();
