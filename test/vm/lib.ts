@@ -165,7 +165,7 @@ export async function startPlugin(flags: string[], opts: { ready?: boolean } = {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  await waitFor(() => existsSync(sock) || child.exitCode !== null, 60_000, () => log);
+  await waitFor(() => existsSync(sock) || child.exitCode !== null, 180_000, () => log);
   if (child.exitCode !== null) throw new Error(`plugin exited ${child.exitCode}:\n${log}`);
   const csi = loadCsi().csi.v1;
   const identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
