@@ -121,7 +121,7 @@ describe.runIf(inGuest && phase === '1')('storage-node reboot, phase 1: before',
     expect(saved.every((s) => s.wwid.length > 0)).toBe(true);
     writeFileSync(join(process.env['VM_OUT'] ?? '/tmp', 'reboot-state.json'), JSON.stringify(saved));
     p.child.kill('SIGKILL');
-  });
+  }, 900_000); // five volumes created and written, two staged with mkfs: past the default 300 s on a loaded host
 });
 
 describe.runIf(inGuest && phase === '2')('storage-node reboot, phase 2: after', () => {
@@ -187,5 +187,5 @@ describe.runIf(inGuest && phase === '2')('storage-node reboot, phase 2: after', 
       shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
       await p.stop();
     }
-  });
+  }, 600_000);
 });

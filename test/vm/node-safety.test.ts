@@ -124,7 +124,7 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
     expect(sessionIqns()).not.toContain(b.iqn);
     await remove(a);
     await remove(b);
-  });
+  }, 600_000);
 
   it('unstage of a volume mounted elsewhere or held by another block device is FAILED_PRECONDITION naming the user; the session stays up', async () => {
     const c = await volume('busy-c');
@@ -161,7 +161,7 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
     expect(sessionIqns()).not.toContain(c.iqn);
     expect(nodeRecords()).not.toContain(c.iqn);
     await remove(c);
-  });
+  }, 600_000);
 
   it('a stage that fails after login (xfs asked of an ext4 volume) leaves no session and no node record; one a previous stage owns stays', async () => {
     const d = await volume('fail-d');
@@ -188,5 +188,5 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
     expect(readFileSync(join(first, 'in-use.txt'), 'utf8')).toBe('in use\n');
     await call(node, 'NodeUnstageVolume', { volume_id: d.id, staging_target_path: first });
     await remove(d);
-  });
+  }, 600_000);
 });
