@@ -51,6 +51,7 @@ vm_reboot() {
   node test/vm/harness/vm.mjs --disks 2 --disk-size 1G --disk-dir "$RB/disks" --fresh-disks --timeout 900 --out "$RB/out1" -e REBOOT_PHASE=1 -- \
     ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out1/phase1.json" || rc=1
   cp -f "$RB/out1/reboot-state.json" "$RB/state.json" 2>/dev/null || true
+  cp -f "$RB/out1/swap-state.json" "$RB/swap-state.json" 2>/dev/null || true
   node test/vm/harness/vm.mjs --disks 2 --disk-size 1G --disk-dir "$RB/disks" --timeout 900 --out "$RB/out2" -e REBOOT_PHASE=2 -e REBOOT_STATE="$RB/state.json" -- \
     ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out2/phase2.json" || rc=1
   return $rc

@@ -3,9 +3,13 @@
  * on it is unmounted: flush the multipath map, flush and delete each SCSI
  * disk, log out of each portal, delete each node record. Every step is a
  * no-op when already done. Used by NodeUnstageVolume and by the orphan
- * clean-up at start.
+ * clean-up at start, both of which find the disks from the target just
+ * before (initiator/attachment.ts); each disk is checked once more right
+ * before its flush and delete (still a disk of this target, at this LUN):
+ * a name that now belongs to something else stops the teardown there.
  */
 import type { CommandRunner } from '../exec/runner.js';
+import { assertDiskOfTarget } from '../initiator/attachment.js';
 import type { Iscsiadm } from '../initiator/iscsiadm.js';
 import type { Multipath } from '../initiator/multipath.js';
 import { deleteScsiDevice, flushBuffers } from '../initiator/scsi.js';
@@ -13,8 +17,10 @@ import { deleteScsiDevice, flushBuffers } from '../initiator/scsi.js';
 export interface IscsiAttachment {
   targetIqn: string;
   portals: readonly string[];
-  /** Kernel names of the SCSI disks (sdX). */
+  /** Kernel names of the SCSI disks (sdX), as found from the target just before. */
   disks: readonly string[];
+  /** The LUN every disk must be at; any LUN of the target when missing (orphan clean-up). */
+  lun?: number;
   multipathMap?: string;
 }
 
@@ -33,7 +39,9 @@ export async function detachIscsi(d: DetachDeps, a: IscsiAttachment): Promise<vo
       if (await d.multipath.mapOf(a.disks)) throw e;
     });
   }
+  const sys = d.sysfsRoot ? { sysfsRoot: d.sysfsRoot } : {};
   for (const disk of a.disks) {
+    if ((await assertDiskOfTarget(disk, a.targetIqn, { ...(a.lun !== undefined ? { lun: a.lun } : {}), ...sys })) === 'gone') continue;
     await flushBuffers(d.runner, `/dev/${disk}`).catch(() => undefined);
     await deleteScsiDevice(disk, d.sysfsRoot);
   }

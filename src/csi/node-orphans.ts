@@ -25,7 +25,9 @@
  *
  * An orphan goes the way NodeUnstageVolume takes a volume apart
  * (node-detach.ts): multipath flush, SCSI disks flushed and deleted, logout,
- * node record deleted.
+ * node record deleted. Its disks are the SCSI disks sysfs shows under
+ * sessions to its target (initiator/sysfs-scsi.ts), each checked again just
+ * before it is deleted; a multipath map that also holds other disks stays.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,6 +37,7 @@ import { Findmnt } from '../host/findmnt.js';
 import { diskUse, probeExclusive, type ExclusiveProbe } from '../initiator/in-use.js';
 import type { Iscsiadm } from '../initiator/iscsiadm.js';
 import { Multipath } from '../initiator/multipath.js';
+import { dmSlaves, iscsiDisksOf } from '../initiator/sysfs-scsi.js';
 import type { IscsiSession, NodeRecord } from '../initiator/session-parser.js';
 import type { Logger } from '../log.js';
 import { detachIscsi } from './node-detach.js';
@@ -212,7 +215,8 @@ export async function cleanupOrphans(o: OrphanCleanupOptions): Promise<OrphanCle
 
     for (const c of plan.candidates) {
       try {
-        const disks = c.sessions.flatMap((s) => s.devices.map((d) => d.device));
+        // The disks as the kernel has them under sessions to this target now (sysfs), not names from elsewhere.
+        const disks = (await iscsiDisksOf(c.iqn, o.sysfsRoot ? { sysfsRoot: o.sysfsRoot } : {})).map((d) => d.name);
         const reasons: string[] = [];
         const maps = new Map<string, string>();
         for (const disk of disks) {
@@ -221,6 +225,10 @@ export async function cleanupOrphans(o: OrphanCleanupOptions): Promise<OrphanCle
           if (use.multipath) maps.set(use.multipath.name, use.multipath.dm);
         }
         if (maps.size > 1) reasons.push(`its disks are in ${maps.size} multipath maps (${[...maps.keys()].join(', ')})`);
+        for (const [name, dm] of maps) {
+          const foreign = (await dmSlaves(dm, o.sysfsRoot ? { sysfsRoot: o.sysfsRoot } : {})).filter((x) => !disks.includes(x));
+          if (foreign.length > 0) reasons.push(`multipath map ${name} also holds ${foreign.join(', ')}, which are not disks of this target`);
+        }
         // The kernel's view of the top device, for users outside this mount namespace. A session that is not
         // logged in is not probed: opening its disks can block until the session's recovery timeout.
         if (reasons.length === 0 && c.sessions.every((s) => /^LOGGED.IN$/i.test(s.state))) {

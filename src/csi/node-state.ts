@@ -26,8 +26,14 @@ export interface StageState {
   lun: number;
   /** The device the volume is used through (/dev/sdX, /dev/mapper/mpathX or the LV). */
   device: string;
-  /** The kernel names of the iSCSI disks (sdX), for cleanup. */
+  /** The kernel names of the iSCSI disks (sdX) at stage; informational only, never acted on (names change). */
   disks: string[];
+  /**
+   * The WWIDs (sysfs device/wwid) of those disks at stage: unstage finds the
+   * disks from the target again and refuses any whose WWID is not one of
+   * these. Missing in state written by older versions.
+   */
+  wwids?: string[];
   multipathMap?: string;
   block: boolean;
   fsType?: string;

@@ -20,13 +20,16 @@ import { readOnlyMountOptions } from '../host/readonly.js';
 import { deviceSize, fsSize, growfs } from '../host/resize.js';
 import { fsStats } from '../host/stats.js';
 import { withXfsNoUuid } from '../host/xfs-uuid.js';
+import { assertDiskOfTarget } from '../initiator/attachment.js';
 import { waitForDevice } from '../initiator/device.js';
 import type { Iscsiadm } from '../initiator/iscsiadm.js';
 import { Multipath, multipathProblem } from '../initiator/multipath.js';
 import { byPathDevice } from '../initiator/portal.js';
+import { scsiDiskIdentity } from '../initiator/sysfs-scsi.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
-import { detachIscsi } from './node-detach.js';
 import type { StageGate } from './node-orphans.js';
+import { withStageRollback } from './node-stage-rollback.js';
+import { unstageVolume } from './node-unstage.js';
 import { locate, PublishIndex, readState, removeState, writeState, type StageState } from './node-state.js';
 import { requireField, requireSupportedCapabilities } from './validate.js';
 
@@ -91,10 +94,16 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       if (problem) throw new FailedPrecondition(`volume ${r.volume_id} has ${portals.length} portals and needs dm-multipath: ${problem}`);
     }
     const disks: string[] = [];
+    const wwids: string[] = [];
     for (const portal of portals) {
       await o.iscsi.createNode({ iqn, portal, ...(chap ? { chap } : {}) }, { signal });
       await o.iscsi.login(iqn, portal, { signal });
-      disks.push((await waitForDevice(byPathDevice(portal, iqn, lun), o.deviceTimeoutMs, signal)).name);
+      const name = (await waitForDevice(byPathDevice(portal, iqn, lun), o.deviceTimeoutMs, signal)).name;
+      // a stale by-path link must not lead mkfs to another disk: the disk must hang under a session to this target
+      await assertDiskOfTarget(name, iqn, { lun });
+      disks.push(name);
+      const wwid = (await scsiDiskIdentity(name))?.wwid;
+      if (wwid && !wwids.includes(wwid)) wwids.push(wwid);
     }
     let device = `/dev/${disks[0]}`;
     let multipathMap: string | undefined;
@@ -112,12 +121,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       device = map.devicePath;
       multipathMap = map.name;
     }
-    return { volumeId: r.volume_id, attach: 'iscsi', targetIqn: iqn, portals, lun, device, disks, ...(multipathMap ? { multipathMap } : {}) };
-  }
-
-  async function detach(s: StageState): Promise<void> {
-    if (s.attach !== 'iscsi' || !s.targetIqn) return;
-    await detachIscsi({ runner: o.runner, iscsi: o.iscsi, multipath }, { targetIqn: s.targetIqn, portals: s.portals, disks: s.disks, ...(s.multipathMap ? { multipathMap: s.multipathMap } : {}) });
+    return { volumeId: r.volume_id, attach: 'iscsi', targetIqn: iqn, portals, lun, device, disks, wwids, ...(multipathMap ? { multipathMap } : {}) };
   }
 
   /** `mountPath` is the staging mount (the publish targets may be read-only binds on purpose). */
@@ -194,7 +198,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         handle: async (r, ctx) => {
           const leave = o.gate?.enter(r.publish_context['targetIqn']);
           try {
-            return await stage(r, ctx.signal);
+            return await withStageRollback({ runner: o.runner, iscsi: o.iscsi, multipath, mounter, log: deps.log }, r, () => stage(r, ctx.signal));
           } finally {
             leave?.();
           }
@@ -214,10 +218,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         handle: async (r) => {
           const leave = o.gate?.enter();
           try {
-            await mounter.unmount(r.staging_target_path);
-            const s = await readState(r.staging_target_path);
-            if (s) await detach(s);
-            await removeState(r.staging_target_path);
+            await unstageVolume({ runner: o.runner, iscsi: o.iscsi, multipath, mounter }, r.volume_id, r.staging_target_path);
             return {};
           } finally {
             leave?.();

@@ -10,6 +10,7 @@ import { Iscsiadm } from '../../../src/initiator/iscsiadm.js';
 import { Mutex } from '../../../src/initiator/mutex.js';
 import { parseSessionTree } from '../../../src/initiator/session-parser.js';
 import { createLogger } from '../../../src/log.js';
+import { fakeIscsiSysfs } from '../initiator/fake-sysfs.js';
 
 const PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';
 const DRIVER = 'lvm-iscsi.csi.example.org';
@@ -143,6 +144,17 @@ describe('cleanupOrphans', () => {
 
   function sysfs(): string {
     const root = mkdtempSync(join(tmpdir(), 'csi-sysfs-'));
+    const one = (sid: number, lv: string, name: string, state?: string) => ({ sid, iqn: iqn(lv), ...(state ? { state } : {}), disks: [{ name, lun: 0 }] });
+    fakeIscsiSysfs(root, [
+      one(2, 'orphan', 'sdb'),
+      one(3, 'mounted', 'sdc'),
+      one(4, 'held', 'sdd'),
+      one(5, 'raw-bound', 'sde'),
+      one(7, 'multipath', 'sdg'),
+      one(8, 'multipath', 'sdh'),
+      one(9, 'claimed', 'sdi'),
+      one(11, 'dead', 'sdk', 'FAILED'),
+    ]);
     files(root, {
       'block/sdb/dev': '8:16\n',
       'block/sdb/holders': null,
@@ -166,6 +178,8 @@ describe('cleanupOrphans', () => {
       'block/dm-3/holders': null,
       'block/dm-3/dm/uuid': 'mpath-36001405aaaa\n',
       'block/dm-3/dm/name': 'mpatha\n',
+      'block/dm-3/slaves/sdg': null,
+      'block/dm-3/slaves/sdh': null,
       'block/sdi/dev': '8:128\n',
       'block/sdk/dev': '8:160\n',
       'block/sdk/device/delete': '',
@@ -291,6 +305,52 @@ describe('cleanupOrphans', () => {
     expect(report.removed.map((r) => r.iqn)).toEqual([iqn('orphan')]);
     expect(readFileSync(join(sys, 'block/sdg/device/delete'), 'utf8')).toBe(''); // its paths stay
   }, 10_000);
+
+  it('takes the disks of an orphan from sysfs, not from names listed elsewhere: a name now owned by another target is never deleted', async () => {
+    const root = kubelet({ [`${DRIVER}/11/globalmount.lvm-iscsi.json`]: state(iqn('owned')) });
+    const sys = mkdtempSync(join(tmpdir(), 'csi-sysfs-'));
+    fakeIscsiSysfs(sys, [
+      { sid: 1, iqn: iqn('owned'), disks: [{ name: 'sdb', lun: 0, dev: '8:16' }] },
+      { sid: 2, iqn: iqn('orphan'), disks: [{ name: 'sdm', lun: 0, dev: '8:192' }] },
+    ]);
+    const runner = new FakeRunner();
+    const iscsi = new Iscsiadm(runner, undefined, { mutex: new Mutex() });
+    runner
+      // a listing whose names are out of date: it says the orphan's disk is sdb
+      .expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: tree([{ iqn: iqn('owned'), portal: P1, sid: 1, disks: ['sda'] }, { iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdb'] }]) })
+      .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 })
+      .expect(FINDMNT, { exitCode: 1 })
+      .expect(['blockdev', '--flushbufs', '/dev/sdm'])
+      .expect(node(iqn('orphan'), P1, '--logout'))
+      .expect(node(iqn('orphan'), P1, '-o', 'delete'));
+    const { log } = logger();
+    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, probe: async () => 'free' });
+    runner.assertDone();
+    expect(report.removed).toEqual([{ iqn: iqn('orphan'), portals: [P1], disks: ['sdm'] }]);
+    expect(readFileSync(join(sys, 'block/sdm/device/delete'), 'utf8')).toBe('1');
+    expect(readFileSync(join(sys, 'block/sdb/device/delete'), 'utf8')).toBe('');
+  });
+
+  it('keeps an orphan whose multipath map also holds a disk of another target', async () => {
+    const root = kubelet({});
+    const sys = mkdtempSync(join(tmpdir(), 'csi-sysfs-'));
+    fakeIscsiSysfs(sys, [
+      { sid: 2, iqn: iqn('orphan'), disks: [{ name: 'sdm', lun: 0, dev: '8:192' }] },
+      { sid: 3, iqn: iqn('other'), disks: [{ name: 'sdn', lun: 0, dev: '8:208' }] },
+    ]);
+    files(sys, { 'block/sdm/holders/dm-5': null, 'block/dm-5/dm/uuid': 'mpath-3600\n', 'block/dm-5/dm/name': 'mpathx\n', 'block/dm-5/holders': null, 'block/dm-5/slaves/sdm': null, 'block/dm-5/slaves/sdn': null });
+    const runner = new FakeRunner();
+    const iscsi = new Iscsiadm(runner, undefined, { mutex: new Mutex() });
+    runner
+      .expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: tree([{ iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdm'] }]) })
+      .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 })
+      .expect(FINDMNT, { exitCode: 1 });
+    const { log } = logger();
+    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, probe: async () => 'free' });
+    runner.assertDone();
+    expect(report.kept).toEqual([{ iqn: iqn('orphan'), reasons: ['multipath map mpathx also holds sdn, which are not disks of this target'] }]);
+    expect(readFileSync(join(sys, 'block/sdm/device/delete'), 'utf8')).toBe('');
+  });
 
   it('touches nothing when the kubelet directory has no CSI staging directory or a state file is unreadable', async () => {
     const runner = new FakeRunner();
