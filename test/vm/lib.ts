@@ -165,12 +165,12 @@ export async function startPlugin(flags: string[], opts: { ready?: boolean } = {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  await waitFor(() => existsSync(sock) || child.exitCode !== null, 60_000, () => log);
+  await waitFor(() => existsSync(sock) || child.exitCode !== null, 300_000, () => log);
   if (child.exitCode !== null) throw new Error(`plugin exited ${child.exitCode}:\n${log}`);
   const csi = loadCsi().csi.v1;
   const identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
   const controller = new csi.Controller(`unix://${sock}`, credentials.createInsecure());
-  if (opts.ready === false) await waitFor(async () => (await call(identity, 'GetPluginInfo', {})).name, 60_000, () => log);
+  if (opts.ready === false) await waitFor(async () => (await call(identity, 'GetPluginInfo', {})).name, 180_000, () => log);
   else await waitFor(async () => (await call(identity, 'Probe', {})).ready?.value, 120_000, () => log);
   return {
     sock,
