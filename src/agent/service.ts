@@ -366,6 +366,11 @@ export class LocalAgent implements StorageAgent {
       if (!split) return;
       cur = split;
     }
+    if (cur.attr.permission !== 'writeable') {
+      // CSI and temporary snapshots are made read-only, and a split keeps that (dd: "Operation not permitted")
+      await this.lvm.setPermission(cur.vg, cur.name, 'rw', signal ? { signal } : {});
+      cur = (await this.lvm.getLv(cur.vg, cur.name)) ?? cur;
+    }
     await zeroBlocks(this.runner, await this.device(cur, signal), 0, cur.sizeBytes, this.blockOptions({ signal: signal ?? new AbortController().signal, ...(progress ? { setProgress: progress } : {}) }));
     await this.lvm.remove(cur.vg, cur.name).catch(gone);
   }
@@ -386,7 +391,9 @@ export class LocalAgent implements StorageAgent {
   private async temporarySnapshot(src: Lv, forLv: string, signal: AbortSignal): Promise<Lv> {
     const name = temporaryLvName(forLv);
     const have = await this.lvm.getLv(src.vg, name);
-    if (have) return have;
+    if (have && have.origin === src.name) return have;
+    // A leftover already split off for zeroing (a crash during release()) is no snapshot any more: finish it.
+    if (have) await this.release(have, this.zeroesOnRelease(src), signal);
     const tags = tagsFor({ kind: 'temporary', for: forLv, created: new Date().toISOString(), size: String(src.sizeBytes) });
     if (src.pool) await this.lvm.createThinSnapshot(src.vg, src.name, name, tags, { readOnly: true, activationSkip: false, signal });
     else await this.lvm.createCowSnapshot(src.vg, src.name, name, src.sizeBytes, tags, { signal });
