@@ -40,7 +40,8 @@ function ddArgv(input: string, output: string, offset: number, length: number, e
     `iflag=${iflags.join(',')}`,
     'oflag=direct,seek_bytes',
     `seek=${offset}`,
-    `conv=${extra.sparse ? 'notrunc,sparse' : 'notrunc'}`,
+    // nocreat: the output must exist already (a block device checked by lv-device.ts); never create a file there
+    `conv=${extra.sparse ? 'notrunc,nocreat,sparse' : 'notrunc,nocreat'}`,
     'status=none',
   ];
   if (!extra.fromZero) argv.splice(6, 0, `skip=${offset}`);

@@ -54,6 +54,13 @@ export class Jobs {
     return this.failures.get(key);
   }
 
+  /** The last failure of a job for this key, forgotten once returned (so it is reported once). */
+  takeFailure(key: string): string | undefined {
+    const f = this.failures.get(key);
+    this.failures.delete(key);
+    return f;
+  }
+
   list(): JobInfo[] {
     return [...this.running.values()].map((j) => j.info);
   }

@@ -8,6 +8,10 @@
  *   params   volume parameters (JSON)         ready   completion mark ("1")
  *   size     snapshot: the origin's size      state   deleting | hidden (removed once its snapshots are gone)
  *   for      temporary LVs: the LV they serve
+ *   fill     "zero": a new thick volume zeroed before it is ready (its VG holds unzeroed free extents)
+ *
+ * VG tag: csi.unzeroed=1 once extents of a thick LV went back to the VG without zeroing
+ * (a volumeClear: none volume or snapshot); see LocalAgent.markUnzeroed.
  */
 import type { Lv } from '../lvm/report.js';
 import { isInvalidSnapshot } from '../lvm/report.js';
@@ -29,6 +33,7 @@ export interface TagFields {
   state?: string;
   for?: string;
   published?: string;
+  fill?: string;
 }
 
 export function tagsFor(fields: TagFields): string[] {

@@ -10,12 +10,13 @@ import type { Lvm } from '../lvm/lvm.js';
 import { snapshotLvName, temporaryLvName, volumeLvName } from '../lvm/names.js';
 import { ThickPool, ThinPool, type VolumePool } from '../lvm/pool.js';
 import type { Lv } from '../lvm/report.js';
-import { tagChanges } from '../lvm/tags.js';
+import { decodeTags, encodeTags, tagChanges } from '../lvm/tags.js';
 import { copyBlocks, zeroBlocks } from './blockcopy.js';
 import { capacityFor, noRoomReason, type CapacityLimits } from './capacity.js';
 import { formatId, parseId, shortNodeId } from './ids.js';
 import type { Exports } from './exports.js';
 import type { JobContext, Jobs } from './jobs.js';
+import { lvBlockDevice, sysDeviceProbe, type DeviceProbe } from './lv-device.js';
 import type { SnapshotParams } from './params.js';
 import { encodeSource, tagsFor, tagValues, toSnapshot, toVolume } from './records.js';
 import type {
@@ -32,7 +33,12 @@ export interface AgentOptions extends CapacityLimits {
   jobWaitMs: number;
   /** dd chunk size for copies and zeroing. */
   copyChunkBytes?: number;
+  /** How LV device paths are proven before a job writes to them (tests may replace it). */
+  deviceProbe?: DeviceProbe;
 }
+
+/** VG tag key: extents of a thick LV went back to this VG without zeroing. */
+const UNZEROED = 'unzeroed';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -64,8 +70,17 @@ export class LocalAgent implements StorageAgent {
     return `${vg}/${lv}`;
   }
 
-  private device(lv: Lv): string {
-    return lv.dmPath ?? `/dev/${lv.vg}/${lv.name}`;
+  /** The LV's own block device, activated and proven (lv-device.ts) right before a job writes to or reads from it. */
+  private device(lv: Lv, signal?: AbortSignal): Promise<string> {
+    return lvBlockDevice(this.lvm, this.o.deviceProbe ?? sysDeviceProbe, lv, 'data', signal ? { signal } : {});
+  }
+
+  private blockOptions(ctx: { signal: AbortSignal; setProgress?: JobContext['setProgress'] }) {
+    return {
+      signal: ctx.signal,
+      ...(ctx.setProgress ? { onProgress: ctx.setProgress } : {}), // Jobs logs it (every 10%, at least every 30 s)
+      ...(this.o.copyChunkBytes ? { chunkBytes: this.o.copyChunkBytes } : {}),
+    };
   }
 
   /** Waits up to jobWaitMs for the job on key; true when none runs any more. */
@@ -73,6 +88,12 @@ export class LocalAgent implements StorageAgent {
     if (!this.jobs.get(key)) return true;
     await Promise.race([this.jobs.wait(key), sleep(this.o.jobWaitMs)]);
     return !this.jobs.get(key);
+  }
+
+  /** A failed job's cause, reported once to the CO (the failed volume is gone by then; a retry starts over). */
+  private throwIfFailedBefore(key: string, name: string): void {
+    const failure = this.jobs.takeFailure(key);
+    if (failure) throw new DomainError('Internal', `filling volume ${name} failed: ${failure}; the partial volume was removed and the next attempt starts over`);
   }
 
   private throwIfJobFailed(key: string): void {
@@ -183,6 +204,7 @@ export class LocalAgent implements StorageAgent {
       if (existing.state === 'copying') return this.resume(existing);
       return existing;
     }
+    if (!this.jobs.get(this.key(vg, lv))) this.throwIfFailedBefore(this.key(vg, lv), args.name);
     await this.ensureRoom({ vg, lvmType: params.lvmType, mirrors: params.mirrors, stripes: params.stripes }, args.sizeBytes, o);
 
     const source = args.source ? parseId(args.source.id) : undefined;
@@ -195,7 +217,10 @@ export class LocalAgent implements StorageAgent {
       size: String(args.sizeBytes),
     };
     if (!args.source || !source) {
-      await this.createLv(vg, lv, args.sizeBytes, tagsFor({ ...tags, ready: '1' }), params, o);
+      // A thick volume never shows a former volume's data: on a VG holding unzeroed free extents
+      // (a volumeClear: none LV went back to it) a volume whose class zeroes is zeroed before it is ready.
+      const fill = params.lvmType === 'thick' && params.volumeClear === 'zero' && (await this.hasUnzeroed(vg, o));
+      await this.createLv(vg, lv, args.sizeBytes, tagsFor(fill ? { ...tags, fill: 'zero' } : { ...tags, ready: '1' }), params, o);
     } else if (params.lvmType === 'thin' && source.vg === vg && (await this.isThin(vg, source.lv, o))) {
       // Thin from thin: a writable thin snapshot that activates like any LV (-kn) so it comes back after a reboot,
       // grown to the requested size. The completion mark comes last (complete() redoes the growth after a crash).
@@ -227,9 +252,9 @@ export class LocalAgent implements StorageAgent {
   /** Starts (or joins) the job that completes a volume still without its completion mark; waits a little. */
   private async resume(v: VolumeInfo): Promise<VolumeInfo> {
     const key = this.key(v.vg, v.lv);
-    this.jobs.start(key, 'copy', (ctx) => this.complete(v.vg, v.lv, ctx.signal, ctx.setProgress));
-    await this.settle(key);
-    this.throwIfJobFailed(key);
+    this.jobs.start(key, 'copy', (ctx) => this.complete(v.vg, v.lv, ctx));
+    if (!(await this.settle(key))) throw new Busy(`volume ${v.name} is being filled: ${this.jobs.describe(key)}`);
+    this.throwIfFailedBefore(key, v.name);
     const now = await this.getVolume(v.vg, v.lv);
     if (!now) throw new NotFound(`volume ${v.name} was cleaned up because its source is gone`);
     if (now.state !== 'ready') throw new Busy(`volume ${v.name} is being filled from its source: ${this.jobs.describe(key) || 'resuming'}`);
@@ -237,51 +262,138 @@ export class LocalAgent implements StorageAgent {
   }
 
   /**
-   * Completes a volume made from a source: thin snapshots are grown to the
-   * requested size; copies are (re)done from the source or from a temporary
-   * snapshot of the source volume. Then the completion mark is set. A volume
-   * whose source is gone is removed.
+   * Completes a volume without its completion mark: thin snapshots are grown
+   * to the requested size; copies are (re)done from the source or from a
+   * temporary snapshot of the source volume; a new thick volume on a VG with
+   * unzeroed free extents is zeroed. Then the completion mark is set. A volume
+   * whose source is gone is removed (zeroed first). When the work fails, the
+   * partial volume is removed (zeroed first) and the job fails with the cause,
+   * which the next CreateVolume reports; a shutdown leaves it to be resumed.
    */
-  private async complete(vg: string, lv: string, signal: AbortSignal, progress: JobContext['setProgress']): Promise<void> {
+  private async complete(vg: string, lv: string, ctx: JobContext): Promise<void> {
     const target = await this.lvm.getLv(vg, lv);
     if (!target) return;
+    try {
+      if (!(await this.fill(target, ctx))) return;
+    } catch (e) {
+      if (ctx.signal.aborted) throw e;
+      this.log.warn({ vg, lv, err: e instanceof Error ? e.message : String(e) }, 'filling a volume failed; removing the partial volume');
+      await this.discard(target, ctx.signal).catch((d: unknown) => this.log.error({ vg, lv, err: String(d) }, 'removing the partial volume failed'));
+      throw e;
+    }
+    await this.lvm.changeTags(vg, lv, tagChanges(target.tags, { ready: '1' }));
+  }
+
+  /** The work behind complete(); false when the volume was removed because its source is gone. */
+  private async fill(target: Lv, ctx: JobContext): Promise<boolean> {
+    const { vg, name: lv } = target;
+    const { signal } = ctx;
     const t = tagValues(target);
+    if (t['fill'] === 'zero') {
+      await zeroBlocks(this.runner, await this.device(target, signal), 0, target.sizeBytes, this.blockOptions(ctx));
+      return true;
+    }
     const want = Number(t['size']) || target.sizeBytes;
-    const sourceId = (t['source'] ?? '').slice((t['source'] ?? '').indexOf(':') + 1);
-    const ref = parseId(sourceId);
     if (target.pool && target.origin) {
       // thin snapshot: only the size and the mark are missing
       if (target.sizeBytes < want) await this.lvm.extend(vg, lv, want, { signal });
-    } else {
-      const src = ref && ref.node === this.nodeId ? await this.lvm.getLv(ref.vg, ref.lv) : undefined;
-      if (!ref || !src) {
-        this.log.warn({ vg, lv, source: sourceId }, 'source of an unfinished copy is gone; removing the partial volume');
-        await this.lvm.remove(vg, lv);
-        return;
-      }
-      const isVolume = t['source']?.startsWith('volume:') ?? false;
-      const from = isVolume ? await this.temporarySnapshot(src, lv, signal) : src;
-      if (!from.active) await this.lvm.activate(from.vg, from.name, { ignoreSkip: true, signal });
-      const bytes = Number(tagValues(src)['size']) || src.originSizeBytes || src.sizeBytes;
-      const sparse = Boolean(target.pool);
-      await copyBlocks(this.runner, this.device(from), this.device(target), Math.min(bytes, target.sizeBytes), sparse, {
-        signal,
-        onProgress: progress, // Jobs logs it (every 10%, at least every 30 s)
-        ...(this.o.copyChunkBytes ? { chunkBytes: this.o.copyChunkBytes } : {}),
-      });
-      // A thick LV's extents may hold a former volume's data past the copied part.
-      if (!sparse && target.sizeBytes > bytes) await zeroBlocks(this.runner, this.device(target), bytes, target.sizeBytes - bytes, { signal });
-      if (from !== src) await this.lvm.remove(from.vg, from.name);
+      return true;
     }
-    const changes = tagChanges(target.tags, { ready: '1' });
-    await this.lvm.changeTags(vg, lv, changes);
+    const sourceId = (t['source'] ?? '').slice((t['source'] ?? '').indexOf(':') + 1);
+    const ref = parseId(sourceId);
+    const src = ref && ref.node === this.nodeId ? await this.lvm.getLv(ref.vg, ref.lv) : undefined;
+    if (!ref || !src) {
+      this.log.warn({ vg, lv, source: sourceId }, 'source of an unfinished copy is gone; removing the partial volume');
+      await this.discard(target, signal);
+      return false;
+    }
+    const isVolume = t['source']?.startsWith('volume:') ?? false;
+    const from = isVolume ? await this.temporarySnapshot(src, lv, signal) : src;
+    // The size of the data: the source's size when the temporary snapshot was taken, or the
+    // origin's size when the CSI snapshot was (csi.size of snapshots), never a volume's creation size.
+    const bytes = Math.min(Number(tagValues(from)['size']) || from.originSizeBytes || from.sizeBytes, target.sizeBytes);
+    const sparse = Boolean(target.pool);
+    const fromDevice = await this.device(from, signal);
+    const toDevice = await this.device(target, signal);
+    await copyBlocks(this.runner, fromDevice, toDevice, bytes, sparse, this.blockOptions(ctx));
+    // A thick LV's extents may hold a former volume's data past the copied part.
+    if (!sparse && target.sizeBytes > bytes) await zeroBlocks(this.runner, toDevice, bytes, target.sizeBytes - bytes, { signal });
+    if (from !== src) await this.release(from, this.zeroesOnRelease(src), signal);
+    return true;
+  }
+
+  /** Whether a thick LV's class wants its extents zeroed before they go back (unknown: yes). */
+  private zeroesOnRelease(l: Lv | undefined): boolean {
+    if (!l || l.pool) return false;
+    const params = toVolume(this.nodeId, l, [])?.params;
+    return params?.volumeClear !== 'none';
+  }
+
+  /** Removes a partial volume and its temporary snapshot, zeroing what its class wants zeroed (inside its job). */
+  private async discard(target: Lv, signal?: AbortSignal): Promise<void> {
+    const zero = this.zeroesOnRelease(target);
+    if (zero && tagValues(target)['state'] !== 'deleting') {
+      // a crash from here on resumes as a zero-and-delete
+      await this.lvm.changeTags(target.vg, target.name, tagChanges(target.tags, { state: 'deleting' }));
+    }
+    const tmp = await this.lvm.getLv(target.vg, temporaryLvName(target.name));
+    if (tmp) {
+      const origin = tmp.origin ? await this.lvm.getLv(tmp.vg, tmp.origin) : undefined;
+      await this.release(tmp, this.zeroesOnRelease(origin), signal);
+    }
+    await this.release(target, zero, signal);
+  }
+
+  /**
+   * Gives an LV's extents back (inside a job): thin LVs to their pool, which zeroes;
+   * thick LVs zeroed first when `zero`, else with the VG marked as holding unzeroed
+   * extents (so new volumes that care are zeroed on create). A COW snapshot is split
+   * from its origin first, so the origin's writes stop landing in what is being wiped.
+   */
+  private async release(l: Lv, zero: boolean, signal?: AbortSignal, progress?: JobContext['setProgress']): Promise<void> {
+    const gone = (e: unknown) => {
+      if (!(e instanceof NotFound)) throw e;
+    };
+    if (l.pool || !zero) {
+      if (!l.pool) await this.markUnzeroed(l.vg);
+      await this.lvm.remove(l.vg, l.name).catch(gone);
+      return;
+    }
+    let cur = l;
+    if (cur.origin && cur.attr.volumeType === 'snapshot') {
+      await this.lvm.splitSnapshot(cur.vg, cur.name, signal ? { signal } : {});
+      const split = await this.lvm.getLv(cur.vg, cur.name);
+      if (!split) return;
+      cur = split;
+    }
+    if (cur.attr.permission !== 'writeable') {
+      // CSI and temporary snapshots are made read-only, and a split keeps that (dd: "Operation not permitted")
+      await this.lvm.setPermission(cur.vg, cur.name, 'rw', signal ? { signal } : {});
+      cur = (await this.lvm.getLv(cur.vg, cur.name)) ?? cur;
+    }
+    await zeroBlocks(this.runner, await this.device(cur, signal), 0, cur.sizeBytes, this.blockOptions({ signal: signal ?? new AbortController().signal, ...(progress ? { setProgress: progress } : {}) }));
+    await this.lvm.remove(cur.vg, cur.name).catch(gone);
+  }
+
+  /** Records on the VG, before the extents go back, that some of its free extents may hold data. */
+  private async markUnzeroed(vg: string, o?: CallOptions): Promise<void> {
+    if (await this.hasUnzeroed(vg, o)) return;
+    this.log.info({ vg }, 'extents of a volumeClear=none LV go back unzeroed: new thick volumes that zero will be zeroed on create');
+    await this.lvm.addVgTags(vg, encodeTags({ [UNZEROED]: '1' }), o);
+  }
+
+  private async hasUnzeroed(vg: string, o?: CallOptions): Promise<boolean> {
+    const v = await this.lvm.getVg(vg, o);
+    return v !== undefined && decodeTags(v.tags).values[UNZEROED] === '1';
   }
 
   /** A snapshot of a source volume to copy from, so the copy is consistent while the source stays in use. */
   private async temporarySnapshot(src: Lv, forLv: string, signal: AbortSignal): Promise<Lv> {
     const name = temporaryLvName(forLv);
     const have = await this.lvm.getLv(src.vg, name);
-    if (have) return have;
+    if (have && have.origin === src.name) return have;
+    // A leftover already split off for zeroing (a crash during release()) is no snapshot any more: finish it.
+    if (have) await this.release(have, this.zeroesOnRelease(src), signal);
     const tags = tagsFor({ kind: 'temporary', for: forLv, created: new Date().toISOString(), size: String(src.sizeBytes) });
     if (src.pool) await this.lvm.createThinSnapshot(src.vg, src.name, name, tags, { readOnly: true, activationSkip: false, signal });
     else await this.lvm.createCowSnapshot(src.vg, src.name, name, src.sizeBytes, tags, { signal });
@@ -313,9 +425,13 @@ export class LocalAgent implements StorageAgent {
     await this.removeLv(l, v.params.lvmType === 'thick' && v.params.volumeClear === 'zero', o);
   }
 
-  /** Removes an LV, zeroing it first (in a background job) when asked; Busy while the job runs. */
-  private async removeLv(l: Lv, zero: boolean, o?: CallOptions, device?: { path: string; bytes: number }): Promise<void> {
+  /**
+   * Removes an LV, zeroing it first (in a background job) when asked; Busy while the job runs.
+   * Without zeroing, a thick LV's VG is first marked as holding unzeroed extents.
+   */
+  private async removeLv(l: Lv, zero: boolean, o?: CallOptions): Promise<void> {
     if (!zero) {
+      if (!l.pool) await this.markUnzeroed(l.vg, o);
       await this.lvm.remove(l.vg, l.name, o).catch((e: unknown) => {
         if (!(e instanceof NotFound)) throw e;
       });
@@ -324,13 +440,8 @@ export class LocalAgent implements StorageAgent {
     const key = this.key(l.vg, l.name);
     if (tagValues(l)['state'] !== 'deleting') await this.lvm.changeTags(l.vg, l.name, tagChanges(l.tags, { state: 'deleting' }), o);
     this.jobs.start(key, 'zero', async (ctx) => {
-      const target = device ?? { path: this.device(l), bytes: l.sizeBytes };
-      await zeroBlocks(this.runner, target.path, 0, target.bytes, {
-        signal: ctx.signal,
-        onProgress: ctx.setProgress, // Jobs logs it (every 10%, at least every 30 s)
-        ...(this.o.copyChunkBytes ? { chunkBytes: this.o.copyChunkBytes } : {}),
-      });
-      await this.lvm.remove(l.vg, l.name);
+      const now = await this.lvm.getLv(l.vg, l.name);
+      if (now) await this.release(now, true, ctx.signal, ctx.setProgress);
       await this.afterSnapshotRemoved(l);
     });
     if (!(await this.settle(key))) throw new Busy(`${l.vg}/${l.name}: ${this.jobs.describe(key)}`);
@@ -346,7 +457,9 @@ export class LocalAgent implements StorageAgent {
     if (sizeBytes > v.sizeBytes) {
       const p = v.params;
       await this.ensureRoom({ vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes }, sizeBytes - v.sizeBytes, o);
-      await this.pool(vg, p.lvmType).extend(lv, sizeBytes, o);
+      const grown = await this.pool(vg, p.lvmType).extend(lv, sizeBytes, o);
+      // csi.size follows the LV (a copy from this volume reads the size of its source now, but keep the tag true)
+      await this.lvm.changeTags(vg, lv, tagChanges(grown.tags, { size: String(grown.sizeBytes) }), o);
       await this.exports.refreshSize(vg, lv, o);
     }
     const after = await this.getVolume(vg, lv, o);
@@ -408,9 +521,10 @@ export class LocalAgent implements StorageAgent {
     if (restoring) throw new Busy(`snapshot ${vg}/${lv} is being restored into ${restoring.name}; retry later`);
     const origin = l.origin && !l.pool ? await this.lvm.getLv(vg, l.origin, o) : undefined;
     const originParams = origin ? toVolume(this.nodeId, origin, [])?.params : undefined;
-    const zeroCow = originParams?.volumeClear === 'zero' && l.dmPath !== undefined;
-    // A COW snapshot's exception store holds the origin's old data: zero it like a thick volume.
-    await this.removeLv(l, zeroCow, o, zeroCow ? { path: `${l.dmPath}-cow`, bytes: l.sizeBytes } : undefined);
+    // A COW snapshot's exception store holds the origin's old data: zero it like a thick volume
+    // (split from its origin first, see release()). Thin snapshots go back to the pool, which zeroes.
+    const zeroCow = !l.pool && (originParams?.volumeClear ?? 'zero') === 'zero';
+    await this.removeLv(l, zeroCow, o);
     if (!zeroCow) await this.afterSnapshotRemoved(l, o);
   }
 
@@ -465,15 +579,19 @@ export class LocalAgent implements StorageAgent {
   }
 
   async recover(): Promise<void> {
+    const busyOk = (vg: string, lv: string) => (e: unknown) => {
+      if (!(e instanceof Busy)) this.log.error({ vg, lv, err: String(e) }, 'resume failed');
+    };
     for (const vg of this.o.volumeGroups) {
       const all = await this.lvs(vg);
       for (const l of all) {
         const t = tagValues(l);
-        if (t['kind'] === 'temporary') {
+        if (t['kind'] === 'temporary' && t['state'] !== 'deleting') {
           const owner = all.find((x) => x.name === t['for']);
           if (!owner || tagValues(owner)['ready'] === '1') {
             this.log.info({ vg, lv: l.name }, 'removing a temporary snapshot left behind');
-            await this.lvm.remove(vg, l.name);
+            const origin = all.find((x) => x.name === l.origin);
+            await this.removeLv(l, this.zeroesOnRelease(origin), undefined).catch(busyOk(vg, l.name));
           }
         }
       }
@@ -482,13 +600,17 @@ export class LocalAgent implements StorageAgent {
         const key = this.key(vg, l.name);
         if (t['state'] === 'deleting') {
           this.log.info({ vg, lv: l.name }, 'resuming an interrupted zero-and-delete');
-          const cow = t['kind'] === 'snapshot' && l.dmPath ? { path: `${l.dmPath}-cow`, bytes: l.sizeBytes } : undefined;
-          await this.removeLv(l, true, undefined, cow).catch((e: unknown) => {
-            if (!(e instanceof Busy)) this.log.error({ vg, lv: l.name, err: String(e) }, 'resume failed');
-          });
+          await this.removeLv(l, true, undefined).catch(busyOk(vg, l.name));
         } else if (t['kind'] === 'volume' && t['ready'] !== '1' && !this.jobs.get(key)) {
           this.log.info({ vg, lv: l.name }, 'resuming an interrupted copy');
-          this.jobs.start(key, 'copy', (ctx) => this.complete(vg, l.name, ctx.signal, ctx.setProgress));
+          this.jobs.start(key, 'copy', (ctx) => this.complete(vg, l.name, ctx));
+        } else if (t['kind'] === 'volume' && t['state'] === 'hidden') {
+          // a hidden origin whose last snapshot went while the agent was down (e.g. during its zeroing)
+          const v = toVolume(this.nodeId, l, all);
+          if (v && v.snapshotCount === 0) {
+            this.log.info({ vg, lv: l.name }, 'removing a hidden origin without snapshots');
+            await this.removeLv(l, v.params.lvmType === 'thick' && v.params.volumeClear === 'zero').catch(busyOk(vg, l.name));
+          }
         }
       }
     }

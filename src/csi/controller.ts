@@ -115,13 +115,18 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           const params = parseVolumeParams(r.parameters, defaults(agent));
 
           if (existing) {
-            if (existing.state !== 'ready') throw notReady(existing);
+            if (existing.state === 'deleting') throw notReady(existing);
             if (!sizeFits(existing.sizeBytes, size)) {
               throw new AlreadyExists(`volume ${r.name} exists with ${existing.sizeBytes} bytes, outside the requested capacity_range`);
             }
             if (!sameVolumeParams(existing.params, params)) throw new AlreadyExists(`volume ${r.name} exists with other parameters`);
             if (!sameSource(existing.source, source)) throw new AlreadyExists(`volume ${r.name} exists with another content source`);
-            return { volume: toCsiVolume(existing) };
+            if (existing.state === 'ready') return { volume: toCsiVolume(existing) };
+            // Still being filled: only the agent knows how its job goes (progress, the cause of a
+            // failure, a source that is gone) and restarts it, so ask it rather than answer ABORTED here.
+            const now = await agent.createVolume({ name: r.name, sizeBytes: existing.sizeBytes, params: existing.params, source });
+            if (now.state !== 'ready') throw notReady(now);
+            return { volume: toCsiVolume(now) };
           }
           if (src && size.limit > 0 && size.limit < src.sizeBytes) {
             throw new OutOfRange(`capacity_range.limit_bytes ${size.limit} is smaller than the source (${src.sizeBytes} bytes)`);

@@ -405,6 +405,22 @@ export class Lvm {
     await this.exec('lvremove', ['--yes', this.lvPath(vg, lv)], opts);
   }
 
+  /**
+   * lvconvert --splitsnapshot: a COW snapshot becomes a plain LV holding its
+   * exception store, detached from its origin (writes to the origin no longer
+   * land in it), so it can be wiped and then removed (lvconvert(8)).
+   */
+  async splitSnapshot(vg: string, lv: string, opts?: CallOptions): Promise<void> {
+    await this.exec('lvconvert', ['--yes', '--splitsnapshot', this.lvPath(vg, lv)], opts);
+  }
+
+  /** vgchange --addtag (adding a present tag is not an error for lvm). */
+  async addVgTags(vg: string, tags: readonly string[], opts?: CallOptions): Promise<void> {
+    assertVgName(vg);
+    if (tags.length === 0) return;
+    await this.exec('vgchange', [...tagArgs('--addtag', tags), vg], opts);
+  }
+
   async rename(vg: string, from: string, to: string, opts?: CallOptions): Promise<void> {
     assertVgName(vg);
     assertLvName(from, 'from');

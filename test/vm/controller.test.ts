@@ -216,15 +216,16 @@ describe.runIf(inGuest)('Controller on real LVM', () => {
     expect(rawLv(ZVG, lvOf(a))).toBeUndefined();
     const b = (await create('pvc-zero-b', 32, params)).volume?.volume_id ?? '';
     expect(isZero(dev(b), 0, 32 * MiB)).toBe(true);
-    // control: with volumeClear=none the old pattern is still there past lvcreate's wiped first 4 KiB
     writePattern(dev(b), 32 * MiB, 'tenant-b');
     await call(p.controller, 'DeleteVolume', { volume_id: b });
-    // delete b without zeroing by creating it with volumeClear none next time
+    // a volumeClear=none volume goes back unzeroed (its pattern stays on the extents), and the VG is
+    // marked: the next volume that zeroes is zeroed on create (issue #11 item 6)
     const c = (await create('pvc-zero-c', 32, { ...params, volumeClear: 'none' })).volume?.volume_id ?? '';
     writePattern(dev(c), 32 * MiB, 'tenant-c');
     await call(p.controller, 'DeleteVolume', { volume_id: c });
+    expect(sh(['vgs', '--noheadings', '-o', 'vg_tags', ZVG])).toContain('csi.unzeroed=1');
     const d = (await create('pvc-zero-d', 32, params)).volume?.volume_id ?? '';
-    expect(isZero(dev(d), MiB, 31 * MiB)).toBe(false);
+    expect(isZero(dev(d), 0, 32 * MiB)).toBe(true);
   });
 
   it('deletes idempotently and treats unknown or malformed ids as spec says', async () => {

@@ -81,7 +81,7 @@ describe('blockcopy chunks', () => {
     const chunk = 100 * MiB;
     for (let off = 0; off < total; off += chunk) {
       runner.expect([
-        'dd', 'if=/dev/a', 'of=/dev/b', 'bs=1M', `count=${chunk}`, 'iflag=direct,count_bytes,skip_bytes', `skip=${off}`, 'oflag=direct,seek_bytes', `seek=${off}`, 'conv=notrunc', 'status=none',
+        'dd', 'if=/dev/a', 'of=/dev/b', 'bs=1M', `count=${chunk}`, 'iflag=direct,count_bytes,skip_bytes', `skip=${off}`, 'oflag=direct,seek_bytes', `seek=${off}`, 'conv=notrunc,nocreat', 'status=none',
       ]);
     }
     const seen: Array<[number, number]> = [];
@@ -94,7 +94,7 @@ describe('blockcopy chunks', () => {
 
   it('zeroing reports bytes relative to its own range', async () => {
     const runner = new FakeRunner();
-    runner.expect(['dd', 'if=/dev/zero', 'of=/dev/b', 'bs=1M', `count=${8 * MiB}`, 'iflag=count_bytes', 'oflag=direct,seek_bytes', `seek=${16 * MiB}`, 'conv=notrunc', 'status=none']);
+    runner.expect(['dd', 'if=/dev/zero', 'of=/dev/b', 'bs=1M', `count=${8 * MiB}`, 'iflag=count_bytes', 'oflag=direct,seek_bytes', `seek=${16 * MiB}`, 'conv=notrunc,nocreat', 'status=none']);
     const seen: Array<{ done: number; total: number }> = [];
     await zeroBlocks(runner, '/dev/b', 16 * MiB, 8 * MiB, { onProgress: (_f, b) => seen.push(b) });
     runner.assertDone();

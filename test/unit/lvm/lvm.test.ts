@@ -304,6 +304,18 @@ describe('Lvm changes', () => {
     runner.assertDone();
   });
 
+  it('splitSnapshot and addVgTags', async () => {
+    const { runner, lvm } = setup();
+    runner
+      .expect(['lvconvert', ...CFG, '--yes', '--splitsnapshot', 'csivg/tmp-x'])
+      .expect(['vgchange', ...CFG, '--addtag', 'csi.unzeroed=1', 'csivg']);
+    await lvm.splitSnapshot('csivg', 'tmp-x');
+    await lvm.addVgTags('csivg', ['csi.unzeroed=1']);
+    await lvm.addVgTags('csivg', []);
+    await expect(lvm.addVgTags('csivg', ['bad tag'])).rejects.toBeInstanceOf(InvalidArgument);
+    runner.assertDone();
+  });
+
   it('rename', async () => {
     const { runner, lvm } = setup();
     runner
