@@ -3,7 +3,18 @@
  * pool under the configured limits, like Cinder's capacity filter:
  * reserved percentage, thin over-subscription ratio, pool fill threshold.
  */
+import type { Lv } from '../lvm/report.js';
 import type { Capacity, CapacityQuery, PoolStatus } from './types.js';
+
+/** lv_attr health characters that make a thin pool unfit for anything new ('X' unknown and raid states are not). */
+const UNHEALTHY = new Set(['failed', 'out-of-data-space', 'metadata-read-only', 'error', 'partial']);
+
+/** "ok" or what is wrong with the thin pool LV, from its lv_attr (health character, read-only permission). */
+export function thinPoolHealth(pool: Lv): string {
+  if (UNHEALTHY.has(pool.attr.health)) return pool.attr.health;
+  if (pool.attr.permission === 'read-only' || pool.attr.permission === 'read-only-activation') return 'read-only';
+  return 'ok';
+}
 
 export interface CapacityLimits {
   /** Share of each VG kept free (percent of its size). */
@@ -26,9 +37,27 @@ export function thickCapacity(p: PoolStatus, q: Pick<CapacityQuery, 'mirrors' | 
   return { availableBytes: size, maximumVolumeBytes: size };
 }
 
+/**
+ * Why nothing new may go into the thin pool (data or metadata at or above
+ * the threshold, or the pool unhealthy), or undefined. CreateVolume and thin
+ * CreateSnapshot both honour it; the volume condition reports it.
+ */
+export function thinPoolProblem(p: PoolStatus, thresholdPercent: number): string | undefined {
+  const pool = p.thinPool;
+  if (!pool) return `volume group ${p.vg} has no thin pool`;
+  if (pool.health !== 'ok') return `thin pool ${p.vg}/${pool.name} is unhealthy (${pool.health})`;
+  if (pool.dataPercent >= thresholdPercent) {
+    return `thin pool ${p.vg}/${pool.name} data is ${pool.dataPercent}% full, at or above the ${thresholdPercent}% threshold`;
+  }
+  if (pool.metadataPercent >= thresholdPercent) {
+    return `thin pool ${p.vg}/${pool.name} metadata is ${pool.metadataPercent}% full, at or above the ${thresholdPercent}% threshold`;
+  }
+  return undefined;
+}
+
 export function thinCapacity(p: PoolStatus, l: CapacityLimits): Capacity {
   const pool = p.thinPool;
-  if (!pool || pool.dataPercent >= l.thinPoolThresholdPercent || pool.metadataPercent >= l.thinPoolThresholdPercent) {
+  if (!pool || thinPoolProblem(p, l.thinPoolThresholdPercent)) {
     return { availableBytes: 0, maximumVolumeBytes: 0 };
   }
   const virtualRoom = Math.floor(pool.sizeBytes * l.overSubscriptionRatio) - pool.provisionedBytes;
@@ -44,13 +73,8 @@ export function capacityFor(p: PoolStatus, q: CapacityQuery, l: CapacityLimits):
 export function noRoomReason(p: PoolStatus, q: CapacityQuery, bytes: number, l: CapacityLimits): string | undefined {
   if (q.lvmType === 'thin') {
     const pool = p.thinPool;
-    if (!pool) return `volume group ${p.vg} has no thin pool`;
-    if (pool.dataPercent >= l.thinPoolThresholdPercent) {
-      return `thin pool ${p.vg}/${pool.name} data is ${pool.dataPercent}% full, at or above the ${l.thinPoolThresholdPercent}% threshold`;
-    }
-    if (pool.metadataPercent >= l.thinPoolThresholdPercent) {
-      return `thin pool ${p.vg}/${pool.name} metadata is ${pool.metadataPercent}% full, at or above the ${l.thinPoolThresholdPercent}% threshold`;
-    }
+    const problem = thinPoolProblem(p, l.thinPoolThresholdPercent);
+    if (!pool || problem) return problem;
     const cap = thinCapacity(p, l);
     if (bytes > cap.maximumVolumeBytes) {
       return `thin pool ${p.vg}/${pool.name}: ${bytes} bytes would exceed the over-subscription limit (${pool.provisionedBytes} of ${Math.floor(pool.sizeBytes * l.overSubscriptionRatio)} bytes provisioned, ratio ${l.overSubscriptionRatio})`;

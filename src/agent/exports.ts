@@ -15,6 +15,7 @@ import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } f
 import { parseNodeId } from '../csi/node-id.js';
 import { chapFromSecrets, type ChapCredentials } from './chap.js';
 import { Gate } from './gate.js';
+import { exportReadOnly } from './access.js';
 import { formatHostPort } from '../host-port.js';
 
 export interface ExportOptions {
@@ -69,13 +70,13 @@ export class Exports {
     } else {
       const iqn = this.iqnOf(a.vg, a.lv);
       await this.target.ensureTarget(
-        { iqn, volumeKey: `${a.vg}/${a.lv}`, devicePath: v.devicePath, serial: unitSerial(a.vg, a.lv), portals: this.o.portals, readOnly: a.publication.readOnly },
+        { iqn, volumeKey: `${a.vg}/${a.lv}`, devicePath: v.devicePath, serial: unitSerial(a.vg, a.lv), portals: this.o.portals, readOnly: exportReadOnly(a.publication) },
         o,
       );
       await this.target.allowInitiator(iqn, a.initiatorIqn, a.chap, o);
       info = { kind: 'iscsi', targetIqn: iqn, portals: this.o.portals.map((p) => formatHostPort(p.address, p.port)), lun: this.target.lun };
     }
-    const publication: Publication = { ...a.publication, ...(a.chap ? { chap: true } : {}) };
+    const publication: Publication = { ...a.publication, readOnly: exportReadOnly(a.publication), ...(a.chap ? { chap: true } : {}) };
     if (!v.published.some((p) => p.nodeId === publication.nodeId)) await this.record(a.vg, a.lv, tags, [...v.published, publication], o);
     return info;
   }
@@ -138,6 +139,15 @@ export class Exports {
         this.log.info({ iqn: t.iqn }, 'removing a target no published volume owns');
         await this.target.removeTarget(t.iqn);
       }
+      const v = owned.get(t.iqn);
+      if (v && !t.readOnly && v.published.some(exportReadOnly)) {
+        // made before reader-only modes were exported read-only: left alone (no live session is dropped), but said
+        this.log.warn({ iqn: t.iqn, volume: v.id }, 'a reader-only volume is exported read-write; unpublish and publish it again to make it read-only');
+      }
+    }
+    // Backstores a crash left between their creation and the LUN link (ours by alias, linked by no LUN).
+    for (const name of await this.target.removeOrphans(this.o.iqnPrefix)) {
+      this.log.info({ backstore: name }, 'removed a backstore no target exports');
     }
     let secrets: Record<string, string> | undefined | null = null;
     for (const [iqn, v] of owned) {
@@ -152,7 +162,7 @@ export class Exports {
         }
       }
       this.log.info({ iqn, volume: v.id, chap: Boolean(chap) }, 're-creating the export of a published volume');
-      const readOnly = v.published.some((p) => p.readOnly);
+      const readOnly = v.published.some(exportReadOnly);
       await this.target.ensureTarget({ iqn, volumeKey: `${v.vg}/${v.lv}`, devicePath: v.devicePath, serial: unitSerial(v.vg, v.lv), portals: this.o.portals, readOnly });
       for (const p of v.published) {
         const node = parseNodeId(p.nodeId);

@@ -12,7 +12,7 @@ import { ThickPool, ThinPool, type VolumePool } from '../lvm/pool.js';
 import type { Lv } from '../lvm/report.js';
 import { decodeTags, encodeTags, tagChanges } from '../lvm/tags.js';
 import { copyBlocks, zeroBlocks } from './blockcopy.js';
-import { capacityFor, noRoomReason, type CapacityLimits } from './capacity.js';
+import { capacityFor, noRoomReason, thinPoolHealth, thinPoolProblem, type CapacityLimits } from './capacity.js';
 import { formatId, parseId, shortNodeId } from './ids.js';
 import type { Exports } from './exports.js';
 import type { JobContext, Jobs } from './jobs.js';
@@ -178,6 +178,7 @@ export class LocalAgent implements StorageAgent {
           metadataPercent: pool.metadataPercent ?? 0,
           provisionedBytes,
           zeroing: pool.zero === true,
+          health: thinPoolHealth(pool),
         };
       }
     }
@@ -496,6 +497,9 @@ export class LocalAgent implements StorageAgent {
       ready: '1',
     });
     if (src.params.lvmType === 'thin') {
+      // the same pool thresholds and health CreateVolume honours: a snapshot shares the pool's blocks and metadata
+      const problem = thinPoolProblem(await this.poolStatus(vg, o), this.o.thinPoolThresholdPercent);
+      if (problem) throw new OutOfCapacity(`cannot take a thin snapshot of ${src.id}: ${problem}`);
       await this.pool(vg, 'thin').snapshot(lv, snapLv, tags, o);
     } else {
       const status = await this.poolStatus(vg, o);

@@ -95,6 +95,12 @@ export interface PoolStatus {
         /** Sum of the virtual sizes of the thin LVs in the pool. */
         provisionedBytes: number;
         zeroing: boolean;
+        /**
+         * "ok", or what lv_attr's health character says is wrong with the pool:
+         * "failed", "out-of-data-space", "metadata-read-only" (also when lv_attr
+         * shows the pool read-only), "error", "partial".
+         */
+        health: string;
       }
     | undefined;
 }

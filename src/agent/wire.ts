@@ -117,7 +117,7 @@ export function poolToWire(p: PoolStatus): WirePool {
   return {
     vg: p.vg, vg_size_bytes: String(p.vgSizeBytes), vg_free_bytes: String(p.vgFreeBytes), extent_bytes: String(p.extentBytes), pv_count: p.pvCount,
     thin_pool: t
-      ? { name: t.name, size_bytes: String(t.sizeBytes), data_percent: t.dataPercent, metadata_percent: t.metadataPercent, provisioned_bytes: String(t.provisionedBytes), zeroing: t.zeroing }
+      ? { name: t.name, size_bytes: String(t.sizeBytes), data_percent: t.dataPercent, metadata_percent: t.metadataPercent, provisioned_bytes: String(t.provisionedBytes), zeroing: t.zeroing, health: t.health }
       : null,
   };
 }
@@ -127,7 +127,7 @@ export function poolFromWire(w: WirePoolOut): PoolStatus {
   return {
     vg: w.vg, vgSizeBytes: num(w.vg_size_bytes), vgFreeBytes: num(w.vg_free_bytes), extentBytes: num(w.extent_bytes), pvCount: w.pv_count,
     thinPool: t
-      ? { name: t.name, sizeBytes: num(t.size_bytes), dataPercent: t.data_percent, metadataPercent: t.metadata_percent, provisionedBytes: num(t.provisioned_bytes), zeroing: t.zeroing }
+      ? { name: t.name, sizeBytes: num(t.size_bytes), dataPercent: t.data_percent, metadataPercent: t.metadata_percent, provisionedBytes: num(t.provisioned_bytes), zeroing: t.zeroing, health: t.health || 'ok' }
       : undefined,
   };
 }

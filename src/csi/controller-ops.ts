@@ -5,7 +5,7 @@
 import type { SnapshotInfo, StorageAgent, SourceRef, VolumeInfo } from '../agent/types.js';
 import { parseId } from '../agent/ids.js';
 import { parseVolumeParams, type ParamDefaults } from '../agent/params.js';
-import { InvalidArgument, NotFound, OutOfRange, Unavailable } from '../errors.js';
+import { FailedPrecondition, InvalidArgument, NotFound, OutOfRange, Unavailable } from '../errors.js';
 import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
 import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
@@ -145,6 +145,10 @@ export async function findSource(agents: AgentDirectory, src: SourceRef): Promis
   if (src.kind === 'snapshot') {
     const s = await where.agent.getSnapshot(where.vg, where.lv);
     if (!s) throw new NotFound(`snapshot ${src.id} does not exist`);
+    if (!s.readyToUse) {
+      // LVM invalidates a thick COW snapshot whose reserve overflowed: its blocks can no longer be read back.
+      throw new FailedPrecondition(`snapshot ${src.id} is not usable (invalidated: its COW reserve overflowed, or never completed); it cannot be restored`);
+    }
     return { agent: where.agent, sizeBytes: s.sizeBytes, vg: where.vg, lv: where.lv };
   }
   const v = await where.agent.getVolume(where.vg, where.lv);

@@ -3,6 +3,7 @@
  * attaching a volume to a node (who may hold it, idempotency, error codes).
  * The export itself (iSCSI target, ACL, CHAP) is the agent's work.
  */
+import { exportReadOnly, READER_ONLY_MODES } from '../agent/access.js';
 import { chapFromSecrets } from '../agent/chap.js';
 import type { PublishInfo, StorageAgent, VolumeInfo } from '../agent/types.js';
 import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, OutOfCapacity } from '../errors.js';
@@ -46,13 +47,25 @@ export async function publish(o: PublishOptions, r: ControllerPublishVolumeReque
   const { agent, v } = await volumeOrNotFound(o.agents, r.volume_id);
   if (v.state !== 'ready') throw new FailedPrecondition(`volume ${v.id} is not ready yet (${v.state})`);
   const mode = r.volume_capability?.access_mode?.mode ?? 'UNKNOWN';
+  // Reader-only modes are exported read-only whatever the CO's flag (see agent/access.ts).
+  const readOnly = r.readonly || READER_ONLY_MODES.has(mode);
   const mine = v.published.find((p) => p.nodeId === r.node_id);
-  if (mine && (mine.readOnly !== r.readonly || mine.mode !== mode)) {
-    throw new AlreadyExists(`volume ${v.id} is published to ${r.node_id} with ${mine.mode}${mine.readOnly ? ' read-only' : ''}; unpublish it first`);
+  if (mine && (exportReadOnly(mine) !== readOnly || mine.mode !== mode)) {
+    throw new AlreadyExists(`volume ${v.id} is published to ${r.node_id} with ${mine.mode}${exportReadOnly(mine) ? ' read-only' : ''}; unpublish it first`);
   }
   if (!mine) {
+    // A single-node mode on either side refuses a second node (SINGLE_NODE_WRITER on A, then any mode on B, is refused here).
     const other = v.published.find((p) => p.nodeId !== r.node_id && (SINGLE_NODE.has(p.mode) || SINGLE_NODE.has(mode)));
     if (other) throw new FailedPrecondition(`volume ${v.id} is published to node ${other.nodeId} (${other.mode}); unpublish it there first`);
+    // The export is read-only or read-write for every node at once (tgt's readonly is per LUN, LIO's backstore is
+    // opened one way): a read-write node next to a read-only one would let the "reader-only" volume change under it.
+    const mixed = v.published.find((p) => p.nodeId !== r.node_id && exportReadOnly(p) !== readOnly);
+    if (mixed) {
+      throw new FailedPrecondition(
+        `volume ${v.id} is published ${exportReadOnly(mixed) ? 'read-only' : 'read-write'} to node ${mixed.nodeId} (${mixed.mode}); ` +
+          `it cannot be published ${readOnly ? 'read-only' : 'read-write'} to another node at the same time`,
+      );
+    }
     if (o.maxVolumesPerNode > 0 && (await countOnNode(o.agents, r.node_id)) >= o.maxVolumesPerNode) {
       throw new OutOfCapacity(`node ${node.node} already has ${o.maxVolumesPerNode} volumes published (max_volumes_per_node)`);
     }
@@ -61,7 +74,7 @@ export async function publish(o: PublishOptions, r: ControllerPublishVolumeReque
   const info = await agent.publish({
     vg: v.vg,
     lv: v.lv,
-    publication: { nodeId: r.node_id, readOnly: r.readonly, mode },
+    publication: { nodeId: r.node_id, readOnly, mode },
     initiatorIqn: node.iqn,
     nodeName: node.node,
     chap,

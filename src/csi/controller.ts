@@ -2,6 +2,7 @@
  * CSI Controller service: CSI semantics only (validation, idempotency, error
  * codes). Storage work is done by the storage agents.
  */
+import { thinPoolProblem } from '../agent/capacity.js';
 import { parseSnapshotParams, parseVolumeParams, sameVolumeParams } from '../agent/params.js';
 import type { StorageAgent, VolumeInfo } from '../agent/types.js';
 import { AlreadyExists, Busy, FailedPrecondition, InvalidArgument, NotFound, OutOfRange, Unimplemented } from '../errors.js';
@@ -20,7 +21,7 @@ export interface ControllerOptions {
   agents: AgentDirectory;
   /** Size of a volume whose request has no capacity_range. */
   defaultVolumeBytes: number;
-  /** Thin pool data percent above which a volume's condition is abnormal. */
+  /** Thin pool data or metadata percent at which a volume's condition is abnormal. */
   thinPoolThresholdPercent: number;
   /** Volumes one node may have published at once; 0 = no limit. */
   maxVolumesPerNode: number;
@@ -79,10 +80,9 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
     if (v.partial) return { abnormal: true, message: `a physical volume under ${v.vg}/${v.lv} is missing` };
     if (!v.active) return { abnormal: true, message: `logical volume ${v.vg}/${v.lv} is not active` };
     if (v.params.lvmType === 'thin') {
-      const pool = (await agent.poolStatus(v.vg)).thinPool;
-      if (pool && pool.dataPercent >= o.thinPoolThresholdPercent) {
-        return { abnormal: true, message: `thin pool ${v.vg}/${pool.name} is ${pool.dataPercent}% full (threshold ${o.thinPoolThresholdPercent}%)` };
-      }
+      // data or metadata at or above the threshold, or the pool failed / out of data space / read-only
+      const problem = thinPoolProblem(await agent.poolStatus(v.vg), o.thinPoolThresholdPercent);
+      if (problem) return { abnormal: true, message: problem };
     }
     return { abnormal: false, message: 'volume is healthy' };
   }

@@ -357,6 +357,57 @@ export class LioTarget implements Target {
     return backstores;
   }
 
+  // ---------------------------------------------------------------- orphans
+
+  async removeOrphans(iqnPrefix: string, o: TargetCallOptions = {}): Promise<string[]> {
+    const { paths } = this;
+    const candidates: string[] = [];
+    for (const e of await this.listIfExists(paths.hbaDir)) {
+      if (e.kind !== 'dir') continue;
+      const alias = await this.readIfExists(join(paths.backstore(e.name), 'alias'));
+      if (alias !== undefined && attrValue(alias).startsWith(`${iqnPrefix}:`)) candidates.push(e.name);
+    }
+    if (candidates.length === 0) return [];
+    const linked = await this.linkedBackstores();
+    const removed: string[] = [];
+    for (const name of candidates) {
+      if (linked.has(name)) continue;
+      throwIfAborted(o.signal);
+      try {
+        await this.rmdir(paths.backstore(name));
+      } catch (e) {
+        // the kernel refuses while a LUN links it (EBUSY): then it is not an orphan after all
+        if (errnoCode(e) === 'EBUSY' || errnoCode(e) === 'ENOTEMPTY') continue;
+        throw e;
+      }
+      this.log?.info({ backstore: name }, 'LIO orphaned backstore removed');
+      removed.push(name);
+    }
+    return removed;
+  }
+
+  /** Backstores of our HBA that some LUN of any target (ours or not, any TPG) links. */
+  private async linkedBackstores(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const t of await this.listIfExists(this.paths.iscsi)) {
+      if (t.kind !== 'dir') continue;
+      const target = join(this.paths.iscsi, t.name);
+      for (const tpg of await this.listIfExists(target)) {
+        if (tpg.kind !== 'dir' || !/^tpgt_\d+$/.test(tpg.name)) continue;
+        for (const l of await this.listIfExists(join(target, tpg.name, 'lun'))) {
+          if (l.kind !== 'dir') continue;
+          const dir = join(target, tpg.name, 'lun', l.name);
+          for (const link of await this.listIfExists(dir)) {
+            if (link.kind !== 'link') continue;
+            const to = backstoreOfLink(await this.fsOp('readlink', join(dir, link.name), () => this.fs.readlink(join(dir, link.name))));
+            if (to && to.hba === this.paths.hba) out.add(to.name);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- state
 
   async listTargets(o: TargetCallOptions = {}): Promise<TargetState[]> {

@@ -72,6 +72,10 @@ export class MemoryTarget implements Target {
     }));
   }
 
+  async removeOrphans(_iqnPrefix: string, _o?: TargetCallOptions): Promise<string[]> {
+    return [];
+  }
+
   async refreshSize(iqn: string, _o?: TargetCallOptions): Promise<void> {
     this.calls.push(`refreshSize ${iqn}`);
     if (!this.targets.has(iqn)) throw new NotFound(`no target ${iqn}`);

@@ -29,6 +29,11 @@
  *   refreshSize() re-opens it in one command (--params online=0,path=DEV).
  *   Commands in flight at that moment fail (seen: READ(16) MEDIUM ERROR), so
  *   it is refused while initiators are logged in: expand offline with tgt.
+ * - readonly=1 is a parameter of the logical unit, so it holds for every
+ *   initiator of the target (there is no per-initiator write protection):
+ *   the controller never publishes one volume read-only to one node and
+ *   read-write to another, and a read-only LUN is never made writable while
+ *   initiators are bound (FailedPrecondition).
  * - Discards: thin_provisioning=1 makes tgt answer UNMAP with
  *   fallocate(PUNCH_HOLE), which a block device only honours when it
  *   supports WRITE ZEROES; off unless TgtOptions.thinProvisioning.
@@ -108,6 +113,10 @@ export class TgtTarget implements Target {
       const lun = t.luns.find((l) => l.lun === TGT_LUN);
       if (lun?.backingStorePath !== undefined && lun.backingStorePath !== spec.devicePath) {
         throw new FailedPrecondition(`tgt target ${spec.iqn} exports ${lun.backingStorePath}, not ${spec.devicePath}; remove the target first`);
+      }
+      // readonly is per LUN, i.e. for every initiator: never lifted under initiators that may rely on it
+      if (lun?.readOnly && !spec.readOnly && t.acls.length > 0) {
+        throw new FailedPrecondition(`tgt target ${spec.iqn} is exported read-only to ${t.acls.join(', ')}; remove the target to export it read-write`);
       }
       if (!lun) await this.run(this.argv.newLun(t.tid, TGT_LUN, spec.devicePath), { signal: s });
       const params = this.lunParams(spec, lun);
@@ -326,6 +335,11 @@ export class TgtTarget implements Target {
   async listTargets(o: TargetCallOptions = {}): Promise<TargetState[]> {
     const portals = parsePortalShow((await this.run(this.argv.showPortals(), { signal: o.signal })) ?? '').map(({ address, port }) => ({ address, port }));
     return (await this.targets(o.signal)).map((t) => toState(t, portals));
+  }
+
+  /** tgt keeps nothing outside its targets (a LUN lives in its target): nothing can be orphaned. */
+  removeOrphans(_iqnPrefix: string, _o?: TargetCallOptions): Promise<string[]> {
+    return Promise.resolve([]);
   }
 
   refreshSize(iqn: string, o: TargetCallOptions = {}): Promise<void> {

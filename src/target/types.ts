@@ -123,6 +123,15 @@ export interface Target {
    */
   removeTarget(iqn: string, o?: TargetCallOptions): Promise<void>;
 
+  /**
+   * Removes what a crash left of an export before its target linked it
+   * (LIO: a backstore made and maybe enabled, no LUN linking it), only when
+   * it is ours: its alias is a target IQN under `iqnPrefix` ("<prefix>:...").
+   * Anything a LUN links, or that another tool made, is left alone. Returns
+   * the names removed. tgt keeps nothing outside its targets: a no-op.
+   */
+  removeOrphans(iqnPrefix: string, o?: TargetCallOptions): Promise<string[]>;
+
   /** The live state of every target (LIO: under the configfs iscsi/ dir; tgt: tgtadm --op show). */
   listTargets(o?: TargetCallOptions): Promise<TargetState[]>;
 

@@ -87,7 +87,7 @@ class ScriptedAgent implements StorageAgent {
   }
   async unpublish() {}
   async poolStatus(vg: string) {
-    return { vg, vgSizeBytes: 100, vgFreeBytes: 50, extentBytes: 4 << 20, pvCount: 2, thinPool: { name: 'pool', sizeBytes: 80, dataPercent: 12.5, metadataPercent: 3.25, provisionedBytes: 900, zeroing: true } };
+    return { vg, vgSizeBytes: 100, vgFreeBytes: 50, extentBytes: 4 << 20, pvCount: 2, thinPool: { name: 'pool', sizeBytes: 80, dataPercent: 12.5, metadataPercent: 3.25, provisionedBytes: 900, zeroing: true, health: 'ok' } };
   }
   async capacity() {
     return { availableBytes: 2 ** 40, maximumVolumeBytes: 2 ** 39 };

@@ -157,7 +157,7 @@ export interface PluginProcess {
  * later --node-id wins) on a fresh unix socket and waits until Probe says
  * ready (or only until it serves, with ready: false).
  */
-export async function startPlugin(flags: string[], opts: { ready?: boolean } = {}): Promise<PluginProcess> {
+export async function startPlugin(flags: string[], opts: { ready?: boolean; startTimeoutMs?: number } = {}): Promise<PluginProcess> {
   const dir = mkdtempSync('/tmp/csi-vm-');
   const sock = join(dir, 'csi.sock');
   let log = '';
@@ -165,13 +165,13 @@ export async function startPlugin(flags: string[], opts: { ready?: boolean } = {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  await waitFor(() => existsSync(sock) || child.exitCode !== null, 180_000, () => log);
+  await waitFor(() => existsSync(sock) || child.exitCode !== null, opts.startTimeoutMs ?? 180_000, () => log);
   if (child.exitCode !== null) throw new Error(`plugin exited ${child.exitCode}:\n${log}`);
   const csi = loadCsi().csi.v1;
   const identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
   const controller = new csi.Controller(`unix://${sock}`, credentials.createInsecure());
   if (opts.ready === false) await waitFor(async () => (await call(identity, 'GetPluginInfo', {})).name, 60_000, () => log);
-  else await waitFor(async () => (await call(identity, 'Probe', {})).ready?.value, 120_000, () => log);
+  else await waitFor(async () => (await call(identity, 'Probe', {})).ready?.value, Math.max(120_000, opts.startTimeoutMs ?? 0), () => log);
   return {
     sock,
     child,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { capacityFor, noRoomReason } from '../../../src/agent/capacity.js';
+import { capacityFor, noRoomReason, thinPoolHealth, thinPoolProblem } from '../../../src/agent/capacity.js';
+import { parseLvAttr, type Lv } from '../../../src/lvm/report.js';
 import type { PoolStatus } from '../../../src/agent/types.js';
 
 const MiB = 1024 * 1024;
@@ -10,7 +11,7 @@ const base: PoolStatus = {
   vgFreeBytes: 400 * MiB,
   extentBytes: 4 * MiB,
   pvCount: 3,
-  thinPool: { name: 'pool', sizeBytes: 500 * MiB, dataPercent: 10, metadataPercent: 5, provisionedBytes: 600 * MiB, zeroing: true },
+  thinPool: { name: 'pool', sizeBytes: 500 * MiB, dataPercent: 10, metadataPercent: 5, provisionedBytes: 600 * MiB, zeroing: true, health: 'ok' },
 };
 
 describe('capacity', () => {
@@ -41,5 +42,26 @@ describe('capacity', () => {
     expect(noRoomReason(full, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, MiB, limits)).toMatch(/95% full/);
     const meta = { ...base, thinPool: { ...base.thinPool!, metadataPercent: 91 } };
     expect(noRoomReason(meta, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, MiB, limits)).toMatch(/metadata is 91% full/);
+  });
+
+  it('thin: an unhealthy pool takes nothing new, whatever its fill', () => {
+    for (const health of ['failed', 'out-of-data-space', 'metadata-read-only', 'read-only']) {
+      const sick = { ...base, thinPool: { ...base.thinPool!, health } };
+      expect(capacityFor(sick, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, limits).availableBytes).toBe(0);
+      expect(thinPoolProblem(sick, 90)).toBe(`thin pool vg0/pool is unhealthy (${health})`);
+    }
+    expect(thinPoolProblem(base, 90)).toBeUndefined();
+    expect(thinPoolProblem({ ...base, thinPool: { ...base.thinPool!, metadataPercent: 90 } }, 90)).toMatch(/metadata is 90% full, at or above the 90% threshold/);
+    expect(thinPoolProblem({ ...base, thinPool: undefined }, 90)).toMatch(/has no thin pool/);
+  });
+
+  it('thinPoolHealth reads lv_attr: health character, read-only permission', () => {
+    const lv = (raw: string) => ({ attr: parseLvAttr(raw) }) as Lv;
+    expect(thinPoolHealth(lv('twi-aotz--'))).toBe('ok');
+    expect(thinPoolHealth(lv('twi-aotzD-'))).toBe('out-of-data-space');
+    expect(thinPoolHealth(lv('twi-aotzM-'))).toBe('metadata-read-only');
+    expect(thinPoolHealth(lv('twi-aotzF-'))).toBe('failed');
+    expect(thinPoolHealth(lv('tri-aotz--'))).toBe('read-only');
+    expect(thinPoolHealth(lv('twi---tzX-'))).toBe('ok');
   });
 });

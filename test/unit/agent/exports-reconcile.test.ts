@@ -12,11 +12,11 @@ const INIT = 'iqn.2024-01.test:node-a';
 const SECRETS = { chapUser: 'tenant', chapSecret: 'agent-level-secret-0123456789' };
 const log = createLogger('fatal');
 
-function volume(lv: string, chap: boolean): VolumeInfo {
+function volume(lv: string, chap: boolean, mode = 'SINGLE_NODE_WRITER'): VolumeInfo {
   return {
     id: `n1/vg/${lv}`, name: lv, vg: 'vg', lv, sizeBytes: 1 << 20, params: { localAttach: false } as VolumeInfo['params'], source: undefined,
     createdAt: new Date(0), state: 'ready', active: true, partial: false, devicePath: `/dev/vg/${lv}`, snapshotCount: 0,
-    published: [{ nodeId: `node-a:${INIT}`, readOnly: false, mode: 'SINGLE_NODE_WRITER', ...(chap ? { chap: true } : {}) }],
+    published: [{ nodeId: `node-a:${INIT}`, readOnly: false, mode, ...(chap ? { chap: true } : {}) }],
   };
 }
 
@@ -56,5 +56,24 @@ describe('Exports.reconcile', () => {
     await exportsWith(target).reconcile(async () => [volume('vol-plain', false)]);
     expect([...target.targets.keys()].sort()).toEqual(['iqn.2003-01.org.other:disk1', mine].sort());
     expect(target.calls.filter((c) => c.startsWith('allowInitiator') || c.startsWith('ensureTarget'))).toEqual([]);
+  });
+
+  it('re-creates a reader-only volume read-only even when its record (written before the rule) says readOnly false', async () => {
+    const target = new MemoryTarget();
+    await exportsWith(target).reconcile(async () => [volume('vol-rox', false, 'MULTI_NODE_READER_ONLY'), volume('vol-sro', false, 'SINGLE_NODE_READER_ONLY'), volume('vol-rw', false)]);
+    expect(target.targets.get(targetIqn('vg', 'vol-rox', PREFIX))?.spec.readOnly).toBe(true);
+    expect(target.targets.get(targetIqn('vg', 'vol-sro', PREFIX))?.spec.readOnly).toBe(true);
+    expect(target.targets.get(targetIqn('vg', 'vol-rw', PREFIX))?.spec.readOnly).toBe(false);
+  });
+
+  it('asks the target to remove orphans under its own prefix', async () => {
+    const target = new MemoryTarget();
+    let asked: string | undefined;
+    target.removeOrphans = async (prefix: string) => {
+      asked = prefix;
+      return [];
+    };
+    await exportsWith(target).reconcile(async () => []);
+    expect(asked).toBe(PREFIX);
   });
 });

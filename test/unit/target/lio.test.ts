@@ -420,3 +420,52 @@ describe('LioTarget keeps CHAP secrets out of errors and logs', () => {
     for (const secret of [PASSWORD, MUTUAL]) expect(lines.join('')).not.toContain(secret);
   });
 });
+
+describe('LioTarget.removeOrphans', () => {
+  const PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';
+  /** A backstore made (and enabled) the way ensureTarget starts, then a crash before any target links it. */
+  async function orphan(fake: FakeConfigfs, name: string, alias: string) {
+    await fake.mkdir(fake.abs('core/iblock_0')).catch(() => undefined);
+    await fake.mkdir(fake.abs(`core/iblock_0/${name}`));
+    await fake.write(fake.abs(`core/iblock_0/${name}/control`), `udev_path=/dev/x/${name}`);
+    await fake.write(fake.abs(`core/iblock_0/${name}/alias`), alias);
+    await fake.write(fake.abs(`core/iblock_0/${name}/enable`), '1');
+  }
+
+  it('removes our backstores (alias under the prefix) that no LUN links; keeps foreign ones and linked ones', async () => {
+    const { fake, lio } = setup();
+    await lio.ensureTarget(spec());
+    await orphan(fake, 'csivg-vol--lost', `${PREFIX}:csivg:vol-lost`);
+    await orphan(fake, 'foreign-disk', 'iqn.2003-01.org.other:disk1');
+    await orphan(fake, 'no-alias', '');
+    fake.log.length = 0;
+    expect(await lio.removeOrphans(PREFIX)).toEqual(['csivg-vol--lost']);
+    expect(fake.log).toEqual(['rmdir core/iblock_0/csivg-vol--lost']);
+    const tree = fake.tree();
+    expect(tree).toContain(`${BS}/`);
+    expect(tree).toContain('core/iblock_0/foreign-disk/');
+    expect(tree).toContain('core/iblock_0/no-alias/');
+    fake.log.length = 0;
+    expect(await lio.removeOrphans(PREFIX)).toEqual([]);
+    expect(fake.log).toEqual([]);
+  });
+
+  it('keeps a backstore of ours that a foreign target links, and one the kernel refuses to remove (EBUSY)', async () => {
+    const { fake, lio } = setup();
+    await lio.ensureTarget(spec({ iqn: 'iqn.2003-01.org.other:t1' }));
+    await orphan(fake, 'csivg-vol--b', `${PREFIX}:csivg:vol-b`);
+    fake.inject('rmdir', 'csivg-vol--b', 'EBUSY', 10);
+    fake.log.length = 0;
+    // ensureTarget wrote the foreign IQN as alias: give BS one under our prefix, so only the LUN link keeps it
+    await fake.write(fake.abs(`${BS}/alias`), `${PREFIX}:csivg:vol-a`);
+    expect(await lio.removeOrphans(PREFIX)).toEqual([]);
+    expect(fake.tree()).toContain(`${BS}/`);
+    expect(fake.tree()).toContain('core/iblock_0/csivg-vol--b/');
+  });
+
+  it('does nothing without configfs backstores', async () => {
+    const { fake, lio } = setup();
+    expect(await lio.removeOrphans(PREFIX)).toEqual([]);
+    expect(fake.log).toEqual([]);
+  });
+});

@@ -156,6 +156,21 @@ describe('TgtTarget.ensureTarget', () => {
     second.runner.assertDone();
   });
 
+  it('never lifts readonly under bound initiators (it is per LUN: every initiator); tightens it live', async () => {
+    const { runner, tgt } = setup();
+    runner.expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' }).expect(SHOW, { stdout: show({ tid: 2, lun1: { path: DEV, ro: true }, acls: [INIT] }) });
+    await expect(tgt.ensureTarget(spec())).rejects.toThrow(FailedPrecondition);
+    runner.assertDone();
+
+    const tighten = setup();
+    tighten.runner
+      .expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' })
+      .expect(SHOW, { stdout: show({ tid: 2, lun1: { path: DEV }, acls: [INIT] }) })
+      .expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '2', '--lun', '1', '--params', 'readonly=1']);
+    await tighten.tgt.ensureTarget(spec({ readOnly: true }));
+    tighten.runner.assertDone();
+  });
+
   it('looks again when the tid was taken meanwhile', async () => {
     const { runner, tgt } = setup();
     runner

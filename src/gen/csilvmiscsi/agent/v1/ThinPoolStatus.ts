@@ -9,6 +9,7 @@ export interface ThinPoolStatus {
   'metadata_percent'?: (number | string);
   'provisioned_bytes'?: (number | string | Long);
   'zeroing'?: (boolean);
+  'health'?: (string);
 }
 
 export interface ThinPoolStatus__Output {
@@ -18,4 +19,5 @@ export interface ThinPoolStatus__Output {
   'metadata_percent': (number);
   'provisioned_bytes': (string);
   'zeroing': (boolean);
+  'health': (string);
 }
