@@ -28,13 +28,14 @@ step "tier 1+2: unit and integration (host)"
 
 step "tier 3: vm (qemu guests, Debian stock kernel): two guests side by side"
 # The host has two cores and each guest spends much of its time waiting on its own emulated
-# devices, so the VM tier runs as two guests at once: (a) the controller and conformance files
-# and csi-sanity's thin run, followed by the storage-node reboot (two boots on the same disks),
+# devices, so the VM tier runs as two guests at once: (a) the controller, conformance and
+# export data-safety files and csi-sanity's thin run, followed by the storage-node reboot (two
+# boots on the same disks),
 # (b) every other VM file, csi-sanity's thick run among them. Each guest has its own disks and
 # output directory. The csi-sanity runs need ../shared/tools/csi-sanity (or $CSI_SANITY) and
 # fail without it.
-VM_TIMEOUT=${VM_TIMEOUT:-3000}
-GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts test/vm/sanity-thin.test.ts)
+VM_TIMEOUT=${VM_TIMEOUT:-3600}
+GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts test/vm/sanity-thin.test.ts test/vm/data-safety-export.test.ts)
 # the guest gets only the variables given with -e
 SANITY_ENV=()
 if [ -n "${CSI_SANITY:-}" ]; then SANITY_ENV=(-e "CSI_SANITY=$CSI_SANITY"); fi
