@@ -30,7 +30,7 @@ import { unary, type AdapterDeps } from '../server/adapter.js';
 import type { StageGate } from './node-orphans.js';
 import { withStageRollback } from './node-stage-rollback.js';
 import { unstageVolume } from './node-unstage.js';
-import { locate, PublishIndex, readState, removeState, writeState, type StageState } from './node-state.js';
+import { locate, PublishIndex, readState, writeState, type StageState } from './node-state.js';
 import { requireField, requireSupportedCapabilities } from './validate.js';
 
 export interface NodeOptions {
