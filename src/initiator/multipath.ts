@@ -131,7 +131,9 @@ export class Multipath {
         await this.runner.run(['multipath', '-f', map], { signal: o.signal, timeoutMs: this.timeoutMs });
         return;
       } catch (e) {
-        if (!(e instanceof CommandFailed) || !/in use/.test(e.stderr) || attempt >= FLUSH_ATTEMPTS) throw e;
+        // "map in use" (multipath) or the ioctl's EBUSY ("Device or resource busy"): udev's probe of the
+        // map after a resize or a path change still holds it for a moment; both seen on the VM tier.
+        if (!(e instanceof CommandFailed) || !/in use|Device or resource busy/.test(e.stderr) || attempt >= FLUSH_ATTEMPTS) throw e;
         await sleep(FLUSH_PAUSE_MS, o.signal);
       }
     }

@@ -91,8 +91,16 @@ describe('Multipath', () => {
   it('flush retries a map that udev or multipathd still hold, and gives up on other errors', async () => {
     const runner = new FakeRunner();
     const inUse = { exitCode: 1, stderr: '936.175450 | 36001405363287973876ce0526788c328: map in use\n' };
+    // seen in a CI run of node-layers.test.ts right after `multipathd resize map`
+    const busy = {
+      exitCode: 1,
+      stderr:
+        '1059.562233 | libdevmapper: ioctl/libdm-iface.c(1980): device-mapper: remove ioctl on 36001405363287973876ce0526788c328  failed: Device or resource busy\n' +
+        '1059.563317 | dm_simplecmd: libdm task=2 error: Device or resource busy\n1059.563899 | failed to remove multipath map 36001405363287973876ce0526788c328\n',
+    };
     runner
       .expect(['multipath', '-f', 'mpathb'], inUse)
+      .expect(['multipath', '-f', 'mpathb'], busy)
       .expect(['multipath', '-f', 'mpathb'])
       .expect(['multipath', '-f', 'mpathc'], { exitCode: 1, stderr: 'mpathc: no such map\n' });
     const mp = new Multipath(runner);
