@@ -23,7 +23,7 @@ import { sleep } from '../abort.js';
 import { multipathdListening } from './iscsid.js';
 import { DEFAULT_SYSFS_ROOT } from './scsi.js';
 
-const FLUSH_ATTEMPTS = 5;
+const FLUSH_ATTEMPTS = 10;
 const FLUSH_PAUSE_MS = 500;
 
 export interface MultipathPath {
