@@ -23,7 +23,8 @@ import { sleep } from '../abort.js';
 import { multipathdListening } from './iscsid.js';
 import { DEFAULT_SYSFS_ROOT } from './scsi.js';
 
-const FLUSH_ATTEMPTS = 10;
+/** How often a busy map is tried before unstage gives up (500 ms apart). */
+export const FLUSH_ATTEMPTS = 10;
 const FLUSH_PAUSE_MS = 500;
 
 export interface MultipathPath {

@@ -8,6 +8,7 @@ import { FakeRunner } from '../../../src/exec/fake-runner.js';
 import { FINDMNT_COLUMNS } from '../../../src/host/findmnt.js';
 import { Iscsiadm } from '../../../src/initiator/iscsiadm.js';
 import { Mutex } from '../../../src/initiator/mutex.js';
+import { FLUSH_ATTEMPTS } from '../../../src/initiator/multipath.js';
 import { parseSessionTree } from '../../../src/initiator/session-parser.js';
 import { createLogger } from '../../../src/log.js';
 import { fakeIscsiSysfs } from '../initiator/fake-sysfs.js';
@@ -296,7 +297,7 @@ describe('cleanupOrphans', () => {
       })
       .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 })
       .expect(FINDMNT, { exitCode: 1 });
-    for (let i = 0; i < 5; i++) runner.expect(['multipath', '-f', 'mpatha'], { exitCode: 1, stderr: 'mpatha: map in use\n' });
+    for (let i = 0; i < FLUSH_ATTEMPTS; i++) runner.expect(['multipath', '-f', 'mpatha'], { exitCode: 1, stderr: 'mpatha: map in use\n' });
     runner.expect(['blockdev', '--flushbufs', '/dev/sdb']).expect(node(iqn('orphan'), P1, '--logout')).expect(node(iqn('orphan'), P1, '-o', 'delete'));
     const { log } = logger();
     const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, probe: async () => 'free' });
