@@ -21,7 +21,8 @@ import { FailedPrecondition } from './errors.js';
 import { ExecaRunner } from './exec/execa-runner.js';
 import type { CommandRunner } from './exec/runner.js';
 import { createLogger, type Logger } from './log.js';
-import { Lvm } from './lvm/lvm.js';
+import { CachedLvm } from './lvm/cached-lvm.js';
+import { deviceStamps, type StampReader } from './lvm/metadata-stamp.js';
 import { lvmSettings } from './lvm/settings.js';
 import { Metrics, readinessProbe, serveMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
@@ -46,6 +47,8 @@ import { checkHostLvmIgnoresIscsi } from './host/lvm-filter.js';
 export interface PluginOverrides {
   log?: Logger;
   runner?: CommandRunner;
+  /** How the agent reads its VGs' metadata stamps (tests without block devices replace it). */
+  stamps?: StampReader;
 }
 
 export interface RunningPlugin {
@@ -92,7 +95,8 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const readiness = new Readiness();
   const deps: AdapterDeps = { log, locks: new KeyLocks(), metrics };
   const csi = loadCsi().csi.v1;
-  const lvm = new Lvm(runner, lvmSettings({ udevSync: config.lvmUdevSync }));
+  // The agent's VGs in memory, kept current by its own changes and checked against the PVs' metadata stamps.
+  const lvm = new CachedLvm(runner, lvmSettings({ udevSync: config.lvmUdevSync }), overrides.stamps ?? deviceStamps);
   const jobs = new Jobs(log);
   metrics.watchJobs(jobs);
   const local = new StaticDirectory();
@@ -162,7 +166,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           ...(config.chapSecretDir ? { agentSecrets: () => readSecretDir(config.chapSecretDir as string) } : {}),
         });
         if (config.metricsAddress) {
-          // The capacity/inventory gauges: one vgs + one lvs per refresh, on a timer and after each change.
+          // The capacity/inventory gauges: one vgs + one lvs per timer refresh; after a change, recounted from memory.
           const inv: Inventory = new Inventory({
             lvm, log, volumeGroups, nodeId: shortNodeId(config.nodeId), listTargets: () => target.listTargets(), iqnPrefix: config.iqnPrefix,
             intervalMs: config.statsIntervalSeconds * 1000, observer: metrics.watchInventory({ current: () => inv.current() }),
@@ -181,7 +185,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           jobWaitMs: config.jobWaitSeconds * 1000,
         }), () => inventory?.changed());
         await agent.setup();
-        await inventory?.refresh();
+        await inventory?.refresh(false);
         inventory?.start();
         if (config.reconcileIntervalSeconds > 0) {
           reconcileTimer = setInterval(() => {

@@ -3,23 +3,26 @@
  * (volume group and thin pool sizes, volumes and snapshots per VG, exported
  * targets and iSCSI sessions).
  *
- * A refresh is ONE `vgs` and ONE `lvs` (every VG at once, filtered here to
- * the agent's VGs) plus one read of the target's live state (configfs for
- * LIO, one `tgtadm --op show` for tgt), however many volumes exist. Refreshes
- * run on a timer (--stats-interval) and shortly after each change: the agent
- * calls that change something (see MUTATING_CALLS) and finished background
- * jobs call changed(), and a burst of changes within the debounce window
- * costs one refresh. A scrape only reads current(): it never runs a command.
+ * A timer refresh (--stats-interval) is ONE `vgs` and ONE `lvs` (every VG at
+ * once, filtered here to the agent's VGs; it also renews the agent's
+ * in-memory copy of its VGs, see src/lvm/cached-lvm.ts) plus one read of the
+ * target's live state (configfs for LIO, one `tgtadm --op show` for tgt),
+ * however many volumes exist. After a change (the agent calls in
+ * MUTATING_CALLS and finished background jobs call changed()) the gauges are
+ * computed again from that in-memory copy, which the change kept current: no
+ * LVM command; a burst of changes within the debounce window costs one
+ * recount. A scrape only reads current(): it never runs a command.
  */
 import type { Logger } from '../log.js';
-import type { Lvm } from '../lvm/lvm.js';
+import type { CachedLvm } from '../lvm/cached-lvm.js';
+import type { Lv, Vg } from '../lvm/report.js';
 import type { InventoryReading, InventorySource, RefreshObserver } from '../metrics.js';
 import type { TargetState } from '../target/types.js';
 import { tagValues, toSnapshot, toVolume } from './records.js';
 import type { StorageAgent } from './types.js';
 
 export interface InventoryOptions {
-  lvm: Lvm;
+  lvm: CachedLvm;
   log: Logger;
   volumeGroups: readonly string[];
   /** Short node id (volume ids); only used to classify LVs. */
@@ -52,6 +55,8 @@ export class Inventory implements InventorySource {
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private pending: Promise<void> | undefined;
+  /** The follow-up refresh reads LVM (a timer or explicit refresh asked while one ran). */
+  private pendingFull = false;
   private stopped = false;
 
   constructor(private readonly o: InventoryOptions) {}
@@ -68,7 +73,7 @@ export class Inventory implements InventorySource {
   start(): void {
     if (this.o.intervalMs > 0 && !this.timer && !this.stopped) {
       this.timer = setInterval(() => {
-        if (!this.running) void this.refresh();
+        if (!this.running) void this.refresh(true);
       }, this.o.intervalMs);
       this.timer.unref();
     }
@@ -79,26 +84,30 @@ export class Inventory implements InventorySource {
     if (this.stopped || this.debounce) return;
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
-      void this.refresh();
+      void this.refresh(false);
     }, this.o.debounceMs ?? 1000);
     this.debounce.unref();
   }
 
   /**
-   * Reads everything now. One at a time: a call while a refresh runs gets a
+   * Reads everything now (`fromLvm` false: recounts the in-memory copy when
+   * it holds every VG). One at a time: a call while a refresh runs gets a
    * single follow-up refresh (shared by every such call), so what it waits
    * for reflects changes made before it was called. Never rejects.
    */
-  refresh(): Promise<void> {
+  refresh(fromLvm = true): Promise<void> {
     if (this.stopped) return Promise.resolve();
     if (this.running) {
+      this.pendingFull ||= fromLvm;
       this.pending ??= this.running.then(() => {
+        const full = this.pendingFull;
         this.pending = undefined;
-        return this.refresh();
+        this.pendingFull = false;
+        return this.refresh(full);
       });
       return this.pending;
     }
-    this.running = this.read().finally(() => {
+    this.running = this.read(fromLvm).finally(() => {
       this.running = undefined;
     });
     return this.running;
@@ -112,13 +121,24 @@ export class Inventory implements InventorySource {
     await this.running;
   }
 
-  private async read(): Promise<void> {
+  /** The agent's VGs as the in-memory copy holds them, or undefined when one was never read. */
+  private inMemory(): { vgs: Vg[]; lvs: Lv[] } | undefined {
+    const vgs: Vg[] = [];
+    const lvs: Lv[] = [];
+    for (const name of this.o.volumeGroups) {
+      const k = this.o.lvm.known(name);
+      if (!k) return undefined;
+      vgs.push(k.vg);
+      lvs.push(...k.lvs);
+    }
+    return { vgs, lvs };
+  }
+
+  private async read(fromLvm: boolean): Promise<void> {
     const started = performance.now();
     let ok = true;
     try {
-      const mine = new Set(this.o.volumeGroups);
-      const vgs = (await this.o.lvm.listVgs()).filter((v) => mine.has(v.name));
-      const lvs = (await this.o.lvm.listLvs()).filter((l) => mine.has(l.vg));
+      const { vgs, lvs } = (fromLvm ? undefined : this.inMemory()) ?? (await this.o.lvm.reloadAll(this.o.volumeGroups));
       let targets: number | undefined;
       let sessions: number | undefined;
       if (this.o.listTargets) {

@@ -70,16 +70,20 @@ export async function lvBlockDevice(
   part: 'data' | 'cow' = 'data',
   o: { signal?: AbortSignal } = {},
 ): Promise<string> {
-  let l = lv;
+  // Read now, not from the agent's inventory: the uuid and the active state are proven against LVM itself.
+  let l = await lvm.getLv(lv.vg, lv.name, { ...o, maxAgeMs: 0 });
+  if (!l) throw new NotTheDevice(`${lv.vg}/${lv.name} does not exist any more`);
+  if (lv.uuid && l.uuid !== lv.uuid) throw new NotTheDevice(`${l.vg}/${l.name} is another LV now (uuid ${l.uuid}, expected ${lv.uuid})`);
+  const uuidWas = l.uuid;
   if (!l.active) {
     await lvm.activate(l.vg, l.name, { ignoreSkip: true, ...o });
-    const now = await lvm.getLv(l.vg, l.name, o);
+    const now = await lvm.getLv(l.vg, l.name, { ...o, maxAgeMs: 0 });
     if (!now) throw new NotTheDevice(`${l.vg}/${l.name} vanished while being activated`);
     l = now;
   }
   if (!l.active) throw new NotTheDevice(`${l.vg}/${l.name} is not active after activation`);
   if (!l.dmPath) throw new NotTheDevice(`${l.vg}/${l.name} has no device-mapper path`);
-  if (l.uuid !== lv.uuid) throw new NotTheDevice(`${l.vg}/${l.name} is another LV now (uuid ${l.uuid}, expected ${lv.uuid})`);
+  if (!l.uuid || l.uuid !== uuidWas) throw new NotTheDevice(`${l.vg}/${l.name} is another LV now (uuid ${l.uuid}, expected ${uuidWas})`);
   const path = part === 'cow' ? `${l.dmPath}-cow` : l.dmPath;
   const dev = await probe.blockDevice(path);
   if (!dev) throw new NotTheDevice(`${path} is not a block device; refusing to write to it`);

@@ -6,7 +6,10 @@
  *   name     the CSI name                     kind    volume | snapshot | temporary
  *   source   "snapshot:<id>" / "volume:<id>"  created creation time (ISO 8601)
  *   params   volume parameters (JSON)         ready   completion mark ("1")
- *   size     snapshot: the origin's size      state   deleting | hidden (removed once its snapshots are gone)
+ *   size     snapshot and temporary: the origin's size when taken (the length a copy from it reads);
+ *            volume: the size asked at creation (what an unfinished thin clone is grown to), not
+ *            updated by an expansion (the LV's own size is the volume's size)
+ *   state    deleting | hidden (removed once its snapshots are gone)
  *   for      temporary LVs: the LV they serve
  *   fill     "zero": a new thick volume zeroed before it is ready (its VG holds unzeroed free extents)
  *

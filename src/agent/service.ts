@@ -37,6 +37,14 @@ export interface AgentOptions extends CapacityLimits {
   deviceProbe?: DeviceProbe;
 }
 
+/**
+ * How old a thin pool's data/metadata use may be when CreateVolume and
+ * CreateSnapshot check the pool threshold and the volume condition reports it
+ * (one `lvs` of the pool when older). The threshold is a soft limit; the
+ * pool's --errorwhenfull is the hard one.
+ */
+export const POOL_USE_MAX_AGE_MS = 5000;
+
 /** VG tag key: extents of a thick LV went back to this VG without zeroing. */
 const UNZEROED = 'unzeroed';
 
@@ -137,7 +145,9 @@ export class LocalAgent implements StorageAgent {
 
   async getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {
     if (!this.o.volumeGroups.includes(vg)) return undefined;
-    const l = await this.lvm.getLv(vg, lv, o);
+    let l = await this.lvm.getLv(vg, lv, o);
+    // a COW snapshot is invalidated by writes to its origin, without a metadata change: read its state now
+    if (l && !l.pool && l.origin) l = await this.lvm.getLv(vg, lv, { ...o, maxAgeMs: 0 });
     if (!l || tagValues(l)['state'] === 'deleting') return undefined;
     return toSnapshot(this.nodeId, l);
   }
@@ -168,7 +178,8 @@ export class LocalAgent implements StorageAgent {
     let thinPool: PoolStatus['thinPool'];
     if (this.o.thinPool) {
       const all = await this.lvs(vg, o);
-      const pool = all.find((l) => l.name === this.o.thinPool);
+      // data and metadata use change with every write, not with the metadata: read no older than POOL_USE_MAX_AGE_MS
+      const pool = all.some((l) => l.name === this.o.thinPool) ? await this.lvm.getLv(vg, this.o.thinPool, { ...o, maxAgeMs: POOL_USE_MAX_AGE_MS }) : undefined;
       if (pool) {
         const provisionedBytes = all.filter((l) => l.pool === pool.name).reduce((sum, l) => sum + l.sizeBytes, 0);
         thinPool = {
@@ -217,15 +228,18 @@ export class LocalAgent implements StorageAgent {
       source: encodeSource(args.source),
       size: String(args.sizeBytes),
     };
+    let thinSource: Lv | undefined;
     if (!args.source || !source) {
       // A thick volume never shows a former volume's data: on a VG holding unzeroed free extents
       // (a volumeClear: none LV went back to it) a volume whose class zeroes is zeroed before it is ready.
       const fill = params.lvmType === 'thick' && params.volumeClear === 'zero' && (await this.hasUnzeroed(vg, o));
       await this.createLv(vg, lv, args.sizeBytes, tagsFor(fill ? { ...tags, fill: 'zero' } : { ...tags, ready: '1' }), params, o);
-    } else if (params.lvmType === 'thin' && source.vg === vg && (await this.isThin(vg, source.lv, o))) {
+    } else if (params.lvmType === 'thin' && source.vg === vg && (thinSource = await this.thinLv(vg, source.lv, o))) {
       // Thin from thin: a writable thin snapshot that activates like any LV (-kn) so it comes back after a reboot,
-      // grown to the requested size. The completion mark comes last (complete() redoes the growth after a crash).
-      await this.pool(vg, 'thin').createFrom(source.lv, lv, args.sizeBytes, tagsFor(tags), o);
+      // grown to the requested size. When it must grow, the completion mark comes last (complete() redoes the
+      // growth after a crash); at the source's size the lvcreate makes it whole and carries the mark itself.
+      const whole = args.sizeBytes <= thinSource.sizeBytes;
+      await this.pool(vg, 'thin').createFrom(source.lv, lv, args.sizeBytes, tagsFor(whole ? { ...tags, ready: '1' } : tags), o);
     } else {
       await this.createLv(vg, lv, args.sizeBytes, tagsFor(tags), params, o);
     }
@@ -234,8 +248,10 @@ export class LocalAgent implements StorageAgent {
     return created.state === 'copying' ? this.resume(created) : created;
   }
 
-  private async isThin(vg: string, lv: string, o?: CallOptions): Promise<boolean> {
-    return Boolean((await this.lvm.getLv(vg, lv, o))?.pool);
+  /** The LV when it is a thin one. */
+  private async thinLv(vg: string, lv: string, o?: CallOptions): Promise<Lv | undefined> {
+    const l = await this.lvm.getLv(vg, lv, o);
+    return l?.pool ? l : undefined;
   }
 
   /** Thin and thick volumes behind one interface (src/lvm/pool.ts). */
@@ -458,9 +474,8 @@ export class LocalAgent implements StorageAgent {
     if (sizeBytes > v.sizeBytes) {
       const p = v.params;
       await this.ensureRoom({ vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes }, sizeBytes - v.sizeBytes, o);
-      const grown = await this.pool(vg, p.lvmType).extend(lv, sizeBytes, o);
-      // csi.size follows the LV (a copy from this volume reads the size of its source now, but keep the tag true)
-      await this.lvm.changeTags(vg, lv, tagChanges(grown.tags, { size: String(grown.sizeBytes) }), o);
+      // csi.size stays the creation size: copies take their length from the source LV (records.ts)
+      await this.pool(vg, p.lvmType).extend(lv, sizeBytes, o);
       await this.exports.refreshSize(vg, lv, o);
     }
     const after = await this.getVolume(vg, lv, o);

@@ -27,6 +27,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Overrides the runner's default timeout. */
   timeoutMs?: number;
+  /**
+   * Reads: how old (ms) the dynamic values of an answer may be (see CachedLvm);
+   * 0 = read now. Lvm itself always reads now.
+   */
+  maxAgeMs?: number;
 }
 
 export type ThinPoolSize = { bytes: number } | { percentOfVg: number };

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { FakeRunner } from '../../src/exec/fake-runner.js';
 import type { CommandRunner, RunOptions, RunResult } from '../../src/exec/runner.js';
 import { createLogger } from '../../src/log.js';
-import { LV_FIELDS, VG_FIELDS } from '../../src/lvm/report.js';
+import { LV_FIELDS, PV_FIELDS, VG_FIELDS } from '../../src/lvm/report.js';
 import { lvmConfigArgs, lvmSettings } from '../../src/lvm/settings.js';
 import { Metrics, readinessProbe, serveMetrics, type ReadyAnswer } from '../../src/metrics.js';
 import { Readiness } from '../../src/readiness.js';
@@ -147,19 +147,21 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
     const VGS = ['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(',')];
     const LVS = ['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(',')];
+    const PVS = ['pvs', ...cfg, ...REPORT, '-o', PV_FIELDS.join(',')];
     const vgs = JSON.stringify({
       report: [{ vg: [{ vg_name: 'vg0', vg_uuid: 'u', vg_attr: 'wz--n-', vg_size: '1073741824', vg_free: '1073741824', vg_extent_size: '4194304', vg_extent_count: '256', vg_free_count: '256', pv_count: '1', lv_count: '0', snap_count: '0', vg_tags: '', vg_mda_size: '1044480', vg_mda_free: '514560', vg_mda_count: '1' }] }],
     });
     const lvs = JSON.stringify({ report: [{ lv: [] }] });
+    const pvs = JSON.stringify({ report: [{ pv: [{ pv_name: '/dev/vdb', pv_uuid: 'p', vg_name: 'vg0', pv_size: '1073741824', pv_free: '1073741824', dev_size: '1073741824' }] }] });
+    // The agent reads its VG once (its PVs for the metadata stamp, then one vgs and one lvs); setup, recovery,
+    // the export reconcile, the first inventory refresh and the readiness check all use that copy while the
+    // stamp does not move.
     const fake = new FakeRunner()
-      .expect([...VGS, 'vg0'], { stdout: vgs }) // setup: the VG exists
-      .expect([...LVS, 'vg0'], { stdout: lvs }) // recover
-      .expect([...LVS, 'vg0'], { stdout: lvs }) // export reconcile
-      .expect(VGS, { stdout: vgs }) // first inventory refresh: one vgs ...
-      .expect(LVS, { stdout: lvs }) // ... and one lvs
-      .expect([...VGS, 'vg0'], { stdout: vgs }); // the readiness check behind the first /readyz after ready
+      .expect([...PVS], { stdout: pvs })
+      .expect([...VGS, 'vg0'], { stdout: vgs })
+      .expect([...LVS, 'vg0'], { stdout: lvs });
     const runner = new GatedRunner(fake);
-    const p = await startPlugin(config, { log: quiet(), runner });
+    const p = await startPlugin(config, { log: quiet(), runner, stamps: async () => 'stamp-1' });
     plugins.push(p);
     const port = p.metricsPort ?? 0;
 
@@ -184,11 +186,14 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
   it('/readyz is 503 with the reason when initialization fails', async () => {
     const config = agentConfig();
     const cfg = lvmConfigArgs(lvmSettings());
-    const fake = new FakeRunner().expect(['vgs', ...cfg, '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', VG_FIELDS.join(','), 'vg0'], {
-      exitCode: 5,
-      stderr: '  Volume group "vg0" not found\n  Cannot process volume group vg0\n',
-    });
-    const p = await startPlugin(config, { log: quiet(), runner: fake });
+    const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
+    const fake = new FakeRunner()
+      .expect(['pvs', ...cfg, ...REPORT, '-o', PV_FIELDS.join(',')], { stdout: JSON.stringify({ report: [{ pv: [] }] }) })
+      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(','), 'vg0'], {
+        exitCode: 5,
+        stderr: '  Volume group "vg0" not found\n  Cannot process volume group vg0\n',
+      });
+    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => undefined });
     plugins.push(p);
     const port = p.metricsPort ?? 0;
     await p.initialized;

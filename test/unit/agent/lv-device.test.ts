@@ -6,10 +6,15 @@ import type { Lv } from '../../../src/lvm/report.js';
 const lv = (over: Partial<Lv> = {}): Lv =>
   ({ uuid: 'D9cEF0-O5iQ-2MXe-Vd0U-NgGZ-NEWY-U1bGUV', name: 's', vg: 'pv', dmPath: '/dev/mapper/pv-s', active: true, sizeBytes: 1, tags: [], ...over }) as Lv;
 
-function fakeLvm(afterActivate: Lv | undefined, calls: string[]): Lvm {
+/** getLv answers `now` (the read before anything is done), then `afterActivate`; every read must ask for values read now. */
+function fakeLvm(afterActivate: Lv | undefined, calls: string[], now: Lv | null = lv()): Lvm {
+  let reads = 0;
   return {
     activate: async (vg: string, name: string) => void calls.push(`activate ${vg}/${name}`),
-    getLv: async () => afterActivate,
+    getLv: async (_vg: string, _lv: string, o?: { maxAgeMs?: number }) => {
+      if (o?.maxAgeMs !== 0) throw new Error('lvBlockDevice must read the LV now (maxAgeMs: 0), not from a cache');
+      return reads++ === 0 ? (now ?? undefined) : afterActivate;
+    },
   } as unknown as Lvm;
 }
 
@@ -35,7 +40,7 @@ describe('lvBlockDevice', () => {
 
   it('activates an inactive LV first', async () => {
     const calls: string[] = [];
-    await lvBlockDevice(fakeLvm(lv(), calls), probe({ major: 253, minor: 3 }, UUID), lv({ active: false }));
+    await lvBlockDevice(fakeLvm(lv(), calls, lv({ active: false })), probe({ major: 253, minor: 3 }, UUID), lv({ active: false }));
     expect(calls).toEqual(['activate pv/s']);
   });
 
@@ -45,6 +50,16 @@ describe('lvBlockDevice', () => {
       /is not the device of pv\/s/,
     );
     await expect(lvBlockDevice(fakeLvm(undefined, []), probe({ major: 8, minor: 0 }, undefined), lv())).rejects.toThrow(/is not the device/);
-    await expect(lvBlockDevice(fakeLvm(lv({ active: false }), []), probe({ major: 253, minor: 3 }, UUID), lv({ active: false }))).rejects.toThrow(/not active/);
+    await expect(lvBlockDevice(fakeLvm(lv({ active: false }), [], lv({ active: false })), probe({ major: 253, minor: 3 }, UUID), lv({ active: false }))).rejects.toThrow(/not active/);
+  });
+
+  it('proves an LV the inventory built in memory (no uuid yet) against a read made now', async () => {
+    expect(await lvBlockDevice(fakeLvm(undefined, []), probe({ major: 253, minor: 3 }, UUID), lv({ uuid: '' }))).toBe('/dev/mapper/pv-s');
+    await expect(lvBlockDevice(fakeLvm(undefined, [], lv({ uuid: '' })), probe({ major: 253, minor: 3 }, UUID), lv({ uuid: '' }))).rejects.toThrow(/another LV/);
+  });
+
+  it('refuses when the LV read now is another LV than the one the caller holds, or is gone', async () => {
+    await expect(lvBlockDevice(fakeLvm(undefined, [], lv({ uuid: 'other-uuid' })), probe({ major: 253, minor: 3 }, UUID), lv())).rejects.toThrow(/another LV now/);
+    await expect(lvBlockDevice(fakeLvm(undefined, [], null), probe({ major: 253, minor: 3 }, UUID), lv())).rejects.toThrow(/does not exist any more/);
   });
 });

@@ -1,0 +1,359 @@
+/**
+ * The storage agent's view of its volume groups: Lvm with an in-memory copy
+ * of each VG (its `vgs` row, its LVs, its PVs) so that a CSI call pays for
+ * the one mutating command it stands for and not for the reads around it.
+ *
+ * - A VG is read with ONE `vgs` and ONE `lvs` (plus one `pvs` the first time
+ *   and whenever its PV count changes), never LV by LV.
+ * - Before a read is answered from memory, the VG's metadata stamp (the
+ *   committed-text location in each PV's metadata-area header, see
+ *   metadata-stamp.ts: two small block reads, no process) is compared with
+ *   the one recorded when the copy was made. Any commit by anyone else
+ *   (an operator's lvcreate, lvremove, vgextend, ...) changes it, and the VG
+ *   is read again. When no stamp can be read, every read goes to LVM.
+ * - This class's own changes keep the copy current: the results of thin
+ *   lvcreate, thin snapshots, thin lvextend, lvremove, lvchange --addtag/--deltag
+ *   and vgchange --addtag are known exactly and applied in memory, and the
+ *   stamp is taken again after the command. Changes whose result LVM decides
+ *   (thick allocation, COW snapshots, splits, renames, activation, permission)
+ *   mark the VG to be read again before its next use. A failed command marks
+ *   it too (it may have changed something).
+ * - Values that change without a metadata commit (a thin pool's data and
+ *   metadata use, an LV's active/open state, a COW snapshot's fill) are as old
+ *   as the last read of that LV: callers that decide on them pass
+ *   `maxAgeMs` (0 = read it now) and pay one `lvs` of that LV when it is older.
+ *
+ * The window it cannot see: an outside change committed between one of our
+ * commands and the stamp taken right after it. The timer refresh
+ * (reloadAll, one vgs + one lvs for every VG) bounds how long that can last.
+ */
+import { Lvm, type CallOptions, type CreateLinearOptions, type CreateThinSnapshotOptions } from './lvm.js';
+import { deviceStamps, type StampReader } from './metadata-stamp.js';
+import { parseLvAttr, type Lv, type Vg } from './report.js';
+import type { LvmSettings } from './settings.js';
+import type { CommandRunner } from '../exec/runner.js';
+
+export interface ReadOptions extends CallOptions {
+  /** Dynamic values (pool use, active/open, snapshot fill) no older than this; 0 = read the LV now. */
+  maxAgeMs?: number;
+}
+
+interface VgCopy {
+  vg: Vg;
+  lvs: Map<string, Lv>;
+  /** When each LV was last read from LVM (ms; 0 = built in memory). */
+  readAt: Map<string, number>;
+  pvs: string[];
+  /** The metadata stamp the copy matches; undefined = unknown (no stamp, or it moved during the read). */
+  stamp: string | undefined;
+}
+
+export class CachedLvm extends Lvm {
+  private readonly copies = new Map<string, VgCopy>();
+  private readonly loading = new Map<string, Promise<VgCopy | undefined>>();
+  private readonly stale = new Set<string>();
+  /** Our commands running per VG: while any runs, the stamp moves under us and is not compared. */
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(
+    runner: CommandRunner,
+    settings: LvmSettings,
+    private readonly stamps: StampReader = deviceStamps,
+    private readonly now: () => number = Date.now,
+  ) {
+    super(runner, settings);
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  /** The current copy of a VG, read from LVM when missing, marked stale or changed by someone else. */
+  private async copy(vg: string, opts?: CallOptions): Promise<VgCopy | undefined> {
+    const have = this.copies.get(vg);
+    if (have && !this.stale.has(vg)) {
+      if ((this.inFlight.get(vg) ?? 0) > 0) return have;
+      if (have.stamp !== undefined && (await this.stamps(have.pvs)) === have.stamp) return have;
+    }
+    return this.load(vg, opts);
+  }
+
+  private load(vg: string, opts?: CallOptions): Promise<VgCopy | undefined> {
+    let p = this.loading.get(vg);
+    if (!p) {
+      p = this.read(vg, opts).finally(() => this.loading.delete(vg));
+      this.loading.set(vg, p);
+    }
+    return p;
+  }
+
+  private async read(vg: string, opts?: CallOptions): Promise<VgCopy | undefined> {
+    this.stale.delete(vg);
+    let pvs = this.copies.get(vg)?.pvs ?? (await super.listPvs(vg, opts)).map((p) => p.name);
+    const before = await this.stamps(pvs);
+    const row = await super.getVg(vg, opts);
+    if (!row) {
+      this.copies.delete(vg);
+      return undefined;
+    }
+    const lvs = await super.listLvs(vg, opts);
+    let moved = false;
+    if (row.pvCount !== pvs.length) {
+      pvs = (await super.listPvs(vg, opts)).map((p) => p.name);
+      moved = true; // PVs came or went: the stamp taken before is not comparable
+    }
+    const after = await this.stamps(pvs);
+    const at = this.now();
+    const c: VgCopy = {
+      vg: row,
+      lvs: new Map(lvs.map((l) => [l.name, l])),
+      readAt: new Map(lvs.map((l) => [l.name, at])),
+      pvs,
+      // a commit between the two stamps may or may not be in what was read: do not vouch for it
+      stamp: moved || before !== after ? undefined : after,
+    };
+    this.copies.set(vg, c);
+    return c;
+  }
+
+  /**
+   * Reads every VG in `vgs` again with one `vgs` and one `lvs` (the timer
+   * refresh), replacing the copies; returns what was read. A change of ours
+   * or of someone else's that lands meanwhile is caught by the stamp.
+   */
+  async reloadAll(vgs: readonly string[], opts?: CallOptions): Promise<{ vgs: Vg[]; lvs: Lv[] }> {
+    const mine = new Set(vgs);
+    const rows = (await super.listVgs(undefined, opts)).filter((v) => mine.has(v.name));
+    const lvs = (await super.listLvs(undefined, opts)).filter((l) => mine.has(l.vg));
+    const at = this.now();
+    for (const row of rows) {
+      const known = this.copies.get(row.name)?.pvs;
+      const pvs = known && known.length === row.pvCount ? known : [];
+      const own = lvs.filter((l) => l.vg === row.name);
+      // Trusted only when its PVs are known and nothing of ours runs on it; else the next use reads it (with its PVs).
+      const stamp = pvs.length === 0 || (this.inFlight.get(row.name) ?? 0) > 0 ? undefined : await this.stamps(pvs);
+      this.copies.set(row.name, { vg: row, lvs: new Map(own.map((l) => [l.name, l])), readAt: new Map(own.map((l) => [l.name, at])), pvs, stamp });
+      this.stale.delete(row.name);
+    }
+    for (const vg of vgs) if (!rows.some((r) => r.name === vg)) this.copies.delete(vg);
+    return { vgs: rows, lvs };
+  }
+
+  /** The VG's row and LVs as this class knows them now (no command); undefined before the first read. */
+  known(vg: string): { vg: Vg; lvs: Lv[] } | undefined {
+    const c = this.copies.get(vg);
+    return c ? { vg: c.vg, lvs: [...c.lvs.values()] } : undefined;
+  }
+
+  override async listLvs(vg?: string, opts?: CallOptions): Promise<Lv[]> {
+    if (vg === undefined) return super.listLvs(vg, opts);
+    const c = await this.copy(vg, opts);
+    return c ? [...c.lvs.values()] : super.listLvs(vg, opts); // a missing VG: let lvm say so
+  }
+
+  override async getLv(vg: string, lv: string, opts?: ReadOptions): Promise<Lv | undefined> {
+    const c = await this.copy(vg, opts);
+    if (!c) return undefined;
+    const l = c.lvs.get(lv);
+    if (!l || opts?.maxAgeMs === undefined || this.now() - (c.readAt.get(lv) ?? 0) < opts.maxAgeMs) return l;
+    const fresh = await super.getLv(vg, lv, opts);
+    if (fresh) {
+      c.lvs.set(lv, fresh);
+      c.readAt.set(lv, this.now());
+    } else {
+      this.stale.add(vg); // gone without a commit we saw: read the whole VG next time
+    }
+    return fresh;
+  }
+
+  override async getVg(name: string, opts?: CallOptions): Promise<Vg | undefined> {
+    return (await this.copy(name, opts))?.vg;
+  }
+
+  // ------------------------------------------------------------------ changing
+
+  /**
+   * Runs one of our commands on a VG. `apply` updates the copy with the
+   * known result (return false when the result is not known: the VG is read
+   * again before its next use). A failure marks the VG stale.
+   */
+  private async change<T>(vg: string, run: () => Promise<T>, apply: (c: VgCopy, result: T) => boolean = () => false): Promise<T> {
+    this.inFlight.set(vg, (this.inFlight.get(vg) ?? 0) + 1);
+    try {
+      const result = await run();
+      const c = this.copies.get(vg);
+      if (!c || !apply(c, result)) this.stale.add(vg);
+      else if (this.inFlight.get(vg) === 1) c.stamp = await this.stamps(c.pvs);
+      return result;
+    } catch (e) {
+      this.stale.add(vg);
+      throw e;
+    } finally {
+      const n = (this.inFlight.get(vg) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(vg, n);
+      else this.inFlight.delete(vg);
+    }
+  }
+
+  override createThin(vg: string, pool: string, lv: string, sizeBytes: number, tags: readonly string[], opts?: CallOptions): Promise<void> {
+    return this.change(
+      vg,
+      () => super.createThin(vg, pool, lv, sizeBytes, tags, opts),
+      (c) => {
+        const p = c.lvs.get(pool);
+        if (!p) return false;
+        put(c, thinLv(vg, lv, roundUp(sizeBytes, c.vg.extentSizeBytes), tags, pool, { attr: 'Vwi-a-tz--', active: true, now: this.now() }));
+        return true;
+      },
+    );
+  }
+
+  override createThinSnapshot(vg: string, origin: string, name: string, tags: readonly string[], opts: CreateThinSnapshotOptions = {}): Promise<void> {
+    return this.change(
+      vg,
+      () => super.createThinSnapshot(vg, origin, name, tags, opts),
+      (c) => {
+        const o = c.lvs.get(origin);
+        if (!o?.pool) return false;
+        const active = opts.activate ?? true;
+        const attr = `V${opts.readOnly ? 'r' : 'w'}i-${active ? 'a' : '-'}-tz-${(opts.activationSkip ?? false) ? 'k' : '-'}`;
+        put(c, { ...thinLv(vg, name, o.sizeBytes, tags, o.pool, { attr, active, now: this.now() }), origin, originSizeBytes: o.sizeBytes });
+        return true;
+      },
+    );
+  }
+
+  override extend(vg: string, lv: string, newSizeBytes: number, opts?: CallOptions): Promise<boolean> {
+    return this.change(
+      vg,
+      () => super.extend(vg, lv, newSizeBytes, opts),
+      (c, grown) => {
+        const l = c.lvs.get(lv);
+        if (!l || (!l.pool && grown)) return false; // a thick LV took extents from the VG: read it again
+        if (grown) c.lvs.set(lv, { ...l, sizeBytes: roundUp(newSizeBytes, c.vg.extentSizeBytes) });
+        return true;
+      },
+    );
+  }
+
+  override remove(vg: string, lv: string, opts?: CallOptions): Promise<void> {
+    return this.change(
+      vg,
+      () => super.remove(vg, lv, opts),
+      (c) => {
+        const l = c.lvs.get(lv);
+        if (!l || !l.pool) return false; // extents went back to the VG (or a COW store with its origin): read again
+        c.lvs.delete(lv);
+        c.readAt.delete(lv);
+        return true;
+      },
+    );
+  }
+
+  override changeTags(vg: string, lv: string, change: { add?: readonly string[]; del?: readonly string[] }, opts?: CallOptions): Promise<void> {
+    return this.change(
+      vg,
+      () => super.changeTags(vg, lv, change, opts),
+      (c) => {
+        const l = c.lvs.get(lv);
+        if (!l) return false;
+        const del = new Set(change.del ?? []);
+        const tags = new Set(l.tags.filter((t) => !del.has(t)));
+        for (const t of change.add ?? []) tags.add(t);
+        c.lvs.set(lv, { ...l, tags: [...tags].sort() });
+        return true;
+      },
+    );
+  }
+
+  override addVgTags(vg: string, tags: readonly string[], opts?: CallOptions): Promise<void> {
+    return this.change(
+      vg,
+      () => super.addVgTags(vg, tags, opts),
+      (c) => {
+        c.vg = { ...c.vg, tags: [...new Set([...c.vg.tags, ...tags])].sort() };
+        return true;
+      },
+    );
+  }
+
+  // LVM decides the result of these: the VG is read again before its next use.
+  override createLinear(vg: string, lv: string, sizeBytes: number, tags: readonly string[], opts: CreateLinearOptions = {}): Promise<void> {
+    return this.change(vg, () => super.createLinear(vg, lv, sizeBytes, tags, opts));
+  }
+
+  override createCowSnapshot(...a: Parameters<Lvm['createCowSnapshot']>): Promise<void> {
+    return this.change(a[0], () => super.createCowSnapshot(...a));
+  }
+
+  override createThinPool(...a: Parameters<Lvm['createThinPool']>): Promise<void> {
+    return this.change(a[0], () => super.createThinPool(...a));
+  }
+
+  override splitSnapshot(vg: string, lv: string, opts?: CallOptions): Promise<void> {
+    return this.change(vg, () => super.splitSnapshot(vg, lv, opts));
+  }
+
+  override rename(vg: string, from: string, to: string, opts?: CallOptions): Promise<void> {
+    return this.change(vg, () => super.rename(vg, from, to, opts));
+  }
+
+  override activate(vg: string, lv: string, opts: CallOptions & { ignoreSkip?: boolean } = {}): Promise<void> {
+    return this.change(vg, () => super.activate(vg, lv, opts));
+  }
+
+  override deactivate(vg: string, lv: string, opts?: CallOptions): Promise<void> {
+    return this.change(vg, () => super.deactivate(vg, lv, opts));
+  }
+
+  override setActivationSkip(vg: string, lv: string, skip: boolean, opts?: CallOptions): Promise<void> {
+    return this.change(vg, () => super.setActivationSkip(vg, lv, skip, opts));
+  }
+
+  override setPermission(vg: string, lv: string, permission: 'r' | 'rw', opts?: CallOptions): Promise<void> {
+    return this.change(vg, () => super.setPermission(vg, lv, permission, opts));
+  }
+
+  override vgRemove(name: string, opts?: CallOptions): Promise<void> {
+    return this.change(name, () => super.vgRemove(name, opts));
+  }
+}
+
+function roundUp(bytes: number, unit: number): number {
+  return unit > 0 ? Math.ceil(bytes / unit) * unit : bytes;
+}
+
+function put(c: VgCopy, l: Lv): void {
+  c.lvs.set(l.name, l);
+  c.readAt.set(l.name, 0);
+}
+
+/** A thin LV as `lvs` shows it right after lvcreate (dynamic values unknown until it is read). */
+function thinLv(vg: string, name: string, sizeBytes: number, tags: readonly string[], pool: string, s: { attr: string; active: boolean; now: number }): Lv {
+  return {
+    uuid: '',
+    name,
+    vg,
+    path: `/dev/${vg}/${name}`,
+    dmPath: `/dev/mapper/${vg.replace(/-/g, '--')}-${name.replace(/-/g, '--')}`,
+    sizeBytes,
+    attr: parseLvAttr(s.attr),
+    active: s.active,
+    tags: [...tags].sort(),
+    createdAt: new Date(s.now),
+    layout: ['thin', 'sparse'],
+    segtype: 'thin',
+    segCount: 1,
+    stripes: 1,
+    stripeSizeBytes: 0,
+    pool,
+    origin: undefined,
+    originSizeBytes: undefined,
+    dataPercent: undefined,
+    metadataPercent: undefined,
+    snapPercent: undefined,
+    copyPercent: undefined,
+    zero: undefined,
+    discards: undefined,
+    whenFull: undefined,
+    metadataSizeBytes: undefined,
+  };
+}

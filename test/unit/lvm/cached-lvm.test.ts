@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { CachedLvm } from '../../../src/lvm/cached-lvm.js';
+import { LV_FIELDS, PV_FIELDS, VG_FIELDS } from '../../../src/lvm/report.js';
+import { lvmConfigArgs, lvmSettings } from '../../../src/lvm/settings.js';
+import { lvRow, pvRow, report, vgRow } from './rows.js';
+
+const settings = lvmSettings();
+const cfg = lvmConfigArgs(settings);
+const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
+const PVS = ['pvs', ...cfg, ...REPORT, '-o', PV_FIELDS.join(',')];
+const VGS = ['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(','), 'vg0'];
+const LVS = ['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0'];
+const MiB = 1024 * 1024;
+
+const vgs = report('vg', [vgRow('vg0', 1024 * MiB, 200 * MiB)]);
+const pvs = report('pv', [pvRow('/dev/vdb', 'vg0'), pvRow('/dev/vdc', 'other')]);
+const lvs = (...extra: Record<string, string>[]) =>
+  report('lv', [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '10.00', meta: '2.00' }), lvRow('vg0', 'a', { pool: 'pool', tags: ['csi.kind=volume'] }), ...extra]);
+
+/** A CachedLvm over a scripted runner whose metadata stamp the test moves by hand (an outside commit). */
+function setup() {
+  const runner = new FakeRunner();
+  const s = { stamp: 'commit-1', now: 1_000_000, stampReads: [] as string[][] };
+  const lvm = new CachedLvm(
+    runner,
+    settings,
+    async (devices) => {
+      s.stampReads.push([...devices]);
+      return s.stamp;
+    },
+    () => s.now,
+  );
+  const load = (lvsOut = lvs()) => runner.expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvsOut });
+  return { runner, lvm, s, load };
+}
+
+const names = (l: { name: string }[]) => l.map((x) => x.name).sort();
+
+describe('CachedLvm: one read of a VG, kept current by our own changes, checked by the metadata stamp', () => {
+  it('reads a VG once (its PVs, one vgs, one lvs) and answers every later read from memory while the stamp stands', async () => {
+    const { runner, lvm, s, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    expect(names(await lvm.listLvs('vg0'))).toEqual(['a', 'pool']);
+    expect((await lvm.getVg('vg0'))?.freeBytes).toBe(200 * MiB);
+    expect((await lvm.getLv('vg0', 'a'))?.pool).toBe('pool');
+    expect(await lvm.getLv('vg0', 'missing')).toBeUndefined();
+    expect(runner.calls.map((c) => c[0])).toEqual(['pvs', 'vgs', 'lvs']);
+    expect(s.stampReads.every((d) => JSON.stringify(d) === '["/dev/vdb"]')).toBe(true); // only the VG's own PVs
+    runner.assertDone();
+  });
+
+  it('an outside commit (the stamp moved) makes the next read go to LVM again: one vgs and one lvs, the PVs are known', async () => {
+    const { runner, lvm, s, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    await lvm.listLvs('vg0');
+    s.stamp = 'commit-2'; // an operator ran lvcreate by hand
+    load(lvs(lvRow('vg0', 'by-hand', { attr: '-wi-a-----' })));
+    expect(names(await lvm.listLvs('vg0'))).toEqual(['a', 'by-hand', 'pool']);
+    await lvm.getLv('vg0', 'by-hand');
+    expect(runner.calls.map((c) => c[0])).toEqual(['pvs', 'vgs', 'lvs', 'vgs', 'lvs']);
+    runner.assertDone();
+  });
+
+  it('a commit landing while the VG is read is not vouched for: the next read goes to LVM again', async () => {
+    const { runner, lvm, s } = setup();
+    runner.expect(PVS, { stdout: pvs }).expect(VGS, { stdout: vgs });
+    runner.expect(LVS, {
+      stdout: lvs(),
+      inspect: () => {
+        s.stamp = 'commit-2';
+      },
+    });
+    await lvm.listLvs('vg0');
+    runner.expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvs() });
+    await lvm.listLvs('vg0');
+    await lvm.listLvs('vg0');
+    runner.assertDone();
+  });
+
+  it('without a readable stamp every read goes to LVM', async () => {
+    const runner = new FakeRunner();
+    const lvm = new CachedLvm(runner, settings, async () => undefined);
+    runner.expect(PVS, { stdout: pvs }).expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvs() });
+    runner.expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvs() });
+    await lvm.listLvs('vg0');
+    await lvm.listLvs('vg0');
+    runner.assertDone();
+  });
+
+  it('a thin lvcreate, thin snapshot, thin lvextend, tag change and thin lvremove are applied in memory: no read after them', async () => {
+    const { runner, lvm, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    await lvm.listLvs('vg0');
+    runner.expect(['lvcreate', ...cfg, '--yes', '--type', 'thin', '--virtualsize', `${10 * MiB}b`, '--thinpool', 'pool', '--name', 'b', '--addtag', 'csi.kind=volume', 'vg0']);
+    await lvm.createThin('vg0', 'pool', 'b', 10 * MiB, ['csi.kind=volume']);
+    const b = await lvm.getLv('vg0', 'b');
+    expect(b).toMatchObject({ name: 'b', vg: 'vg0', pool: 'pool', sizeBytes: 12 * MiB, tags: ['csi.kind=volume'], active: true, path: '/dev/vg0/b' }); // rounded up to 4 MiB extents
+    expect(b?.attr.volumeType).toBe('thin-volume');
+
+    runner.expect(['lvcreate', ...cfg, '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'n', '--permission', 'r', '--name', 's', 'vg0/b']);
+    await lvm.createThinSnapshot('vg0', 'b', 's', [], { readOnly: true, activate: false });
+    expect(await lvm.getLv('vg0', 's')).toMatchObject({ origin: 'b', pool: 'pool', sizeBytes: 12 * MiB, active: false });
+    expect((await lvm.getLv('vg0', 's'))?.attr.permission).toBe('read-only');
+
+    runner.expect(['lvextend', ...cfg, '--size', `${20 * MiB}b`, 'vg0/b']);
+    await lvm.extend('vg0', 'b', 20 * MiB);
+    expect((await lvm.getLv('vg0', 'b'))?.sizeBytes).toBe(20 * MiB);
+
+    runner.expect(['lvchange', ...cfg, '--deltag', 'csi.kind=volume', '--addtag', 'csi.state=deleting', 'vg0/b']);
+    await lvm.changeTags('vg0', 'b', { del: ['csi.kind=volume'], add: ['csi.state=deleting'] });
+    expect((await lvm.getLv('vg0', 'b'))?.tags).toEqual(['csi.state=deleting']);
+
+    runner.expect(['lvremove', ...cfg, '--yes', 'vg0/s']);
+    await lvm.remove('vg0', 's');
+    expect(await lvm.getLv('vg0', 's')).toBeUndefined();
+
+    runner.expect(['vgchange', ...cfg, '--addtag', 'csi.unzeroed=1', 'vg0']);
+    await lvm.addVgTags('vg0', ['csi.unzeroed=1']);
+    expect((await lvm.getVg('vg0'))?.tags).toEqual(['csi.unzeroed=1']);
+    expect(runner.calls.filter((c) => ['lvs', 'vgs', 'pvs'].includes(c[0] ?? ''))).toHaveLength(3); // the first read only
+    runner.assertDone();
+  });
+
+  it('changes whose result LVM decides (thick lvcreate), and failed commands, make the next read go to LVM', async () => {
+    const { runner, lvm, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    await lvm.listLvs('vg0');
+    runner.expect(['lvcreate', ...cfg, '--yes', '--type', 'linear', '--size', `${8 * MiB}b`, '--name', 't', '--wipesignatures', 'y', '--zero', 'y', 'vg0']);
+    await lvm.createLinear('vg0', 't', 8 * MiB, []);
+    load(lvs(lvRow('vg0', 't', { attr: '-wi-a-----', size: 8 * MiB })));
+    expect((await lvm.getLv('vg0', 't'))?.sizeBytes).toBe(8 * MiB);
+    runner.expect(['lvremove', ...cfg, '--yes', 'vg0/a'], { exitCode: 5, stderr: '  Logical volume vg0/a in use.\n' });
+    await expect(lvm.remove('vg0', 'a')).rejects.toThrow();
+    load();
+    await lvm.getLv('vg0', 'a');
+    runner.assertDone();
+  });
+
+  it('maxAgeMs: dynamic values older than asked are read for that LV alone (0 = now)', async () => {
+    const { runner, lvm, s, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    expect((await lvm.getLv('vg0', 'pool', { maxAgeMs: 5000 }))?.dataPercent).toBe(10);
+    s.now += 6000;
+    runner.expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0/pool'], {
+      stdout: report('lv', [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '55.00', meta: '2.00' })]),
+    });
+    expect((await lvm.getLv('vg0', 'pool', { maxAgeMs: 5000 }))?.dataPercent).toBe(55);
+    expect((await lvm.getLv('vg0', 'pool', { maxAgeMs: 5000 }))?.dataPercent).toBe(55); // just read
+    runner.expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0/pool'], {
+      stdout: report('lv', [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '56.00', meta: '2.00' })]),
+    });
+    expect((await lvm.getLv('vg0', 'pool', { maxAgeMs: 0 }))?.dataPercent).toBe(56);
+    runner.assertDone();
+  });
+
+  it('reloadAll (the timer refresh) is one vgs and one lvs for every VG and renews the copies', async () => {
+    const { runner, lvm, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    await lvm.listLvs('vg0');
+    runner
+      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(',')], { stdout: report('vg', [vgRow('vg0', 1024 * MiB, 100 * MiB), vgRow('other', 1024 * MiB, 0)]) })
+      .expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(',')], { stdout: lvs(lvRow('other', 'x')) });
+    const r = await lvm.reloadAll(['vg0']);
+    expect(r.vgs.map((v) => v.name)).toEqual(['vg0']);
+    expect(names(r.lvs)).toEqual(['a', 'pool']);
+    expect((await lvm.getVg('vg0'))?.freeBytes).toBe(100 * MiB);
+    expect(lvm.known('vg0')?.vg.freeBytes).toBe(100 * MiB);
+    runner.assertDone();
+  });
+});
