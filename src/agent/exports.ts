@@ -15,7 +15,7 @@ import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } f
 import { parseNodeId } from '../csi/node-id.js';
 import { chapFromSecrets, type ChapCredentials } from './chap.js';
 import { Gate } from './gate.js';
-import { exportReadOnly } from './access.js';
+import { checkPublication, exportReadOnly } from './access.js';
 import { formatHostPort } from '../host-port.js';
 
 export interface ExportOptions {
@@ -64,6 +64,8 @@ export class Exports {
 
   private async publishNow(a: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
     const { v, tags } = await this.volume(a.vg, a.lv, o);
+    if (v.state === 'deleting') throw new NotFound(`volume ${v.id} does not exist`);
+    checkPublication(v, a.publication);
     let info: PublishInfo;
     if (this.isLocal(v, a.nodeName)) {
       info = { kind: 'local', devicePath: v.devicePath };
@@ -81,20 +83,25 @@ export class Exports {
     return info;
   }
 
-  unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
-    return this.gate.runShared(() => this.unpublishNow(vg, lv, nodeId, initiatorIqn, o));
+  /** `nodeId` empty: every node the volume is published to. */
+  unpublish(vg: string, lv: string, nodeId: string, o?: CallOptions): Promise<void> {
+    return this.gate.runShared(() => this.unpublishNow(vg, lv, nodeId, o));
   }
 
-  private async unpublishNow(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
+  private async unpublishNow(vg: string, lv: string, nodeId: string, o?: CallOptions): Promise<void> {
     const { v, tags } = await this.volume(vg, lv, o).catch((e: unknown) => {
       if (e instanceof NotFound) return { v: undefined, tags: [] };
       throw e;
     });
     if (!v) return;
     const iqn = this.iqnOf(vg, lv);
-    const node = parseNodeId(nodeId);
-    if (!node || !this.isLocal(v, node.node)) await this.target.denyInitiator(iqn, initiatorIqn, o);
-    const rest = v.published.filter((p) => p.nodeId !== nodeId);
+    // A node id the volume was never published to may still hold a stale ACL (crash between steps): clean it too.
+    const ids = nodeId ? [nodeId] : v.published.map((p) => p.nodeId);
+    for (const id of ids) {
+      const node = parseNodeId(id);
+      if (node && !this.isLocal(v, node.node)) await this.target.denyInitiator(iqn, node.iqn, o);
+    }
+    const rest = v.published.filter((p) => !ids.includes(p.nodeId));
     const remote = rest.filter((p) => !this.isLocal(v, parseNodeId(p.nodeId)?.node ?? ''));
     if (remote.length === 0) await this.target.removeTarget(iqn, o);
     if (rest.length !== v.published.length) await this.record(vg, lv, tags, rest, o);

@@ -3,7 +3,7 @@
  * an optional thin pool) and does all LVM work for the controller.
  * LVM is the only state: every answer is read back from lvs.
  */
-import { Busy, DomainError, FailedPrecondition, NotFound, OutOfCapacity } from '../errors.js';
+import { AlreadyExists, Busy, DomainError, FailedPrecondition, InvalidArgument, NotFound, OutOfCapacity, OutOfRange } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 import type { Logger } from '../log.js';
 import type { Lvm } from '../lvm/lvm.js';
@@ -17,10 +17,11 @@ import { formatId, parseId, shortNodeId } from './ids.js';
 import type { Exports } from './exports.js';
 import type { JobContext, Jobs } from './jobs.js';
 import { lvBlockDevice, sysDeviceProbe, type DeviceProbe } from './lv-device.js';
-import type { SnapshotParams } from './params.js';
+import { sameVolumeParams, type SnapshotParams } from './params.js';
+import { checkAgainstSource, chooseSize, sameSource, sizeFits, type SizeRange } from './sizing.js';
 import { encodeSource, tagsFor, tagValues, toSnapshot, toVolume } from './records.js';
 import type {
-  CallOptions, Capacity, CapacityQuery, CreateVolumeArgs, PoolStatus, PublishArgs, PublishInfo, SnapshotInfo, StorageAgent, VolumeInfo,
+  CallOptions, Capacity, CapacityQuery, CreateVolumeArgs, PoolStatus, PublishArgs, PublishInfo, SnapshotInfo, SourceRef, StorageAgent, VolumeInfo,
 } from './types.js';
 
 export interface AgentOptions extends CapacityLimits {
@@ -200,24 +201,29 @@ export class LocalAgent implements StorageAgent {
     return capacityFor(await this.poolStatus(q.vg, o), q, this.o);
   }
 
-  private async ensureRoom(q: CapacityQuery, bytes: number, o?: CallOptions): Promise<void> {
-    const why = noRoomReason(await this.poolStatus(q.vg, o), q, bytes, this.o);
-    if (why) throw new OutOfCapacity(why);
-  }
-
   // --------------------------------------------------------------- volumes
 
   async createVolume(args: CreateVolumeArgs, o?: CallOptions): Promise<VolumeInfo> {
-    const { params } = args;
+    const { params, range } = args;
     const vg = params.volumeGroup;
+    if (!this.o.volumeGroups.includes(vg)) throw new InvalidArgument('parameters.volumeGroup', `volume group ${vg} is not served by storage node ${this.nodeName}`);
     const lv = volumeLvName(args.name);
-    const existing = await this.getVolume(vg, lv, o);
+    const existing = await this.findVolumeByName(args.name, o);
     if (existing) {
-      if (existing.state === 'copying') return this.resume(existing);
-      return existing;
+      if (existing.state === 'deleting') throw new Busy(`volume ${existing.id} is not ready yet (deleting); retry later`);
+      if (!sizeFits(existing.sizeBytes, range)) throw new AlreadyExists(`volume ${args.name} exists with ${existing.sizeBytes} bytes, outside the requested capacity_range`);
+      if (!sameVolumeParams(existing.params, params)) throw new AlreadyExists(`volume ${args.name} exists with other parameters`);
+      if (!sameSource(existing.source, args.source)) throw new AlreadyExists(`volume ${args.name} exists with another content source`);
+      // still being filled: only this agent knows how its job goes (progress, the cause of a failure, a source that is gone)
+      return existing.state === 'copying' ? this.resume(existing) : existing;
     }
     if (!this.jobs.get(this.key(vg, lv))) this.throwIfFailedBefore(this.key(vg, lv), args.name);
-    await this.ensureRoom({ vg, lvmType: params.lvmType, mirrors: params.mirrors, stripes: params.stripes }, args.sizeBytes, o);
+    const sourceBytes = args.source ? await this.sourceBytes(args.source, o) : 0;
+    if (args.source) checkAgainstSource(range, sourceBytes);
+    const pool = await this.poolStatus(vg, o);
+    const sizeBytes = chooseSize(range, args.defaultBytes, pool.extentBytes, sourceBytes);
+    const why = noRoomReason(pool, { vg, lvmType: params.lvmType, mirrors: params.mirrors, stripes: params.stripes }, sizeBytes, this.o);
+    if (why) throw new OutOfCapacity(why);
 
     const source = args.source ? parseId(args.source.id) : undefined;
     const tags = {
@@ -226,26 +232,45 @@ export class LocalAgent implements StorageAgent {
       params: JSON.stringify(params),
       created: new Date().toISOString(),
       source: encodeSource(args.source),
-      size: String(args.sizeBytes),
+      size: String(sizeBytes),
     };
     let thinSource: Lv | undefined;
     if (!args.source || !source) {
       // A thick volume never shows a former volume's data: on a VG holding unzeroed free extents
       // (a volumeClear: none LV went back to it) a volume whose class zeroes is zeroed before it is ready.
       const fill = params.lvmType === 'thick' && params.volumeClear === 'zero' && (await this.hasUnzeroed(vg, o));
-      await this.createLv(vg, lv, args.sizeBytes, tagsFor(fill ? { ...tags, fill: 'zero' } : { ...tags, ready: '1' }), params, o);
+      await this.createLv(vg, lv, sizeBytes, tagsFor(fill ? { ...tags, fill: 'zero' } : { ...tags, ready: '1' }), params, o);
     } else if (params.lvmType === 'thin' && source.vg === vg && (thinSource = await this.thinLv(vg, source.lv, o))) {
       // Thin from thin: a writable thin snapshot that activates like any LV (-kn) so it comes back after a reboot,
       // grown to the requested size. When it must grow, the completion mark comes last (complete() redoes the
       // growth after a crash); at the source's size the lvcreate makes it whole and carries the mark itself.
-      const whole = args.sizeBytes <= thinSource.sizeBytes;
-      await this.pool(vg, 'thin').createFrom(source.lv, lv, args.sizeBytes, tagsFor(whole ? { ...tags, ready: '1' } : tags), o);
+      const whole = sizeBytes <= thinSource.sizeBytes;
+      await this.pool(vg, 'thin').createFrom(source.lv, lv, sizeBytes, tagsFor(whole ? { ...tags, ready: '1' } : tags), o);
     } else {
-      await this.createLv(vg, lv, args.sizeBytes, tagsFor(tags), params, o);
+      await this.createLv(vg, lv, sizeBytes, tagsFor(tags), params, o);
     }
     const created = await this.getVolume(vg, lv, o);
     if (!created) throw new NotFound(`volume ${args.name} vanished right after creation`);
     return created.state === 'copying' ? this.resume(created) : created;
+  }
+
+  /**
+   * The size of a new volume's source on this node: NOT_FOUND when it is not
+   * here (or being deleted), FAILED_PRECONDITION for a snapshot that cannot be
+   * read back (an invalidated COW snapshot, or one never completed).
+   */
+  private async sourceBytes(src: SourceRef, o?: CallOptions): Promise<number> {
+    const ref = parseId(src.id);
+    const mine = ref && ref.node === this.nodeId;
+    if (src.kind === 'snapshot') {
+      const s = mine ? await this.getSnapshot(ref.vg, ref.lv, o) : undefined;
+      if (!s) throw new NotFound(`snapshot ${src.id} does not exist`);
+      if (!s.readyToUse) throw new FailedPrecondition(`snapshot ${src.id} is not usable (invalidated: its COW reserve overflowed, or never completed); it cannot be restored`);
+      return s.sizeBytes;
+    }
+    const v = mine ? await this.getVolume(ref.vg, ref.lv, o) : undefined;
+    if (!v || v.state === 'deleting') throw new NotFound(`source volume ${src.id} does not exist`);
+    return v.sizeBytes;
   }
 
   /** The LV when it is a thin one. */
@@ -425,6 +450,9 @@ export class LocalAgent implements StorageAgent {
     const l = all.find((x) => x.name === lv);
     const v = l ? toVolume(this.nodeId, l, all) : undefined;
     if (!l || !v) return;
+    if (v.published.length > 0) {
+      throw new FailedPrecondition(`volume ${v.id} is still published to ${v.published.map((p) => p.nodeId).join(', ')}; unpublish it first`);
+    }
     if (await this.exports.isExported(vg, lv, o)) {
       throw new FailedPrecondition(`volume ${v.id} is still exported over iSCSI; unpublish it from every node first`);
     }
@@ -465,19 +493,25 @@ export class LocalAgent implements StorageAgent {
     this.throwIfJobFailed(key);
   }
 
-  async expandVolume(vg: string, lv: string, sizeBytes: number, o?: CallOptions): Promise<VolumeInfo> {
+  async expandVolume(vg: string, lv: string, range: SizeRange, o?: CallOptions): Promise<VolumeInfo> {
     const v = await this.getVolume(vg, lv, o);
-    if (!v || v.state === 'deleting') throw new NotFound(`volume ${vg}/${lv} does not exist`);
+    if (!v || v.state === 'deleting') throw new NotFound(`volume ${formatId({ node: this.nodeId, vg, lv })} does not exist`);
+    if (v.state !== 'ready') throw new Busy(`volume ${v.id} is not ready yet (${v.state}); retry later`);
+    if (range.required <= v.sizeBytes) {
+      if (range.limit > 0 && v.sizeBytes > range.limit) throw new OutOfRange(`volume is already ${v.sizeBytes} bytes, above capacity_range.limit_bytes ${range.limit}`);
+      return v;
+    }
     if (v.params.lvmType === 'thick' && v.snapshotCount > 0) {
       throw new FailedPrecondition(`volume ${v.id} has ${v.snapshotCount} COW snapshot(s); LVM cannot resize the origin of a thick snapshot - delete the snapshots first`);
     }
-    if (sizeBytes > v.sizeBytes) {
-      const p = v.params;
-      await this.ensureRoom({ vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes }, sizeBytes - v.sizeBytes, o);
-      // csi.size stays the creation size: copies take their length from the source LV (records.ts)
-      await this.pool(vg, p.lvmType).extend(lv, sizeBytes, o);
-      await this.exports.refreshSize(vg, lv, o);
-    }
+    const p = v.params;
+    const pool = await this.poolStatus(vg, o);
+    const sizeBytes = chooseSize(range, range.required, pool.extentBytes, 0);
+    const why = noRoomReason(pool, { vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes }, sizeBytes - v.sizeBytes, this.o);
+    if (why) throw new OutOfCapacity(why);
+    // csi.size stays the creation size: copies take their length from the source LV (records.ts)
+    await this.pool(vg, p.lvmType).extend(lv, sizeBytes, o);
+    await this.exports.refreshSize(vg, lv, o);
     const after = await this.getVolume(vg, lv, o);
     if (!after) throw new NotFound(`volume ${vg}/${lv} vanished during expansion`);
     return after;
@@ -490,19 +524,24 @@ export class LocalAgent implements StorageAgent {
     return this.exports.publish(args, o);
   }
 
-  async unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
+  async unpublish(vg: string, lv: string, nodeId: string, o?: CallOptions): Promise<void> {
     if (!this.o.volumeGroups.includes(vg)) return;
-    await this.exports.unpublish(vg, lv, nodeId, initiatorIqn, o);
+    await this.exports.unpublish(vg, lv, nodeId, o);
   }
 
   // ------------------------------------------------------------- snapshots
 
   async createSnapshot(name: string, vg: string, lv: string, params: SnapshotParams, o?: CallOptions): Promise<SnapshotInfo> {
     const snapLv = snapshotLvName(name);
-    const have = await this.getSnapshot(vg, snapLv, o);
-    if (have) return have;
-    const src = await this.getVolume(vg, lv, o);
-    if (!src || src.state === 'deleting') throw new NotFound(`source volume ${vg}/${lv} does not exist`);
+    const sourceId = formatId({ node: this.nodeId, vg, lv });
+    const have = await this.findSnapshotByName(name, o);
+    if (have) {
+      if (have.sourceVolumeId !== sourceId) throw new AlreadyExists(`snapshot ${name} exists for another source volume (${have.sourceVolumeId})`);
+      return have;
+    }
+    const src = this.o.volumeGroups.includes(vg) ? await this.getVolume(vg, lv, o) : undefined;
+    if (!src || src.state === 'deleting') throw new NotFound(`source volume ${sourceId} does not exist`);
+    if (src.state !== 'ready') throw new Busy(`volume ${src.id} is not ready yet (${src.state}); retry later`);
     const tags = tagsFor({
       name,
       kind: 'snapshot',

@@ -5,6 +5,7 @@
  */
 import type { ChapCredentials } from './chap.js';
 import type { LvmType, SnapshotParams, VolumeParams } from './params.js';
+import type { SizeRange } from './sizing.js';
 
 /** Where a new volume's data comes from. */
 export type SourceRef = { kind: 'snapshot'; id: string } | { kind: 'volume'; id: string };
@@ -12,7 +13,10 @@ export type SourceRef = { kind: 'snapshot'; id: string } | { kind: 'volume'; id:
 export interface CreateVolumeArgs {
   /** The CSI name (idempotency key). */
   name: string;
-  sizeBytes: number;
+  /** The CSI capacity_range; the agent rounds to its extents and checks it against an existing volume. */
+  range: SizeRange;
+  /** The size when the range gives none. */
+  defaultBytes: number;
   params: VolumeParams;
   source: SourceRef | undefined;
 }
@@ -55,6 +59,7 @@ export interface Publication {
 export interface PublishArgs {
   vg: string;
   lv: string;
+  /** nodeId is the CO's node id "<node name>:<initiator IQN>" (src/csi/node-id.ts). */
   publication: Publication;
   initiatorIqn: string;
   /** The node's name, to decide on local attach. */
@@ -131,24 +136,41 @@ export interface StorageAgent {
   volumeGroups(): readonly string[];
   hasThinPool(vg: string): boolean;
 
+  /**
+   * The whole CreateVolume of one storage node from one read of its VG:
+   * idempotency (an existing volume of that name is returned, or
+   * ALREADY_EXISTS when it differs in size range, parameters or source),
+   * the source's checks, rounding, the room check, then the one lvcreate.
+   * A volume still being filled answers ABORTED (Busy) with its progress.
+   */
   createVolume(args: CreateVolumeArgs, o?: CallOptions): Promise<VolumeInfo>;
   /** By the CSI name; undefined when no such volume. */
   findVolumeByName(name: string, o?: CallOptions): Promise<VolumeInfo | undefined>;
   getVolume(vg: string, lv: string, o?: CallOptions): Promise<VolumeInfo | undefined>;
   listVolumes(o?: CallOptions): Promise<VolumeInfo[]>;
+  /** Gone already: fine. Published or exported: FAILED_PRECONDITION. */
   deleteVolume(vg: string, lv: string, o?: CallOptions): Promise<void>;
-  expandVolume(vg: string, lv: string, sizeBytes: number, o?: CallOptions): Promise<VolumeInfo>;
+  /** Grows to the range (rounded to extents); a volume already large enough is returned as it is. */
+  expandVolume(vg: string, lv: string, range: SizeRange, o?: CallOptions): Promise<VolumeInfo>;
 
+  /** Idempotent by name: the existing snapshot, or ALREADY_EXISTS when it was taken of another volume. */
   createSnapshot(name: string, sourceVg: string, sourceLv: string, params: SnapshotParams, o?: CallOptions): Promise<SnapshotInfo>;
   findSnapshotByName(name: string, o?: CallOptions): Promise<SnapshotInfo | undefined>;
   getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined>;
   listSnapshots(o?: CallOptions): Promise<SnapshotInfo[]>;
   deleteSnapshot(vg: string, lv: string, o?: CallOptions): Promise<void>;
 
-  /** Exports the volume to one more initiator (idempotent) and records the publication. */
+  /**
+   * Exports the volume to one more initiator (idempotent) and records the
+   * publication, after the access rules (src/agent/access.ts): a ready
+   * volume, one node for single-node modes, never read-write next to read-only.
+   */
   publish(args: PublishArgs, o?: CallOptions): Promise<PublishInfo>;
-  /** Ends that node's access (ACL removed, live sessions closed) and forgets the publication; the target goes with its last ACL. */
-  unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void>;
+  /**
+   * Ends that node's access (ACL removed, live sessions closed) and forgets the
+   * publication; every node's when nodeId is empty. The target goes with its last ACL.
+   */
+  unpublish(vg: string, lv: string, nodeId: string, o?: CallOptions): Promise<void>;
 
   poolStatus(vg: string, o?: CallOptions): Promise<PoolStatus>;
   capacity(q: CapacityQuery, o?: CallOptions): Promise<Capacity>;

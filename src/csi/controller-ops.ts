@@ -5,7 +5,8 @@
 import type { SnapshotInfo, StorageAgent, SourceRef, VolumeInfo } from '../agent/types.js';
 import { parseId } from '../agent/ids.js';
 import { parseVolumeParams, type ParamDefaults } from '../agent/params.js';
-import { FailedPrecondition, InvalidArgument, NotFound, OutOfRange, Unavailable } from '../errors.js';
+import type { SizeRange } from '../agent/sizing.js';
+import { InvalidArgument, NotFound, OutOfRange, Unavailable } from '../errors.js';
 import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
 import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
@@ -64,37 +65,13 @@ export async function volumeOrNotFound(agents: AgentDirectory, id: string, what 
   return { agent: where.agent, v };
 }
 
-export interface SizeRequest {
-  required: number;
-  limit: number;
-}
-
-export function sizeRequest(range: { required_bytes?: string | number; limit_bytes?: string | number } | null | undefined): SizeRequest {
+export function sizeRequest(range: { required_bytes?: string | number; limit_bytes?: string | number } | null | undefined): SizeRange {
   const required = int64('capacity_range.required_bytes', range?.required_bytes);
   const limit = int64('capacity_range.limit_bytes', range?.limit_bytes);
   if (limit > 0 && required > limit) {
     throw new OutOfRange(`capacity_range.required_bytes ${required} is larger than capacity_range.limit_bytes ${limit}`);
   }
   return { required, limit };
-}
-
-export function roundUp(bytes: number, unit: number): number {
-  return Math.ceil(bytes / unit) * unit;
-}
-
-/** The size to allocate: required (or the default, capped by limit, or the source's size), rounded up to whole extents. */
-export function chooseSize(req: SizeRequest, defaultBytes: number, extentBytes: number, minimumBytes: number): number {
-  let want = req.required > 0 ? req.required : req.limit > 0 ? Math.min(defaultBytes, req.limit) : defaultBytes;
-  want = Math.max(want, minimumBytes);
-  const size = roundUp(want, extentBytes);
-  if (req.limit > 0 && size > req.limit) {
-    throw new OutOfRange(`a volume of ${want} bytes rounds up to ${size} bytes (whole ${extentBytes}-byte extents), above capacity_range.limit_bytes ${req.limit}`);
-  }
-  return size;
-}
-
-export function sizeFits(size: number, req: SizeRequest): boolean {
-  return size >= req.required && (req.limit === 0 || size <= req.limit);
 }
 
 export function contentSourceOf(src: VolumeContentSource | null | undefined): SourceRef | undefined {
@@ -110,10 +87,6 @@ export function contentSourceOf(src: VolumeContentSource | null | undefined): So
     return { kind: 'volume', id };
   }
   throw new InvalidArgument('volume_content_source', 'must name a snapshot or a volume');
-}
-
-export function sameSource(a: SourceRef | undefined, b: SourceRef | undefined): boolean {
-  return a?.kind === b?.kind && a?.id === b?.id;
 }
 
 export function toCsiVolume(v: VolumeInfo): Volume {
@@ -135,23 +108,4 @@ export function toCsiSnapshot(s: SnapshotInfo): Snapshot {
     creation_time: { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 },
     ready_to_use: s.readyToUse,
   };
-}
-
-/** Looks up the source of a new volume; NOT_FOUND when it does not exist. */
-export async function findSource(agents: AgentDirectory, src: SourceRef): Promise<{ agent: StorageAgent; sizeBytes: number; vg: string; lv: string }> {
-  const where = resolve(agents, src.id);
-  const what = src.kind === 'snapshot' ? 'snapshot' : 'source volume';
-  if (!where) throw new NotFound(`${what} ${src.id} does not exist`);
-  if (src.kind === 'snapshot') {
-    const s = await where.agent.getSnapshot(where.vg, where.lv);
-    if (!s) throw new NotFound(`snapshot ${src.id} does not exist`);
-    if (!s.readyToUse) {
-      // LVM invalidates a thick COW snapshot whose reserve overflowed: its blocks can no longer be read back.
-      throw new FailedPrecondition(`snapshot ${src.id} is not usable (invalidated: its COW reserve overflowed, or never completed); it cannot be restored`);
-    }
-    return { agent: where.agent, sizeBytes: s.sizeBytes, vg: where.vg, lv: where.lv };
-  }
-  const v = await where.agent.getVolume(where.vg, where.lv);
-  if (!v || v.state === 'deleting') throw new NotFound(`source volume ${src.id} does not exist`);
-  return { agent: where.agent, sizeBytes: v.sizeBytes, vg: where.vg, lv: where.lv };
 }

@@ -5,13 +5,13 @@
 import { thinPoolProblem } from '../agent/capacity.js';
 import { parseSnapshotParams, parseVolumeParams, sameVolumeParams } from '../agent/params.js';
 import type { StorageAgent, VolumeInfo } from '../agent/types.js';
-import { AlreadyExists, Busy, FailedPrecondition, InvalidArgument, NotFound, OutOfRange, Unimplemented } from '../errors.js';
+import { AlreadyExists, Busy, InvalidArgument, NotFound, Unimplemented } from '../errors.js';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
 import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
 import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
 import {
-  chooseSize, contentSourceOf, findSource, pickAgent, resolve, sameSource, volumeOrNotFound, sizeFits, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
+  contentSourceOf, pickAgent, resolve, volumeOrNotFound, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
 } from './controller-ops.js';
 import { publish, unpublish, validatePublish } from './controller-publish.js';
 import { page } from './pagination.js';
@@ -60,11 +60,9 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
     throw new Unimplemented(`${what} is not supported by this plugin`);
   };
 
-  async function findVolumeByName(name: string) {
-    for (const a of agents.all()) {
-      const v = await a.findVolumeByName(name);
-      if (v) return v;
-    }
+  /** The agent holding a volume of that name, if any. */
+  async function ownerOfVolume(name: string): Promise<StorageAgent | undefined> {
+    for (const a of agents.all()) if (await a.findVolumeByName(name)) return a;
     return undefined;
   }
 
@@ -102,41 +100,20 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
         },
         lockKeys: (r) => nameLock(r.name),
         handle: async (r) => {
-          const size = sizeRequest(r.capacity_range);
+          const range = sizeRequest(r.capacity_range);
           const source = contentSourceOf(r.volume_content_source);
-          // The name first: a volume made earlier is returned even if its source was deleted since.
-          const existing = await findVolumeByName(r.name);
-          const src = source && !existing ? await findSource(agents, source) : undefined;
-          const agent = (existing ? agents.byNodeId(existing.id.split('/')[0] ?? '') : undefined) ?? src?.agent ?? (await pickAgent(agents, r.parameters, defaults));
+          // With several storage nodes the name may be on any of them (an in-memory lookup on each);
+          // with one, its agent decides idempotency in the same call that creates.
+          const owner = agents.all().length > 1 ? await ownerOfVolume(r.name) : undefined;
+          const src = source && !owner ? resolve(agents, source.id) : undefined;
+          if (source && !owner && !src) throw new NotFound(`${source.kind === 'snapshot' ? 'snapshot' : 'source volume'} ${source.id} does not exist`);
+          const agent = owner ?? src?.agent ?? (await pickAgent(agents, r.parameters, defaults));
           const wantVg = r.parameters['volumeGroup'];
           if (src && wantVg !== undefined && !agent.volumeGroups().includes(wantVg)) {
             throw new InvalidArgument('volume_content_source', `source ${source?.id} is on storage node ${agent.nodeName}, which has no volume group ${wantVg}; a copy cannot cross storage nodes`);
           }
           const params = parseVolumeParams(r.parameters, defaults(agent));
-
-          if (existing) {
-            if (existing.state === 'deleting') throw notReady(existing);
-            if (!sizeFits(existing.sizeBytes, size)) {
-              throw new AlreadyExists(`volume ${r.name} exists with ${existing.sizeBytes} bytes, outside the requested capacity_range`);
-            }
-            if (!sameVolumeParams(existing.params, params)) throw new AlreadyExists(`volume ${r.name} exists with other parameters`);
-            if (!sameSource(existing.source, source)) throw new AlreadyExists(`volume ${r.name} exists with another content source`);
-            if (existing.state === 'ready') return { volume: toCsiVolume(existing) };
-            // Still being filled: only the agent knows how its job goes (progress, the cause of a
-            // failure, a source that is gone) and restarts it, so ask it rather than answer ABORTED here.
-            const now = await agent.createVolume({ name: r.name, sizeBytes: existing.sizeBytes, params: existing.params, source });
-            if (now.state !== 'ready') throw notReady(now);
-            return { volume: toCsiVolume(now) };
-          }
-          if (src && size.limit > 0 && size.limit < src.sizeBytes) {
-            throw new OutOfRange(`capacity_range.limit_bytes ${size.limit} is smaller than the source (${src.sizeBytes} bytes)`);
-          }
-          if (src && size.required > 0 && size.required < src.sizeBytes) {
-            throw new OutOfRange(`capacity_range.required_bytes ${size.required} is smaller than the source (${src.sizeBytes} bytes)`);
-          }
-          const pool = await agent.poolStatus(params.volumeGroup);
-          const sizeBytes = chooseSize(size, o.defaultVolumeBytes, pool.extentBytes, src?.sizeBytes ?? 0);
-          const volume = await agent.createVolume({ name: r.name, sizeBytes, params, source });
+          const volume = await agent.createVolume({ name: r.name, range, defaultBytes: o.defaultVolumeBytes, params, source });
           if (volume.state !== 'ready') throw notReady(volume);
           return { volume: toCsiVolume(volume) };
         },
@@ -150,13 +127,9 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
         validate: (r) => requireField('volume_id', r.volume_id),
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r) => {
+          // the agent refuses a volume that is still published or exported
           const where = resolve(agents, r.volume_id);
-          if (!where) return {};
-          const v = await where.agent.getVolume(where.vg, where.lv);
-          if (v && v.published.length > 0) {
-            throw new FailedPrecondition(`volume ${v.id} is still published to ${v.published.map((p) => p.nodeId).join(', ')}; unpublish it first`);
-          }
-          await where.agent.deleteVolume(where.vg, where.lv);
+          if (where) await where.agent.deleteVolume(where.vg, where.lv);
           return {};
         },
       },
@@ -251,16 +224,17 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
         lockKeys: (r) => [...nameLock(`snapshot:${r.name}`), ...idLock(r.source_volume_id)],
         handle: async (r) => {
           const params = parseSnapshotParams(r.parameters);
-          const existing = await findSnapshotByName(r.name);
+          // several storage nodes: the name may be on any of them; the source's agent decides the rest in one call
+          const existing = agents.all().length > 1 ? await findSnapshotByName(r.name) : undefined;
           if (existing) {
             if (existing.sourceVolumeId !== r.source_volume_id) {
               throw new AlreadyExists(`snapshot ${r.name} exists for another source volume (${existing.sourceVolumeId})`);
             }
             return { snapshot: toCsiSnapshot(existing) };
           }
-          const { agent, v } = await volumeOrNotFound(agents, r.source_volume_id, 'source volume');
-          if (v.state !== 'ready') throw notReady(v);
-          const s = await agent.createSnapshot(r.name, v.vg, v.lv, params);
+          const where = resolve(agents, r.source_volume_id);
+          if (!where) throw new NotFound(`source volume ${r.source_volume_id} does not exist`);
+          const s = await where.agent.createSnapshot(r.name, where.vg, where.lv, params);
           return { snapshot: toCsiSnapshot(s) };
         },
       },
@@ -315,16 +289,9 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
         },
         lockKeys: (r) => idLock(r.volume_id),
         handle: async (r) => {
-          const size = sizeRequest(r.capacity_range);
-          const { agent, v } = await volumeOrNotFound(agents, r.volume_id);
-          if (v.state !== 'ready') throw notReady(v);
-          if (size.required <= v.sizeBytes) {
-            if (size.limit > 0 && v.sizeBytes > size.limit) throw new OutOfRange(`volume is already ${v.sizeBytes} bytes, above capacity_range.limit_bytes ${size.limit}`);
-            return { capacity_bytes: String(v.sizeBytes), node_expansion_required: true };
-          }
-          const pool = await agent.poolStatus(v.vg);
-          const target = chooseSize(size, size.required, pool.extentBytes, 0);
-          const grown = await agent.expandVolume(v.vg, v.lv, target);
+          const where = resolve(agents, r.volume_id);
+          if (!where) throw new NotFound(`volume ${r.volume_id} does not exist`);
+          const grown = await where.agent.expandVolume(where.vg, where.lv, sizeRequest(r.capacity_range));
           return { capacity_bytes: String(grown.sizeBytes), node_expansion_required: true };
         },
       },

@@ -31,7 +31,15 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
     }, deps),
     CreateVolume: unary('agent.CreateVolume', {
       handle: async (r, c) =>
-        volumeToWire(await agent.createVolume({ name: need('name', r.name), sizeBytes: num(r.size_bytes), params: paramsFromWire(r.params), source: sourceFromWire(r.source) }, o(c.signal))),
+        volumeToWire(
+          await agent.createVolume(
+            {
+              name: need('name', r.name), range: { required: num(r.required_bytes), limit: num(r.limit_bytes) }, defaultBytes: num(r.default_bytes),
+              params: paramsFromWire(r.params), source: sourceFromWire(r.source),
+            },
+            o(c.signal),
+          ),
+        ),
     }, deps),
     FindVolumeByName: unary('agent.FindVolumeByName', {
       quiet: true,
@@ -50,7 +58,7 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
     ListVolumes: unary('agent.ListVolumes', { quiet: true, handle: async (_r, c) => ({ volumes: (await agent.listVolumes(o(c.signal))).map(volumeToWire) }) }, deps),
     DeleteVolume: unary('agent.DeleteVolume', { handle: async (r, c) => (await agent.deleteVolume(need('vg', r.vg), need('lv', r.lv), o(c.signal)), {}) }, deps),
     ExpandVolume: unary('agent.ExpandVolume', {
-      handle: async (r, c) => volumeToWire(await agent.expandVolume(need('vg', r.vg), need('lv', r.lv), num(r.size_bytes), o(c.signal))),
+      handle: async (r, c) => volumeToWire(await agent.expandVolume(need('vg', r.vg), need('lv', r.lv), { required: num(r.required_bytes), limit: num(r.limit_bytes) }, o(c.signal))),
     }, deps),
     CreateSnapshot: unary('agent.CreateSnapshot', {
       handle: async (r, c) =>
@@ -85,7 +93,7 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
         ),
     }, deps),
     Unpublish: unary('agent.Unpublish', {
-      handle: async (r, c) => (await agent.unpublish(need('vg', r.vg), need('lv', r.lv), need('node_id', r.node_id), need('initiator_iqn', r.initiator_iqn), o(c.signal)), {}),
+      handle: async (r, c) => (await agent.unpublish(need('vg', r.vg), need('lv', r.lv), r.node_id, o(c.signal)), {}),
     }, deps),
     PoolStatus: unary('agent.PoolStatus', { quiet: true, handle: async (r, c) => poolToWire(await agent.poolStatus(need('vg', r.vg), o(c.signal))) }, deps),
     Capacity: unary('agent.Capacity', {

@@ -10,6 +10,7 @@ import type {
   CallOptions, Capacity, CapacityQuery, CreateVolumeArgs, PoolStatus, PublishArgs, PublishInfo, SnapshotInfo, StorageAgent, VolumeInfo,
 } from '../agent/types.js';
 import type { SnapshotParams } from '../agent/params.js';
+import type { SizeRange } from '../agent/sizing.js';
 import {
   chapToWire, infoFromWire, num, paramsToWire, poolFromWire, publicationToWire, publishInfoFromWire, snapshotFromWire, sourceToWire, volumeFromWire,
   type AgentIdentity,
@@ -91,7 +92,16 @@ export class RemoteAgent implements StorageAgent {
   }
 
   async createVolume(a: CreateVolumeArgs, o?: CallOptions): Promise<VolumeInfo> {
-    return volumeFromWire(await this.call('CreateVolume', { name: a.name, size_bytes: String(a.sizeBytes), params: paramsToWire(a.params), source: sourceToWire(a.source) }, o));
+    return volumeFromWire(
+      await this.call(
+        'CreateVolume',
+        {
+          name: a.name, required_bytes: String(a.range.required), limit_bytes: String(a.range.limit), default_bytes: String(a.defaultBytes),
+          params: paramsToWire(a.params), source: sourceToWire(a.source),
+        },
+        o,
+      ),
+    );
   }
 
   /** A MaybeVolume reply: undefined when the agent has no such volume. */
@@ -122,8 +132,8 @@ export class RemoteAgent implements StorageAgent {
     await this.call('DeleteVolume', { vg, lv }, o);
   }
 
-  async expandVolume(vg: string, lv: string, sizeBytes: number, o?: CallOptions): Promise<VolumeInfo> {
-    return volumeFromWire(await this.call('ExpandVolume', { vg, lv, size_bytes: String(sizeBytes) }, o));
+  async expandVolume(vg: string, lv: string, range: SizeRange, o?: CallOptions): Promise<VolumeInfo> {
+    return volumeFromWire(await this.call('ExpandVolume', { vg, lv, required_bytes: String(range.required), limit_bytes: String(range.limit) }, o));
   }
 
   async createSnapshot(name: string, sourceVg: string, sourceLv: string, params: SnapshotParams, o?: CallOptions): Promise<SnapshotInfo> {
@@ -152,8 +162,8 @@ export class RemoteAgent implements StorageAgent {
     );
   }
 
-  async unpublish(vg: string, lv: string, nodeId: string, initiatorIqn: string, o?: CallOptions): Promise<void> {
-    await this.call('Unpublish', { vg, lv, node_id: nodeId, initiator_iqn: initiatorIqn }, o);
+  async unpublish(vg: string, lv: string, nodeId: string, o?: CallOptions): Promise<void> {
+    await this.call('Unpublish', { vg, lv, node_id: nodeId }, o);
   }
 
   async poolStatus(vg: string, o?: CallOptions): Promise<PoolStatus> {

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubernetesDiscovery } from '../../src/agent/discovery.js';
 import { shortNodeId } from '../../src/agent/ids.js';
 import type { CreateVolumeArgs, PublishArgs, StorageAgent, VolumeInfo, SnapshotInfo } from '../../src/agent/types.js';
+import type { SizeRange } from '../../src/agent/sizing.js';
 import { InvalidArgument, NotFound, OutOfCapacity, Unavailable } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { RemoteAgent } from '../../src/server/agent-client.js';
@@ -65,7 +66,8 @@ class ScriptedAgent implements StorageAgent {
   async deleteVolume(_vg: string, lv: string) {
     if (lv === 'gone') throw new NotFound('volume vg1/gone does not exist');
   }
-  async expandVolume() {
+  async expandVolume(vg: string, lv: string, range: SizeRange) {
+    this.calls.push({ vg, lv, range });
     return VOL;
   }
   async createSnapshot() {
@@ -85,7 +87,9 @@ class ScriptedAgent implements StorageAgent {
     this.calls.push(a);
     return { kind: 'iscsi' as const, targetIqn: 'iqn.2024-01.org.example:vg1:vol-x', portals: ['10.0.0.1:3260', '10.0.0.2:3260'], lun: 1 };
   }
-  async unpublish() {}
+  async unpublish(vg: string, lv: string, nodeId: string) {
+    this.calls.push({ vg, lv, nodeId });
+  }
   async poolStatus(vg: string) {
     return { vg, vgSizeBytes: 100, vgFreeBytes: 50, extentBytes: 4 << 20, pvCount: 2, thinPool: { name: 'pool', sizeBytes: 80, dataPercent: 12.5, metadataPercent: 3.25, provisionedBytes: 900, zeroing: true, health: 'ok' } };
   }
@@ -127,8 +131,13 @@ describe('agent API over mutual TLS', () => {
     expect(a.volumeGroups()).toEqual(['vg1', 'vg2']);
     expect(a.hasThinPool('vg1')).toBe(true);
     expect(a.hasThinPool('vg2')).toBe(false);
-    expect(await a.createVolume({ name: 'pvc-1', sizeBytes: VOL.sizeBytes, params: VOL.params, source: VOL.source })).toEqual(VOL);
-    expect(agent.calls.at(-1)).toEqual({ name: 'pvc-1', sizeBytes: VOL.sizeBytes, params: VOL.params, source: VOL.source });
+    const create = { name: 'pvc-1', range: { required: VOL.sizeBytes, limit: 6 * 1024 ** 3 }, defaultBytes: 1 << 30, params: VOL.params, source: VOL.source };
+    expect(await a.createVolume(create)).toEqual(VOL);
+    expect(agent.calls.at(-1)).toEqual(create);
+    await a.expandVolume('vg1', 'vol-x', { required: 7 << 30, limit: 8 << 30 });
+    expect(agent.calls.at(-1)).toEqual({ vg: 'vg1', lv: 'vol-x', range: { required: 7 << 30, limit: 8 << 30 } });
+    await a.unpublish('vg1', 'vol-x', ''); // every node
+    expect(agent.calls.at(-1)).toEqual({ vg: 'vg1', lv: 'vol-x', nodeId: '' });
     expect(await a.getVolume('vg1', 'vol-x')).toEqual(VOL);
     expect(await a.getVolume('vg1', 'nope')).toBeUndefined();
     expect(await a.findVolumeByName('pvc-1')).toEqual(VOL);
@@ -151,7 +160,7 @@ describe('agent API over mutual TLS', () => {
     const ia = await a.getVolume('bad', 'x').catch((e: unknown) => e);
     expect(ia).toBeInstanceOf(InvalidArgument);
     expect((ia as InvalidArgument).field).toBe('parameters.volumeGroup');
-    const oc = await a.createVolume({ name: 'too-big', sizeBytes: 1, params: VOL.params, source: undefined }).catch((e: unknown) => e);
+    const oc = await a.createVolume({ name: 'too-big', range: { required: 1, limit: 0 }, defaultBytes: 1, params: VOL.params, source: undefined }).catch((e: unknown) => e);
     expect(oc).toBeInstanceOf(OutOfCapacity);
     a.close();
   });
@@ -177,7 +186,7 @@ describe('agent API over mutual TLS', () => {
       const err = await a.connect().catch((e: unknown) => e);
       expect(String(err)).toMatch(reason);
       expect(a.connected).toBe(false);
-      expect(await a.createVolume({ name: 'pvc-x', sizeBytes: 1, params: VOL.params }).catch((e: unknown) => String(e))).toMatch(reason);
+      expect(await a.createVolume({ name: 'pvc-x', range: { required: 1, limit: 0 }, defaultBytes: 1, params: VOL.params, source: undefined }).catch((e: unknown) => String(e))).toMatch(reason);
       expect(agent.calls.length).toBe(before);
       a.close();
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSize, sizeFits, sizeRequest } from '../../../src/csi/controller-ops.js';
+import { chooseSize, sizeFits } from '../../../src/agent/sizing.js';
+import { sizeRequest } from '../../../src/csi/controller-ops.js';
 import { InvalidArgument, OutOfRange } from '../../../src/errors.js';
 
 const MiB = 1024 * 1024;

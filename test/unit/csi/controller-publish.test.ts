@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PublishArgs, StorageAgent, VolumeInfo } from '../../../src/agent/types.js';
+import { checkPublication } from '../../../src/agent/access.js';
 import { publish } from '../../../src/csi/controller-publish.js';
 import { AlreadyExists, FailedPrecondition } from '../../../src/errors.js';
 import type { ControllerPublishVolumeRequest__Output } from '../../../src/gen/csi/v1/ControllerPublishVolumeRequest.js';
@@ -17,6 +18,7 @@ function setup(published: VolumeInfo['published'] = []) {
     getVolume: async () => v,
     listVolumes: async () => [v],
     publish: async (a: PublishArgs) => {
+      checkPublication(v, a.publication); // the rules the real agent applies (agent/access.ts)
       calls.push(a);
       if (!v.published.some((p) => p.nodeId === a.publication.nodeId)) v.published.push(a.publication);
       return { kind: 'iscsi', targetIqn: 'iqn.2024-01.x:vg:vol-x', portals: ['127.0.0.1:3260'], lun: 0 };

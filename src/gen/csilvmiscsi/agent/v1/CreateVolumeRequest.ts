@@ -6,14 +6,18 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface CreateVolumeRequest {
   'name'?: (string);
-  'size_bytes'?: (number | string | Long);
   'params'?: (_csilvmiscsi_agent_v1_VolumeParams | null);
   'source'?: (_csilvmiscsi_agent_v1_SourceRef | null);
+  'required_bytes'?: (number | string | Long);
+  'limit_bytes'?: (number | string | Long);
+  'default_bytes'?: (number | string | Long);
 }
 
 export interface CreateVolumeRequest__Output {
   'name': (string);
-  'size_bytes': (string);
   'params': (_csilvmiscsi_agent_v1_VolumeParams__Output | null);
   'source': (_csilvmiscsi_agent_v1_SourceRef__Output | null);
+  'required_bytes': (string);
+  'limit_bytes': (string);
+  'default_bytes': (string);
 }

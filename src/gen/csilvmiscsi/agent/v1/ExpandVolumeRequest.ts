@@ -5,11 +5,13 @@ import type { Long } from '@grpc/proto-loader';
 export interface ExpandVolumeRequest {
   'vg'?: (string);
   'lv'?: (string);
-  'size_bytes'?: (number | string | Long);
+  'required_bytes'?: (number | string | Long);
+  'limit_bytes'?: (number | string | Long);
 }
 
 export interface ExpandVolumeRequest__Output {
   'vg': (string);
   'lv': (string);
-  'size_bytes': (string);
+  'required_bytes': (string);
+  'limit_bytes': (string);
 }
