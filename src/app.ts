@@ -145,6 +145,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   log.info({ mode: config.mode, endpoint: server.address, version: VERSION, node_id: config.nodeId }, 'serving');
 
   let reconcileTimer: NodeJS.Timeout | undefined;
+  let reloadTimer: NodeJS.Timeout | undefined;
   let agentServer: RunningServer | undefined;
   let inventory: Inventory | undefined;
   const initialized = (async () => {
@@ -187,6 +188,13 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
         await agent.setup();
         await inventory?.refresh(false);
         inventory?.start();
+        if (!inventory && config.statsIntervalSeconds > 0) {
+          // Without metrics the timer still renews the in-memory VGs (one vgs + one lvs), as the inventory's does.
+          reloadTimer = setInterval(() => {
+            lvm.reloadAll(volumeGroups).catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'reading the volume groups failed; retried at the next interval'));
+          }, config.statsIntervalSeconds * 1000);
+          reloadTimer.unref();
+        }
         if (config.reconcileIntervalSeconds > 0) {
           reconcileTimer = setInterval(() => {
             agent.reconcileExports().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'export reconcile failed; retried at the next interval'));
@@ -244,6 +252,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     initialized,
     async stop(graceMs) {
       clearInterval(reconcileTimer);
+      clearInterval(reloadTimer);
       remote?.stop();
       await agentServer?.stop(graceMs);
       await inventory?.stop();

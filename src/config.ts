@@ -88,7 +88,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'thin-pool', type: 'string', help: 'name of the thin pool inside each volume group (created when missing); empty = thick only' },
   { name: 'log-level', type: 'string', default: 'info', help: 'fatal | error | warn | info | debug | trace' },
   { name: 'metrics-address', type: 'string', help: 'host:port to serve Prometheus /metrics on; empty = off' },
-  { name: 'stats-interval', type: 'string', default: '60', help: 'agent: seconds between refreshes of the capacity and inventory metrics (one vgs and one lvs each; also refreshed right after every change); 0 = only after changes' },
+  { name: 'stats-interval', type: 'string', default: '60', help: 'agent: seconds between reads of its volume groups (one vgs and one lvs each) that renew its in-memory copy and the capacity and inventory metrics (recounted from memory right after every change); 0 = no timer' },
   { name: 'data-dir', type: 'string', default: '/var/lib/csi-lvm-iscsi', help: 'directory for the plugin\'s own files (the loop-file volume group of the embedded default)' },
   { name: 'loop-vg-size', type: 'string', default: '1G', help: 'size of the loop file backing the embedded default volume group (e.g. 512M, 2G)' },
   { name: 'thin-pool-percent', type: 'string', default: '80', help: 'size of a thin pool the agent creates, in percent of its volume group (the rest stays for thick volumes and COW snapshots)' },
