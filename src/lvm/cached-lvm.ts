@@ -11,11 +11,12 @@
  *   the one recorded when the copy was made. Any commit by anyone else
  *   (an operator's lvcreate, lvremove, vgextend, ...) changes it, and the VG
  *   is read again. When no stamp can be read, every read goes to LVM.
- * - This class's own changes keep the copy current: the results of thin
- *   lvcreate, thin snapshots, thin lvextend, lvremove, lvchange --addtag/--deltag
- *   and vgchange --addtag are known exactly and applied in memory, and the
- *   stamp is taken again after the command. Changes whose result LVM decides
- *   (thick allocation, COW snapshots, splits, renames, activation, permission)
+ * - This class's own changes keep the copy current: the results of thin and
+ *   linear lvcreate, thin snapshots, thin lvextend, lvremove of thin and
+ *   plain LVs, lvchange --addtag/--deltag and vgchange --addtag are known
+ *   exactly and applied in memory, and the stamp is taken again after the
+ *   command. Changes whose result LVM decides (raid and striped allocation,
+ *   thick extension, COW snapshots, splits, renames, activation, permission)
  *   mark the VG to be read again before its next use. A failed command marks
  *   it too (it may have changed something).
  * - Values that change without a metadata commit (a thin pool's data and
@@ -240,9 +241,12 @@ export class CachedLvm extends Lvm {
       () => super.remove(vg, lv, opts),
       (c) => {
         const l = c.lvs.get(lv);
-        if (!l || !l.pool) return false; // extents went back to the VG (or a COW store with its origin): read again
+        // a thin LV's blocks go back to its pool; a plain (linear/striped) LV's extents to the VG;
+        // anything else (raid, COW snapshots and origins) is read again
+        if (!l || (!l.pool && l.attr.volumeType !== 'plain')) return false;
         c.lvs.delete(lv);
         c.readAt.delete(lv);
+        if (!l.pool) takeFree(c, -l.sizeBytes);
         return true;
       },
     );
@@ -275,9 +279,20 @@ export class CachedLvm extends Lvm {
     );
   }
 
-  // LVM decides the result of these: the VG is read again before its next use.
+  /** A linear LV takes exactly its rounded size from the VG's free space; raid and striped layouts are LVM's to decide. */
   override createLinear(vg: string, lv: string, sizeBytes: number, tags: readonly string[], opts: CreateLinearOptions = {}): Promise<void> {
-    return this.change(vg, () => super.createLinear(vg, lv, sizeBytes, tags, opts));
+    const linear = (opts.mirrors ?? 0) === 0 && (opts.stripes ?? 1) === 1;
+    return this.change(
+      vg,
+      () => super.createLinear(vg, lv, sizeBytes, tags, opts),
+      (c) => {
+        if (!linear) return false;
+        const size = roundUp(sizeBytes, c.vg.extentSizeBytes);
+        put(c, linearLv(vg, lv, size, tags, this.now()));
+        takeFree(c, size);
+        return true;
+      },
+    );
   }
 
   override createCowSnapshot(...a: Parameters<Lvm['createCowSnapshot']>): Promise<void> {
@@ -319,6 +334,17 @@ export class CachedLvm extends Lvm {
 
 function roundUp(bytes: number, unit: number): number {
   return unit > 0 ? Math.ceil(bytes / unit) * unit : bytes;
+}
+
+/** The VG's free space after `bytes` (whole extents) were taken (negative: given back). */
+function takeFree(c: VgCopy, bytes: number): void {
+  const extents = c.vg.extentSizeBytes > 0 ? bytes / c.vg.extentSizeBytes : 0;
+  c.vg = { ...c.vg, freeBytes: c.vg.freeBytes - bytes, freeExtentCount: c.vg.freeExtentCount - extents };
+}
+
+/** A linear LV as `lvs` shows it right after lvcreate. */
+function linearLv(vg: string, name: string, sizeBytes: number, tags: readonly string[], now: number): Lv {
+  return { ...thinLv(vg, name, sizeBytes, tags, '', { attr: '-wi-a-----', active: true, now }), pool: undefined, layout: ['linear'], segtype: 'linear' };
 }
 
 function put(c: VgCopy, l: Lv): void {

@@ -45,6 +45,10 @@ class LvmLike implements CommandRunner {
       case 'lvcreate': {
         const name = value('--name');
         const origin = argv.includes('--snapshot') ? this.lvs.get(last.split('/')[1] ?? '') : undefined;
+        if (argv.includes('--size')) {
+          this.lvs.set(name, { ...lvRow('vg0', name, { attr: '-wi-a-----', size: Number.parseInt(value('--size'), 10), tags: tags('--addtag') }), segtype: 'linear', lv_layout: 'linear' });
+          return ok();
+        }
         const size = origin ? Number(origin['lv_size']) : Number.parseInt(value('--virtualsize'), 10);
         this.lvs.set(name, lvRow('vg0', name, { pool: 'pool', size, tags: tags('--addtag'), ...(origin ? { origin: origin['lv_name'] ?? '' } : {}) }));
         return ok();
@@ -54,6 +58,8 @@ class LvmLike implements CommandRunner {
         if (l) l['lv_size'] = String(Number.parseInt(value('--size'), 10));
         return ok();
       }
+      case 'vgchange':
+        return ok();
       case 'lvremove':
         this.lvs.delete(last.split('/')[1] ?? '');
         return ok();
@@ -172,5 +178,21 @@ describe('commands per CSI call (thin volumes, steady state)', () => {
     expect(await commandsOf(() => call(controller, 'DeleteSnapshot', { snapshot_id: snapshotId }))).toEqual(['lvremove']);
     expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: volumeId }))).toEqual(['lvremove']);
     expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: volumeId }))).toEqual([]);
+  });
+});
+
+describe('commands per CSI call (thick linear volumes)', () => {
+  it('CreateVolume: one lvcreate; DeleteVolume with volumeClear none: the VG marked once (vgchange) and one lvremove', async () => {
+    const req = (name: string) => ({ name, capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [cap], parameters: { lvmType: 'thick', volumeClear: 'none' } });
+    let a = '';
+    let b = '';
+    expect(
+      await commandsOf(async () => {
+        a = (await call(controller, 'CreateVolume', req('thick-a'))).volume?.volume_id ?? '';
+      }),
+    ).toEqual(['lvcreate']);
+    b = (await call(controller, 'CreateVolume', req('thick-b'))).volume?.volume_id ?? '';
+    expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: a }))).toEqual(['vgchange', 'lvremove']);
+    expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: b }))).toEqual(['lvremove']);
   });
 });

@@ -125,14 +125,30 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.assertDone();
   });
 
-  it('changes whose result LVM decides (thick lvcreate), and failed commands, make the next read go to LVM', async () => {
+  it('a linear lvcreate and lvremove move the VG free space in memory', async () => {
     const { runner, lvm, load } = setup();
     runner.expect(PVS, { stdout: pvs });
     load();
     await lvm.listLvs('vg0');
-    runner.expect(['lvcreate', ...cfg, '--yes', '--type', 'linear', '--size', `${8 * MiB}b`, '--name', 't', '--wipesignatures', 'y', '--zero', 'y', 'vg0']);
-    await lvm.createLinear('vg0', 't', 8 * MiB, []);
-    load(lvs(lvRow('vg0', 't', { attr: '-wi-a-----', size: 8 * MiB })));
+    runner.expect(['lvcreate', ...cfg, '--yes', '--type', 'linear', '--size', `${7 * MiB}b`, '--name', 't', '--wipesignatures', 'y', '--zero', 'y', 'vg0']);
+    await lvm.createLinear('vg0', 't', 7 * MiB, []);
+    expect(await lvm.getLv('vg0', 't')).toMatchObject({ sizeBytes: 8 * MiB, pool: undefined, segtype: 'linear' });
+    expect((await lvm.getLv('vg0', 't'))?.attr.volumeType).toBe('plain');
+    expect((await lvm.getVg('vg0'))?.freeBytes).toBe(192 * MiB);
+    runner.expect(['lvremove', ...cfg, '--yes', 'vg0/t']);
+    await lvm.remove('vg0', 't');
+    expect((await lvm.getVg('vg0'))?.freeBytes).toBe(200 * MiB);
+    runner.assertDone();
+  });
+
+  it('changes whose result LVM decides (raid lvcreate), and failed commands, make the next read go to LVM', async () => {
+    const { runner, lvm, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    await lvm.listLvs('vg0');
+    runner.expect(['lvcreate', ...cfg, '--yes', '--type', 'raid1', '--mirrors', '1', '--size', `${8 * MiB}b`, '--name', 't', '--wipesignatures', 'y', '--zero', 'y', 'vg0']);
+    await lvm.createLinear('vg0', 't', 8 * MiB, [], { mirrors: 1 });
+    load(lvs(lvRow('vg0', 't', { attr: 'rwi-a-r---', size: 8 * MiB })));
     expect((await lvm.getLv('vg0', 't'))?.sizeBytes).toBe(8 * MiB);
     runner.expect(['lvremove', ...cfg, '--yes', 'vg0/a'], { exitCode: 5, stderr: '  Logical volume vg0/a in use.\n' });
     await expect(lvm.remove('vg0', 'a')).rejects.toThrow();
