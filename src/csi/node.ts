@@ -153,6 +153,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     await writeState(r.staging_target_path, state);
     if (block || !fsType) return {};
     const found = await probe.fsType(state.device);
+    const formatting = !found;
     if (!found) {
       if (readOnly) throw new FailedPrecondition(`volume ${r.volume_id} holds no file system and is staged through ${cap.access_mode?.mode}: a reader-only volume is never formatted (stage it once through a writer mode to format it)`);
       if (!(await probe.isBlank(state.device))) throw new FailedPrecondition(`device ${state.device} is not blank (partition table or unknown signature); refusing to format it`);
@@ -163,8 +164,8 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     await ensureDir(r.staging_target_path);
     const options = withXfsNoUuid(fsType, cap.mount?.mount_flags ?? []);
     await mounter.mount(state.device, r.staging_target_path, fsType, readOnly ? readOnlyMountOptions(fsType, options) : options, { signal });
-    if (readOnly) return {};
-    // A restore into a larger volume: the file system is smaller than its device.
+    // A file system made just now spans its device; a restore into a larger volume does not.
+    if (readOnly || formatting) return {};
     const dev = await deviceSize(o.runner, state.device);
     if ((await fsSize(o.runner, fsType, fsType === 'xfs' ? r.staging_target_path : state.device)) < dev - 1024 * 1024) {
       await growfs(o.runner, fsType, state.device, r.staging_target_path, { signal });
