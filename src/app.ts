@@ -21,7 +21,7 @@ import { FailedPrecondition } from './errors.js';
 import { ExecaRunner } from './exec/execa-runner.js';
 import type { CommandRunner } from './exec/runner.js';
 import { createLogger, type Logger } from './log.js';
-import { CachedLvm } from './lvm/cached-lvm.js';
+import { CachedLvm, deviceMapperNames } from './lvm/cached-lvm.js';
 import { deviceStamps, type StampReader } from './lvm/metadata-stamp.js';
 import { lvmSettings } from './lvm/settings.js';
 import { Metrics, readinessProbe, serveMetrics } from './metrics.js';
@@ -49,6 +49,8 @@ export interface PluginOverrides {
   runner?: CommandRunner;
   /** How the agent reads its VGs' metadata stamps (tests without block devices replace it). */
   stamps?: StampReader;
+  /** Which device-mapper devices exist (tests without device-mapper replace it). */
+  dmNames?: () => Promise<ReadonlySet<string> | undefined>;
 }
 
 export interface RunningPlugin {
@@ -96,7 +98,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const deps: AdapterDeps = { log, locks: new KeyLocks(), metrics };
   const csi = loadCsi().csi.v1;
   // The agent's VGs in memory, kept current by its own changes and checked against the PVs' metadata stamps.
-  const lvm = new CachedLvm(runner, lvmSettings({ udevSync: config.lvmUdevSync }), overrides.stamps ?? deviceStamps);
+  const lvm = new CachedLvm(runner, lvmSettings({ udevSync: config.lvmUdevSync }), overrides.stamps ?? deviceStamps, Date.now, overrides.dmNames ?? deviceMapperNames);
   const jobs = new Jobs(log);
   metrics.watchJobs(jobs);
   const local = new StaticDirectory();

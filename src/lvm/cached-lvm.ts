@@ -19,9 +19,10 @@
  *   thick extension, COW snapshots, splits, renames, activation, permission)
  *   mark the VG to be read again before its next use. A failed command marks
  *   it too (it may have changed something).
- * - Values that change without a metadata commit (a thin pool's data and
- *   metadata use, an LV's active/open state, a COW snapshot's fill) are as old
- *   as the last read of that LV: callers that decide on them pass
+ * - An LV's active flag is taken from /dev/mapper at every read (activation
+ *   commits no metadata). Other values that change without a commit (a thin
+ *   pool's data and metadata use, open state, a COW snapshot's fill) are as
+ *   old as the last read of that LV: callers that decide on them pass
  *   `maxAgeMs` (0 = read it now) and pay one `lvs` of that LV when it is older.
  *
  * The window it cannot see: an outside change committed between one of our
@@ -32,6 +33,8 @@ import { Lvm, type CallOptions, type CreateLinearOptions, type CreateThinSnapsho
 import { deviceStamps, type StampReader } from './metadata-stamp.js';
 import { parseLvAttr, type Lv, type Vg } from './report.js';
 import type { LvmSettings } from './settings.js';
+import { readdir } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { CommandRunner } from '../exec/runner.js';
 
 export interface ReadOptions extends CallOptions {
@@ -61,8 +64,26 @@ export class CachedLvm extends Lvm {
     settings: LvmSettings,
     private readonly stamps: StampReader = deviceStamps,
     private readonly now: () => number = Date.now,
+    /**
+     * The device-mapper devices that exist now (names as in /dev/mapper), or
+     * undefined when unknown. Activation commits no metadata, so an LV's
+     * active flag is taken from here at every read; without it the flag is as
+     * old as the last read.
+     */
+    private readonly dmNames: () => Promise<ReadonlySet<string> | undefined> = async () => undefined,
   ) {
     super(runner, settings);
+  }
+
+  /** LVs with `active` as device-mapper shows it now (thin pools keep LVM's answer: their device has another name). */
+  private async withActivity(lvs: Lv[]): Promise<Lv[]> {
+    const names = await this.dmNames();
+    if (!names) return lvs;
+    return lvs.map((l) => {
+      if (!l.dmPath || l.attr.volumeType === 'thin-pool') return l;
+      const active = names.has(basename(l.dmPath));
+      return active === l.active ? l : { ...l, active };
+    });
   }
 
   // ------------------------------------------------------------------ reading
@@ -147,14 +168,15 @@ export class CachedLvm extends Lvm {
   override async listLvs(vg?: string, opts?: CallOptions): Promise<Lv[]> {
     if (vg === undefined) return super.listLvs(vg, opts);
     const c = await this.copy(vg, opts);
-    return c ? [...c.lvs.values()] : super.listLvs(vg, opts); // a missing VG: let lvm say so
+    return c ? this.withActivity([...c.lvs.values()]) : super.listLvs(vg, opts); // a missing VG: let lvm say so
   }
 
   override async getLv(vg: string, lv: string, opts?: ReadOptions): Promise<Lv | undefined> {
     const c = await this.copy(vg, opts);
     if (!c) return undefined;
     const l = c.lvs.get(lv);
-    if (!l || opts?.maxAgeMs === undefined || this.now() - (c.readAt.get(lv) ?? 0) < opts.maxAgeMs) return l;
+    if (!l) return undefined;
+    if (opts?.maxAgeMs === undefined || this.now() - (c.readAt.get(lv) ?? 0) < opts.maxAgeMs) return (await this.withActivity([l]))[0];
     const fresh = await super.getLv(vg, lv, opts);
     if (fresh) {
       c.lvs.set(lv, fresh);
@@ -382,4 +404,13 @@ function thinLv(vg: string, name: string, sizeBytes: number, tags: readonly stri
     whenFull: undefined,
     metadataSizeBytes: undefined,
   };
+}
+
+/** The names in /dev/mapper (undefined when it cannot be read): the device-mapper devices that exist. */
+export async function deviceMapperNames(): Promise<ReadonlySet<string> | undefined> {
+  try {
+    return new Set(await readdir('/dev/mapper'));
+  } catch {
+    return undefined;
+  }
 }

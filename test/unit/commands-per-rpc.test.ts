@@ -94,7 +94,7 @@ beforeAll(async () => {
   });
   if (r.help) throw new Error('help');
   const log = createLogger('fatal', new Writable({ write: (_c, _e, cb) => cb() }));
-  plugin = await startPlugin(r.config, { log, runner, stamps: async () => 'the VG was not changed by anyone else' });
+  plugin = await startPlugin(r.config, { log, runner, stamps: async () => 'the VG was not changed by anyone else', dmNames: async () => undefined });
   await plugin.initialized;
   const target = plugin.address.replace(/^tcp:\/\//, '');
   controller = new csi.Controller(target, credentials.createInsecure());

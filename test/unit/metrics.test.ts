@@ -161,7 +161,7 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
       .expect([...VGS, 'vg0'], { stdout: vgs })
       .expect([...LVS, 'vg0'], { stdout: lvs });
     const runner = new GatedRunner(fake);
-    const p = await startPlugin(config, { log: quiet(), runner, stamps: async () => 'stamp-1' });
+    const p = await startPlugin(config, { log: quiet(), runner, stamps: async () => 'stamp-1', dmNames: async () => undefined });
     plugins.push(p);
     const port = p.metricsPort ?? 0;
 
@@ -193,7 +193,7 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
         exitCode: 5,
         stderr: '  Volume group "vg0" not found\n  Cannot process volume group vg0\n',
       });
-    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => undefined });
+    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => undefined, dmNames: async () => undefined });
     plugins.push(p);
     const port = p.metricsPort ?? 0;
     await p.initialized;

@@ -6,7 +6,7 @@ import { status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   blockCap, call, checksum, codeOf, destroyVg, disks, inGuest, isZero, makeVg, MiB, mountCap, rawLv, sh, shStatus, startPlugin, waitFor, writePattern,
-  type PluginProcess,
+  type PluginProcess, untilNotAborted,
 } from './lib.js';
 
 const VG = 'csivg';
@@ -164,12 +164,12 @@ describe.runIf(inGuest)('Controller on real LVM', () => {
     expect(sl?.origin).toBe(lvOf(id));
     expect(Number(sl?.lv_size)).toBe(12 * MiB);
     writePattern(dev(id), MiB, 'changed-after-snapshot');
-    const r = await create('pvc-thick-restore', 32, { lvmType: 'thick' }, { snapshot: { snapshot_id: s.snapshot?.snapshot_id } });
+    const r = await untilNotAborted(() => create('pvc-thick-restore', 32, { lvmType: 'thick' }, { snapshot: { snapshot_id: s.snapshot?.snapshot_id } }));
     const rid = r.volume?.volume_id ?? '';
     expect(rawLv(VG, lvOf(rid))).toMatchObject({ segtype: 'linear', lv_size: String(32 * MiB) });
     expect(checksum(dev(rid), 24 * MiB)).toBe(sum);
     expect(isZero(dev(rid), 24 * MiB, 8 * MiB)).toBe(true);
-    const c = await create('pvc-thick-clone', 24, { lvmType: 'thick' }, { volume: { volume_id: id } });
+    const c = await untilNotAborted(() => create('pvc-thick-clone', 24, { lvmType: 'thick' }, { volume: { volume_id: id } }));
     expect(checksum(dev(c.volume?.volume_id ?? ''), 24 * MiB)).toBe(checksum(dev(id), 24 * MiB));
     // no temporary snapshot is left behind
     expect(sh(['lvs', '--noheadings', '-o', 'lv_name', VG])).not.toMatch(/tmp/);

@@ -192,6 +192,23 @@ export async function startPlugin(flags: string[], opts: { ready?: boolean; star
 export { call, waitFor };
 
 /** The gRPC status code a call fails with (or 0 when it succeeds). */
+/**
+ * Calls fn again while it answers ABORTED (a volume still being filled), as
+ * the external-provisioner does, up to timeoutMs: on a loaded host a copy
+ * outlasts the agent's --job-wait-seconds.
+ */
+export async function untilNotAborted<T>(fn: () => Promise<T>, timeoutMs = 300_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if ((e as { code?: number }).code !== 10 || Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
 export async function codeOf(p: Promise<unknown>): Promise<number> {
   try {
     await p;

@@ -175,6 +175,19 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.assertDone();
   });
 
+  it('the active flag follows /dev/mapper at every read (activation commits no metadata)', async () => {
+    const runner = new FakeRunner();
+    let dm = new Set(['control', 'vg0-pool-tpool', 'vg0-a']);
+    const lvm = new CachedLvm(runner, settings, async () => 'commit-1', Date.now, async () => dm);
+    runner.expect(PVS, { stdout: pvs }).expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvs() });
+    expect((await lvm.getLv('vg0', 'a'))?.active).toBe(true);
+    dm = new Set(['control', 'vg0-pool-tpool']); // lvchange -an by hand
+    expect((await lvm.getLv('vg0', 'a'))?.active).toBe(false);
+    expect((await lvm.listLvs('vg0')).find((l) => l.name === 'a')?.active).toBe(false);
+    expect((await lvm.getLv('vg0', 'pool'))?.active).toBe(true); // a thin pool's device is named -tpool: LVM's answer stands
+    runner.assertDone();
+  });
+
   it('reloadAll (the timer refresh) is one vgs and one lvs for every VG and renews the copies', async () => {
     const { runner, lvm, load } = setup();
     runner.expect(PVS, { stdout: pvs });
