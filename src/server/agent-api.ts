@@ -2,7 +2,10 @@
  * The agent API (proto/agent.proto) served by an agent process: each RPC
  * calls the in-process StorageAgent through the one unary adapter (logging
  * with secrets redacted, metrics, cancellation, domain error -> status with
- * its kind in trailing metadata). No locks here: the controller holds them.
+ * its kind in trailing metadata). The agent takes its own per-key locks
+ * (a CSI name, an LV), whoever calls: a second call on the same key while the
+ * first runs answers ABORTED, as on the CSI side, so two callers never decide
+ * on the same volume at once.
  */
 import type { AgentHandlers } from '../gen/csilvmiscsi/agent/v1/Agent.js';
 import type { StorageAgent } from '../agent/types.js';
@@ -17,6 +20,10 @@ function need<T>(field: string, v: T | null | undefined): T {
   return v;
 }
 
+/** Lock keys of the agent API, apart from the CSI side's (`agent:` prefix). */
+const byName = (name: string) => [`agent:name:${name}`];
+const byLv = (r: { vg: string; lv: string }) => [`agent:lv:${r.vg}/${r.lv}`];
+
 export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHandlers {
   const o = (signal: AbortSignal) => ({ signal });
   return {
@@ -30,6 +37,7 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
       }),
     }, deps),
     CreateVolume: unary('agent.CreateVolume', {
+      lockKeys: (r) => byName(r.name),
       handle: async (r, c) =>
         volumeToWire(
           await agent.createVolume(
@@ -56,11 +64,13 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
       },
     }, deps),
     ListVolumes: unary('agent.ListVolumes', { quiet: true, handle: async (_r, c) => ({ volumes: (await agent.listVolumes(o(c.signal))).map(volumeToWire) }) }, deps),
-    DeleteVolume: unary('agent.DeleteVolume', { handle: async (r, c) => (await agent.deleteVolume(need('vg', r.vg), need('lv', r.lv), o(c.signal)), {}) }, deps),
+    DeleteVolume: unary('agent.DeleteVolume', { lockKeys: (r) => byLv(r), handle: async (r, c) => (await agent.deleteVolume(need('vg', r.vg), need('lv', r.lv), o(c.signal)), {}) }, deps),
     ExpandVolume: unary('agent.ExpandVolume', {
+      lockKeys: (r) => byLv(r),
       handle: async (r, c) => volumeToWire(await agent.expandVolume(need('vg', r.vg), need('lv', r.lv), { required: num(r.required_bytes), limit: num(r.limit_bytes) }, o(c.signal))),
     }, deps),
     CreateSnapshot: unary('agent.CreateSnapshot', {
+      lockKeys: (r) => [...byName(`snapshot:${r.name}`), ...byLv({ vg: r.source_vg, lv: r.source_lv })],
       handle: async (r, c) =>
         snapshotToWire(await agent.createSnapshot(need('name', r.name), need('source_vg', r.source_vg), need('source_lv', r.source_lv), { snapshotReserve: r.snapshot_reserve }, o(c.signal))),
     }, deps),
@@ -79,8 +89,9 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
       },
     }, deps),
     ListSnapshots: unary('agent.ListSnapshots', { quiet: true, handle: async (_r, c) => ({ snapshots: (await agent.listSnapshots(o(c.signal))).map(snapshotToWire) }) }, deps),
-    DeleteSnapshot: unary('agent.DeleteSnapshot', { handle: async (r, c) => (await agent.deleteSnapshot(need('vg', r.vg), need('lv', r.lv), o(c.signal)), {}) }, deps),
+    DeleteSnapshot: unary('agent.DeleteSnapshot', { lockKeys: (r) => byLv(r), handle: async (r, c) => (await agent.deleteSnapshot(need('vg', r.vg), need('lv', r.lv), o(c.signal)), {}) }, deps),
     Publish: unary('agent.Publish', {
+      lockKeys: (r) => byLv(r),
       handle: async (r, c) =>
         publishInfoToWire(
           await agent.publish(
@@ -93,6 +104,7 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
         ),
     }, deps),
     Unpublish: unary('agent.Unpublish', {
+      lockKeys: (r) => byLv(r),
       handle: async (r, c) => (await agent.unpublish(need('vg', r.vg), need('lv', r.lv), r.node_id, o(c.signal)), {}),
     }, deps),
     PoolStatus: unary('agent.PoolStatus', { quiet: true, handle: async (r, c) => poolToWire(await agent.poolStatus(need('vg', r.vg), o(c.signal))) }, deps),

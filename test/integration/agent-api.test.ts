@@ -16,7 +16,7 @@ import { KubernetesDiscovery } from '../../src/agent/discovery.js';
 import { shortNodeId } from '../../src/agent/ids.js';
 import type { CreateVolumeArgs, PublishArgs, StorageAgent, VolumeInfo, SnapshotInfo } from '../../src/agent/types.js';
 import type { SizeRange } from '../../src/agent/sizing.js';
-import { InvalidArgument, NotFound, OutOfCapacity, Unavailable } from '../../src/errors.js';
+import { Busy, InvalidArgument, NotFound, OutOfCapacity, Unavailable } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { RemoteAgent } from '../../src/server/agent-client.js';
 import { agentHandlers } from '../../src/server/agent-api.js';
@@ -48,9 +48,13 @@ class ScriptedAgent implements StorageAgent {
   hasThinPool(vg: string) {
     return vg === 'vg1';
   }
+  /** createVolume of the name 'slow' waits until this resolves. */
+  release: () => void = () => {};
+  private readonly slow = new Promise<void>((r) => (this.release = r));
   async createVolume(a: CreateVolumeArgs) {
     this.calls.push(a);
     if (a.name === 'too-big') throw new OutOfCapacity('volume group vg1 has 10 bytes free');
+    if (a.name === 'slow') await this.slow;
     return VOL;
   }
   async findVolumeByName(name: string) {
@@ -150,6 +154,18 @@ describe('agent API over mutual TLS', () => {
     expect(await a.publish(args)).toEqual(await agent.publish(args));
     expect(agent.calls.at(-1)).toEqual(args);
     a.close();
+  });
+
+  it('the agent locks per name: a second CreateVolume of a name while the first runs is ABORTED (Busy), whoever calls', async () => {
+    const a = await client(certs.controller);
+    const b = await client(certs.controller);
+    const args = { name: 'slow', range: { required: 1, limit: 0 }, defaultBytes: 1, params: VOL.params, source: undefined };
+    const first = a.createVolume(args);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await b.createVolume(args).catch((e: unknown) => e)).toBeInstanceOf(Busy);
+    agent.release();
+    expect(await first).toEqual(VOL);
+    expect(await b.createVolume(args)).toEqual(VOL); // free again
   });
 
   it('brings domain errors back as the same errors, naming the agent', async () => {
