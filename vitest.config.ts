@@ -38,6 +38,17 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        // benchmarks: run inside the qemu guest, print figures (BENCH_OUT/rows.jsonl), assert no timings
+        test: {
+          name: 'bench',
+          include: ['test/bench/**/*.bench.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 1_800_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

@@ -8,6 +8,7 @@ import { sleep } from '../abort.js';
 import { chapFromSecrets } from '../agent/chap.js';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
+import type { Logger } from '../log.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import type { NodeStageVolumeRequest__Output } from '../gen/csi/v1/NodeStageVolumeRequest.js';
 import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
@@ -25,6 +26,7 @@ import { waitForDevice } from '../initiator/device.js';
 import type { Iscsiadm } from '../initiator/iscsiadm.js';
 import { Multipath, multipathProblem } from '../initiator/multipath.js';
 import { byPathDevice } from '../initiator/portal.js';
+import { tuneIscsiDisk } from '../initiator/queue.js';
 import { scsiDiskIdentity } from '../initiator/sysfs-scsi.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
 import type { StageGate } from './node-orphans.js';
@@ -77,7 +79,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
   const idLock = (id: string) => [`node:${id}`];
   const index = new PublishIndex(o.publishIndexDir);
 
-  async function attach(r: { volume_id: string; publish_context: Record<string, string>; secrets: Record<string, string> }, signal: AbortSignal): Promise<Omit<StageState, 'block' | 'targets' | 'fsType'>> {
+  async function attach(r: { volume_id: string; publish_context: Record<string, string>; secrets: Record<string, string> }, signal: AbortSignal, log: Logger): Promise<Omit<StageState, 'block' | 'targets' | 'fsType'>> {
     const ctx = r.publish_context;
     if (ctx['attach'] === 'local') {
       const device = requireField('publish_context.devicePath', ctx['devicePath']);
@@ -101,6 +103,10 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       const name = (await waitForDevice(byPathDevice(portal, iqn, lun), o.deviceTimeoutMs, signal)).name;
       // a stale by-path link must not lead mkfs to another disk: the disk must hang under a session to this target
       await assertDiskOfTarget(name, iqn, { lun });
+      // scheduler none for a network disk (src/initiator/queue.ts); never fatal
+      const tuned = await tuneIscsiDisk(name);
+      if (tuned.changed.length > 0) log.info({ disk: name, set: tuned.changed }, 'iSCSI disk queue tuned');
+      if (tuned.failed.length > 0) log.warn({ disk: name, failed: tuned.failed }, 'iSCSI disk queue settings not applied: the kernel defaults stay');
       disks.push(name);
       const wwid = (await scsiDiskIdentity(name))?.wwid;
       if (wwid && !wwids.includes(wwid)) wwids.push(wwid);
@@ -139,7 +145,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     return { abnormal: false, message: 'volume is healthy' };
   }
 
-  async function stage(r: NodeStageVolumeRequest__Output, signal: AbortSignal): Promise<Record<string, never>> {
+  async function stage(r: NodeStageVolumeRequest__Output, signal: AbortSignal, log: Logger): Promise<Record<string, never>> {
     const cap = capability('volume_capability', r.volume_capability);
     const block = cap.access_type === 'block';
     const readOnly = READER_ONLY.has(cap.access_mode?.mode ?? '');
@@ -148,7 +154,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     await ensureDir(r.staging_target_path);
     const prior = await readState(r.staging_target_path);
     if (prior && prior.volumeId !== r.volume_id) throw new FailedPrecondition(`staging path ${r.staging_target_path} holds volume ${prior.volumeId}`);
-    const attached = await attach(r, signal);
+    const attached = await attach(r, signal, log);
     const state: StageState = { ...attached, block, ...(fsType ? { fsType } : {}), ...(readOnly ? { readOnly } : {}), targets: prior?.targets ?? [] };
     await writeState(r.staging_target_path, state);
     if (block || !fsType) return {};
@@ -199,7 +205,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         handle: async (r, ctx) => {
           const leave = o.gate?.enter(r.publish_context['targetIqn']);
           try {
-            return await withStageRollback({ runner: o.runner, iscsi: o.iscsi, multipath, mounter, log: deps.log }, r, () => stage(r, ctx.signal));
+            return await withStageRollback({ runner: o.runner, iscsi: o.iscsi, multipath, mounter, log: deps.log }, r, () => stage(r, ctx.signal, ctx.log));
           } finally {
             leave?.();
           }

@@ -13,6 +13,7 @@
  *       info           "... iBlock device: dm-0  UDEV PATH: /dev/vg/lv  readonly: 0 ..."
  *   <root>/iscsi/<iqn>/tpgt_1/
  *       attrib/{authentication,generate_node_acls,demo_mode_write_protect,prod_mode_write_protect,cache_dynamic_acls}
+ *       param/<key>       what the target offers at login (TPG_PARAMS); read by each new session
  *       lun/lun_0/<backstore> -> <root>/core/<hba>/<backstore>
  *       np/<addr>:<port>  ([v6addr]:<port>)
  *       acls/<initiator>/
@@ -39,6 +40,26 @@ export const LUN_DIR = `lun_${LIO_LUN}`;
 export const MAPPED_LUN_LINK = 'link';
 /** Backstore names are kept this short; configfs would take 255, tools print them in columns. */
 export const MAX_BACKSTORE_NAME = 64;
+
+/**
+ * The iSCSI login keys the target offers, in the order they are written
+ * (MaxBurstLength before FirstBurstLength, which must not exceed it). LIO's
+ * own defaults (MaxRecvDataSegmentLength 8192, MaxBurstLength 262144,
+ * FirstBurstLength 65536, InitialR2T Yes) split every write into 8 KiB
+ * Data-Out PDUs, each burst waiting for an R2T; open-iscsi offers 262144,
+ * 16776192, 262144 and No, and the negotiated value is the smaller / the
+ * stricter one. With these, open-iscsi's offer wins: 256 KiB PDUs, the
+ * first 256 KiB of a write sent unsolicited, 1 MiB per R2T burst. Measured
+ * in the VM tier (docs/performance.md, "Data path"). A session gets them at
+ * its next login; a live one keeps what it negotiated.
+ */
+export const TPG_PARAMS: ReadonlyArray<readonly [key: string, value: string]> = [
+  ['MaxRecvDataSegmentLength', '262144'],
+  ['MaxBurstLength', '1048576'],
+  ['FirstBurstLength', '262144'],
+  ['InitialR2T', 'No'],
+  ['ImmediateData', 'Yes'],
+];
 
 export class LioPaths {
   constructor(

@@ -8,8 +8,8 @@
  *              attrib/emulate_tpu=1, attrib/emulate_tpws=1  (the kernel dereferences the opened device
  *              here: writing them before enable oopses the 6.1 kernel, so only when enable reads 1)
  *   target:    mkdir iscsi/<iqn>/tpgt_1, attrib (authentication=0 on a new TPG, generate_node_acls=0,
- *              demo_mode_write_protect=1, cache_dynamic_acls=0, prod_mode_write_protect), lun/lun_0 +
- *              link, np/<portal>..., enable=1
+ *              demo_mode_write_protect=1, cache_dynamic_acls=0, prod_mode_write_protect), param/* (the login
+ *              keys of TPG_PARAMS), lun/lun_0 + link, np/<portal>..., enable=1
  *   initiator: mkdir acls/<iqn>, attrib/authentication + TPG authentication, auth/*, lun_0 + link,
  *              lun_0/write_protect
  *
@@ -47,6 +47,7 @@ import {
   parsePortalDirName,
   parseUnitSerial,
   portalDirName,
+  TPG_PARAMS,
 } from './lio-layout.js';
 import { DEFAULT_RETRY, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
 import { assertChap } from './chap.js';
@@ -180,6 +181,8 @@ export class LioTarget implements Target {
     await this.writeIfDifferent(join(attrib, 'cache_dynamic_acls'), '0');
     await this.writeIfDifferent(join(attrib, 'demo_mode_write_protect'), '1');
     await this.writeIfDifferent(join(attrib, 'prod_mode_write_protect'), spec.readOnly ? '1' : '0');
+    // before enable, so the first login already negotiates large transfers
+    for (const [key, value] of TPG_PARAMS) await this.writeIfDifferent(join(paths.tpg(spec.iqn), 'param', key), value);
     throwIfAborted(signal);
     await this.ensureLunLink(spec.iqn, name);
     await this.ensurePortals(spec.iqn, spec.portals);

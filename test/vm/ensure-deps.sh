@@ -13,6 +13,7 @@ PACKAGES=(
 	open-iscsi tgt libiscsi-bin multipath-tools
 	xfsprogs e2fsprogs
 	udev kmod cpio iproute2 util-linux mount
+	fio               # the data-path benchmark (test/bench/datapath.bench.ts)
 )
 
 installed() {

@@ -286,6 +286,13 @@ export class FakeConfigfs implements ConfigFsOps {
           'auth/userid': '\n',
           'auth/password': '\n',
           'param/AuthMethod': 'CHAP,None\n',
+          // LIO's defaults (Debian 6.1, seen in the VM tier)
+          'param/MaxRecvDataSegmentLength': '8192\n',
+          'param/MaxXmitDataSegmentLength': '262144\n',
+          'param/MaxBurstLength': '262144\n',
+          'param/FirstBurstLength': '65536\n',
+          'param/InitialR2T': 'Yes\n',
+          'param/ImmediateData': 'Yes\n',
         });
         for (const g of ['acls', 'lun', 'np']) mkdirSync(join(d, g));
       };

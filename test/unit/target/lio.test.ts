@@ -53,6 +53,10 @@ const CREATE_LOG = [
   `mkdir iscsi/${IQN}`,
   `mkdir ${TPG}`,
   `write ${TPG}/attrib/authentication 0`,
+  `write ${TPG}/param/MaxRecvDataSegmentLength 262144`,
+  `write ${TPG}/param/MaxBurstLength 1048576`,
+  `write ${TPG}/param/FirstBurstLength 262144`,
+  `write ${TPG}/param/InitialR2T No`,
   `mkdir ${TPG}/lun/lun_0`,
   `symlink ${TPG}/lun/lun_0/csivg-vol--a -> ${BS}`,
   `mkdir ${TPG}/np/127.0.0.1:3260`,
@@ -68,6 +72,33 @@ describe('LioTarget.ensureTarget', () => {
     expect(fake.content(`${BS}/wwn/vpd_unit_serial`)).toBe(`T10 VPD Unit Serial Number: ${SERIAL}\n`);
     expect(fake.content(`${TPG}/attrib/generate_node_acls`)).toBe('0\n');
     expect(fake.content(`${TPG}/attrib/demo_mode_write_protect`)).toBe('1\n');
+  });
+
+  it('offers large transfers at login: 256 KiB data segments, 1 MiB bursts, unsolicited first burst, before the TPG is enabled', async () => {
+    const { fake, lio } = setup();
+    await lio.ensureTarget(spec());
+    const param = (k: string) => fake.content(`${TPG}/param/${k}`);
+    expect([param('MaxRecvDataSegmentLength'), param('MaxBurstLength'), param('FirstBurstLength'), param('InitialR2T'), param('ImmediateData')]).toEqual([
+      '262144\n',
+      '1048576\n',
+      '262144\n',
+      'No\n',
+      'Yes\n',
+    ]);
+    // MaxBurstLength before FirstBurstLength (which must not exceed it), all before enable
+    const at = (line: string) => fake.log.indexOf(line);
+    expect(at(`write ${TPG}/param/MaxBurstLength 1048576`)).toBeLessThan(at(`write ${TPG}/param/FirstBurstLength 262144`));
+    expect(at(`write ${TPG}/param/InitialR2T No`)).toBeLessThan(at(`write ${TPG}/enable 1`));
+  });
+
+  it('brings an existing target (made by an older version) to the same login keys, touching nothing else', async () => {
+    const { fake, lio } = setup();
+    await lio.ensureTarget(spec());
+    await fake.write(fake.abs(`${TPG}/param/MaxRecvDataSegmentLength`), '8192');
+    await fake.write(fake.abs(`${TPG}/param/InitialR2T`), 'Yes');
+    fake.log.length = 0;
+    await lio.ensureTarget(spec());
+    expect(fake.log).toEqual([`write ${TPG}/param/MaxRecvDataSegmentLength 262144`, `write ${TPG}/param/InitialR2T No`]);
   });
 
   it('is idempotent: a second call changes nothing', async () => {
