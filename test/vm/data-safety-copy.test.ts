@@ -144,14 +144,22 @@ describe.runIf(inGuest)('data safety of copies and zeroing (issue #11)', () => {
   }, SLOW);
 
   it('item 6: a thick clone\'s temporary COW snapshot is zeroed before its extents return to the VG', async () => {
-    const src = (await create('ds6t-src', 32, { volumeGroup: VB })).volume?.volume_id ?? '';
-    writePattern(dev(src), 32 * MiB, 'ds6t-before');
-    const before = checksum(dev(src), 32 * MiB);
+    // 96 MiB: a copy long enough (about a second here) to be caught while dd reads the temporary snapshot
+    const S = 96;
+    const src = (await create('ds6t-src', S, { volumeGroup: VB })).volume?.volume_id ?? '';
+    writePattern(dev(src), S * MiB, 'ds6t-before');
+    const before = checksum(dev(src), S * MiB);
     // Start the clone with no waiting, stop the agent while the temporary snapshot exists.
     await restart(['--job-wait-seconds', '0']);
-    const first = create('ds6t-clone', 32, { volumeGroup: VB }, { volume: { volume_id: src } }).catch((e: unknown) => e);
-    const tmp = await waitFor(() => readdirSync('/dev/mapper').find((n) => n.startsWith(`${VB}-tmp--`)), 60_000);
+    const first = create('ds6t-clone', S, { volumeGroup: VB }, { volume: { volume_id: src } }).catch((e: unknown) => e);
+    // Kill while dd copies FROM the temporary snapshot: from then on nothing of the agent's can remove it
+    // (a kill once the dm device merely exists may land after the copy, while the agent already releases it).
+    const reading = await waitFor(() => {
+      const r = shStatus(['pgrep', '-a', '-x', 'dd']);
+      return r.code === 0 ? new RegExp(`if=/dev/mapper/(${VB}-tmp--[^ ]+)`).exec(r.out)?.[1] : undefined;
+    }, 60_000);
     p.child.kill('SIGKILL');
+    const tmp = reading;
     await first;
     await new Promise((r) => p.child.once('exit', r));
     await noDd();
@@ -162,8 +170,8 @@ describe.runIf(inGuest)('data safety of copies and zeroing (issue #11)', () => {
     writePattern(dev(src), 4 * MiB, 'ds6t-after');
     expect(extentsZero(cowExtents)).toBe(false);
     p = await startPlugin(flags);
-    const clone = await createWhenDone('ds6t-clone', 32, { volumeGroup: VB }, { volume: { volume_id: src } });
-    expect(checksum(dev(clone), 32 * MiB)).toBe(before);
+    const clone = await createWhenDone('ds6t-clone', S, { volumeGroup: VB }, { volume: { volume_id: src } });
+    expect(checksum(dev(clone), S * MiB)).toBe(before);
     expect(rawLv(VB, tmpLv)).toBeUndefined();
     expect(extentsZero(cowExtents)).toBe(true);
   }, SLOW);

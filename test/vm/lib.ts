@@ -182,7 +182,8 @@ export async function startPlugin(flags: string[], opts: { ready?: boolean; star
       new Promise((resolve) => {
         identity.close();
         controller.close();
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        // a process killed by a test (SIGKILL) has exitCode null and signalCode set: it will not exit again
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill(signal);
       }),
@@ -191,7 +192,6 @@ export async function startPlugin(flags: string[], opts: { ready?: boolean; star
 
 export { call, waitFor };
 
-/** The gRPC status code a call fails with (or 0 when it succeeds). */
 /**
  * Calls fn again while it answers ABORTED (a volume still being filled), as
  * the external-provisioner does, up to timeoutMs: on a loaded host a copy
@@ -209,6 +209,7 @@ export async function untilNotAborted<T>(fn: () => Promise<T>, timeoutMs = 300_0
   }
 }
 
+/** The gRPC status code a call fails with (or 0 when it succeeds). */
 export async function codeOf(p: Promise<unknown>): Promise<number> {
   try {
     await p;
