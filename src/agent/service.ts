@@ -39,12 +39,15 @@ export interface AgentOptions extends CapacityLimits {
 }
 
 /**
- * How old a thin pool's data/metadata use may be when CreateVolume and
- * CreateSnapshot check the pool threshold and the volume condition reports it
- * (one `lvs` of the pool when older). The threshold is a soft limit; the
- * pool's --errorwhenfull is the hard one.
+ * How old a thin pool's data/metadata use may be when thin CreateVolume,
+ * CreateSnapshot and expansion check the pool threshold, GetCapacity answers
+ * and the volume condition reports it (one `lvs` of the pool when older; the
+ * timer refresh renews it too). Writes move it without any metadata commit.
+ * The threshold is an admission limit on new thin volumes, like the
+ * external-provisioner's periodically published capacity; the pool's
+ * --errorwhenfull is the hard limit.
  */
-export const POOL_USE_MAX_AGE_MS = 5000;
+export const POOL_USE_MAX_AGE_MS = 30_000;
 
 /** VG tag key: extents of a thick LV went back to this VG without zeroing. */
 const UNZEROED = 'unzeroed';
@@ -173,14 +176,17 @@ export class LocalAgent implements StorageAgent {
     return out;
   }
 
-  async poolStatus(vg: string, o?: CallOptions): Promise<PoolStatus> {
+  /** `thinUse` false: the thin pool's use as last read (a thick decision does not depend on it). */
+  async poolStatus(vg: string, o?: CallOptions, thinUse = true): Promise<PoolStatus> {
     const v = await this.lvm.getVg(vg, o);
     if (!v) throw new FailedPrecondition(`volume group ${vg} does not exist`);
     let thinPool: PoolStatus['thinPool'];
     if (this.o.thinPool) {
       const all = await this.lvs(vg, o);
       // data and metadata use change with every write, not with the metadata: read no older than POOL_USE_MAX_AGE_MS
-      const pool = all.some((l) => l.name === this.o.thinPool) ? await this.lvm.getLv(vg, this.o.thinPool, { ...o, maxAgeMs: POOL_USE_MAX_AGE_MS }) : undefined;
+      const pool = all.some((l) => l.name === this.o.thinPool)
+        ? await this.lvm.getLv(vg, this.o.thinPool, thinUse ? { ...o, maxAgeMs: POOL_USE_MAX_AGE_MS } : o)
+        : undefined;
       if (pool) {
         const provisionedBytes = all.filter((l) => l.pool === pool.name).reduce((sum, l) => sum + l.sizeBytes, 0);
         thinPool = {
@@ -198,7 +204,7 @@ export class LocalAgent implements StorageAgent {
   }
 
   async capacity(q: CapacityQuery, o?: CallOptions): Promise<Capacity> {
-    return capacityFor(await this.poolStatus(q.vg, o), q, this.o);
+    return capacityFor(await this.poolStatus(q.vg, o, q.lvmType === 'thin'), q, this.o);
   }
 
   // --------------------------------------------------------------- volumes
@@ -220,7 +226,7 @@ export class LocalAgent implements StorageAgent {
     if (!this.jobs.get(this.key(vg, lv))) this.throwIfFailedBefore(this.key(vg, lv), args.name);
     const sourceBytes = args.source ? await this.sourceBytes(args.source, o) : 0;
     if (args.source) checkAgainstSource(range, sourceBytes);
-    const pool = await this.poolStatus(vg, o);
+    const pool = await this.poolStatus(vg, o, params.lvmType === 'thin');
     const sizeBytes = chooseSize(range, args.defaultBytes, pool.extentBytes, sourceBytes);
     const why = noRoomReason(pool, { vg, lvmType: params.lvmType, mirrors: params.mirrors, stripes: params.stripes }, sizeBytes, this.o);
     if (why) throw new OutOfCapacity(why);
@@ -505,7 +511,7 @@ export class LocalAgent implements StorageAgent {
       throw new FailedPrecondition(`volume ${v.id} has ${v.snapshotCount} COW snapshot(s); LVM cannot resize the origin of a thick snapshot - delete the snapshots first`);
     }
     const p = v.params;
-    const pool = await this.poolStatus(vg, o);
+    const pool = await this.poolStatus(vg, o, p.lvmType === 'thin');
     const sizeBytes = chooseSize(range, range.required, pool.extentBytes, 0);
     const why = noRoomReason(pool, { vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes }, sizeBytes - v.sizeBytes, this.o);
     if (why) throw new OutOfCapacity(why);
@@ -556,7 +562,7 @@ export class LocalAgent implements StorageAgent {
       if (problem) throw new OutOfCapacity(`cannot take a thin snapshot of ${src.id}: ${problem}`);
       await this.pool(vg, 'thin').snapshot(lv, snapLv, tags, o);
     } else {
-      const status = await this.poolStatus(vg, o);
+      const status = await this.poolStatus(vg, o, false);
       const cow = Math.ceil((src.sizeBytes * params.snapshotReserve) / 100 / status.extentBytes) * status.extentBytes;
       const reserved = Math.ceil((status.vgSizeBytes * this.o.reservedPercent) / 100);
       if (cow > status.vgFreeBytes - reserved) {
