@@ -28,6 +28,17 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      // npm run bench (test/bench/run.mjs) runs this one inside the guest; never part of npm test
+      {
+        test: {
+          name: 'bench',
+          include: ['test/bench/**/*.bench.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 6 * 3600_000,
+          hookTimeout: 600_000,
+        },
+      },
       {
         test: {
           name: 'vm-reboot',
