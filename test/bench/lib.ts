@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { repo, sh, startPlugin, type PluginProcess } from '../vm/lib.js';
 
@@ -70,8 +71,22 @@ export interface Scrape {
   refreshes: number;
 }
 
+/** GET /metrics on a fresh connection (fetch's kept-alive socket can meet the server closing it: "other side closed"). */
+function getMetrics(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
 export async function scrape(port: number): Promise<Scrape> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await getMetrics(port);
   const commands: Counts = new Map();
   let refreshes = 0;
   for (const line of text.split('\n')) {
