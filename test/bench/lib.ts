@@ -104,16 +104,23 @@ export function diff(after: Counts, before: Counts): Counts {
   return d;
 }
 
-/** "lvs 6, vgs 2, lvcreate 1 (9)": mean per call over the samples, most frequent first. */
-export function formatCounts(samples: readonly Counts[]): string {
-  if (samples.length === 0) return '';
-  const sum: Counts = new Map();
-  for (const s of samples) for (const [k, v] of s) sum.set(k, (sum.get(k) ?? 0) + v);
-  const per = [...sum].map(([k, v]) => [k, round(v / samples.length, 1)] as const).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+/** "9: lvs 6, vgs 2, lvcreate 1", most frequent command first. */
+function formatOne(c: Counts): string {
+  const per = [...c].map(([k, v]) => [k, round(v, 1)] as const).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   if (per.length === 0) return '0';
-  const total = round(per.reduce((t, [, v]) => t + v, 0), 1);
-  const varies = samples.some((s) => [...s.values()].reduce((a, b) => a + b, 0) !== total);
-  return `${total}${varies ? ' (mean)' : ''}: ${per.map(([k, v]) => `${k} ${v}`).join(', ')}`;
+  return `${round(per.reduce((t, [, v]) => t + v, 0), 1)}: ${per.map(([k, v]) => `${k} ${v}`).join(', ')}`;
+}
+
+/**
+ * The commands of the calls of one row: "9: lvs 6, vgs 2, lvcreate 1" when
+ * every call ran the same; otherwise the most common and the others with how
+ * many calls ran them: "9: lvs 6, vgs 2, lvcreate 1 (7 calls); 11: ... (1 call)".
+ */
+export function formatCounts(samples: readonly Counts[]): string {
+  const seen = new Map<string, number>();
+  for (const s of samples) seen.set(formatOne(s), (seen.get(formatOne(s)) ?? 0) + 1);
+  if (seen.size <= 1) return [...seen.keys()][0] ?? '';
+  return [...seen].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} (${n} call${n === 1 ? '' : 's'})`).join('; ');
 }
 
 /** A plugin started with --metrics-address; measure() times one call and counts the commands it ran. */
