@@ -49,7 +49,9 @@ describe.runIf(inGuest)('bench: CSI calls vs bare commands', () => {
     makeVg(VG, disks.slice(0, 4), ['--metadatasize', '64m']);
     mp = await MeasuredPlugin.start(
       ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', PORTAL,
-        '--kubelet-dir', kubelet, '--job-wait-seconds', '60', '--stats-interval', '0'],
+        '--kubelet-dir', kubelet, '--job-wait-seconds', '60', '--stats-interval', '0',
+        // no export reconcile timer (default 60 s): its lvs would land in measurement windows
+        '--reconcile-interval', '0'],
       19101,
     );
     node = new (loadCsi().csi.v1.Node)(`unix://${mp.p.sock}`, credentials.createInsecure());

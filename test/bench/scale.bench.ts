@@ -23,7 +23,7 @@ const LEVELS = [...new Set([10, 100, 500, 1000, 2000, 5000].filter((l) => l < N)
 const kubelet = mkdtempSync('/tmp/bench-kubelet-');
 const flags = (statsInterval: number) => [
   '--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--portals', PORTAL, '--kubelet-dir', kubelet,
-  '--over-subscription-ratio', '100', '--stats-interval', String(statsInterval),
+  '--over-subscription-ratio', '100', '--stats-interval', String(statsInterval), '--reconcile-interval', '0',
 ];
 const progress = (line: string): void => {
   mkdirSync(OUT, { recursive: true });
