@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --scale N] [--pairs N] [--only calls|scale]
+// npm run bench [-- --scale N] [--pairs N] [--only calls|scale] [--filter TEXT]
 // Boots ONE qemu guest (test/vm/harness, 4 fresh 1 GiB disks), runs the bench files inside it
 // (vitest project "bench", test/bench/*.bench.ts), then prints the table (report.mjs).
 // Needs `npm ci && npm run build` and `bash test/vm/ensure-deps.sh` first.
@@ -14,6 +14,7 @@ const { values } = parseArgs({
     scale: { type: 'string', default: '0' },
     pairs: { type: 'string', default: '8' },
     only: { type: 'string' },
+    filter: { type: 'string' },
     timeout: { type: 'string' },
     out: { type: 'string', default: '.vm/bench' },
     'disk-dir': { type: 'string', default: '.vm/bench-disks' },
@@ -24,7 +25,9 @@ const out = resolve(values.out);
 const benchOut = join(out, 'bench');
 // Every test/bench/*.bench.ts runs (scale.bench.ts skips itself unless --scale N, it takes long);
 // --only NAME runs test/bench/NAME.bench.ts alone.
-const command = ['./node_modules/.bin/vitest', 'run', '--project', 'bench', ...(values.only ? [`test/bench/${values.only}.bench.ts`] : [])];
+// --filter TEXT runs only the bench tests whose name contains TEXT (vitest -t).
+const command = ['./node_modules/.bin/vitest', 'run', '--project', 'bench', ...(values.only ? [`test/bench/${values.only}.bench.ts`] : []),
+  ...(values.filter ? ['-t', values.filter] : [])];
 const timeout = Number(values.timeout ?? (scale > 0 ? 6 * 3600 : 3600));
 const started = Date.now();
 let code;
