@@ -55,11 +55,11 @@ export function rawLv(vg: string, lv: string): RawLv | undefined {
   return lvsJson(vg).find((l) => l.lv_name === lv);
 }
 
-/** Wipes the disks and makes a fresh VG on them. */
-export function makeVg(vg: string, devices: string[]): void {
+/** Wipes the disks and makes a fresh VG on them (`vgcreateArgs`: e.g. ['--metadatasize', '64m']). */
+export function makeVg(vg: string, devices: string[], vgcreateArgs: string[] = []): void {
   destroyVg(vg);
   for (const d of devices) sh(['wipefs', '-a', '-q', d]);
-  sh(['vgcreate', '-q', vg, ...devices]);
+  sh(['vgcreate', '-q', ...vgcreateArgs, vg, ...devices]);
 }
 
 export function destroyVg(vg: string): void {
