@@ -93,6 +93,11 @@ export class BlockProbe {
   /** True only when neither blkid nor wipefs finds any signature (no file system, no partition table, no LVM/RAID/LUKS). */
   async isBlank(device: string, o: ProbeCallOptions = {}): Promise<boolean> {
     if (await this.probe(device, o)) return false;
+    return this.noSignatures(device, o);
+  }
+
+  /** wipefs's half of isBlank(), for a caller that has just probed the device with blkid and found nothing. */
+  async noSignatures(device: string, o: ProbeCallOptions = {}): Promise<boolean> {
     const r = await this.runner.run(['wipefs', '-n', '-J', device], { signal: o.signal, timeoutMs: o.timeoutMs ?? 60_000 });
     return parseWipefsJson(r.stdout).length === 0;
   }

@@ -118,26 +118,28 @@ export class Iscsiadm {
       await this.exec([...node, '-o', 'new'], call);
       this.log?.info({ iqn: spec.iqn, portal, iface: spec.iface }, 'iSCSI node record created');
     }
-    const update = (name: string, value: string, secrets: string[] = []) => this.exec([...node, '-o', 'update', '-n', name, '-v', value], call, [], secrets);
-    await update('node.startup', 'manual');
-    await update('node.session.initial_login_retry_max', String(this.loginRetryMax));
+    // One `-o update` with every name/value pair (iscsiadm applies them in order): one process, not one per setting.
+    const pairs: [string, string][] = [
+      ['node.startup', 'manual'],
+      ['node.session.initial_login_retry_max', String(this.loginRetryMax)],
+    ];
+    const secrets: string[] = [];
     const chap = spec.chap;
     if (chap) {
-      await update(`${AUTH}.authmethod`, 'CHAP');
-      await update(`${AUTH}.username`, chap.userid);
-      await update(`${AUTH}.password`, chap.password, [chap.password]);
+      pairs.push([`${AUTH}.authmethod`, 'CHAP'], [`${AUTH}.username`, chap.userid], [`${AUTH}.password`, chap.password]);
+      secrets.push(chap.password);
       if (chap.mutualUserid !== undefined && chap.mutualPassword !== undefined) {
-        await update(`${AUTH}.username_in`, chap.mutualUserid);
-        await update(`${AUTH}.password_in`, chap.mutualPassword, [chap.mutualPassword]);
+        pairs.push([`${AUTH}.username_in`, chap.mutualUserid], [`${AUTH}.password_in`, chap.mutualPassword]);
+        secrets.push(chap.mutualPassword);
       } else {
         // Left-over mutual credentials would make iscsid demand that the target authenticates.
-        await update(`${AUTH}.username_in`, '');
-        await update(`${AUTH}.password_in`, '');
+        pairs.push([`${AUTH}.username_in`, ''], [`${AUTH}.password_in`, '']);
       }
     } else {
       // With authmethod None iscsid ignores any credentials left in the record.
-      await update(`${AUTH}.authmethod`, 'None');
+      pairs.push([`${AUTH}.authmethod`, 'None']);
     }
+    await this.exec([...node, '-o', 'update', ...pairs.flatMap(([n, v]) => ['-n', n, '-v', v])], call, [], secrets);
   }
 
   /**

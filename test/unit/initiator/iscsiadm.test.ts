@@ -10,7 +10,6 @@ import { Mutex, sleep } from '../../../src/initiator/mutex.js';
 const IQN = 'iqn.2024-01.io.example:vol-aaaa';
 const PORTAL = '10.0.0.5:3260';
 const NODE = ['iscsiadm', '-m', 'node', '-T', IQN, '-p', PORTAL];
-const upd = (name: string, value: string) => [...NODE, '-o', 'update', '-n', name, '-v', value];
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
 
 function setup(o: { retries?: number; backoffMs?: number } = {}) {
@@ -25,14 +24,16 @@ const LOGIN_AUTH_STDERR =
   'iscsiadm: Could not log into all portals\n';
 
 describe('Iscsiadm.createNode', () => {
-  it('creates a missing record, then sets manual startup, login retries and no auth', async () => {
+  /** The one `-o update` with every name/value pair (seen applied in order by iscsiadm 2.1.8 in the guest). */
+  const updAll = (node: readonly string[], pairs: [string, string][]) => [...node, '-o', 'update', ...pairs.flatMap(([n, v]) => ['-n', n, '-v', v])];
+  const BASE: [string, string][] = [['node.startup', 'manual'], ['node.session.initial_login_retry_max', '2']];
+
+  it('creates a missing record, then sets manual startup, login retries and no auth in one update', async () => {
     const { runner, iscsi } = setup();
     runner
       .expect([...NODE, '-o', 'show'], { exitCode: 21, stderr: 'iscsiadm: No records found\n' })
       .expect([...NODE, '-o', 'new'], { stdout: 'New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 10.0.0.5,3260,-1 iqn...] added\n' })
-      .expect(upd('node.startup', 'manual'))
-      .expect(upd('node.session.initial_login_retry_max', '2'))
-      .expect(upd('node.session.auth.authmethod', 'None'));
+      .expect(updAll(NODE, [...BASE, ['node.session.auth.authmethod', 'None']]));
     await iscsi.createNode({ iqn: IQN, portal: '10.0.0.5' });
     runner.assertDone();
   });
@@ -43,13 +44,17 @@ describe('Iscsiadm.createNode', () => {
     const spy = { inspect: (o: RunOptions | undefined) => void seen.push(o?.secrets) };
     runner
       .expect([...NODE, '-o', 'show'], { stdout: 'node.name = ...\n' })
-      .expect(upd('node.startup', 'manual'))
-      .expect(upd('node.session.initial_login_retry_max', '2'))
-      .expect(upd('node.session.auth.authmethod', 'CHAP'))
-      .expect(upd('node.session.auth.username', 'user1'))
-      .expect(upd('node.session.auth.password', 'pw-secret-0123'), spy)
-      .expect(upd('node.session.auth.username_in', ''))
-      .expect(upd('node.session.auth.password_in', ''));
+      .expect(
+        updAll(NODE, [
+          ...BASE,
+          ['node.session.auth.authmethod', 'CHAP'],
+          ['node.session.auth.username', 'user1'],
+          ['node.session.auth.password', 'pw-secret-0123'],
+          ['node.session.auth.username_in', ''],
+          ['node.session.auth.password_in', ''],
+        ]),
+        spy,
+      );
     await iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'user1', password: 'pw-secret-0123' } });
     runner.assertDone();
     expect(seen).toEqual([['pw-secret-0123']]);
@@ -58,16 +63,19 @@ describe('Iscsiadm.createNode', () => {
   it('mutual CHAP and an iface', async () => {
     const { runner, iscsi } = setup();
     const node = [...NODE, '-I', 'eth1'];
-    const u = (n: string, v: string) => [...node, '-o', 'update', '-n', n, '-v', v];
     runner
       .expect([...node, '-o', 'show'])
-      .expect(u('node.startup', 'manual'))
-      .expect(u('node.session.initial_login_retry_max', '2'))
-      .expect(u('node.session.auth.authmethod', 'CHAP'))
-      .expect(u('node.session.auth.username', 'user1'))
-      .expect(u('node.session.auth.password', 'pw-secret-0123'))
-      .expect(u('node.session.auth.username_in', 'target1'))
-      .expect(u('node.session.auth.password_in', 'mutual-secret-456'), { inspect: (o) => expect(o?.secrets).toEqual(['mutual-secret-456']) });
+      .expect(
+        updAll(node, [
+          ...BASE,
+          ['node.session.auth.authmethod', 'CHAP'],
+          ['node.session.auth.username', 'user1'],
+          ['node.session.auth.password', 'pw-secret-0123'],
+          ['node.session.auth.username_in', 'target1'],
+          ['node.session.auth.password_in', 'mutual-secret-456'],
+        ]),
+        { inspect: (o) => expect(o?.secrets).toEqual(['pw-secret-0123', 'mutual-secret-456']) },
+      );
     await iscsi.createNode({
       iqn: IQN,
       portal: PORTAL,
@@ -77,15 +85,21 @@ describe('Iscsiadm.createNode', () => {
     runner.assertDone();
   });
 
-  it('a failing password update never shows the password (even from a runner that does not redact)', async () => {
+  it('a failing update never shows the password (even from a runner that does not redact)', async () => {
     const { runner, iscsi } = setup();
     runner
       .expect([...NODE, '-o', 'show'])
-      .expect(upd('node.startup', 'manual'))
-      .expect(upd('node.session.initial_login_retry_max', '2'))
-      .expect(upd('node.session.auth.authmethod', 'CHAP'))
-      .expect(upd('node.session.auth.username', 'user1'))
-      .expect(upd('node.session.auth.password', 'pw-secret-0123'), { exitCode: 6, stderr: 'iscsiadm: cannot set pw-secret-0123\n' });
+      .expect(
+        updAll(NODE, [
+          ...BASE,
+          ['node.session.auth.authmethod', 'CHAP'],
+          ['node.session.auth.username', 'user1'],
+          ['node.session.auth.password', 'pw-secret-0123'],
+          ['node.session.auth.username_in', ''],
+          ['node.session.auth.password_in', ''],
+        ]),
+        { exitCode: 6, stderr: 'iscsiadm: cannot set pw-secret-0123\n' },
+      );
     const err = await iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'user1', password: 'pw-secret-0123' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandFailed);
     const text = `${(err as Error).message} ${JSON.stringify(err)} ${(err as CommandFailed).argv.join(' ')} ${(err as CommandFailed).stderr}`;
