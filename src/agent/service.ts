@@ -1,7 +1,11 @@
 /**
  * The in-process storage agent: owns the configured volume groups (each with
  * an optional thin pool) and does all LVM work for the controller.
- * LVM is the only state: every answer is read back from lvs.
+ * LVM is the only persistent state. The agent reads it through CachedLvm
+ * (src/lvm/cached-lvm.ts): its VGs in memory, checked against the PVs'
+ * metadata stamps before every use, so a call runs the one mutating command
+ * it stands for; dynamic values (pool use, COW snapshot validity, the device
+ * a job writes to) are read when older than the decision allows.
  */
 import { AlreadyExists, Busy, DomainError, FailedPrecondition, InvalidArgument, NotFound, OutOfCapacity, OutOfRange } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
