@@ -55,6 +55,7 @@ interface VgCopy {
 export class CachedLvm extends Lvm {
   private readonly copies = new Map<string, VgCopy>();
   private readonly loading = new Map<string, Promise<VgCopy | undefined>>();
+  private readonly lvReads = new Map<string, Promise<Lv | undefined>>();
   private readonly stale = new Set<string>();
   /** Our commands running per VG: while any runs, the stamp moves under us and is not compared. */
   private readonly inFlight = new Map<string, number>();
@@ -177,7 +178,14 @@ export class CachedLvm extends Lvm {
     const l = c.lvs.get(lv);
     if (!l) return undefined;
     if (opts?.maxAgeMs === undefined || this.now() - (c.readAt.get(lv) ?? 0) < opts.maxAgeMs) return (await this.withActivity([l]))[0];
-    const fresh = await super.getLv(vg, lv, opts);
+    // concurrent callers that want the same LV read now share one lvs (20 CreateVolume at once read the pool once)
+    const key = `${vg}/${lv}`;
+    let reading = this.lvReads.get(key);
+    if (!reading) {
+      reading = super.getLv(vg, lv, opts).finally(() => this.lvReads.delete(key));
+      this.lvReads.set(key, reading);
+    }
+    const fresh = await reading;
     if (fresh) {
       c.lvs.set(lv, fresh);
       c.readAt.set(lv, this.now());

@@ -175,6 +175,20 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.assertDone();
   });
 
+  it('concurrent reads of one LV that must be read now share one lvs', async () => {
+    const { runner, lvm, s, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    await lvm.listLvs('vg0');
+    s.now += 60_000;
+    runner.expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0/pool'], {
+      stdout: report('lv', [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '20.00', meta: '2.00' })]),
+    });
+    const all = await Promise.all(Array.from({ length: 20 }, () => lvm.getLv('vg0', 'pool', { maxAgeMs: 30_000 })));
+    expect(all.every((l) => l?.dataPercent === 20)).toBe(true);
+    runner.assertDone();
+  });
+
   it('the active flag follows /dev/mapper at every read (activation commits no metadata)', async () => {
     const runner = new FakeRunner();
     let dm = new Set(['control', 'vg0-pool-tpool', 'vg0-a']);
