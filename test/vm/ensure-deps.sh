@@ -13,6 +13,8 @@ PACKAGES=(
 	open-iscsi tgt libiscsi-bin multipath-tools
 	xfsprogs e2fsprogs
 	udev kmod cpio iproute2 util-linux mount
+	# the Kubernetes tier (test/kube): etcd for kube-apiserver, the node's container runtime and CNI
+	etcd-server containerd runc containernetworking-plugins openssl xz-utils
 )
 
 installed() {
