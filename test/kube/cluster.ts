@@ -40,7 +40,19 @@ export function run(argv: string[], input?: string, env?: Record<string, string>
   }
 }
 
-export const kubectl = (args: string[], input?: string) => run([join(BIN, 'kubectl'), '--kubeconfig', ADMIN_KUBECONFIG, ...args], input);
+/** Errors of an API server too busy to answer in time (the guest is emulated on a loaded host): retried. */
+const TRANSIENT = /Client\.Timeout exceeded|TLS handshake timeout|connection refused|etcdserver: request timed out|the server was unable to return a response|context deadline exceeded|i\/o timeout|http2: client connection lost/;
+
+export function kubectl(args: string[], input?: string): string {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return run([join(BIN, 'kubectl'), '--kubeconfig', ADMIN_KUBECONFIG, '--request-timeout=120s', ...args], input);
+    } catch (e) {
+      if (attempt >= 6 || !TRANSIENT.test(String(e))) throw e;
+      log(`kubectl ${args.slice(0, 3).join(' ')}: ${String(e).slice(-160)}; again (${attempt})`);
+    }
+  }
+}
 export const kget = <T = any>(args: string[]): T => JSON.parse(kubectl(['get', '-o', 'json', ...args])) as T;
 export const apply = (objs: object[]) => kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
 
@@ -211,7 +223,9 @@ export async function startCluster(): Promise<Cluster> {
     `--kubeconfig=${join(WORK, 'kcm.kubeconfig')}`,
     `--service-account-private-key-file=${join(PKI, 'sa.key')}`,
     `--root-ca-file=${join(PKI, 'ca.crt')}`,
-    '--use-service-account-credentials=false',
+    // each controller as its own ServiceAccount (system:controller:*), as kubeadm runs it: the
+    // node-lifecycle controller needs its role to remove the not-ready taint
+    '--use-service-account-credentials=true',
     '--leader-elect=false',
     '--bind-address=127.0.0.1',
     '--v=1',
@@ -225,7 +239,7 @@ export async function startCluster(): Promise<Cluster> {
 
   // deploy/: everything but the workloads, plus the CHAP Secret its StorageClasses name
   apply(clusterObjects(objs));
-  kubectl(['-n', NS, 'create', 'secret', 'generic', 'csi-lvm-iscsi-chap', '--from-literal=chapUser=kube-test-initiator', `--from-literal=chapSecret=kube-test-${Math.random().toString(36).slice(2)}-secret`]);
+  apply([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'csi-lvm-iscsi-chap', namespace: NS }, type: 'Opaque', stringData: { chapUser: 'kube-test-initiator', chapSecret: `kube-test-${Math.random().toString(36).slice(2)}-secret` } }]);
   log(`deploy/ applied: ${clusterObjects(objs).map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
 
   // the node: containerd (CRI), the local images, kubelet
@@ -326,10 +340,12 @@ state = "/run/containerd"
   if (plugin.child.exitCode !== null) throw new Error(`plugin exited ${plugin.child.exitCode}, see ${LOGS}/plugin.log`);
   log(`plugin serving (${Math.round((Date.now() - t0) / 1000)} s)`);
   // one at a time, restarted when they exit (their start-up deadlines are short under emulation)
-  const binOf: Record<string, string> = { 'liveness-probe': 'livenessprobe' };
   for (const s of sidecars) {
     const name = s.workload === ctl ? s.container : `node-${s.container}`;
-    start(name, [join(BIN, binOf[s.container] ?? s.container), ...s.args], { restart: true });
+    // the binary is the image's name (registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0)
+    const bin = s.image.replace(/:[^/:]*$/, '').split('/').pop() ?? '';
+    if (!BINARIES.includes(bin)) throw new Error(`${s.workload}/${s.container}: no binary for image ${s.image}`);
+    start(name, [join(BIN, bin), ...s.args], { restart: true });
     await new Promise((r) => setTimeout(r, 3000));
   }
   await until(`node ${NODE} Ready`, () => kget(['node', NODE]).status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'), 300_000, 2000);

@@ -89,7 +89,7 @@ describe.runIf(inGuest)('Kubernetes tier: deploy/ driven by a real control plane
     log(`leases: ${kget(['-n', 'csi-lvm-iscsi', 'leases']).items.map((l: any) => `${l.metadata.name}=${l.spec.holderIdentity}`).join(', ') || leases}`);
     // the ServiceAccount token carries deploy/'s RBAC and nothing else
     const can = (args: string[]) => kubectl(['auth', 'can-i', '--as', 'system:serviceaccount:csi-lvm-iscsi:csi-lvm-iscsi-controller', ...args]).trim();
-    expect(can(['patch', 'volumeattachments/status'])).toBe('yes');
+    expect(can(['patch', 'volumeattachments', '--subresource=status'])).toBe('yes');
     expect(() => can(['get', 'secrets', '-n', 'default'])).toThrow(/no/);
   });
 
