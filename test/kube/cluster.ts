@@ -141,10 +141,20 @@ function nodeHost(): void {
   if (!run(['stat', '-f', '-c', '%T', '/sys/fs/cgroup']).includes('cgroup2')) run(['mount', '-t', 'cgroup2', 'none', '/sys/fs/cgroup']);
   const ctrls = run(['cat', '/sys/fs/cgroup/cgroup.controllers']).trim().split(/\s+/).filter(Boolean);
   writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', ctrls.map((c) => `+${c}`).join(' '));
-  for (const d of ['/var/lib/containerd', '/var/lib/kubelet', '/var/lib/etcd-kube']) {
-    mkdirSync(d, { recursive: true });
-    run(['mount', '-t', 'tmpfs', '-o', 'size=2g', 'tmpfs', d]);
+  // kubelet's and containerd's state on an ext4 disk of its own (the third virtio disk): on tmpfs
+  // cadvisor finds no file system for them and kubelet's /stats/summary answers 500
+  const stateDisk = (process.env['VM_DISKS'] ?? '').split(' ').filter(Boolean)[2];
+  if (!stateDisk) throw new Error('Kubernetes tier: needs a third virtio disk for the node state (test/kube/run.sh gives --disks 3)');
+  run(['mkfs.ext4', '-q', '-F', stateDisk]);
+  mkdirSync('/var/lib/kube-node', { recursive: true });
+  run(['mount', stateDisk, '/var/lib/kube-node']);
+  for (const d of ['containerd', 'kubelet']) {
+    mkdirSync(`/var/lib/kube-node/${d}`, { recursive: true });
+    mkdirSync(`/var/lib/${d}`, { recursive: true });
+    run(['mount', '--bind', `/var/lib/kube-node/${d}`, `/var/lib/${d}`]);
   }
+  mkdirSync('/var/lib/etcd-kube', { recursive: true });
+  run(['mount', '-t', 'tmpfs', '-o', 'size=1g', 'tmpfs', '/var/lib/etcd-kube']);
   run(['mount', '--make-rshared', '/var/lib/kubelet']);
 }
 

@@ -33,7 +33,7 @@ fi
 ENV=(-e "KUBE_TEST_BIN=$BIN")
 started=$(date +%s)
 rc=0
-node test/vm/harness/vm.mjs --disks 2 --disk-size 1G --disk-dir "$REPO/.vm/disks-kube" --fresh-disks --mem 8192 \
+node test/vm/harness/vm.mjs --disks 3 --disk-size 1G --disk-dir "$REPO/.vm/disks-kube" --fresh-disks --mem 8192 \
   --timeout "${KUBE_TIMEOUT:-2400}" --out "$OUT" "${ENV[@]}" -- \
   ./node_modules/.bin/vitest run --project kube "$@" --reporter=verbose --reporter=json --outputFile="$OUT/kube.json" || rc=$?
 echo "Kubernetes tier guest time: $(( $(date +%s) - started )) s (logs of every process: $OUT/kube/)"
