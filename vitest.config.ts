@@ -40,6 +40,17 @@ export default defineConfig({
         },
       },
       {
+        // test/kube: one cluster per file inside the guest (test/kube/run.sh boots it)
+        test: {
+          name: 'kube',
+          include: ['test/kube/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 900_000,
+          hookTimeout: 1_500_000,
+        },
+      },
+      {
         test: {
           name: 'vm-reboot',
           include: ['test/vm-reboot/**/*.test.ts'],

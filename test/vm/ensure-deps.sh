@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the Debian packages the real-kernel (VM) test tier needs are installed.
+# Makes sure the Debian packages the real-kernel (VM) test tier needs are installed
+# (`--kube`: also those of the Kubernetes tier).
 #
 # Quiet when everything is there. As root, installs what is missing (one apt-get update, then
 # a non-interactive install). Not root and something missing: says what and exits 1.
@@ -15,6 +16,11 @@ PACKAGES=(
 	udev kmod cpio iproute2 util-linux mount
 	fio               # the data-path benchmark (test/bench/datapath.bench.ts)
 )
+# With --kube, also what the Kubernetes tier (test/kube, npm run test:kube) needs: etcd for
+# kube-apiserver, the node's container runtime and CNI. Not part of npm test, so not by default.
+if [[ "${1:-}" == "--kube" ]]; then
+	PACKAGES+=(etcd-server containerd runc containernetworking-plugins openssl xz-utils)
+fi
 
 installed() {
 	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]

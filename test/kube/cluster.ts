@@ -1,0 +1,406 @@
+/**
+ * A one-node Kubernetes cluster inside the qemu guest, wired from deploy/ (test/kube/manifest.ts):
+ * etcd, kube-apiserver (secure port on 127.0.0.1, self-signed certificates, RBAC + Node
+ * authorisation, a service-account key pair), kube-controller-manager, kube-scheduler,
+ * snapshot-controller with the snapshot CRDs, containerd + kubelet as the node, the plugin in
+ * `all` mode on the node's plugin socket, and the sidecars of deploy/controller.yaml and
+ * deploy/node.yaml as processes (out of cluster), each controller sidecar with a kubeconfig that
+ * carries its ServiceAccount's token (so deploy/'s RBAC is what it gets).
+ *
+ * Logs of every process: $VM_OUT/kube/NAME.log (on the host while the guest runs).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clusterObjects, hostPathOf, loadKustomization, sidecar, type Obj, type SidecarCommand } from './manifest.js';
+
+export const NODE = 'kube-node';
+export const NODE_IP = '10.99.0.1';
+export const NS = 'csi-lvm-iscsi';
+export const DRIVER = 'lvm-iscsi.csi.example.org';
+export const VG = 'kubevg';
+const repo = join(import.meta.dirname, '..', '..');
+const WORK = '/run/kube';
+const PKI = join(WORK, 'pki');
+const BIN = join(WORK, 'bin');
+const LOGS = join(process.env['VM_OUT'] ?? '/tmp', 'kube');
+export const ADMIN_KUBECONFIG = join(WORK, 'admin.kubeconfig');
+const CONTAINERD_SOCK = '/run/containerd/containerd.sock';
+const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kubectl', 'csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer', 'snapshot-controller', 'csi-node-driver-registrar', 'livenessprobe'];
+
+export const log = (msg: string) => process.stdout.write(`[kube ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+export function run(argv: string[], input?: string, env?: Record<string, string>): string {
+  const [cmd, ...args] = argv as [string, ...string[]];
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...env }, maxBuffer: 64 << 20 });
+  } catch (e) {
+    const err = e as { status?: number; stderr?: string; stdout?: string };
+    throw new Error(`${argv.join(' ')} exited ${err.status}: ${(err.stderr ?? '').trim() || (err.stdout ?? '').trim()}`);
+  }
+}
+
+/** Errors of an API server too busy to answer in time (the guest is emulated on a loaded host): retried. */
+const TRANSIENT = /Client\.Timeout exceeded|TLS handshake timeout|connection refused|etcdserver: request timed out|the server was unable to return a response|context deadline exceeded|i\/o timeout|http2: client connection lost/;
+
+export function kubectl(args: string[], input?: string): string {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return run([join(BIN, 'kubectl'), '--kubeconfig', ADMIN_KUBECONFIG, '--request-timeout=120s', ...args], input);
+    } catch (e) {
+      if (attempt >= 6 || !TRANSIENT.test(String(e))) throw e;
+      log(`kubectl ${args.slice(0, 3).join(' ')}: ${String(e).slice(-160)}; again (${attempt})`);
+    }
+  }
+}
+export const kget = <T = any>(args: string[]): T => JSON.parse(kubectl(['get', '-o', 'json', ...args])) as T;
+export const apply = (objs: object[]) => kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
+
+export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 300_000, intervalMs = 1000): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+      last = undefined;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Where the binaries are: $KUBE_TEST_BIN, else ../shared/k8s next to the repository. Missing = a loud failure. */
+export function binarySource(): string {
+  const dir = process.env['KUBE_TEST_BIN'] || join(repo, '..', 'shared', 'k8s');
+  const missing = BINARIES.filter((b) => !existsSync(join(dir, 'bin', `${b}.xz`)) && !existsSync(join(dir, 'bin', b)));
+  if (missing.length > 0) throw new Error(`Kubernetes tier: binaries missing in ${dir}/bin: ${missing.join(', ')} (set KUBE_TEST_BIN to a directory with bin/ (NAME or NAME.xz), crds/ and images/, see test/kube/README.md)`);
+  for (const d of ['crds', 'images']) if (!existsSync(join(dir, d))) throw new Error(`Kubernetes tier: ${dir}/${d} is missing`);
+  return dir;
+}
+
+interface Proc { name: string; child: ChildProcess; restarts: number; stopped: boolean }
+const procs: Proc[] = [];
+
+/** Starts a long-running process with its log in LOGS; `restart` respawns it when it exits (as kubelet would a container). */
+function start(name: string, argv: string[], opts: { restart?: boolean; env?: Record<string, string> } = {}): Proc {
+  const p: Proc = { name, child: undefined as unknown as ChildProcess, restarts: 0, stopped: false };
+  const spawnIt = () => {
+    const fd = openSync(join(LOGS, `${name}.log`), 'a');
+    const [cmd, ...args] = argv as [string, ...string[]];
+    p.child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...opts.env } });
+    closeSync(fd);
+    p.child.on('exit', (code, sig) => {
+      if (p.stopped) return;
+      log(`${name} exited (${code ?? sig})${opts.restart ? ', restarting in 2 s' : ''}`);
+      if (opts.restart) {
+        p.restarts++;
+        setTimeout(() => !p.stopped && spawnIt(), 2000);
+      }
+    });
+  };
+  spawnIt();
+  procs.push(p);
+  return p;
+}
+
+export const restartsOf = (name: string) => procs.find((p) => p.name === name)?.restarts ?? 0;
+
+function kubeconfig(file: string, user: string, token: string): void {
+  const cfg = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'kube', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority': join(PKI, 'ca.crt') } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: 'kube', context: { cluster: 'kube', user } }],
+    'current-context': 'kube',
+  };
+  writeFileSync(file, JSON.stringify(cfg, null, 1), { mode: 0o600 });
+}
+
+function pki(): void {
+  mkdirSync(PKI, { recursive: true });
+  const o = (args: string[]) => run(['openssl', ...args]);
+  o(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=kube-test-ca', '-keyout', join(PKI, 'ca.key'), '-out', join(PKI, 'ca.crt')]);
+  o(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=kube-apiserver', '-keyout', join(PKI, 'apiserver.key'), '-out', join(PKI, 'apiserver.csr')]);
+  writeFileSync(join(PKI, 'apiserver.cnf'), `subjectAltName=IP:127.0.0.1,IP:${NODE_IP},IP:10.96.0.1,DNS:localhost,DNS:kubernetes.default.svc\n`);
+  o(['x509', '-req', '-in', join(PKI, 'apiserver.csr'), '-CA', join(PKI, 'ca.crt'), '-CAkey', join(PKI, 'ca.key'), '-CAcreateserial', '-days', '2', '-extfile', join(PKI, 'apiserver.cnf'), '-out', join(PKI, 'apiserver.crt')]);
+  // ECDSA throughout: RSA key generation takes seconds under emulation
+  o(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(PKI, 'sa.key')]);
+  o(['pkey', '-in', join(PKI, 'sa.key'), '-pubout', '-out', join(PKI, 'sa.pub')]);
+}
+
+/** The node's own network: a dummy interface with an address (kubelet refuses a loopback node IP), cgroup2, tmpfs state dirs. */
+function nodeHost(): void {
+  run(['modprobe', '-a', 'dummy', 'bridge', 'veth', 'overlay']);
+  run(['ip', 'link', 'add', 'kube0', 'type', 'dummy']);
+  run(['ip', 'addr', 'add', `${NODE_IP}/24`, 'dev', 'kube0']);
+  run(['ip', 'link', 'set', 'kube0', 'up']);
+  if (!run(['stat', '-f', '-c', '%T', '/sys/fs/cgroup']).includes('cgroup2')) run(['mount', '-t', 'cgroup2', 'none', '/sys/fs/cgroup']);
+  const ctrls = run(['cat', '/sys/fs/cgroup/cgroup.controllers']).trim().split(/\s+/).filter(Boolean);
+  writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', ctrls.map((c) => `+${c}`).join(' '));
+  // kubelet's and containerd's state on an ext4 disk of its own (the third virtio disk): on tmpfs
+  // cadvisor finds no file system for them and kubelet's /stats/summary answers 500
+  const stateDisk = (process.env['VM_DISKS'] ?? '').split(' ').filter(Boolean)[2];
+  if (!stateDisk) throw new Error('Kubernetes tier: needs a third virtio disk for the node state (test/kube/run.sh gives --disks 3)');
+  run(['mkfs.ext4', '-q', '-F', stateDisk]);
+  mkdirSync('/var/lib/kube-node', { recursive: true });
+  run(['mount', stateDisk, '/var/lib/kube-node']);
+  for (const d of ['containerd', 'kubelet']) {
+    mkdirSync(`/var/lib/kube-node/${d}`, { recursive: true });
+    mkdirSync(`/var/lib/${d}`, { recursive: true });
+    run(['mount', '--bind', `/var/lib/kube-node/${d}`, `/var/lib/${d}`]);
+  }
+  mkdirSync('/var/lib/etcd-kube', { recursive: true });
+  run(['mount', '-t', 'tmpfs', '-o', 'size=1g', 'tmpfs', '/var/lib/etcd-kube']);
+  run(['mount', '--make-rshared', '/var/lib/kubelet']);
+}
+
+export interface Cluster {
+  objs: Obj[];
+  sidecars: SidecarCommand[];
+  pluginArgs: string[];
+  plugin: Proc;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const src = binarySource();
+  mkdirSync(LOGS, { recursive: true });
+  mkdirSync(BIN, { recursive: true });
+  const t0 = Date.now();
+  const objs = loadKustomization();
+  // plain binaries (test/kube/run.sh unpacks them on the host, where xz is ~50x faster) are used
+  // where they are; .xz ones are unpacked into the guest's tmpfs
+  await Promise.all(
+    BINARIES.map(
+      (b) =>
+        new Promise<void>((resolve, reject) => {
+          const plain = join(src, 'bin', b);
+          if (existsSync(plain)) {
+            symlinkSync(plain, join(BIN, b));
+            return resolve();
+          }
+          const out = openSync(join(BIN, b), 'w', 0o755);
+          const c = spawn('xz', ['-dc', join(src, 'bin', `${b}.xz`)], { stdio: ['ignore', out, 'inherit'] });
+          c.on('exit', (code) => (closeSync(out), code === 0 ? resolve() : reject(new Error(`xz -dc ${b}.xz exited ${code}`))));
+        }),
+    ),
+  );
+  log(`binaries from ${src} (${Math.round((Date.now() - t0) / 1000)} s)`);
+  nodeHost();
+  pki();
+
+  // static tokens for the control plane and the node (users and groups as kubeadm's certificates name them)
+  const tok = (who: string) => `${who}-${Math.random().toString(36).slice(2)}`;
+  const t = { admin: tok('admin'), kcm: tok('kcm'), sched: tok('sched'), kubelet: tok('kubelet') };
+  writeFileSync(
+    join(PKI, 'tokens.csv'),
+    [`${t.admin},kube-admin,uid-admin,"system:masters"`, `${t.kcm},system:kube-controller-manager,uid-kcm`, `${t.sched},system:kube-scheduler,uid-sched`, `${t.kubelet},system:node:${NODE},uid-node,"system:nodes"`].join('\n') + '\n',
+  );
+  kubeconfig(ADMIN_KUBECONFIG, 'kube-admin', t.admin);
+  kubeconfig(join(WORK, 'kcm.kubeconfig'), 'system:kube-controller-manager', t.kcm);
+  kubeconfig(join(WORK, 'scheduler.kubeconfig'), 'system:kube-scheduler', t.sched);
+  kubeconfig(join(WORK, 'kubelet.kubeconfig'), `system:node:${NODE}`, t.kubelet);
+
+  start('etcd', ['etcd', '--data-dir', '/var/lib/etcd-kube', '--listen-client-urls', 'http://127.0.0.1:2379', '--advertise-client-urls', 'http://127.0.0.1:2379', '--listen-peer-urls', 'http://127.0.0.1:2380']);
+  start('kube-apiserver', [
+    join(BIN, 'kube-apiserver'),
+    '--etcd-servers=http://127.0.0.1:2379',
+    '--bind-address=127.0.0.1',
+    `--advertise-address=${NODE_IP}`,
+    '--secure-port=6443',
+    `--tls-cert-file=${join(PKI, 'apiserver.crt')}`,
+    `--tls-private-key-file=${join(PKI, 'apiserver.key')}`,
+    `--client-ca-file=${join(PKI, 'ca.crt')}`,
+    `--token-auth-file=${join(PKI, 'tokens.csv')}`,
+    '--authorization-mode=Node,RBAC',
+    '--enable-admission-plugins=NodeRestriction',
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--service-account-issuer=https://kubernetes.default.svc',
+    `--service-account-key-file=${join(PKI, 'sa.pub')}`,
+    `--service-account-signing-key-file=${join(PKI, 'sa.key')}`,
+    '--allow-privileged=true',
+    '--kubelet-preferred-address-types=InternalIP',
+    '--v=1',
+  ]);
+  await until('kube-apiserver /readyz', () => kubectl(['get', '--raw', '/readyz']).includes('ok'), 300_000, 2000);
+  log(`kube-apiserver ready (${Math.round((Date.now() - t0) / 1000)} s)`);
+  start('kube-controller-manager', [
+    join(BIN, 'kube-controller-manager'),
+    `--kubeconfig=${join(WORK, 'kcm.kubeconfig')}`,
+    `--service-account-private-key-file=${join(PKI, 'sa.key')}`,
+    `--root-ca-file=${join(PKI, 'ca.crt')}`,
+    // each controller as its own ServiceAccount (system:controller:*), as kubeadm runs it: the
+    // node-lifecycle controller needs its role to remove the not-ready taint
+    '--use-service-account-credentials=true',
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    '--v=1',
+  ]);
+  start('kube-scheduler', [join(BIN, 'kube-scheduler'), `--kubeconfig=${join(WORK, 'scheduler.kubeconfig')}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--v=1']);
+
+  // the snapshot CRDs and snapshot-controller (cluster add-ons, not part of deploy/)
+  kubectl(['apply', '-k', join(src, 'crds')]);
+  kubectl(['wait', '--for=condition=established', '--timeout=120s', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io']);
+  start('snapshot-controller', [join(BIN, 'snapshot-controller'), `--kubeconfig=${ADMIN_KUBECONFIG}`, '--leader-election=false', '--v=2'], { restart: true });
+
+  // deploy/: everything but the workloads, plus the CHAP Secret its StorageClasses name
+  apply(clusterObjects(objs));
+  apply([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'csi-lvm-iscsi-chap', namespace: NS }, type: 'Opaque', stringData: { chapUser: 'kube-test-initiator', chapSecret: `kube-test-${Math.random().toString(36).slice(2)}-secret` } }]);
+  log(`deploy/ applied: ${clusterObjects(objs).map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+
+  // the node: containerd (CRI), the local images, kubelet
+  mkdirSync('/etc/cni/net.d', { recursive: true });
+  writeFileSync(
+    '/etc/cni/net.d/10-kube.conflist',
+    JSON.stringify({ cniVersion: '0.4.0', name: 'kube', plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.0.0/24' }]] } }] }),
+  );
+  mkdirSync(join(WORK, 'containerd'), { recursive: true });
+  writeFileSync(
+    join(WORK, 'containerd', 'config.toml'),
+    `version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd"
+[grpc]
+  address = "${CONTAINERD_SOCK}"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.10"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/etc/cni/net.d"
+`,
+  );
+  start('containerd', ['containerd', '--config', join(WORK, 'containerd', 'config.toml')]);
+  await until('containerd socket', () => existsSync(CONTAINERD_SOCK), 60_000, 500);
+  for (const img of ['pause.tar', 'busybox.tar']) await until(`ctr import ${img}`, () => run(['ctr', '--address', CONTAINERD_SOCK, '-n', 'k8s.io', 'images', 'import', join(src, 'images', img)]) !== undefined, 60_000, 2000);
+
+  // the storage: a VG on the first two disks; the plugin in all mode on the node plugin's socket
+  const disks = (process.env['VM_DISKS'] ?? '').split(' ').filter(Boolean).slice(0, 2);
+  for (const d of disks) run(['wipefs', '-a', '-q', d]);
+  run(['vgcreate', '-q', VG, ...disks]);
+  const pluginDir = hostPathOf(objs, 'csi-lvm-iscsi-node', 'plugin-dir');
+  const registry = hostPathOf(objs, 'csi-lvm-iscsi-node', 'registration-dir');
+  mkdirSync(pluginDir, { recursive: true });
+  mkdirSync(registry, { recursive: true }); // before kubelet starts: it watches the directory it finds
+  const sock = join(pluginDir, 'csi.sock');
+  const pluginArgs = [
+    '--mode=all',
+    `--endpoint=unix://${sock}`,
+    `--node-id=${NODE}`,
+    `--volume-group=${VG}`,
+    '--thin-pool=thinpool',
+    '--target-backend=lio',
+    `--portals=${NODE_IP}:3260`,
+    '--kubelet-dir=/var/lib/kubelet',
+    '--metrics-address=127.0.0.1:9812',
+    '--job-wait-seconds=30',
+    '--log-level=info',
+  ];
+  const plugin = start('plugin', [process.execPath, join(repo, 'dist', 'main.js'), ...pluginArgs]);
+
+  writeFileSync(
+    join(WORK, 'kubelet.yaml'),
+    JSON.stringify({
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      cgroupDriver: 'cgroupfs',
+      failSwapOn: false,
+      authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
+      authorization: { mode: 'AlwaysAllow' },
+      evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
+      imageGCHighThresholdPercent: 100,
+      imageGCLowThresholdPercent: 99,
+      resolvConf: '',
+      volumeStatsAggPeriod: '10s',
+      containerRuntimeEndpoint: `unix://${CONTAINERD_SOCK}`,
+      localStorageCapacityIsolation: false,
+    }),
+  );
+  start('kubelet', [join(BIN, 'kubelet'), `--config=${join(WORK, 'kubelet.yaml')}`, `--kubeconfig=${join(WORK, 'kubelet.kubeconfig')}`, '--root-dir=/var/lib/kubelet', `--hostname-override=${NODE}`, `--node-ip=${NODE_IP}`, '--v=1']);
+
+  // a ServiceAccount token per workload of deploy/ that calls the API, in a kubeconfig of its own
+  const sa = (name: string) => {
+    const file = join(WORK, `sa-${name}.kubeconfig`);
+    kubeconfig(file, `system:serviceaccount:${NS}:${name}`, kubectl(['-n', NS, 'create', 'token', name, '--duration=24h']).trim());
+    return file;
+  };
+  const ctl = 'csi-lvm-iscsi-controller';
+  const ctlSa = (objs.find((o) => o.kind === 'Deployment' && o.metadata.name === ctl)?.['spec'] as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName;
+  const ctlKubeconfig = sa(ctlSa);
+  const opts = { nodeName: NODE, emptyDirs: { 'socket-dir': pluginDir } };
+  const sidecars = [
+    ...['csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer'].map((c) => sidecar(objs, ctl, c, { ...opts, kubeconfig: ctlKubeconfig })),
+    sidecar(objs, ctl, 'liveness-probe', opts),
+    sidecar(objs, 'csi-lvm-iscsi-node', 'node-driver-registrar', opts),
+    sidecar(objs, 'csi-lvm-iscsi-node', 'liveness-probe', opts),
+  ];
+  log('flags from deploy/ (manifest args -> process args):');
+  for (const s of sidecars) log(`  ${s.workload}/${s.container} as ServiceAccount ${s.namespace}/${s.serviceAccount}${s.args.some((a) => a.startsWith('--kubeconfig')) ? '' : ' (no API token)'}: ${s.args.join(' ')}`);
+  log(`  plugin (the tier's own, all mode): ${pluginArgs.join(' ')}`);
+
+  await until('plugin socket', () => existsSync(sock) || plugin.child.exitCode !== null, 300_000, 1000);
+  if (plugin.child.exitCode !== null) throw new Error(`plugin exited ${plugin.child.exitCode}, see ${LOGS}/plugin.log`);
+  log(`plugin serving (${Math.round((Date.now() - t0) / 1000)} s)`);
+  // one at a time, restarted when they exit (their start-up deadlines are short under emulation)
+  for (const s of sidecars) {
+    const name = s.workload === ctl ? s.container : `node-${s.container}`;
+    // the binary is the image's name (registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0)
+    const bin = s.image.replace(/:[^/:]*$/, '').split('/').pop() ?? '';
+    if (!BINARIES.includes(bin)) throw new Error(`${s.workload}/${s.container}: no binary for image ${s.image}`);
+    start(name, [join(BIN, bin), ...s.args], { restart: true });
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+  await until(`node ${NODE} Ready`, () => kget(['node', NODE]).status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'), 300_000, 2000);
+  await until('no taints on the node', () => !(kget(['node', NODE]).spec?.taints?.length > 0), 300_000, 2000);
+  await until(`CSINode ${NODE} lists ${DRIVER}`, () => kget(['csinode', NODE]).spec?.drivers?.some((d: { name: string }) => d.name === DRIVER), 300_000, 2000);
+  await until('ServiceAccount default/default', () => kget(['-n', 'default', 'serviceaccount', 'default']).metadata?.name, 120_000, 2000);
+  log(`cluster ready (${Math.round((Date.now() - t0) / 1000)} s)`);
+
+  return {
+    objs,
+    sidecars,
+    pluginArgs,
+    plugin,
+    async stop() {
+      for (const p of [...procs].reverse()) {
+        p.stopped = true;
+        if (p.child.exitCode === null) p.child.kill('SIGTERM');
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    },
+  };
+}
+
+/** LIO iSCSI targets in configfs (IQNs). */
+export const lioTargets = (): string[] => (existsSync('/sys/kernel/config/target/iscsi') ? readdirSync('/sys/kernel/config/target/iscsi').filter((n) => n.startsWith('iqn.')) : []);
+/** LIO iblock backstores (core/iblock_N/NAME). */
+export const lioBackstores = (): string[] =>
+  existsSync('/sys/kernel/config/target/core')
+    ? readdirSync('/sys/kernel/config/target/core')
+        .filter((d) => d.startsWith('iblock_'))
+        .flatMap((d) => readdirSync(join('/sys/kernel/config/target/core', d)).filter((n) => !['hba_info', 'hba_mode'].includes(n)))
+    : [];
+/** iSCSI sessions of this node's initiator: target IQNs. */
+export function iscsiSessions(): string[] {
+  try {
+    return run(['iscsiadm', '-m', 'session']).split('\n').filter(Boolean).map((l) => l.split(/\s+/)[3] ?? '');
+  } catch (e) {
+    if (/No active sessions/.test(String(e))) return [];
+    throw e;
+  }
+}
+/** LVs of the test VG, without the thin pool and its hidden parts. */
+export function lvs(): { name: string; size: number; attr: string; pool: string; origin: string; tags: string }[] {
+  const out = JSON.parse(run(['lvs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'lv_name,lv_size,lv_attr,pool_lv,origin,lv_tags', VG])) as { report: { lv: Record<string, string>[] }[] };
+  return (out.report[0]?.lv ?? []).filter((l) => l['lv_name'] !== 'thinpool' && !l['lv_name']!.startsWith('[')).map((l) => ({ name: l['lv_name']!, size: Number(l['lv_size']), attr: l['lv_attr']!, pool: l['pool_lv']!, origin: l['origin']!, tags: l['lv_tags']! }));
+}
+/** Mount points below kubelet's directory. */
+export const kubeletMounts = (): string[] => run(['findmnt', '-rn', '-o', 'TARGET']).split('\n').filter((m) => m.startsWith('/var/lib/kubelet/') && !m.includes('kubernetes.io~projected'));
