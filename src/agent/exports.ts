@@ -97,14 +97,18 @@ export class Exports {
     const iqn = this.iqnOf(vg, lv);
     // A node id the volume was never published to may still hold a stale ACL (crash between steps): clean it too.
     const ids = nodeId ? [nodeId] : v.published.map((p) => p.nodeId);
+    const rest = v.published.filter((p) => !ids.includes(p.nodeId));
+    // The record goes first, while the node's session is still up: once the ACL is gone the initiator's
+    // disk hangs in recovery, and an LVM command that scans devices then (an iSCSI disk on this same host,
+    // seen in `all` mode) blocks on it. A crash after the record leaves an export no publication owns,
+    // which reconcile() removes.
+    if (rest.length !== v.published.length) await this.record(vg, lv, tags, rest, o);
     for (const id of ids) {
       const node = parseNodeId(id);
       if (node && !this.isLocal(v, node.node)) await this.target.denyInitiator(iqn, node.iqn, o);
     }
-    const rest = v.published.filter((p) => !ids.includes(p.nodeId));
     const remote = rest.filter((p) => !this.isLocal(v, parseNodeId(p.nodeId)?.node ?? ''));
     if (remote.length === 0) await this.target.removeTarget(iqn, o);
-    if (rest.length !== v.published.length) await this.record(vg, lv, tags, rest, o);
   }
 
   /** After lvextend: make the LUN report the new size (if the volume is exported). */
