@@ -27,6 +27,14 @@ describe('Iscsiadm.createNode', () => {
   /** The one `-o update` with every name/value pair (seen applied in order by iscsiadm 2.1.8 in the guest). */
   const updAll = (node: readonly string[], pairs: [string, string][]) => [...node, '-o', 'update', ...pairs.flatMap(([n, v]) => ['-n', n, '-v', v])];
   const BASE: [string, string][] = [['node.startup', 'manual'], ['node.session.initial_login_retry_max', '2']];
+  /** user1 / pw-secret-0123, one way: left-over mutual credentials cleared. */
+  const ONE_WAY_CHAP: [string, string][] = [
+    ['node.session.auth.authmethod', 'CHAP'],
+    ['node.session.auth.username', 'user1'],
+    ['node.session.auth.password', 'pw-secret-0123'],
+    ['node.session.auth.username_in', ''],
+    ['node.session.auth.password_in', ''],
+  ];
 
   it('creates a missing record, then sets manual startup, login retries and no auth in one update', async () => {
     const { runner, iscsi } = setup();
@@ -47,11 +55,7 @@ describe('Iscsiadm.createNode', () => {
       .expect(
         updAll(NODE, [
           ...BASE,
-          ['node.session.auth.authmethod', 'CHAP'],
-          ['node.session.auth.username', 'user1'],
-          ['node.session.auth.password', 'pw-secret-0123'],
-          ['node.session.auth.username_in', ''],
-          ['node.session.auth.password_in', ''],
+          ...ONE_WAY_CHAP,
         ]),
         spy,
       );
@@ -92,11 +96,7 @@ describe('Iscsiadm.createNode', () => {
       .expect(
         updAll(NODE, [
           ...BASE,
-          ['node.session.auth.authmethod', 'CHAP'],
-          ['node.session.auth.username', 'user1'],
-          ['node.session.auth.password', 'pw-secret-0123'],
-          ['node.session.auth.username_in', ''],
-          ['node.session.auth.password_in', ''],
+          ...ONE_WAY_CHAP,
         ]),
         { exitCode: 6, stderr: 'iscsiadm: cannot set pw-secret-0123\n' },
       );
