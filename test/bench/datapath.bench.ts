@@ -23,8 +23,7 @@ import { basename, join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, describe, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { LioTarget } from '../../src/target/lio.js';
-import { blockCap, call, destroyVg, disks, inGuest, lvsJson, makeVg, MiB, sh, shStatus, startPlugin, type PluginProcess } from '../vm/lib.js';
+import { blockCap, call, disks, inGuest, lvsJson, makeVg, MiB, sh, startPlugin, teardownExports, type PluginProcess } from '../vm/lib.js';
 import { median, prefill, runFio, WORKLOADS } from './fio.js';
 
 const VG = 'benchdp';
@@ -58,11 +57,7 @@ describe.runIf(inGuest)('data path: fio through iSCSI vs the LV locally', () => 
   afterAll(async () => {
     node?.close();
     if (p) await p.stop();
-    shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
-    // a failed test leaves its export behind, which holds the LV open: remove what this fresh guest's LIO has
-    const lio = new LioTarget();
-    for (const t of await lio.listTargets()) await lio.removeTarget(t.iqn);
-    destroyVg(VG);
+    await teardownExports(VG);
   });
 
   it('sequential 1 MiB read/write and 4 KiB random read, iSCSI / local', async () => {

@@ -12,9 +12,8 @@ import { basename, join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { LioTarget } from '../../src/target/lio.js';
 import { TPG_PARAMS } from '../../src/target/lio-layout.js';
-import { blockCap, call, checksum, destroyVg, disks, inGuest, isZero, lvsJson, makeVg, MiB, sh, shStatus, startPlugin, writePattern, type PluginProcess } from './lib.js';
+import { blockCap, call, checksum, disks, inGuest, isZero, lvsJson, makeVg, MiB, sh, shStatus, startPlugin, teardownExports, writePattern, type PluginProcess } from './lib.js';
 
 const VG = 'dpvg';
 const PORTAL = '127.0.0.1:3260';
@@ -52,11 +51,7 @@ describe.runIf(inGuest)('data path settings on the real kernel', () => {
   afterAll(async () => {
     node?.close();
     if (p) await p.stop();
-    shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
-    // a failed test leaves its export behind, which holds the LV open: remove what this fresh guest's LIO has
-    const lio = new LioTarget();
-    for (const t of await lio.listTargets()) await lio.removeTarget(t.iqn);
-    destroyVg(VG);
+    await teardownExports(VG);
   });
 
   it('target offers and the session negotiates large transfers; the disk gets scheduler none; data round-trips', async () => {

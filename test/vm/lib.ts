@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, openSync, readSync, closeSync, writeSync } fro
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { loadCsi } from '../../src/server/proto.js';
+import { LioTarget } from '../../src/target/lio.js';
 import { call, waitFor } from '../helpers/grpc.js';
 
 export const inGuest = process.env['VM_GUEST'] === '1';
@@ -53,6 +54,17 @@ export function lvsJson(vg: string): RawLv[] {
 
 export function rawLv(vg: string, lv: string): RawLv | undefined {
   return lvsJson(vg).find((l) => l.lv_name === lv);
+}
+
+/**
+ * After a file that exports through LIO in a fresh guest: every session logged out, every LIO
+ * target removed (a failed test leaves its export behind, which holds the LV open), then the VG.
+ */
+export async function teardownExports(vg: string): Promise<void> {
+  shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
+  const lio = new LioTarget();
+  for (const t of await lio.listTargets()) await lio.removeTarget(t.iqn);
+  destroyVg(vg);
 }
 
 /** Wipes the disks and makes a fresh VG on them (`vgcreateArgs`: e.g. ['--metadatasize', '64m']). */
