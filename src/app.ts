@@ -33,14 +33,14 @@ import { startServer, type RunningServer, type ServiceBinding } from './server/g
 import { agentClientCredentials, agentServerCredentials, controllerOnly, readTlsDir } from './server/tls.js';
 import { KeyLocks } from './server/locks.js';
 import { loadAgent, loadCsi } from './server/proto.js';
-import { createTarget } from './target/index.js';
+import { createTarget } from './iscsi-target/index.js';
 import { VERSION } from './version.js';
 import { nodeHandlers } from './csi/node.js';
 import { publishIndexDir } from './csi/node-state.js';
 import { formatNodeId } from './csi/node-id.js';
-import { Iscsiadm } from './initiator/iscsiadm.js';
-import { readInitiatorName } from './initiator/initiator-name.js';
-import { iscsidListening } from './initiator/iscsid.js';
+import { Iscsiadm } from './iscsi-initiator/iscsiadm.js';
+import { readInitiatorName } from './iscsi-initiator/initiator-name.js';
+import { iscsidListening } from './iscsi-initiator/iscsid.js';
 import { cleanupOrphans, StageGate } from './csi/node-orphans.js';
 import { checkHostLvmIgnoresIscsi } from './host/lvm-filter.js';
 

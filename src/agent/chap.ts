@@ -21,7 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgument } from '../errors.js';
 import { base32 } from '../lvm/names.js';
-import type { ChapCredentials } from '../target/types.js';
+import type { ChapCredentials } from '../iscsi-target/types.js';
 
 export type { ChapCredentials };
 

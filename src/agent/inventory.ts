@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import type { CachedLvm } from '../lvm/cached-lvm.js';
 import type { Lv, Vg } from '../lvm/report.js';
 import type { InventoryReading, InventorySource, RefreshObserver } from '../metrics.js';
-import type { TargetState } from '../target/types.js';
+import type { TargetState } from '../iscsi-target/types.js';
 import { tagValues, toSnapshot, toVolume } from './records.js';
 import type { StorageAgent } from './types.js';
 

@@ -4,15 +4,15 @@
  * disk, log out of each portal, delete each node record. Every step is a
  * no-op when already done. Used by NodeUnstageVolume and by the orphan
  * clean-up at start, both of which find the disks from the target just
- * before (initiator/attachment.ts); each disk is checked once more right
+ * before (iscsi-initiator/attachment.ts); each disk is checked once more right
  * before its flush and delete (still a disk of this target, at this LUN):
  * a name that now belongs to something else stops the teardown there.
  */
 import type { CommandRunner } from '../exec/runner.js';
-import { assertDiskOfTarget } from '../initiator/attachment.js';
-import type { Iscsiadm } from '../initiator/iscsiadm.js';
-import type { Multipath } from '../initiator/multipath.js';
-import { deleteScsiDevice, flushBuffers } from '../initiator/scsi.js';
+import { assertDiskOfTarget } from '../iscsi-initiator/attachment.js';
+import type { Iscsiadm } from '../iscsi-initiator/iscsiadm.js';
+import type { Multipath } from '../iscsi-initiator/multipath.js';
+import { deleteScsiDevice, flushBuffers } from '../iscsi-initiator/scsi.js';
 
 export interface IscsiAttachment {
   targetIqn: string;

@@ -26,7 +26,7 @@
  * An orphan goes the way NodeUnstageVolume takes a volume apart
  * (node-detach.ts): multipath flush, SCSI disks flushed and deleted, logout,
  * node record deleted. Its disks are the SCSI disks sysfs shows under
- * sessions to its target (initiator/sysfs-scsi.ts), each checked again just
+ * sessions to its target (iscsi-initiator/sysfs-scsi.ts), each checked again just
  * before it is deleted; a multipath map that also holds other disks stays.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -34,11 +34,11 @@ import { join } from 'node:path';
 import { Busy } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 import { Findmnt } from '../host/findmnt.js';
-import { diskUse, probeExclusive, type ExclusiveProbe } from '../initiator/in-use.js';
-import type { Iscsiadm } from '../initiator/iscsiadm.js';
-import { Multipath } from '../initiator/multipath.js';
-import { dmSlaves, iscsiDisksOf } from '../initiator/sysfs-scsi.js';
-import type { IscsiSession, NodeRecord } from '../initiator/session-parser.js';
+import { diskUse, probeExclusive, type ExclusiveProbe } from '../iscsi-initiator/in-use.js';
+import type { Iscsiadm } from '../iscsi-initiator/iscsiadm.js';
+import { Multipath } from '../iscsi-initiator/multipath.js';
+import { dmSlaves, iscsiDisksOf } from '../iscsi-initiator/sysfs-scsi.js';
+import type { IscsiSession, NodeRecord } from '../iscsi-initiator/session-parser.js';
 import type { Logger } from '../log.js';
 import { detachIscsi } from './node-detach.js';
 import { STATE_SUFFIX } from './node-state.js';

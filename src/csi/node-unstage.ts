@@ -4,7 +4,7 @@
  *
  * 1. the disks are found from the target (sessions to the IQN at the LUN in
  *    sysfs, by-path links, WWIDs against those saved at stage, the multipath
- *    map's paths and uuid: initiator/attachment.ts). The kernel names saved
+ *    map's paths and uuid: iscsi-initiator/attachment.ts). The kernel names saved
  *    in the state file are never used: after a reboot, or any logout and
  *    login, they may name another volume's disk;
  * 2. nothing may use them but the staging mount itself: another mount (a
@@ -21,10 +21,10 @@ import { FailedPrecondition } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 import { Findmnt } from '../host/findmnt.js';
 import type { Mounter } from '../host/mount.js';
-import { currentAttachment } from '../initiator/attachment.js';
-import { diskUse, probeExclusive, type ExclusiveProbe } from '../initiator/in-use.js';
-import type { Iscsiadm } from '../initiator/iscsiadm.js';
-import type { Multipath } from '../initiator/multipath.js';
+import { currentAttachment } from '../iscsi-initiator/attachment.js';
+import { diskUse, probeExclusive, type ExclusiveProbe } from '../iscsi-initiator/in-use.js';
+import type { Iscsiadm } from '../iscsi-initiator/iscsiadm.js';
+import type { Multipath } from '../iscsi-initiator/multipath.js';
 import { detachIscsi } from './node-detach.js';
 import { readState, removeState } from './node-state.js';
 

@@ -21,13 +21,13 @@ import { readOnlyMountOptions } from '../host/readonly.js';
 import { deviceSize, fsSize, growfs } from '../host/resize.js';
 import { fsStats } from '../host/stats.js';
 import { withXfsNoUuid } from '../host/xfs-uuid.js';
-import { assertDiskOfTarget } from '../initiator/attachment.js';
-import { waitForDevice } from '../initiator/device.js';
-import type { Iscsiadm } from '../initiator/iscsiadm.js';
-import { Multipath, multipathProblem } from '../initiator/multipath.js';
-import { byPathDevice } from '../initiator/portal.js';
-import { tuneIscsiDisk } from '../initiator/queue.js';
-import { scsiDiskIdentity } from '../initiator/sysfs-scsi.js';
+import { assertDiskOfTarget } from '../iscsi-initiator/attachment.js';
+import { waitForDevice } from '../iscsi-initiator/device.js';
+import type { Iscsiadm } from '../iscsi-initiator/iscsiadm.js';
+import { Multipath, multipathProblem } from '../iscsi-initiator/multipath.js';
+import { byPathDevice } from '../iscsi-initiator/portal.js';
+import { tuneIscsiDisk } from '../iscsi-initiator/queue.js';
+import { scsiDiskIdentity } from '../iscsi-initiator/sysfs-scsi.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
 import type { StageGate } from './node-orphans.js';
 import { withStageRollback } from './node-stage-rollback.js';
@@ -103,7 +103,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
       const name = (await waitForDevice(byPathDevice(portal, iqn, lun), o.deviceTimeoutMs, signal)).name;
       // a stale by-path link must not lead mkfs to another disk: the disk must hang under a session to this target
       await assertDiskOfTarget(name, iqn, { lun });
-      // scheduler none for a network disk (src/initiator/queue.ts); never fatal
+      // scheduler none for a network disk (src/iscsi-initiator/queue.ts); never fatal
       const tuned = await tuneIscsiDisk(name);
       if (tuned.changed.length > 0) log.info({ disk: name, set: tuned.changed }, 'iSCSI disk queue tuned');
       if (tuned.failed.length > 0) log.warn({ disk: name, failed: tuned.failed }, 'iSCSI disk queue settings not applied: the kernel defaults stay');

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The floor of ControllerPublishVolume: the same LIO configfs writes the plugin
-# makes (src/target/lio.ts, "Order of creation"), by a shell script, without
+# makes (src/iscsi-target/lio.ts, "Order of creation"), by a shell script, without
 # any of the plugin's reads and checks.
 #   lio-export.sh up|down DEVICE BACKSTORE TARGET_IQN INITIATOR_IQN PORTAL
 set -euo pipefail

@@ -55,7 +55,7 @@ const running = (p: string) => until(`Pod ${p} ran its script`, () => logs(p).in
 const attachments = (): any[] => kget(['volumeattachments']).items;
 /** The LV behind a volume handle (the plugin names the LV after the handle's last part; found by its name in the handle). */
 const lvOf = (handle: string) => lvs().find((l) => handle.includes(l.name));
-/** The LIO target of a volume: <iqn-prefix>:<vg>:<lv> (src/target/iqn.ts). */
+/** The LIO target of a volume: <iqn-prefix>:<vg>:<lv> (src/iscsi-target/iqn.ts). */
 const targetOf = (handle: string) => {
   const lv = lvOf(handle);
   return lv ? lioTargets().find((t) => t.endsWith(`:${VG}:${lv.name}`)) : undefined;

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LioTarget } from '../../src/target/lio.js';
+import { LioTarget } from '../../src/iscsi-target/lio.js';
 import {
   call, checksum, codeOf, destroyVg, disks, inGuest, makeVg, MiB, rawLv, sh, shStatus, startPlugin, waitFor, writePattern, type PluginProcess,
 } from './lib.js';

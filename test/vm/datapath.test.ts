@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { TPG_PARAMS } from '../../src/target/lio-layout.js';
+import { TPG_PARAMS } from '../../src/iscsi-target/lio-layout.js';
 import { blockCap, call, checksum, disks, inGuest, isZero, lvsJson, makeVg, MiB, sh, shStatus, startPlugin, teardownExports, writePattern, type PluginProcess } from './lib.js';
 
 const VG = 'dpvg';

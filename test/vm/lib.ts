@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, openSync, readSync, closeSync, writeSync } fro
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { loadCsi } from '../../src/server/proto.js';
-import { LioTarget } from '../../src/target/lio.js';
+import { LioTarget } from '../../src/iscsi-target/lio.js';
 import { call, waitFor } from '../helpers/grpc.js';
 
 export const inGuest = process.env['VM_GUEST'] === '1';

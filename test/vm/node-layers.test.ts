@@ -1,5 +1,5 @@
 /**
- * The node-side layers (src/initiator, src/host) on a real kernel: an LV
+ * The node-side layers (src/iscsi-initiator, src/host) on a real kernel: an LV
  * exported by LIO over the guest's loopback, logged in with open-iscsi,
  * formatted, mounted, bind-mounted, grown and torn down through the
  * project's own Iscsiadm / BlockProbe / Mounter / growfs, checked with raw
@@ -13,9 +13,9 @@ import { FailedPrecondition } from '../../src/errors.js';
 import { ExecaRunner } from '../../src/exec/execa-runner.js';
 import type { CommandRunner, RunOptions, RunResult } from '../../src/exec/runner.js';
 import { BlockProbe, deviceSize, ensureDir, ensureFile, fsSize, fsStats, growfs, mkfs, Mounter } from '../../src/host/index.js';
-import { byPathDevice, deleteScsiDevice, flushBuffers, Iscsiadm, Multipath, multipathdListening, resolveDevice, waitForDevice } from '../../src/initiator/index.js';
-import { LioTarget } from '../../src/target/lio.js';
-import { unitSerial } from '../../src/target/iqn.js';
+import { byPathDevice, deleteScsiDevice, flushBuffers, Iscsiadm, Multipath, multipathdListening, resolveDevice, waitForDevice } from '../../src/iscsi-initiator/index.js';
+import { LioTarget } from '../../src/iscsi-target/lio.js';
+import { unitSerial } from '../../src/iscsi-target/iqn.js';
 import { destroyVg, disks, inGuest, makeVg, MiB, sh, shStatus, waitFor } from './lib.js';
 
 const VG = 'nodevg';

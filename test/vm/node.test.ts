@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { unitSerial } from '../../src/target/iqn.js';
-import { LioTarget } from '../../src/target/lio.js';
+import { unitSerial } from '../../src/iscsi-target/iqn.js';
+import { LioTarget } from '../../src/iscsi-target/lio.js';
 import { blockCap, call, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, type PluginProcess } from './lib.js';
 
 const VG = 'nodevg2';

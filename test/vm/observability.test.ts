@@ -14,7 +14,7 @@ import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivePassword } from '../../src/agent/chap.js';
 import { loadCsi } from '../../src/server/proto.js';
-import { LioTarget } from '../../src/target/lio.js';
+import { LioTarget } from '../../src/iscsi-target/lio.js';
 import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, type PluginProcess } from './lib.js';
 
 const VG = 'obsvg';

@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivePassword, volumeUser } from '../../src/agent/chap.js';
-import { LioTarget } from '../../src/target/lio.js';
+import { LioTarget } from '../../src/iscsi-target/lio.js';
 import {
   call, checksum, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, writePattern, type PluginProcess,
 } from './lib.js';
@@ -222,7 +222,7 @@ describe.runIf(inGuest).each([lio, tgt])('publish through the plugin on $name', 
     await call(p.controller, 'DeleteVolume', { volume_id: v });
   });
 
-  // tgt re-reads a LUN's size only by re-opening it, refused while logged in (see src/target/tgt.ts)
+  // tgt re-reads a LUN's size only by re-opening it, refused while logged in (see src/iscsi-target/tgt.ts)
   it.runIf(b.name === 'lio')('expansion reaches the initiator, and a killed agent leaves the live export and its I/O alone', async () => {
     const v = await create('pub-grow');
     const iqn = (await pub(v, NODE_A)).publish_context['targetIqn'] ?? '';

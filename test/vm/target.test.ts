@@ -9,10 +9,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecaRunner } from '../../src/exec/execa-runner.js';
 import { FailedPrecondition } from '../../src/errors.js';
-import { targetIqn, unitSerial } from '../../src/target/iqn.js';
-import { LioTarget } from '../../src/target/lio.js';
-import { TgtTarget } from '../../src/target/tgt.js';
-import type { ChapCredentials, Target, TargetSpec } from '../../src/target/types.js';
+import { targetIqn, unitSerial } from '../../src/iscsi-target/iqn.js';
+import { LioTarget } from '../../src/iscsi-target/lio.js';
+import { TgtTarget } from '../../src/iscsi-target/tgt.js';
+import type { ChapCredentials, Target, TargetSpec } from '../../src/iscsi-target/types.js';
 import { checksum, destroyVg, disks, inGuest, makeVg, MiB, rawLv, sh, shStatus, waitFor, writePattern } from './lib.js';
 
 const VG = 'tgtvg';

@@ -4,8 +4,8 @@ import { Exports } from '../../../src/agent/exports.js';
 import type { VolumeInfo } from '../../../src/agent/types.js';
 import { createLogger } from '../../../src/log.js';
 import type { Lvm } from '../../../src/lvm/lvm.js';
-import { MemoryTarget } from '../../../src/target/memory.js';
-import { targetIqn } from '../../../src/target/iqn.js';
+import { MemoryTarget } from '../../../src/iscsi-target/memory.js';
+import { targetIqn } from '../../../src/iscsi-target/iqn.js';
 
 const PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';
 const INIT = 'iqn.2024-01.test:node-a';

@@ -11,7 +11,7 @@ import { LV_FIELDS, VG_FIELDS } from '../../../src/lvm/report.js';
 import { lvRow, report, vgRow } from '../lvm/rows.js';
 import { lvmConfigArgs, lvmSettings } from '../../../src/lvm/settings.js';
 import { Metrics } from '../../../src/metrics.js';
-import { MemoryTarget } from '../../../src/target/memory.js';
+import { MemoryTarget } from '../../../src/iscsi-target/memory.js';
 
 const settings = lvmSettings();
 const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];

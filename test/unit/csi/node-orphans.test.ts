@@ -6,12 +6,12 @@ import { cleanupOrphans, planOrphans, StageGate, stagedTargets } from '../../../
 import { Busy } from '../../../src/errors.js';
 import { FakeRunner } from '../../../src/exec/fake-runner.js';
 import { FINDMNT_COLUMNS } from '../../../src/host/findmnt.js';
-import { Iscsiadm } from '../../../src/initiator/iscsiadm.js';
-import { Mutex } from '../../../src/initiator/mutex.js';
-import { FLUSH_ATTEMPTS } from '../../../src/initiator/multipath.js';
-import { parseSessionTree } from '../../../src/initiator/session-parser.js';
+import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
+import { Mutex } from '../../../src/iscsi-initiator/mutex.js';
+import { FLUSH_ATTEMPTS } from '../../../src/iscsi-initiator/multipath.js';
+import { parseSessionTree } from '../../../src/iscsi-initiator/session-parser.js';
 import { createLogger } from '../../../src/log.js';
-import { fakeIscsiSysfs } from '../initiator/fake-sysfs.js';
+import { fakeIscsiSysfs } from '../iscsi-initiator/fake-sysfs.js';
 
 const PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';
 const DRIVER = 'lvm-iscsi.csi.example.org';

@@ -7,10 +7,10 @@ import { FailedPrecondition } from '../../../src/errors.js';
 import { FakeRunner } from '../../../src/exec/fake-runner.js';
 import { FINDMNT_COLUMNS } from '../../../src/host/findmnt.js';
 import { Mounter } from '../../../src/host/mount.js';
-import { Iscsiadm } from '../../../src/initiator/iscsiadm.js';
-import { Multipath } from '../../../src/initiator/multipath.js';
-import { Mutex } from '../../../src/initiator/mutex.js';
-import { fakeIscsiSysfs } from '../initiator/fake-sysfs.js';
+import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
+import { Multipath } from '../../../src/iscsi-initiator/multipath.js';
+import { Mutex } from '../../../src/iscsi-initiator/mutex.js';
+import { fakeIscsiSysfs } from '../iscsi-initiator/fake-sysfs.js';
 
 const IQN_A = 'iqn.2024-01.org.example.csi-lvm-iscsi:vg0:vol-a';
 const IQN_B = 'iqn.2024-01.org.example.csi-lvm-iscsi:vg0:vol-b';

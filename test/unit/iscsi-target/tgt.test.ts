@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { Busy, CommandFailed, FailedPrecondition, NotFound, Unavailable } from '../../../src/errors.js';
 import { FakeRunner } from '../../../src/exec/fake-runner.js';
 import { createLogger } from '../../../src/log.js';
-import { TgtTarget } from '../../../src/target/tgt.js';
-import type { TargetSpec } from '../../../src/target/types.js';
+import { TgtTarget } from '../../../src/iscsi-target/tgt.js';
+import type { TargetSpec } from '../../../src/iscsi-target/types.js';
 
 const A = ['tgtadm', '--lld', 'iscsi'];
 const SHOW = [...A, '--mode', 'target', '--op', 'show'];

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { CommandFailed, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../../../src/errors.js';
 import { FakeRunner } from '../../../src/exec/fake-runner.js';
 import type { CommandRunner, RunOptions, RunResult } from '../../../src/exec/runner.js';
-import { Iscsiadm } from '../../../src/initiator/iscsiadm.js';
-import { Mutex, sleep } from '../../../src/initiator/mutex.js';
+import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
+import { Mutex, sleep } from '../../../src/iscsi-initiator/mutex.js';
 
 const IQN = 'iqn.2024-01.io.example:vol-aaaa';
 const PORTAL = '10.0.0.5:3260';

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommandFailed } from '../../../src/errors.js';
-import { parseAccountShow, parsePortalShow, parseTargetShow } from '../../../src/target/tgtadm-parse.js';
-import { classifyTgtadm } from '../../../src/target/tgtadm.js';
+import { parseAccountShow, parsePortalShow, parseTargetShow } from '../../../src/iscsi-target/tgtadm-parse.js';
+import { classifyTgtadm } from '../../../src/iscsi-target/tgtadm.js';
 
 // Captured from tgtd 1.0.85 (Debian 12) with three targets, two of them with
 // live sessions (libiscsi's iscsi-perf as initiator), CHAP accounts and ACLs.

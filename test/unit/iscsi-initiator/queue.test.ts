@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { activeScheduler, tuneIscsiDisk } from '../../../src/initiator/queue.js';
+import { activeScheduler, tuneIscsiDisk } from '../../../src/iscsi-initiator/queue.js';
 
 let roots: string[] = [];
 afterEach(() => {

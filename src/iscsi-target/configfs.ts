@@ -1,7 +1,7 @@
 /**
  * The file operations LIO is driven with, behind a small interface so unit
  * tests can run the LIO code against an imitation of configfs in a temporary
- * directory (test/unit/target/fake-configfs.ts).
+ * directory (test/unit/iscsi-target/fake-configfs.ts).
  *
  * configfs rules the callers rely on (seen on Debian's 6.1 kernel):
  * - mkdir of an item directory makes the kernel create the object and fill

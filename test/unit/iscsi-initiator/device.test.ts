@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Unavailable } from '../../../src/errors.js';
-import { resolveDevice, waitForDevice } from '../../../src/initiator/device.js';
+import { resolveDevice, waitForDevice } from '../../../src/iscsi-initiator/device.js';
 
 /** Some block device of this machine, if any (for the "found" path). */
 function anyBlockDevice(): string | undefined {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Mutex, sleep } from '../../../src/initiator/mutex.js';
+import { Mutex, sleep } from '../../../src/iscsi-initiator/mutex.js';
 
 describe('Mutex', () => {
   it('runs one holder at a time, in arrival order, and survives a throwing holder', async () => {

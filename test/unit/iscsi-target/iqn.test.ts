@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgument } from '../../../src/errors.js';
-import { assertChap } from '../../../src/target/chap.js';
-import { assertIqnPrefix, assertIscsiName, DEFAULT_IQN_PREFIX, isValidIscsiName, iscsiNameProblem, targetIqn, unitSerial } from '../../../src/target/iqn.js';
-import { backstoreName } from '../../../src/target/lio-layout.js';
+import { assertChap } from '../../../src/iscsi-target/chap.js';
+import { assertIqnPrefix, assertIscsiName, DEFAULT_IQN_PREFIX, isValidIscsiName, iscsiNameProblem, targetIqn, unitSerial } from '../../../src/iscsi-target/iqn.js';
+import { backstoreName } from '../../../src/iscsi-target/lio-layout.js';
 
 describe('iSCSI name validation (RFC 3720 3.2.6)', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseNodeRecords, parseSessionTree } from '../../../src/initiator/session-parser.js';
+import { parseNodeRecords, parseSessionTree } from '../../../src/iscsi-initiator/session-parser.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
 

@@ -22,7 +22,7 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import type { ConfigFsOps, DirEntry } from '../../../src/target/configfs.js';
+import type { ConfigFsOps, DirEntry } from '../../../src/iscsi-target/configfs.js';
 
 type Op = 'mkdir' | 'rmdir' | 'read' | 'write' | 'symlink' | 'readlink' | 'unlink' | 'list';
 

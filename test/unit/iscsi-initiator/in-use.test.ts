@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgument } from '../../../src/errors.js';
-import { diskUse, probeExclusive, type MountLike } from '../../../src/initiator/in-use.js';
+import { diskUse, probeExclusive, type MountLike } from '../../../src/iscsi-initiator/in-use.js';
 
 function sysfs(entries: Record<string, string | null>): string {
   const root = mkdtempSync(join(tmpdir(), 'csi-sysfs-'));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgument } from '../../../src/errors.js';
 import { FakeRunner } from '../../../src/exec/fake-runner.js';
-import { deleteScsiDevice, flushBuffers } from '../../../src/initiator/scsi.js';
+import { deleteScsiDevice, flushBuffers } from '../../../src/iscsi-initiator/scsi.js';
 
 describe('SCSI clean-up', () => {
   it('deleteScsiDevice writes 1 to block/<name>/device/delete; a missing device is OK', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgument } from '../../../src/errors.js';
-import { byPathDevice, byPathName, formatPortal, lunComponent, normalizePortal, parsePortal } from '../../../src/initiator/portal.js';
+import { byPathDevice, byPathName, formatPortal, lunComponent, normalizePortal, parsePortal } from '../../../src/iscsi-initiator/portal.js';
 
 describe('portals', () => {
   it('parses IPv4 and bracketed IPv6 portals, with the default port', () => {

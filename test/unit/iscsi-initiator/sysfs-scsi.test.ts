@@ -2,10 +2,10 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AttachmentMismatch, assertDiskOfTarget, currentAttachment } from '../../../src/initiator/attachment.js';
-import { Multipath } from '../../../src/initiator/multipath.js';
-import { byPathName } from '../../../src/initiator/portal.js';
-import { iscsiDisksOf, parseScsiDevicePath, parseSysfsWwid, parseVpdUnitSerial, scsiDiskIdentity, scsiIdOfWwid, sessionsTo } from '../../../src/initiator/sysfs-scsi.js';
+import { AttachmentMismatch, assertDiskOfTarget, currentAttachment } from '../../../src/iscsi-initiator/attachment.js';
+import { Multipath } from '../../../src/iscsi-initiator/multipath.js';
+import { byPathName } from '../../../src/iscsi-initiator/portal.js';
+import { iscsiDisksOf, parseScsiDevicePath, parseSysfsWwid, parseVpdUnitSerial, scsiDiskIdentity, scsiIdOfWwid, sessionsTo } from '../../../src/iscsi-initiator/sysfs-scsi.js';
 import { FakeRunner } from '../../../src/exec/fake-runner.js';
 import { fakeIscsiSysfs } from './fake-sysfs.js';
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Busy, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
-import { unitSerial } from '../../../src/target/iqn.js';
-import { LioTarget } from '../../../src/target/lio.js';
-import type { TargetSpec } from '../../../src/target/types.js';
+import { unitSerial } from '../../../src/iscsi-target/iqn.js';
+import { LioTarget } from '../../../src/iscsi-target/lio.js';
+import type { TargetSpec } from '../../../src/iscsi-target/types.js';
 import { FakeConfigfs } from './fake-configfs.js';
 
 const IQN = 'iqn.2024-01.org.example.csi-lvm-iscsi:csivg:vol-a';

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { iscsidListening, multipathdListening, socketListening } from '../../../src/initiator/iscsid.js';
+import { iscsidListening, multipathdListening, socketListening } from '../../../src/iscsi-initiator/iscsid.js';
 
 describe('iscsidListening', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netunix-'));
