@@ -12,7 +12,7 @@ import { targetIqn, unitSerial } from '../iscsi-target/iqn.js';
 import type { Portal, Target } from '../iscsi-target/types.js';
 import { encodePublished, toVolume } from './records.js';
 import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } from './types.js';
-import { parseNodeId } from '../csi/node-id.js';
+import { parseNodeId } from './node-id.js';
 import { chapFromSecrets, type ChapCredentials } from './chap.js';
 import { Gate } from './gate.js';
 import { checkPublication, exportReadOnly } from './access.js';

@@ -59,7 +59,7 @@ export interface Publication {
 export interface PublishArgs {
   vg: string;
   lv: string;
-  /** nodeId is the CO's node id "<node name>:<initiator IQN>" (src/csi/node-id.ts). */
+  /** nodeId is the CO's node id "<node name>:<initiator IQN>" (src/agent/node-id.ts). */
   publication: Publication;
   initiatorIqn: string;
   /** The node's name, to decide on local attach. */
@@ -174,4 +174,15 @@ export interface StorageAgent {
 
   poolStatus(vg: string, o?: CallOptions): Promise<PoolStatus>;
   capacity(q: CapacityQuery, o?: CallOptions): Promise<Capacity>;
+}
+
+/** The controller's storage agents: one in-process agent (`all` mode) or the remote ones (src/server/agent-directory.ts). */
+export interface AgentDirectory {
+  all(): readonly StorageAgent[];
+  /**
+   * The agent of a storage node by its short id. In-process: undefined when
+   * the id is not this node's. Remote: throws Unavailable when no agent with
+   * that id is known, since its volumes may well exist out of reach.
+   */
+  byNodeId(nodeId: string): StorageAgent | undefined;
 }

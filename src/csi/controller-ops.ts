@@ -2,7 +2,7 @@
  * Controller logic that is not request plumbing: choosing an agent, sizing,
  * idempotency comparisons and conversion of agent records to CSI messages.
  */
-import type { SnapshotInfo, StorageAgent, SourceRef, VolumeInfo } from '../agent/types.js';
+import type { AgentDirectory, SnapshotInfo, StorageAgent, SourceRef, VolumeInfo } from '../agent/types.js';
 import { parseId } from '../agent/ids.js';
 import { parseVolumeParams, type ParamDefaults } from '../agent/params.js';
 import type { SizeRange } from '../agent/sizing.js';
@@ -11,16 +11,6 @@ import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
 import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
 import { int64 } from './validate.js';
-
-export interface AgentDirectory {
-  all(): readonly StorageAgent[];
-  /**
-   * The agent of a storage node by its short id. In-process: undefined when
-   * the id is not this node's. Remote: throws Unavailable when no agent with
-   * that id is known, since its volumes may well exist out of reach.
-   */
-  byNodeId(nodeId: string): StorageAgent | undefined;
-}
 
 /**
  * The storage node for a new volume without a content source: the agent with

@@ -6,12 +6,12 @@
  */
 import { READER_ONLY_MODES } from '../agent/access.js';
 import { chapFromSecrets } from '../agent/chap.js';
-import type { PublishInfo } from '../agent/types.js';
+import type { AgentDirectory, PublishInfo } from '../agent/types.js';
 import { InvalidArgument, NotFound, OutOfCapacity } from '../errors.js';
 import type { ControllerPublishVolumeRequest__Output } from '../gen/csi/v1/ControllerPublishVolumeRequest.js';
 import type { ControllerUnpublishVolumeRequest__Output } from '../gen/csi/v1/ControllerUnpublishVolumeRequest.js';
-import { resolve, type AgentDirectory } from './controller-ops.js';
-import { parseNodeId } from './node-id.js';
+import { resolve } from './controller-ops.js';
+import { parseNodeId } from '../agent/node-id.js';
 import { requireField, requireSupportedCapabilities } from './validate.js';
 
 export interface PublishOptions {

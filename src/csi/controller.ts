@@ -4,14 +4,14 @@
  */
 import { thinPoolProblem } from '../agent/capacity.js';
 import { parseSnapshotParams, parseVolumeParams, sameVolumeParams } from '../agent/params.js';
-import type { StorageAgent, VolumeInfo } from '../agent/types.js';
+import type { AgentDirectory, StorageAgent, VolumeInfo } from '../agent/types.js';
 import { AlreadyExists, Busy, InvalidArgument, NotFound, Unimplemented } from '../errors.js';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
 import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
 import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
 import {
-  contentSourceOf, pickAgent, resolve, volumeOrNotFound, sizeRequest, toCsiSnapshot, toCsiVolume, type AgentDirectory,
+  contentSourceOf, pickAgent, resolve, volumeOrNotFound, sizeRequest, toCsiSnapshot, toCsiVolume,
 } from './controller-ops.js';
 import { publish, unpublish, validatePublish } from './controller-publish.js';
 import { page } from './pagination.js';

@@ -8,8 +8,7 @@
  */
 import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import type { AgentDiscovery } from '../agent/discovery.js';
-import type { StorageAgent } from '../agent/types.js';
-import type { AgentDirectory } from '../csi/controller-ops.js';
+import type { AgentDirectory, StorageAgent } from '../agent/types.js';
 import { Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RemoteAgent } from './agent-client.js';

@@ -82,7 +82,7 @@ describe.runIf(inGuest)('Kubernetes tier: deploy/ driven by a real control plane
   timed('the sidecars run with deploy/\'s args as their ServiceAccount; the plugin is registered by kubelet', async () => {
     const csinode = kget(['csinode', NODE]);
     expect(csinode.spec.drivers.map((d: { name: string }) => d.name)).toContain(DRIVER);
-    // the plugin's node id: <node name>:<initiator IQN> (src/csi/node-id.ts)
+    // the plugin's node id: <node name>:<initiator IQN> (src/agent/node-id.ts)
     expect(csinode.spec.drivers.find((d: { name: string }) => d.name === DRIVER).nodeID).toBe(`${NODE}:${run(['sed', '-n', 's/^InitiatorName=//p', '/etc/iscsi/initiatorname.iscsi']).trim()}`);
     // each controller sidecar took its leader-election Lease in the driver's namespace as the ServiceAccount
     const leases = kget(['-n', 'csi-lvm-iscsi', 'leases']).items.map((l: any) => l.metadata.name);

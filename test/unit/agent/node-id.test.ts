@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatNodeId, isInitiatorName, parseNodeId } from '../../../src/csi/node-id.js';
+import { formatNodeId, isInitiatorName, parseNodeId } from '../../../src/agent/node-id.js';
 
 describe('node ids', () => {
   it('round-trip node name and initiator IQN', () => {
