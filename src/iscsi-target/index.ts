@@ -13,7 +13,6 @@ export { assertIqnPrefix, assertIscsiName, DEFAULT_IQN_PREFIX, isValidIscsiName,
 export { assertChap } from './chap.js';
 export { LioTarget, type LioOptions } from './lio.js';
 export { TgtTarget, TGT_LUN, type TgtOptions } from './tgt.js';
-export { MemoryTarget } from './memory.js';
 export { backstoreName } from './lio-layout.js';
 
 export interface CreateTargetOptions {

@@ -345,21 +345,10 @@ export class CachedLvm extends Lvm {
     return this.change(vg, () => super.activate(vg, lv, opts));
   }
 
-  override deactivate(vg: string, lv: string, opts?: CallOptions): Promise<void> {
-    return this.change(vg, () => super.deactivate(vg, lv, opts));
-  }
-
-  override setActivationSkip(vg: string, lv: string, skip: boolean, opts?: CallOptions): Promise<void> {
-    return this.change(vg, () => super.setActivationSkip(vg, lv, skip, opts));
-  }
-
   override setPermission(vg: string, lv: string, permission: 'r' | 'rw', opts?: CallOptions): Promise<void> {
     return this.change(vg, () => super.setPermission(vg, lv, permission, opts));
   }
 
-  override vgRemove(name: string, opts?: CallOptions): Promise<void> {
-    return this.change(name, () => super.vgRemove(name, opts));
-  }
 }
 
 function roundUp(bytes: number, unit: number): number {

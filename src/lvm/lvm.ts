@@ -203,12 +203,6 @@ export class Lvm {
     await this.exec('vgcreate', ['--metadatasize', mda, ...tagArgs('--addtag', opts.tags), name, ...pvs], opts);
   }
 
-  /** vgremove without --yes: a VG that still has LVs is refused (FailedPrecondition). */
-  async vgRemove(name: string, opts?: CallOptions): Promise<void> {
-    assertVgName(name);
-    await this.exec('vgremove', [name], opts);
-  }
-
   // --------------------------------------------------------------- creation
 
   /**
@@ -244,21 +238,10 @@ export class Lvm {
     await this.exec('lvcreate', [...args, ...tagArgs('--addtag', opts.tags), vg], opts);
   }
 
-  /**
-   * Whether the thin pool zeroes newly provisioned blocks (lvs field `zero`).
-   * Without zeroing a new thin LV can read blocks a deleted LV wrote.
-   * NotFound when the pool does not exist, InvalidArgument when it is not a thin pool.
-   */
-  async thinPoolZeroing(vg: string, pool: string, opts?: CallOptions): Promise<boolean> {
-    const lv = await this.getLv(vg, pool, opts);
-    if (!lv) throw new NotFound(`thin pool ${vg}/${pool} not found`);
-    if (lv.attr.volumeType !== 'thin-pool') throw new InvalidArgument('pool', `${vg}/${pool} is not a thin pool`);
-    return lv.zero === true;
-  }
 
   /**
    * A thin LV. No --zero/--wipesignatures: a thin LV's blocks are provisioned
-   * on first write and zeroed by the pool (see thinPoolZeroing).
+   * on first write and zeroed by the pool (createThinPool --zero y).
    * Tags go into the same lvcreate so a crash never leaves an untagged LV.
    */
   async createThin(vg: string, pool: string, lv: string, sizeBytes: number, tags: readonly string[], opts?: CallOptions): Promise<void> {
@@ -449,9 +432,6 @@ export class Lvm {
     return this.changeTags(vg, lv, { add: tags }, opts);
   }
 
-  delTags(vg: string, lv: string, tags: readonly string[], opts?: CallOptions): Promise<void> {
-    return this.changeTags(vg, lv, { del: tags }, opts);
-  }
 
   /** lvchange --activate y; `ignoreSkip` (-K) activates LVs flagged skip-activation. */
   async activate(vg: string, lv: string, opts: CallOptions & { ignoreSkip?: boolean } = {}): Promise<void> {
@@ -459,15 +439,7 @@ export class Lvm {
     await this.exec('lvchange', ['--activate', 'y', ...(opts.ignoreSkip ? ['--ignoreactivationskip'] : []), target], opts);
   }
 
-  /** lvchange --activate n. An open LV is Busy ("Logical volume vg/lv in use."). */
-  async deactivate(vg: string, lv: string, opts?: CallOptions): Promise<void> {
-    await this.exec('lvchange', ['--activate', 'n', this.lvPath(vg, lv)], opts);
-  }
 
-  /** lvchange --setactivationskip y|n. */
-  async setActivationSkip(vg: string, lv: string, skip: boolean, opts?: CallOptions): Promise<void> {
-    await this.exec('lvchange', ['--setactivationskip', yn(skip), this.lvPath(vg, lv)], opts);
-  }
 
   /**
    * lvchange --permission r|rw. Already having that permission is fine

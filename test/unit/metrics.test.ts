@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startPlugin, type RunningPlugin } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { FakeRunner } from '../../src/exec/fake-runner.js';
+import { FakeRunner } from '../doubles/fake-runner.js';
 import type { CommandRunner, RunOptions, RunResult } from '../../src/exec/runner.js';
 import { createLogger } from '../../src/log.js';
 import { LV_FIELDS, PV_FIELDS, VG_FIELDS } from '../../src/lvm/report.js';

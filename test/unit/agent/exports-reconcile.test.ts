@@ -4,7 +4,7 @@ import { Exports } from '../../../src/agent/exports.js';
 import type { VolumeInfo } from '../../../src/agent/types.js';
 import { createLogger } from '../../../src/log.js';
 import type { Lvm } from '../../../src/lvm/lvm.js';
-import { MemoryTarget } from '../../../src/iscsi-target/memory.js';
+import { MemoryTarget } from '../../doubles/memory-target.js';
 import { targetIqn } from '../../../src/iscsi-target/iqn.js';
 
 const PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';

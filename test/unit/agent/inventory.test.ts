@@ -4,14 +4,14 @@ import { Inventory, MUTATING_CALLS, notifyOnChange } from '../../../src/agent/in
 import { Jobs } from '../../../src/agent/jobs.js';
 import { tagsFor } from '../../../src/agent/records.js';
 import type { StorageAgent } from '../../../src/agent/types.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { createLogger } from '../../../src/log.js';
 import { CachedLvm } from '../../../src/lvm/cached-lvm.js';
 import { LV_FIELDS, VG_FIELDS } from '../../../src/lvm/report.js';
 import { lvRow, report, vgRow } from '../lvm/rows.js';
 import { lvmConfigArgs, lvmSettings } from '../../../src/lvm/settings.js';
 import { Metrics } from '../../../src/metrics.js';
-import { MemoryTarget } from '../../../src/iscsi-target/memory.js';
+import { MemoryTarget } from '../../doubles/memory-target.js';
 
 const settings = lvmSettings();
 const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];

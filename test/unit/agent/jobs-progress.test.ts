@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { chunkFor, copyBlocks, zeroBlocks } from '../../../src/agent/blockcopy.js';
 import { Jobs, PROGRESS_LOG_MS } from '../../../src/agent/jobs.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { createLogger } from '../../../src/log.js';
 
 const MiB = 1024 * 1024;

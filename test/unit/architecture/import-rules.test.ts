@@ -60,6 +60,12 @@ describe('import rules', () => {
       ]);
     });
 
+    it('refuses production code that imports a test double', () => {
+      const root = copy();
+      appendFileSync(join(root, 'src/lvm/lvm.ts'), "import { FakeRunner } from '../../test/doubles/fake-runner.js';\n");
+      expect(checkImports(importGraph(root)).map((l) => l.split(':')[0])).toEqual(['production-never-imports-tests']);
+    });
+
     it('refuses a file outside the layer table and a sibling import', () => {
       const root = copy();
       mkdirSync(join(root, 'src/host'));

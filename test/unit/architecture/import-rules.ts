@@ -37,6 +37,11 @@ export interface Rule {
 
 export const RULES: readonly Rule[] = [
   {
+    name: 'production-never-imports-tests',
+    why: 'src/ imports nothing under test/: test doubles (test/doubles) never ship in dist/',
+    forbidden: (e) => e.from.startsWith('src/') && e.to.startsWith('test/'),
+  },
+  {
     name: 'csi-reaches-storage-through-the-agent',
     why: 'csi/ never imports lvm/ or iscsi-target/: storage is reached only through the StorageAgent interface (agent/types.ts)',
     forbidden: (e) => e.from.startsWith('src/csi/') && under(['src/lvm/', 'src/iscsi-target/'])(e.to),

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupOrphans, planOrphans, StageGate, stagedTargets } from '../../../src/csi/node-orphans.js';
 import { Busy } from '../../../src/errors.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { FINDMNT_COLUMNS } from '../../../src/host/findmnt.js';
 import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
 import { Mutex } from '../../../src/iscsi-initiator/mutex.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unstageVolume } from '../../../src/csi/node-unstage.js';
 import { FailedPrecondition } from '../../../src/errors.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { FINDMNT_COLUMNS } from '../../../src/host/findmnt.js';
 import { Mounter } from '../../../src/host/mount.js';
 import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import {
   checkHostLvmIgnoresIscsi,
   filterAccepts,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FailedPrecondition, InvalidArgument } from '../../../src/errors.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { mkfs, mkfsArgv, parseMkfsArgs } from '../../../src/host/mkfs.js';
 import { deviceSize, fsSize, growfs, parseDumpe2fsSize, parseXfsInfoSize } from '../../../src/host/resize.js';
 import { regenerateXfsUuid, withXfsNoUuid } from '../../../src/host/xfs-uuid.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FailedPrecondition, InvalidArgument } from '../../../src/errors.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { Mounter } from '../../../src/host/mount.js';
 
 const COLS = 'TARGET,SOURCE,FSTYPE,OPTIONS,VFS-OPTIONS,FS-OPTIONS,MAJ:MIN,FSROOT';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommandFailed, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../../../src/errors.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import type { CommandRunner, RunOptions, RunResult } from '../../../src/exec/runner.js';
 import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
 import { Mutex, sleep } from '../../../src/iscsi-initiator/mutex.js';

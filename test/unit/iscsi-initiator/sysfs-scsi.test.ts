@@ -6,7 +6,7 @@ import { AttachmentMismatch, assertDiskOfTarget, currentAttachment } from '../..
 import { Multipath } from '../../../src/iscsi-initiator/multipath.js';
 import { byPathName } from '../../../src/iscsi-initiator/portal.js';
 import { iscsiDisksOf, parseScsiDevicePath, parseSysfsWwid, parseVpdUnitSerial, scsiDiskIdentity, scsiIdOfWwid, sessionsTo } from '../../../src/iscsi-initiator/sysfs-scsi.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { fakeIscsiSysfs } from './fake-sysfs.js';
 
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', name);

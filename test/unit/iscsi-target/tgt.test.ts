@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Busy, CommandFailed, FailedPrecondition, NotFound, Unavailable } from '../../../src/errors.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { createLogger } from '../../../src/log.js';
 import { TgtTarget } from '../../../src/iscsi-target/tgt.js';
 import type { TargetSpec } from '../../../src/iscsi-target/types.js';

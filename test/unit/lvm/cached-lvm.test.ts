@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { CachedLvm } from '../../../src/lvm/cached-lvm.js';
 import { LV_FIELDS, PV_FIELDS, VG_FIELDS } from '../../../src/lvm/report.js';
 import { lvmConfigArgs, lvmSettings } from '../../../src/lvm/settings.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../../../src/errors.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 import { Lvm } from '../../../src/lvm/lvm.js';
 import { ThickPool, ThinPool } from '../../../src/lvm/pool.js';
 import { LV_FIELDS, VG_FIELDS } from '../../../src/lvm/report.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommandFailed } from '../../../src/errors.js';
-import { FakeRunner } from '../../../src/exec/fake-runner.js';
+import { FakeRunner } from '../../doubles/fake-runner.js';
 
 describe('FakeRunner', () => {
   it('answers scripted commands in order', async () => {

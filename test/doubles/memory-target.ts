@@ -3,10 +3,10 @@
  * InvalidArgument, FailedPrecondition for a different device), for unit
  * tests of the storage agent. Also records every mutating call.
  */
-import { FailedPrecondition, NotFound } from '../errors.js';
-import { assertChap } from './chap.js';
-import { assertIscsiName } from './iqn.js';
-import type { ChapCredentials, Target, TargetCallOptions, TargetKind, TargetSpec, TargetState } from './types.js';
+import { FailedPrecondition, NotFound } from '../../src/errors.js';
+import { assertChap } from '../../src/iscsi-target/chap.js';
+import { assertIscsiName } from '../../src/iscsi-target/iqn.js';
+import type { ChapCredentials, Target, TargetCallOptions, TargetKind, TargetSpec, TargetState } from '../../src/iscsi-target/types.js';
 
 interface MemTarget {
   spec: TargetSpec;

@@ -1,5 +1,5 @@
-import { CommandFailed } from '../errors.js';
-import type { CommandRunner, RunOptions, RunResult } from './runner.js';
+import { CommandFailed } from '../../src/errors.js';
+import type { CommandRunner, RunOptions, RunResult } from '../../src/exec/runner.js';
 
 /** One scripted expectation: the exact argv, and what the "command" answers. */
 export interface Expectation {
