@@ -1,0 +1,133 @@
+/**
+ * The agent's reads: volumes, snapshots and pool status from its VGs as
+ * CachedLvm holds them (src/lvm/cached-lvm.ts), values that change without a
+ * metadata commit read when older than the caller allows.
+ */
+import { FailedPrecondition, NotFound } from '../errors.js';
+import type { Lv } from '../lvm/report.js';
+import { snapshotLvName, volumeLvName } from '../lvm/names.js';
+import { capacityFor, thinPoolHealth } from './capacity.js';
+import { POOL_USE_MAX_AGE_MS, type AgentContext } from './context.js';
+import { parseId } from './ids.js';
+import { tagValues, toSnapshot, toVolume } from './records.js';
+import type { CallOptions, Capacity, CapacityQuery, PoolStatus, SnapshotInfo, SourceRef, VolumeInfo } from './types.js';
+
+export class Reads {
+  constructor(private readonly c: AgentContext) {}
+
+  lvs(vg: string, o?: CallOptions): Promise<Lv[]> {
+    return this.c.lvm.listLvs(vg, o);
+  }
+
+  private serves(vg: string): boolean {
+    return this.c.o.volumeGroups.includes(vg);
+  }
+
+  async getVolume(vg: string, lv: string, o?: CallOptions): Promise<VolumeInfo | undefined> {
+    if (!this.serves(vg)) return undefined;
+    const all = await this.lvs(vg, o);
+    const l = all.find((x) => x.name === lv);
+    return l ? toVolume(this.c.nodeId, l, all) : undefined;
+  }
+
+  async findVolumeByName(name: string, o?: CallOptions): Promise<VolumeInfo | undefined> {
+    const lv = volumeLvName(name);
+    for (const vg of this.c.o.volumeGroups) {
+      const v = await this.getVolume(vg, lv, o);
+      if (v && v.name === name) return v;
+    }
+    return undefined;
+  }
+
+  async listVolumes(o?: CallOptions): Promise<VolumeInfo[]> {
+    const out: VolumeInfo[] = [];
+    for (const vg of this.c.o.volumeGroups) {
+      const all = await this.lvs(vg, o);
+      for (const l of all) {
+        const v = toVolume(this.c.nodeId, l, all);
+        if (v && v.state !== 'deleting') out.push(v);
+      }
+    }
+    return out;
+  }
+
+  async getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {
+    if (!this.serves(vg)) return undefined;
+    let l = await this.c.lvm.getLv(vg, lv, o);
+    // a COW snapshot is invalidated by writes to its origin, without a metadata change: read its state now
+    if (l && !l.pool && l.origin) l = await this.c.lvm.getLv(vg, lv, { ...o, maxAgeMs: 0 });
+    if (!l || tagValues(l)['state'] === 'deleting') return undefined;
+    return toSnapshot(this.c.nodeId, l);
+  }
+
+  async findSnapshotByName(name: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {
+    const lv = snapshotLvName(name);
+    for (const vg of this.c.o.volumeGroups) {
+      const s = await this.getSnapshot(vg, lv, o);
+      if (s && s.name === name) return s;
+    }
+    return undefined;
+  }
+
+  async listSnapshots(o?: CallOptions): Promise<SnapshotInfo[]> {
+    const out: SnapshotInfo[] = [];
+    for (const vg of this.c.o.volumeGroups) {
+      for (const l of await this.lvs(vg, o)) {
+        const s = tagValues(l)['state'] === 'deleting' ? undefined : toSnapshot(this.c.nodeId, l);
+        if (s) out.push(s);
+      }
+    }
+    return out;
+  }
+
+  /** `thinUse` false: the thin pool's use as last read (a thick decision does not depend on it). */
+  async poolStatus(vg: string, o?: CallOptions, thinUse = true): Promise<PoolStatus> {
+    const { lvm, o: opts } = this.c;
+    const v = await lvm.getVg(vg, o);
+    if (!v) throw new FailedPrecondition(`volume group ${vg} does not exist`);
+    let thinPool: PoolStatus['thinPool'];
+    if (opts.thinPool) {
+      const all = await this.lvs(vg, o);
+      // data and metadata use change with every write, not with the metadata: read no older than POOL_USE_MAX_AGE_MS
+      const pool = all.some((l) => l.name === opts.thinPool)
+        ? await lvm.getLv(vg, opts.thinPool, thinUse ? { ...o, maxAgeMs: POOL_USE_MAX_AGE_MS } : o)
+        : undefined;
+      if (pool) {
+        const provisionedBytes = all.filter((l) => l.pool === pool.name).reduce((sum, l) => sum + l.sizeBytes, 0);
+        thinPool = {
+          name: pool.name,
+          sizeBytes: pool.sizeBytes,
+          dataPercent: pool.dataPercent ?? 0,
+          metadataPercent: pool.metadataPercent ?? 0,
+          provisionedBytes,
+          zeroing: pool.zero === true,
+          health: thinPoolHealth(pool),
+        };
+      }
+    }
+    return { vg, vgSizeBytes: v.sizeBytes, vgFreeBytes: v.freeBytes, extentBytes: v.extentSizeBytes, pvCount: v.pvCount, thinPool };
+  }
+
+  async capacity(q: CapacityQuery, o?: CallOptions): Promise<Capacity> {
+    return capacityFor(await this.poolStatus(q.vg, o, q.lvmType === 'thin'), q, this.c.o);
+  }
+
+  /**
+   * The size of a new volume's source on this node: NOT_FOUND when it is not
+   * here (or being deleted), FAILED_PRECONDITION for a snapshot that cannot be
+   * read back (an invalidated COW snapshot, or one never completed).
+   */
+  async sourceBytes(src: SourceRef, o?: CallOptions): Promise<number> {
+    const ref = parseId(src.id);
+    const mine = ref && ref.node === this.c.nodeId;
+    if (src.kind === 'snapshot') {
+      const s = mine ? await this.getSnapshot(ref.vg, ref.lv, o) : undefined;
+      if (!s) throw new NotFound(`snapshot ${src.id} does not exist`);
+      if (!s.readyToUse) throw new FailedPrecondition(`snapshot ${src.id} is not usable (invalidated: its COW reserve overflowed, or never completed); it cannot be restored`);
+      return s.sizeBytes;
+    }
+    const v = mine ? await this.getVolume(ref.vg, ref.lv, o) : undefined;
+    if (!v || v.state === 'deleting') throw new NotFound(`source volume ${src.id} does not exist`);
+    return v.sizeBytes;
+  }
+}

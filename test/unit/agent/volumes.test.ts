@@ -1,0 +1,112 @@
+/** The volume lifecycle (src/agent/volumes.ts) against the stateful fake LVM: what LVM holds after each call. */
+import { describe, expect, it } from 'vitest';
+import { AlreadyExists, FailedPrecondition, InvalidArgument, OutOfCapacity } from '../../../src/errors.js';
+import { volumeLvName } from '../../../src/lvm/names.js';
+import { agentSetup, createArgs, ddSummary, MiB } from './agent-setup.js';
+
+describe('CreateVolume', () => {
+  it('thin: one lvcreate of a ready thin LV; again: the same volume and no command; other size: AlreadyExists', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-1', 64 * MiB));
+    expect(v).toMatchObject({ name: 'pvc-1', vg: 'vg', lv: volumeLvName('pvc-1'), sizeBytes: 64 * MiB, state: 'ready', params: { lvmType: 'thin' } });
+    expect(fake.ops).toEqual([`lvcreate thin vg/${v.lv}`]);
+    expect(await agent.createVolume(createArgs('pvc-1', 64 * MiB))).toEqual(v);
+    await expect(agent.createVolume({ ...createArgs('pvc-1', 128 * MiB), range: { required: 128 * MiB, limit: 128 * MiB } })).rejects.toBeInstanceOf(AlreadyExists);
+    expect(fake.ops).toHaveLength(1);
+  });
+
+  it('thick: a linear LV with the class layout, ready at once on a VG without unzeroed extents', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-2', 10 * MiB, { lvmType: 'thick', mirrors: '1' }));
+    expect(v).toMatchObject({ sizeBytes: 12 * MiB, state: 'ready', params: { lvmType: 'thick', mirrors: 1 } }); // rounded to 4 MiB extents
+    expect(fake.ops).toEqual([`lvcreate linear vg/${v.lv} mirrors=1`]);
+    expect(fake.dd).toEqual([]);
+  });
+
+  it('a thin volume on a VG without a thin pool is refused before any command', async () => {
+    const { fake, agent } = agentSetup({ thinPool: false });
+    await expect(agent.createVolume(createArgs('pvc-3', 8 * MiB, { lvmType: 'thin' }))).rejects.toBeInstanceOf(Error);
+    expect(fake.ops).toEqual([]);
+  });
+
+  it('no room: OutOfCapacity, nothing created', async () => {
+    const { fake, agent } = agentSetup();
+    await expect(agent.createVolume(createArgs('big', 2048 * MiB, { lvmType: 'thick' }))).rejects.toBeInstanceOf(OutOfCapacity);
+    expect(fake.ops).toEqual([]);
+  });
+
+  it('volumeGroup not served here: InvalidArgument naming the parameter', async () => {
+    const { agent } = agentSetup();
+    const args = createArgs('pvc-4', 8 * MiB);
+    await expect(agent.createVolume({ ...args, params: { ...args.params, volumeGroup: 'other' } })).rejects.toMatchObject({ field: 'parameters.volumeGroup' });
+    await expect(agent.createVolume({ ...args, params: { ...args.params, volumeGroup: 'other' } })).rejects.toBeInstanceOf(InvalidArgument);
+  });
+});
+
+describe('DeleteVolume', () => {
+  it('thick, volumeClear=zero: marked deleting, zeroed in full on its own device by a job, then removed', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-z', 8 * MiB, { lvmType: 'thick' }));
+    fake.ops.length = 0;
+    await agent.deleteVolume('vg', v.lv);
+    expect(ddSummary(fake.dd)).toEqual([`zero /dev/mapper/vg-${v.lv} seek=0 count=${8 * MiB}`]);
+    expect(fake.ops).toEqual([`lvchange tags vg/${v.lv}`, `lvremove vg/${v.lv}`]);
+    expect(fake.names('vg')).toEqual(['pool']);
+    await agent.deleteVolume('vg', v.lv); // again: nothing
+    expect(fake.ops).toHaveLength(2);
+  });
+
+  it('thick, volumeClear=none: the VG is marked unzeroed first, no write; the next zeroing thick volume is zeroed before it is ready', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-n', 8 * MiB, { lvmType: 'thick', volumeClear: 'none' }));
+    fake.ops.length = 0;
+    await agent.deleteVolume('vg', v.lv);
+    expect(fake.ops).toEqual(['vgchange --addtag vg', `lvremove vg/${v.lv}`]);
+    expect(fake.dd).toEqual([]);
+    const w = await agent.createVolume(createArgs('pvc-after', 8 * MiB, { lvmType: 'thick' }));
+    expect(w.state).toBe('ready');
+    expect(ddSummary(fake.dd)).toEqual([`zero /dev/mapper/vg-${w.lv} seek=0 count=${8 * MiB}`]);
+    expect(fake.tagsOf('vg', w.lv)).toContain('csi.ready=1');
+  });
+
+  it('thin: removed at once, never written (the pool zeroes)', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-t', 8 * MiB));
+    fake.ops.length = 0;
+    await agent.deleteVolume('vg', v.lv);
+    expect(fake.ops).toEqual([`lvremove vg/${v.lv}`]);
+    expect(fake.dd).toEqual([]);
+  });
+
+  it('a thick origin with a COW snapshot is hidden, and removed (zeroed) with its last snapshot', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-o', 8 * MiB, { lvmType: 'thick' }));
+    const s = await agent.createSnapshot('snap-o', 'vg', v.lv, { snapshotReserve: 50 });
+    await agent.deleteVolume('vg', v.lv);
+    expect(fake.names('vg')).toContain(v.lv);
+    expect(await agent.listVolumes()).toEqual([]);
+    await agent.deleteSnapshot('vg', s.lv);
+    expect(fake.names('vg')).toEqual(['pool']);
+    expect(ddSummary(fake.dd)).toEqual([`zero /dev/mapper/vg-${s.lv} seek=0 count=${4 * MiB}`, `zero /dev/mapper/vg-${v.lv} seek=0 count=${8 * MiB}`]);
+  });
+
+  it('a published volume is refused', async () => {
+    const { agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-p', 8 * MiB));
+    const publication = { nodeId: 'node-a:iqn.2024-01.test:node-a', readOnly: false, mode: 'SINGLE_NODE_WRITER' };
+    await agent.publish({ vg: 'vg', lv: v.lv, publication, initiatorIqn: 'iqn.2024-01.test:node-a', nodeName: 'node-a', chap: undefined });
+    await expect(agent.deleteVolume('vg', v.lv)).rejects.toBeInstanceOf(FailedPrecondition);
+  });
+});
+
+describe('ControllerExpandVolume', () => {
+  it('thin grows in place; thick with a COW snapshot is refused', async () => {
+    const { fake, agent } = agentSetup();
+    const t = await agent.createVolume(createArgs('pvc-e', 8 * MiB));
+    expect((await agent.expandVolume('vg', t.lv, { required: 16 * MiB, limit: 0 })).sizeBytes).toBe(16 * MiB);
+    expect(fake.ops.at(-1)).toBe(`lvextend vg/${t.lv} ${16 * MiB}`);
+    const k = await agent.createVolume(createArgs('pvc-k', 8 * MiB, { lvmType: 'thick' }));
+    await agent.createSnapshot('snap-k', 'vg', k.lv, { snapshotReserve: 50 });
+    await expect(agent.expandVolume('vg', k.lv, { required: 16 * MiB, limit: 0 })).rejects.toBeInstanceOf(FailedPrecondition);
+  });
+});
