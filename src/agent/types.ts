@@ -1,6 +1,6 @@
 /**
  * The storage agent as the controller sees it. The in-process implementation
- * (src/agent/service.ts) is used by `all` mode; a gRPC client with the same
+ * (src/agent/service.ts, LocalAgent) is used by `all` mode; a gRPC client with the same
  * interface talks to remote agents (packaging issue).
  */
 import type { ChapCredentials } from './chap.js';

@@ -387,7 +387,7 @@ export class Lvm {
   /**
    * lvremove --yes. An LV that is gone already is NotFound (the caller decides).
    * CAUTION: for a thick origin lvm removes its COW snapshots along with it
-   * (observed on 2.03.16); ThickPool.remove checks for snapshots first.
+   * (observed on 2.03.16); DeleteVolume hides such an origin instead (src/agent/volumes.ts).
    */
   async remove(vg: string, lv: string, opts?: CallOptions): Promise<void> {
     await this.exec('lvremove', ['--yes', this.lvPath(vg, lv)], opts);
