@@ -261,7 +261,7 @@ describe('Dockerfile: build and runtime stages', () => {
     expect(apt).toContain('--no-install-recommends');
     expect(apt).toContain('rm -rf /var/lib/apt/lists/*');
     const entry = runtime.lines.find((l) => l.startsWith('ENTRYPOINT')) ?? '';
-    expect(JSON.parse(entry.slice('ENTRYPOINT'.length))).toEqual(['/usr/local/bin/node', '/opt/csi-lvm-iscsi/dist/main.js']);
+    expect(JSON.parse(entry.slice('ENTRYPOINT'.length))).toEqual(['/usr/local/bin/node', '--max-semi-space-size=1', '/opt/csi-lvm-iscsi/dist/main.js']);
     expect(runtime.lines).toContain('ENV NODE_ENV=production');
   });
 
