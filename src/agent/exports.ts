@@ -4,11 +4,12 @@
  * The live target state is the truth for exports; the tag says which nodes
  * the CO published the volume to (for ListVolumes and for recovery).
  */
-import { NotFound } from '../errors.js';
+import { InvalidArgument, NotFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Lvm } from '../lvm/lvm.js';
 import { tagChanges } from '../lvm/tags.js';
-import { targetIqn, unitSerial } from '../target/iqn.js';
+import { assertIscsiName, targetIqn, unitSerial } from '../target/iqn.js';
+import { assertChap } from '../target/chap.js';
 import type { Portal, Target } from '../target/types.js';
 import { encodePublished, toVolume } from './records.js';
 import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } from './types.js';
@@ -63,6 +64,13 @@ export class Exports {
   }
 
   private async publishNow(a: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
+    // Refused before anything changes, whoever calls: a target made for an initiator that cannot be
+    // allowed would stay without an ACL (the host fuzz test saw tgtadm create one for a bad IQN).
+    const node = parseNodeId(a.publication.nodeId);
+    if (!node) throw new InvalidArgument('publication.node_id', `"${a.publication.nodeId}" is not a node id of this plugin (<node>:<initiator IQN>)`);
+    if (node.iqn !== a.initiatorIqn || node.node !== a.nodeName) throw new InvalidArgument('initiator_iqn', 'initiator_iqn and node_name must be the ones publication.node_id names');
+    assertIscsiName('initiator_iqn', a.initiatorIqn);
+    if (a.chap) assertChap(a.chap);
     const { v, tags } = await this.volume(a.vg, a.lv, o);
     if (v.state === 'deleting') throw new NotFound(`volume ${v.id} does not exist`);
     checkPublication(v, a.publication);

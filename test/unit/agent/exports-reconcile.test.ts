@@ -77,3 +77,22 @@ describe('Exports.reconcile', () => {
     expect(asked).toBe(PREFIX);
   });
 });
+
+describe('Exports.publish refuses before anything changes', () => {
+  // the LVM is never reached: every refusal comes first (a read would throw on this empty Lvm)
+  const args = (o: Partial<{ nodeId: string; iqn: string; node: string; chap: { userid: string; password: string } }> = {}) => ({
+    vg: 'vg', lv: 'vol-a', publication: { nodeId: o.nodeId ?? `node-a:${INIT}`, readOnly: false, mode: 'SINGLE_NODE_WRITER' },
+    initiatorIqn: o.iqn ?? INIT, nodeName: o.node ?? 'node-a', chap: o.chap,
+  });
+  it.each([
+    ['a publication node id that is not ours', args({ nodeId: 'node-a' }), /publication.node_id/],
+    ['an initiator other than the node id names', args({ iqn: 'iqn.2024-01.test:node-b' }), /initiator_iqn/],
+    ['a node name other than the node id names', args({ node: 'node-b' }), /initiator_iqn and node_name/],
+    ['CHAP credentials the target cannot take', args({ chap: { userid: '', password: 'short' } }), /chap|CHAP|password|userid/],
+  ])('%s: INVALID_ARGUMENT, no target made (found by the host fuzz test: tgtadm made a target for a bad IQN)', async (_what, a, message) => {
+    const target = new MemoryTarget();
+    await expect(exportsWith(target).publish(a as never)).rejects.toThrow(message);
+    expect(target.targets.size).toBe(0);
+    expect(target.calls).toEqual([]);
+  });
+});
