@@ -210,6 +210,13 @@ describe('fuzzing every CSI Identity/Controller and agent API RPC of the real ex
     // what the plugin runs with valid input: its own options and values are allowed as they are
     for (const [m, req] of Object.entries(CONTROLLER_SEEDS)) await send(clients['Controller'] as Client, m, req);
     for (const [m, req] of Object.entries(AGENT_SEEDS)) await send(clients['Agent'] as Client, m, req);
+    // and the other valid shapes of a create: no content source, thin and thick
+    for (const lvmType of ['thin', 'thick']) {
+      const { volume_content_source: _src, ...plain } = CONTROLLER_SEEDS['CreateVolume'] as Record<string, unknown>;
+      await send(clients['Controller'] as Client, 'CreateVolume', { ...plain, name: `fuzz-base-${lvmType}`, parameters: { volumeGroup: FUZZ_VG, lvmType } });
+      const { source: _s, ...bare } = AGENT_SEEDS['CreateVolume'] as Record<string, unknown>;
+      await send(clients['Agent'] as Client, 'CreateVolume', { ...bare, name: `fuzz-base-a-${lvmType}`, params: { ...PARAMS, lvm_type: lvmType } });
+    }
     baselineArgs = new Set(readCommandLog(logFile).flatMap((c) => c.args));
     logOffset = readCommandsFrom(logFile, 0).offset;
   });
