@@ -26,6 +26,7 @@ import { deviceStamps, type StampReader } from './lvm/metadata-stamp.js';
 import { lvmSettings } from './lvm/settings.js';
 import { Metrics, readinessProbe, serveMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
 import type { AdapterDeps } from './server/adapter.js';
 import { agentHandlers } from './server/agent-api.js';
 import { RemoteDirectory } from './server/agent-directory.js';
@@ -51,6 +52,8 @@ export interface PluginOverrides {
   stamps?: StampReader;
   /** Which device-mapper devices exist (tests without device-mapper replace it). */
   dmNames?: () => Promise<ReadonlySet<string> | undefined>;
+  /** Backoff between start attempts (tests shorten it). */
+  startRetry?: BackoffOptions;
 }
 
 export interface RunningPlugin {
@@ -63,8 +66,10 @@ export interface RunningPlugin {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** How often a controller re-discovers its agents and retries the unreachable ones. */
+/** How often a controller re-discovers its agents (unreachable ones are retried on their own backoff). */
 const AGENT_REFRESH_MS = 30_000;
+/** A failed start is tried again after 1 s, 2 s, 4 s, ... at most every 60 s. */
+const START_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 60_000 };
 
 /** `all` and `agent` mode: the in-process agent (controller mode uses RemoteDirectory). */
 class StaticDirectory implements AgentDirectory {
@@ -77,6 +82,9 @@ class StaticDirectory implements AgentDirectory {
   }
   byNodeId(nodeId: string): StorageAgent | undefined {
     return this.agents.find((a) => a.nodeId === nodeId);
+  }
+  unavailable(): string | undefined {
+    return undefined;
   }
 }
 
@@ -104,6 +112,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const local = new StaticDirectory();
   const remote = config.mode === 'controller' ? await remoteDirectory(config, log) : undefined;
   const directory: AgentDirectory = remote ?? local;
+  if (remote) metrics.watchAgents({ states: () => remote.states() });
   const hasController = config.mode === 'controller' || config.mode === 'all';
   const hasAgent = config.mode === 'agent' || config.mode === 'all';
 
@@ -150,16 +159,20 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   let reloadTimer: NodeJS.Timeout | undefined;
   let agentServer: RunningServer | undefined;
   let inventory: Inventory | undefined;
-  const initialized = (async () => {
-    try {
-      if (hasAgent) {
-        let volumeGroups = config.volumeGroups;
-        let thinPool = config.thinPool;
-        if (volumeGroups.length === 0) {
-          if (config.mode !== 'all') throw new FailedPrecondition('agent mode needs --volume-group');
-          volumeGroups = [await ensureLoopVg(runner, lvm, log, config.dataDir, config.loopVgSizeBytes)];
-          thinPool ??= LOOP_THIN_POOL;
-        }
+  let builtAgent: { agent: LocalAgent; volumeGroups: readonly string[] } | undefined;
+  let agentStarted = false;
+  let remoteStarted = false;
+  /** One start attempt; everything in it may run again after a failure (objects and timers are made once). */
+  const startOnce = async (): Promise<void> => {
+    if (hasAgent && !agentStarted) {
+      let volumeGroups = config.volumeGroups;
+      let thinPool = config.thinPool;
+      if (volumeGroups.length === 0) {
+        if (config.mode !== 'all') throw new FailedPrecondition('agent mode needs --volume-group');
+        volumeGroups = [await ensureLoopVg(runner, lvm, log, config.dataDir, config.loopVgSizeBytes)];
+        thinPool ??= LOOP_THIN_POOL;
+      }
+      if (!builtAgent) {
         const target = createTarget({ kind: config.targetBackend, runner, logger: log });
         const exports = new Exports(lvm, target, log, {
           nodeId: shortNodeId(config.nodeId),
@@ -187,65 +200,92 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           reservedPercent: config.reservedPercent,
           jobWaitMs: config.jobWaitSeconds * 1000,
         }), () => inventory?.changed());
-        await agent.setup();
-        await inventory?.refresh(false);
-        inventory?.start();
-        if (!inventory && config.statsIntervalSeconds > 0) {
-          // Without metrics the timer still renews the in-memory VGs (one vgs + one lvs), as the inventory's does.
-          reloadTimer = setInterval(() => {
-            lvm.reloadAll(volumeGroups).catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'reading the volume groups failed; retried at the next interval'));
-          }, config.statsIntervalSeconds * 1000);
-          reloadTimer.unref();
-        }
-        if (config.reconcileIntervalSeconds > 0) {
-          reconcileTimer = setInterval(() => {
-            agent.reconcileExports().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'export reconcile failed; retried at the next interval'));
-          }, config.reconcileIntervalSeconds * 1000);
-          reconcileTimer.unref();
-        }
-        readiness.addCheck(async () => {
-          for (const vg of volumeGroups) {
-            if (!(await lvm.getVg(vg))) throw new FailedPrecondition(`volume group ${vg} is gone`);
-          }
-        });
-        local.set([agent]);
-        if (config.agentListen) {
-          const agentApi = loadAgent().csilvmiscsi.agent.v1.Agent;
-          agentServer = await startServer(
-            { kind: 'tcp', ...config.agentListen },
-            [{ definition: agentApi.service, implementation: agentHandlers(agent, deps) }],
-            agentServerCredentials(await readTlsDir(config.agentTlsDir ?? '')),
-            [controllerOnly(log)],
-          );
-          log.info({ address: agentServer.address }, 'agent API serving (mutual TLS)');
-        }
+        builtAgent = { agent, volumeGroups };
       }
-      if (remote) {
-        // Probe does not depend on the agents: a controller restarted by its liveness probe reaches no more of them.
-        await remote.start(AGENT_REFRESH_MS);
+      const { agent } = builtAgent;
+      const vgs = builtAgent.volumeGroups;
+      await agent.setup();
+      await inventory?.refresh(false);
+      inventory?.start();
+      if (!inventory && config.statsIntervalSeconds > 0) {
+        // Without metrics the timer still renews the in-memory VGs (one vgs + one lvs), as the inventory's does.
+        reloadTimer = setInterval(() => {
+          lvm.reloadAll(vgs).catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'reading the volume groups failed; retried at the next interval'));
+        }, config.statsIntervalSeconds * 1000);
+        reloadTimer.unref();
       }
-      if (hasNode) {
-        // Node hygiene: iscsiadm needs iscsid for every login.
-        if (!(await iscsidListening())) {
-          throw new FailedPrecondition('iscsid is not running on this node (no @ISCSIADM_ABSTRACT_NAMESPACE socket); start iscsid on the host (the node plugin uses hostNetwork)');
+      if (config.reconcileIntervalSeconds > 0) {
+        reconcileTimer = setInterval(() => {
+          agent.reconcileExports().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'export reconcile failed; retried at the next interval'));
+        }, config.reconcileIntervalSeconds * 1000);
+        reconcileTimer.unref();
+      }
+      readiness.addCheck(async () => {
+        for (const vg of vgs) {
+          if (!(await lvm.getVg(vg))) throw new FailedPrecondition(`volume group ${vg} is gone`);
         }
-        // The host's LVM must not scan attached volumes: a warning only, readiness does not depend on it.
-        const lvmCheck = await checkHostLvmIgnoresIscsi(runner, { iqnPrefix: config.iqnPrefix }).catch((e: unknown) => ({ status: 'unknown' as const, message: String(e) }));
-        if (lvmCheck.status === 'ok') log.info({ check: 'lvm-filter', by: lvmCheck.how }, "the host's LVM ignores iSCSI disks");
-        else log.warn({ check: 'lvm-filter' }, lvmCheck.message);
-        // Sessions to our targets that no staged volume owns; a failure here never fails the start.
-        await cleanupOrphans({ kubeletDir: config.kubeletDir, iqnPrefix: config.iqnPrefix, runner, iscsi, log, gate: stageGate }).catch((e: unknown) =>
-          log.warn({ err: e instanceof Error ? e.message : String(e) }, 'start-up clean-up of orphaned iSCSI sessions failed; sessions left as they are'),
+      });
+      local.set([agent]);
+      if (config.agentListen) {
+        const agentApi = loadAgent().csilvmiscsi.agent.v1.Agent;
+        agentServer = await startServer(
+          { kind: 'tcp', ...config.agentListen },
+          [{ definition: agentApi.service, implementation: agentHandlers(agent, deps) }],
+          agentServerCredentials(await readTlsDir(config.agentTlsDir ?? '')),
+          [controllerOnly(log)],
         );
+        log.info({ address: agentServer.address }, 'agent API serving (mutual TLS)');
       }
-      readiness.ready();
-      log.info('ready');
-    } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      readiness.fail(reason);
-      log.error({ reason }, 'initialization failed; Probe answers FAILED_PRECONDITION');
+      agentStarted = true;
     }
-  })();
+    if (remote && !remoteStarted) {
+      // Probe does not depend on the agents: a controller restarted by its liveness probe reaches no more of them.
+      // /readyz does: it is 503 while no storage agent answers.
+      readiness.addReadyzCheck(async () => remote.requireOneReachable());
+      await remote.start(AGENT_REFRESH_MS);
+      remoteStarted = true;
+    }
+    if (hasNode) {
+      // Node hygiene: iscsiadm needs iscsid for every login.
+      if (!(await iscsidListening())) {
+        throw new FailedPrecondition('iscsid is not running on this node (no @ISCSIADM_ABSTRACT_NAMESPACE socket); start iscsid on the host (the node plugin uses hostNetwork)');
+      }
+      // The host's LVM must not scan attached volumes: a warning only, readiness does not depend on it.
+      const lvmCheck = await checkHostLvmIgnoresIscsi(runner, { iqnPrefix: config.iqnPrefix }).catch((e: unknown) => ({ status: 'unknown' as const, message: String(e) }));
+      if (lvmCheck.status === 'ok') log.info({ check: 'lvm-filter', by: lvmCheck.how }, "the host's LVM ignores iSCSI disks");
+      else log.warn({ check: 'lvm-filter' }, lvmCheck.message);
+      // Sessions to our targets that no staged volume owns; a failure here never fails the start.
+      await cleanupOrphans({ kubeletDir: config.kubeletDir, iqnPrefix: config.iqnPrefix, runner, iscsi, log, gate: stageGate }).catch((e: unknown) =>
+        log.warn({ err: e instanceof Error ? e.message : String(e) }, 'start-up clean-up of orphaned iSCSI sessions failed; sessions left as they are'),
+      );
+    }
+  };
+  // A failed start (a volume group missing, configfs not mounted, iscsid down, ...) is retried with
+  // backoff; meanwhile Probe answers ready=false and /readyz 503 with the reason. /healthz stays 200:
+  // the process works, and a restart would only start over.
+  const retry = new Backoff(overrides.startRetry ?? START_RETRY);
+  let stopping = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const initialized = new Promise<void>((settled) => {
+    const attempt = async (): Promise<void> => {
+      try {
+        await startOnce();
+        readiness.ready();
+        log.info('ready');
+        settled();
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        const delayMs = retry.next();
+        readiness.retrying(reason);
+        log.error({ reason, attempt: retry.failures, retry_in_ms: delayMs }, 'start failed; retried with backoff (Probe answers ready=false, /readyz 503)');
+        settled();
+        if (stopping) return;
+        retryTimer = setTimeout(() => void attempt(), delayMs);
+        retryTimer.unref();
+      }
+    };
+    void attempt();
+  });
 
   return {
     address: server.address,
@@ -253,6 +293,8 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     readiness,
     initialized,
     async stop(graceMs) {
+      stopping = true;
+      clearTimeout(retryTimer);
       clearInterval(reconcileTimer);
       clearInterval(reloadTimer);
       remote?.stop();

@@ -47,6 +47,8 @@ export class Metrics {
   readonly rpcDuration: Histogram<'method' | 'code'>;
   readonly commandDuration: Histogram<'command'>;
   readonly commandFailures: Counter<'command'>;
+  /** Controller: answers given without a storage agent that could not be reached, by call. */
+  readonly agentSkipped: Counter<'call'>;
   private inventory: InventorySource | undefined;
   private jobs: JobSource | undefined;
 
@@ -73,6 +75,12 @@ export class Metrics {
       labelNames: ['command'],
       registers: [this.registry],
     });
+    this.agentSkipped = new Counter({
+      name: `${P}agent_skipped_total`,
+      help: 'controller: listings, name lookups, capacity sums and placements answered without an unreachable storage agent, by call',
+      labelNames: ['call'],
+      registers: [this.registry],
+    });
     const jobs = () => this.jobs;
     new Gauge({
       name: `${P}jobs_running`,
@@ -97,6 +105,20 @@ export class Metrics {
         if (!ok) this.commandFailures.inc({ command });
       },
     };
+  }
+
+  /** Controller mode: storage_agent_reachable{node} 1 or 0 for every known agent, read at scrape time. */
+  watchAgents(source: { states(): ReadonlyArray<{ node: string; reachable: boolean }> }): void {
+    new Gauge({
+      name: `${P}storage_agent_reachable`,
+      help: 'controller: 1 while the storage agent of a node answers, 0 while it is marked unreachable (retried with backoff)',
+      labelNames: ['node'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const a of source.states()) this.set({ node: a.node }, a.reachable ? 1 : 0);
+      },
+    });
   }
 
   /** Background jobs to count at scrape time (in memory, no command). */
@@ -219,8 +241,8 @@ export function serveMetrics(metrics: Metrics, address: { host: string; port: nu
 
 /** The part of Readiness /readyz needs (src/readiness.ts). */
 export interface ReadinessView {
-  get(): { state: 'initializing' } | { state: 'ready' } | { state: 'failed'; reason: string };
-  runChecks(): Promise<void>;
+  get(): { state: 'initializing'; reason?: string } | { state: 'ready' } | { state: 'failed'; reason: string };
+  runReadyzChecks(): Promise<void>;
 }
 
 /**
@@ -234,10 +256,10 @@ export function readinessProbe(readiness: ReadinessView, cacheMs = 5_000, now: (
   let last: { at: number; answer: Promise<ReadyAnswer> } | undefined;
   return () => {
     const s = readiness.get();
-    if (s.state === 'initializing') return Promise.resolve({ ok: false, reason: 'initializing' });
+    if (s.state === 'initializing') return Promise.resolve({ ok: false, reason: s.reason ? `start failed, retrying: ${s.reason}` : 'initializing' });
     if (s.state === 'failed') return Promise.resolve({ ok: false, reason: s.reason });
     if (last && now() - last.at < cacheMs) return last.answer;
-    const answer = readiness.runChecks().then(
+    const answer = readiness.runReadyzChecks().then(
       (): ReadyAnswer => ({ ok: true }),
       (e: unknown): ReadyAnswer => ({ ok: false, reason: e instanceof Error ? e.message : String(e) }),
     );

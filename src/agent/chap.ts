@@ -74,3 +74,14 @@ export async function readSecretDir(dir: string): Promise<Record<string, string>
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }
+
+/**
+ * 16 base32 characters of SHA-256 over a volume's CHAP credentials: equal
+ * credentials, equal fingerprints. Stored with a publication (never the
+ * credentials); the passwords are HMAC outputs of 144 bits, so the
+ * fingerprint gives nothing away.
+ */
+export function chapFingerprint(chap: ChapCredentials): string {
+  const text = [chap.userid, chap.password, chap.mutualUserid ?? '', chap.mutualPassword ?? ''].join('\u0000');
+  return base32(createHash('sha256').update(text).digest(), 16);
+}

@@ -4,16 +4,17 @@
  * The live target state is the truth for exports; the tag says which nodes
  * the CO published the volume to (for ListVolumes and for recovery).
  */
-import { NotFound } from '../errors.js';
+import { InvalidArgument, NotFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Lvm } from '../lvm/lvm.js';
 import { tagChanges } from '../lvm/tags.js';
-import { targetIqn, unitSerial } from '../iscsi-target/iqn.js';
+import { assertIscsiName, targetIqn, unitSerial } from '../iscsi-target/iqn.js';
+import { assertChap } from '../iscsi-target/chap.js';
 import type { Portal, Target } from '../iscsi-target/types.js';
 import { encodePublished, toVolume } from './records.js';
 import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } from './types.js';
 import { parseNodeId } from './node-id.js';
-import { chapFromSecrets, type ChapCredentials } from './chap.js';
+import { chapFingerprint, chapFromSecrets, type ChapCredentials } from './chap.js';
 import { Gate } from './gate.js';
 import { checkPublication, exportReadOnly } from './access.js';
 import { formatHostPort } from '../host-port.js';
@@ -63,6 +64,13 @@ export class Exports {
   }
 
   private async publishNow(a: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
+    // Refused before anything changes, whoever calls: a target made for an initiator that cannot be
+    // allowed would stay without an ACL (the host fuzz test saw tgtadm create one for a bad IQN).
+    const node = parseNodeId(a.publication.nodeId);
+    if (!node) throw new InvalidArgument('publication.node_id', `"${a.publication.nodeId}" is not a node id of this plugin (<node>:<initiator IQN>)`);
+    if (node.iqn !== a.initiatorIqn || node.node !== a.nodeName) throw new InvalidArgument('initiator_iqn', 'initiator_iqn and node_name must be the ones publication.node_id names');
+    assertIscsiName('initiator_iqn', a.initiatorIqn);
+    if (a.chap) assertChap(a.chap);
     const { v, tags } = await this.volume(a.vg, a.lv, o);
     if (v.state === 'deleting') throw new NotFound(`volume ${v.id} does not exist`);
     checkPublication(v, a.publication);
@@ -78,8 +86,13 @@ export class Exports {
       await this.target.allowInitiator(iqn, a.initiatorIqn, a.chap, o);
       info = { kind: 'iscsi', targetIqn: iqn, portals: this.o.portals.map((p) => formatHostPort(p.address, p.port)), lun: this.target.lun };
     }
-    const publication: Publication = { ...a.publication, readOnly: exportReadOnly(a.publication), ...(a.chap ? { chap: true } : {}) };
-    if (!v.published.some((p) => p.nodeId === publication.nodeId)) await this.record(a.vg, a.lv, tags, [...v.published, publication], o);
+    const publication: Publication = { ...a.publication, readOnly: exportReadOnly(a.publication), ...(a.chap ? { chap: true, chapId: chapFingerprint(a.chap) } : {}) };
+    const had = v.published.find((p) => p.nodeId === publication.nodeId);
+    // recorded again when the credentials changed (another Secret), so reconcile knows which one holds
+    if (!had) await this.record(a.vg, a.lv, tags, [...v.published, publication], o);
+    else if (had.chapId !== publication.chapId && publication.chap) {
+      await this.record(a.vg, a.lv, tags, v.published.map((p) => (p.nodeId === publication.nodeId ? { ...p, chap: true, chapId: publication.chapId } : p)), o);
+    }
     return info;
   }
 
@@ -172,12 +185,29 @@ export class Exports {
           continue;
         }
       }
+      // A CHAP publication comes back only with the credentials it was made with: a StorageClass with
+      // another Secret than --chap-secret-dir's would otherwise get credentials its node does not have
+      // (records from before the fingerprint carry none and use the agent-level secret, as before).
+      const fingerprint = chap ? chapFingerprint(chap) : undefined;
+      const remote = v.published.filter((p) => {
+        const node = parseNodeId(p.nodeId);
+        return node !== undefined && !this.isLocal(v, node.node);
+      });
+      const otherSecret = remote.filter((p) => p.chap && p.chapId !== undefined && p.chapId !== fingerprint);
+      for (const p of otherSecret) {
+        this.log.warn(
+          { iqn, volume: v.id, node_id: p.nodeId },
+          'not re-creating a CHAP publication made with another Secret than the agent-level one (--chap-secret-dir); it returns with the attacher\'s re-publish',
+        );
+      }
+      const allowed = remote.filter((p) => !otherSecret.includes(p));
+      if (allowed.length === 0) continue;
       this.log.info({ iqn, volume: v.id, chap: Boolean(chap) }, 're-creating the export of a published volume');
       const readOnly = v.published.some(exportReadOnly);
       await this.target.ensureTarget({ iqn, volumeKey: `${v.vg}/${v.lv}`, devicePath: v.devicePath, serial: unitSerial(v.vg, v.lv), portals: this.o.portals, readOnly });
-      for (const p of v.published) {
+      for (const p of allowed) {
         const node = parseNodeId(p.nodeId);
-        if (node && !this.isLocal(v, node.node)) await this.target.allowInitiator(iqn, node.iqn, p.chap ? chap : undefined);
+        if (node) await this.target.allowInitiator(iqn, node.iqn, p.chap ? chap : undefined);
       }
     }
   }

@@ -81,14 +81,16 @@ export function decodePublished(text: string | undefined): Publication[] {
     if (!Array.isArray(list)) return [];
     return list.filter(
       (p): p is Publication => typeof p === 'object' && p !== null && typeof p.nodeId === 'string' && typeof p.readOnly === 'boolean' && typeof p.mode === 'string',
-    );
+    ).map((p) => (p.chapId !== undefined && typeof p.chapId !== 'string' ? { ...p, chapId: undefined } : p));
   } catch {
     return [];
   }
 }
 
 export function encodePublished(list: readonly Publication[]): string | undefined {
-  return list.length === 0 ? undefined : JSON.stringify(list.map((p) => ({ nodeId: p.nodeId, readOnly: p.readOnly, mode: p.mode, ...(p.chap ? { chap: true } : {}) })));
+  return list.length === 0
+    ? undefined
+    : JSON.stringify(list.map((p) => ({ nodeId: p.nodeId, readOnly: p.readOnly, mode: p.mode, ...(p.chap ? { chap: true } : {}), ...(p.chap && p.chapId ? { chapId: p.chapId } : {}) })));
 }
 
 function date(text: string | undefined, fallback: Date | undefined): Date {

@@ -54,6 +54,11 @@ export interface Publication {
   mode: string;
   /** Published with CHAP (the credentials themselves are never stored). */
   chap?: boolean;
+  /**
+   * Fingerprint of the CHAP credentials it was published with (chapFingerprint), so reconcile can
+   * tell whether the agent-level secret is the Secret this publication used. Agent-side only.
+   */
+  chapId?: string;
 }
 
 export interface PublishArgs {
@@ -185,4 +190,6 @@ export interface AgentDirectory {
    * that id is known, since its volumes may well exist out of reach.
    */
   byNodeId(nodeId: string): StorageAgent | undefined;
+  /** Why an agent cannot be called now (unreachable, never connected), undefined when it can. */
+  unavailable(agent: StorageAgent): string | undefined;
 }

@@ -16,11 +16,12 @@ import { int64 } from './validate.js';
  * The storage node for a new volume without a content source: the agent with
  * the most room for these parameters. Agents whose volume groups are not
  * known yet (a remote agent never reached) are skipped; with one candidate no
- * capacity is read. When none fits, the first agent's error (e.g. an unknown
- * volumeGroup parameter) is the answer.
+ * capacity is read. Agents marked unreachable are skipped too. When none
+ * fits, the first agent's error (e.g. an unknown volumeGroup parameter) is
+ * the answer.
  */
 export async function pickAgent(agents: AgentDirectory, parameters: Record<string, string>, defaults: (a: StorageAgent) => ParamDefaults): Promise<StorageAgent> {
-  const candidates = agents.all().filter((a) => a.volumeGroups().length > 0);
+  const candidates = agents.all().filter((a) => a.volumeGroups().length > 0 && agents.unavailable(a) === undefined);
   if (candidates.length === 0) throw new Unavailable('no storage agent is available');
   if (candidates.length === 1) return candidates[0] as StorageAgent;
   let best: StorageAgent | undefined;

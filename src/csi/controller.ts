@@ -5,7 +5,7 @@
 import { thinPoolProblem } from '../agent/capacity.js';
 import { parseSnapshotParams, parseVolumeParams, sameVolumeParams } from '../agent/params.js';
 import type { AgentDirectory, StorageAgent, VolumeInfo } from '../agent/types.js';
-import { AlreadyExists, Busy, InvalidArgument, NotFound, Unimplemented } from '../errors.js';
+import { AlreadyExists, Busy, DomainError, InvalidArgument, NotFound, Unavailable, Unimplemented } from '../errors.js';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
 import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
 import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
@@ -14,6 +14,9 @@ import {
   contentSourceOf, pickAgent, resolve, volumeOrNotFound, sizeRequest, toCsiSnapshot, toCsiVolume,
 } from './controller-ops.js';
 import { publish, unpublish, validatePublish } from './controller-publish.js';
+import { askEach, describeSkipped, type Skipped } from './agent-fanout.js';
+import { CreateAttempts } from './create-attempts.js';
+import type { CallContext } from '../server/adapter.js';
 import { page } from './pagination.js';
 import { requireCapabilities, requireField, requireSupportedCapabilities, unsupportedReason } from './validate.js';
 
@@ -46,6 +49,9 @@ export function controllerCapabilities(): ControllerServiceCapability[] {
   return CAPABILITIES.map((type) => ({ rpc: { type } }));
 }
 
+/** Agent answers to CreateVolume that mean nothing was made. */
+const REFUSALS = new Set(['InvalidArgument', 'OutOfCapacity', 'OutOfRange', 'NotFound', 'FailedPrecondition']);
+
 function notReady(v: VolumeInfo): Busy {
   return new Busy(`volume ${v.id} is not ready yet (${v.state}); retry later`);
 }
@@ -60,18 +66,55 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
     throw new Unimplemented(`${what} is not supported by this plugin`);
   };
 
-  /** The agent holding a volume of that name, if any. */
-  async function ownerOfVolume(name: string): Promise<StorageAgent | undefined> {
-    for (const a of agents.all()) if (await a.findVolumeByName(name)) return a;
-    return undefined;
+  const attempts = new CreateAttempts();
+
+  /** An answer given without the skipped agents: logged and counted. */
+  function noteSkipped(ctx: CallContext, call: string, skipped: readonly Skipped[]): void {
+    if (skipped.length === 0) return;
+    deps.metrics?.agentSkipped.inc({ call }, skipped.length);
+    ctx.log.warn({ skipped: skipped.map((s) => s.agent.nodeName), reasons: describeSkipped(skipped) }, `${call}: answered without unreachable storage agents`);
+  }
+
+  /** The agent holding a volume of that name (asked all at once), and the agents that could not be asked. */
+  async function ownerOfVolume(name: string): Promise<{ owner: StorageAgent | undefined; skipped: Skipped[] }> {
+    const { answers, skipped } = await askEach(agents, (a) => a.findVolumeByName(name));
+    return { owner: answers.find((x) => x.value)?.agent, skipped };
   }
 
   async function findSnapshotByName(name: string) {
-    for (const a of agents.all()) {
-      const s = await a.findSnapshotByName(name);
-      if (s) return s;
+    const { answers, skipped } = await askEach(agents, (a) => a.findSnapshotByName(name));
+    return { snapshot: answers.find((x) => x.value)?.value, skipped };
+  }
+
+  /**
+   * A name lookup that could not ask every agent. With a content source the
+   * volume can only be on the source's node, so the others do not matter.
+   * Without one it could be anywhere an earlier attempt went: when this
+   * process sent the name to an agent that is unreachable now, UNAVAILABLE
+   * (the volume may be there); otherwise the lookup is answered without them.
+   */
+  function checkSkippedForCreate(name: string, skipped: readonly Skipped[], ctx: CallContext): void {
+    const prior = attempts.where(name);
+    const there = skipped.find((s) => s.agent.nodeId === prior);
+    if (there) {
+      throw new Unavailable(`volume ${name} may already exist on storage node ${there.agent.nodeName}, where an earlier CreateVolume of this name went, and that agent cannot be reached now: ${there.reason}`);
     }
-    return undefined;
+    noteSkipped(ctx, 'CreateVolume', skipped);
+  }
+
+  /**
+   * A listing of every agent that answers. An unreachable agent's entries are
+   * left out (logged, counted): the external-attacher's ListVolumes reconcile
+   * then re-publishes that agent's attached volumes, which fails UNAVAILABLE
+   * and is retried, harmless; the health monitor reports nothing for a volume
+   * it does not see. Failing the whole listing would stop both for every
+   * volume of the cluster. With no agent answering, UNAVAILABLE.
+   */
+  async function listedOrUnavailable<T>(ctx: CallContext, call: string, list: (a: StorageAgent) => Promise<T>) {
+    const { answers, skipped } = await askEach(agents, list);
+    if (answers.length === 0 && skipped.length > 0) throw new Unavailable(`no storage agent could be listed: ${describeSkipped(skipped)}`);
+    noteSkipped(ctx, call, skipped);
+    return answers;
   }
 
   async function condition(agent: StorageAgent, v: VolumeInfo): Promise<VolumeCondition> {
@@ -99,12 +142,14 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           }
         },
         lockKeys: (r) => nameLock(r.name),
-        handle: async (r) => {
+        handle: async (r, ctx) => {
           const range = sizeRequest(r.capacity_range);
           const source = contentSourceOf(r.volume_content_source);
-          // With several storage nodes the name may be on any of them (an in-memory lookup on each);
+          // With several storage nodes the name may be on any of them (an in-memory lookup on each, all at once);
           // with one, its agent decides idempotency in the same call that creates.
-          const owner = agents.all().length > 1 ? await ownerOfVolume(r.name) : undefined;
+          const { owner, skipped } = agents.all().length > 1 ? await ownerOfVolume(r.name) : { owner: undefined, skipped: [] };
+          if (!owner && !source) checkSkippedForCreate(r.name, skipped, ctx);
+          else if (!owner) noteSkipped(ctx, 'CreateVolume', skipped);
           const src = source && !owner ? resolve(agents, source.id) : undefined;
           if (source && !owner && !src) throw new NotFound(`${source.kind === 'snapshot' ? 'snapshot' : 'source volume'} ${source.id} does not exist`);
           const agent = owner ?? src?.agent ?? (await pickAgent(agents, r.parameters, defaults));
@@ -113,7 +158,12 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
             throw new InvalidArgument('volume_content_source', `source ${source?.id} is on storage node ${agent.nodeName}, which has no volume group ${wantVg}; a copy cannot cross storage nodes`);
           }
           const params = parseVolumeParams(r.parameters, defaults(agent));
-          const volume = await agent.createVolume({ name: r.name, range, defaultBytes: o.defaultVolumeBytes, params, source });
+          attempts.note(r.name, agent.nodeId);
+          const volume = await agent.createVolume({ name: r.name, range, defaultBytes: o.defaultVolumeBytes, params, source }).catch((e: unknown) => {
+            // a refusal made nothing: the name may go elsewhere next time
+            if (e instanceof DomainError && REFUSALS.has(e.kind)) attempts.forget(r.name);
+            throw e;
+          });
           if (volume.state !== 'ready') throw notReady(volume);
           return { volume: toCsiVolume(volume) };
         },
@@ -176,9 +226,9 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
     ListVolumes: unary(
       'Controller/ListVolumes',
       {
-        handle: async (r) => {
+        handle: async (r, ctx) => {
           const all: VolumeInfo[] = [];
-          for (const a of agents.all()) all.push(...(await a.listVolumes()).filter((v) => v.state === 'ready'));
+          for (const { value } of await listedOrUnavailable(ctx, 'ListVolumes', (a) => a.listVolumes())) all.push(...value.filter((v) => v.state === 'ready'));
           const { entries, nextToken } = page(all, r.max_entries, r.starting_token);
           const out = [];
           for (const v of entries) {
@@ -194,14 +244,18 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
     GetCapacity: unary(
       'Controller/GetCapacity',
       {
-        handle: async (r) => {
+        handle: async (r, ctx) => {
           if (r.volume_capabilities.length > 0) requireSupportedCapabilities('volume_capabilities', r.volume_capabilities);
           let available = 0;
           let maximum = 0;
-          // a remote agent never reached has no known volume groups: its capacity is not counted
-          for (const a of agents.all().filter((x) => x.volumeGroups().length > 0)) {
+          // an agent that cannot be reached (or never was: its volume groups are unknown) adds nothing:
+          // placement skips it too
+          const { answers, skipped } = await askEach(agents, async (a) => {
             const p = parseVolumeParams(r.parameters, defaults(a));
-            const c = await a.capacity({ vg: p.volumeGroup, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes });
+            return a.capacity({ vg: p.volumeGroup, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes });
+          });
+          noteSkipped(ctx, 'GetCapacity', skipped);
+          for (const { value: c } of answers) {
             available += c.availableBytes;
             maximum = Math.max(maximum, c.maximumVolumeBytes);
           }
@@ -222,10 +276,14 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
           parseSnapshotParams(r.parameters);
         },
         lockKeys: (r) => [...nameLock(`snapshot:${r.name}`), ...idLock(r.source_volume_id)],
-        handle: async (r) => {
+        handle: async (r, ctx) => {
           const params = parseSnapshotParams(r.parameters);
-          // several storage nodes: the name may be on any of them; the source's agent decides the rest in one call
-          const existing = agents.all().length > 1 ? await findSnapshotByName(r.name) : undefined;
+          // several storage nodes: the name may be on any of them; the source's agent decides the rest in one call.
+          // A snapshot is always made on its source's node, so agents that cannot be asked cannot hold
+          // this request's snapshot (only a same-named one of another source would go unseen).
+          const found = agents.all().length > 1 ? await findSnapshotByName(r.name) : { snapshot: undefined, skipped: [] };
+          noteSkipped(ctx, 'CreateSnapshot', found.skipped);
+          const existing = found.snapshot;
           if (existing) {
             if (existing.sourceVolumeId !== r.source_volume_id) {
               throw new AlreadyExists(`snapshot ${r.name} exists for another source volume (${existing.sourceVolumeId})`);
@@ -258,14 +316,14 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
     ListSnapshots: unary(
       'Controller/ListSnapshots',
       {
-        handle: async (r) => {
+        handle: async (r, ctx) => {
           let all = [];
           if (r.snapshot_id) {
             const where = resolve(agents, r.snapshot_id);
             const s = where ? await where.agent.getSnapshot(where.vg, where.lv) : undefined;
             all = s ? [s] : [];
           } else {
-            for (const a of agents.all()) all.push(...(await a.listSnapshots()));
+            for (const { value } of await listedOrUnavailable(ctx, 'ListSnapshots', (a) => a.listSnapshots())) all.push(...value);
           }
           if (r.source_volume_id) all = all.filter((s) => s.sourceVolumeId === r.source_volume_id);
           const { entries, nextToken } = page(all, r.max_entries, r.starting_token);

@@ -33,7 +33,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Busy } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
-import { Findmnt } from '../host/findmnt.js';
+import { MountTable } from '../host/mountinfo.js';
 import { diskUse, probeExclusive, type ExclusiveProbe } from '../iscsi-initiator/in-use.js';
 import type { Iscsiadm } from '../iscsi-initiator/iscsiadm.js';
 import { Multipath } from '../iscsi-initiator/multipath.js';
@@ -172,7 +172,8 @@ export interface OrphanCleanupOptions {
   iscsi: Iscsiadm;
   log: Logger;
   gate?: StageGate;
-  /** For tests: default /sys, /dev, open(O_EXCL). */
+  /** For tests: default /proc/self/mountinfo, /sys, /dev, open(O_EXCL). */
+  mounts?: MountTable;
   sysfsRoot?: string;
   devDir?: string;
   probe?: (devicePath: string) => Promise<ExclusiveProbe>;
@@ -209,7 +210,7 @@ export async function cleanupOrphans(o: OrphanCleanupOptions): Promise<OrphanCle
     const sessions = await o.iscsi.sessions();
     const records = await o.iscsi.nodes();
     const plan = planOrphans({ iqnPrefix: o.iqnPrefix, sessions, records, owned, running });
-    const mounts = plan.candidates.length > 0 ? await new Findmnt(o.runner).all() : [];
+    const mounts = plan.candidates.length > 0 ? await (o.mounts ?? new MountTable()).all() : [];
     const multipath = new Multipath(o.runner, o.sysfsRoot ? { sysfsRoot: o.sysfsRoot } : {});
     const probe = o.probe ?? ((path: string) => probeExclusive(path));
 

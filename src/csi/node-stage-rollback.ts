@@ -11,7 +11,6 @@
  */
 import { resolve } from 'node:path';
 import type { CommandRunner } from '../exec/runner.js';
-import { Findmnt } from '../host/findmnt.js';
 import type { Mounter } from '../host/mount.js';
 import { currentAttachment } from '../iscsi-initiator/attachment.js';
 import { diskUse } from '../iscsi-initiator/in-use.js';
@@ -78,7 +77,7 @@ async function rollback(d: RollbackDeps, r: StageRequestLike, iqn: string, wasMo
   if (!wasMounted) await d.mounter.unmount(r.staging_target_path);
   const now = await currentAttachment({ targetIqn: iqn, portals, lun }, { multipath: d.multipath, ...sys, ...(d.byPathDir ? { byPathDir: d.byPathDir } : {}) });
   const staging = resolve(r.staging_target_path);
-  const mounts = (await new Findmnt(d.runner).all()).filter((m) => resolve(m.target) !== staging);
+  const mounts = (await d.mounter.mounts.all()).filter((m) => resolve(m.target) !== staging);
   const users: string[] = [];
   for (const disk of now.disks) users.push(...(await diskUse(disk.name, mounts, sys)).users);
   if (users.length > 0) {

@@ -19,7 +19,6 @@
 import { resolve } from 'node:path';
 import { FailedPrecondition } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
-import { Findmnt } from '../host/findmnt.js';
 import type { Mounter } from '../host/mount.js';
 import { currentAttachment } from '../iscsi-initiator/attachment.js';
 import { diskUse, probeExclusive, type ExclusiveProbe } from '../iscsi-initiator/in-use.js';
@@ -53,7 +52,7 @@ export async function unstageVolume(d: UnstageDeps, volumeId: string, staging: s
     { multipath: d.multipath, ...sys, ...(d.byPathDir ? { byPathDir: d.byPathDir } : {}) },
   );
   const stagingPath = resolve(staging);
-  const others = (await new Findmnt(d.runner).all()).filter((m) => resolve(m.target) !== stagingPath);
+  const others = (await d.mounter.mounts.all()).filter((m) => resolve(m.target) !== stagingPath);
   const users: string[] = [];
   for (const disk of now.disks) users.push(...(await diskUse(disk.name, others, sys)).users);
   if (users.length > 0) {

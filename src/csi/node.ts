@@ -158,13 +158,13 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     const state: StageState = { ...attached, block, ...(fsType ? { fsType } : {}), ...(readOnly ? { readOnly } : {}), targets: prior?.targets ?? [] };
     await writeState(r.staging_target_path, state);
     if (block || !fsType) return {};
-    const probed = await probe.probe(state.device);
+    // Both read-only probes at once: blkid names the file system, wipefs sees every signature (blank = neither finds anything).
+    const [probed, noSignatures] = await Promise.all([probe.probe(state.device), probe.noSignatures(state.device)]);
     const found = probed?.type;
     const formatting = !found;
     if (!found) {
       if (readOnly) throw new FailedPrecondition(`volume ${r.volume_id} holds no file system and is staged through ${cap.access_mode?.mode}: a reader-only volume is never formatted (stage it once through a writer mode to format it)`);
-      // blank = blkid found nothing at all (just now) and wipefs finds no signature either
-      if (probed || !(await probe.noSignatures(state.device))) throw new FailedPrecondition(`device ${state.device} is not blank (partition table or unknown signature); refusing to format it`);
+      if (probed || !noSignatures) throw new FailedPrecondition(`device ${state.device} is not blank (partition table or unknown signature); refusing to format it`);
       await mkfs(o.runner, fsType, state.device, { extraArgs: mkfsArgs, signal });
     } else if (found !== fsType) {
       throw new FailedPrecondition(`volume ${r.volume_id} holds a ${found} file system, not ${fsType}; it is never reformatted`);

@@ -1,6 +1,6 @@
 /** The node's block and file-system tools: what src/csi/node.ts uses. */
 export { BlockProbe, BLKID_AMBIVALENT, BLKID_NOTHING_FOUND, parseBlkidExport, parseWipefsJson, type ProbeResult, type WipefsSignature } from './blkid.js';
-export { Findmnt, FINDMNT_COLUMNS, parseFindmnt, type MountEntry } from './findmnt.js';
+export { MountTable, parseMountinfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
 export { isSupportedFs, mkfs, mkfsArgv, parseMkfsArgs, SUPPORTED_FS, type FsType, type MkfsOptions } from './mkfs.js';
 export { assertMountOptions, MAX_UNMOUNTS, Mounter, type MountCallOptions, type MountResult } from './mount.js';
 export { assertSafePath, ensureDir, ensureFile, pathExists, pathKind, removeTarget, type PathKind } from './paths.js';

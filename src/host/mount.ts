@@ -1,6 +1,6 @@
 /**
- * mount / umount with check-then-act: every call first asks findmnt what is
- * mounted at the target, so a retry after a crash (or a second identical
+ * mount / umount with check-then-act: every call first reads the mount table
+ * (/proc/self/mountinfo, src/host/mountinfo.ts) for what is mounted at the target, so a retry after a crash (or a second identical
  * call) finishes the job or does nothing.
  *
  *   mount(dev, dir, fs, opts)  mount -t FS [-o OPTS] DEV DIR
@@ -17,7 +17,7 @@ import { realpath } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FailedPrecondition, InvalidArgument } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
-import { Findmnt, type MountEntry } from './findmnt.js';
+import { MountTable, type MountEntry } from './mountinfo.js';
 import { pathKind } from './paths.js';
 
 export interface MountCallOptions {
@@ -37,14 +37,10 @@ export function assertMountOptions(options: readonly string[]): void {
 export const MAX_UNMOUNTS = 8;
 
 export class Mounter {
-  readonly findmnt: Findmnt;
-
   constructor(
     private readonly runner: CommandRunner,
-    findmnt?: Findmnt,
-  ) {
-    this.findmnt = findmnt ?? new Findmnt(runner);
-  }
+    readonly mounts: MountTable = new MountTable(),
+  ) {}
 
   /**
    * Mounts a file system. Already mounted there from the same device is OK
@@ -54,9 +50,9 @@ export class Mounter {
   async mount(device: string, target: string, fsType: string, options: readonly string[] = [], o: MountCallOptions = {}): Promise<MountResult> {
     assertMountOptions(options);
     if (!/^[a-z0-9_.]+$/.test(fsType)) throw new InvalidArgument('fs_type', `${JSON.stringify(fsType)} is not a file system type`);
-    const cur = await this.findmnt.mountAt(target, o);
+    const cur = await this.mounts.mountAt(target);
     if (cur) {
-      if (!(await this.sameDevice(cur, device, o))) {
+      if (!(await this.sameDevice(cur, device))) {
         throw new FailedPrecondition(`${target} already has ${cur.source} (${cur.fstype}) mounted, not ${device}`);
       }
       const wantRo = options.includes('ro');
@@ -75,10 +71,10 @@ export class Mounter {
    */
   async bindMount(source: string, target: string, readOnly: boolean, o: MountCallOptions = {}, extraOptions: readonly string[] = []): Promise<MountResult> {
     assertMountOptions(extraOptions);
-    const cur = await this.findmnt.mountAt(target, o);
+    const cur = await this.mounts.mountAt(target);
     let result: MountResult = 'already-mounted';
     if (cur) {
-      if (!(await this.isBindOf(cur, source, o))) throw new FailedPrecondition(`${target} already has ${cur.source} mounted, not a bind of ${source}`);
+      if (!(await this.isBindOf(cur, source))) throw new FailedPrecondition(`${target} already has ${cur.source} mounted, not a bind of ${source}`);
       if (cur.readOnly && !readOnly) throw new FailedPrecondition(`${target} is bind-mounted read-only already`);
       if (cur.readOnly === readOnly) return result;
     } else {
@@ -104,7 +100,7 @@ export class Mounter {
    */
   async unmount(target: string, o: MountCallOptions = {}): Promise<number> {
     let n = 0;
-    while (await this.findmnt.mountAt(target, o)) {
+    while (await this.mounts.mountAt(target)) {
       if (n >= MAX_UNMOUNTS) throw new FailedPrecondition(`${target} still has mounts after ${n} umounts`);
       await this.runner.run(['umount', target], { signal: o.signal, timeoutMs: o.timeoutMs ?? 120_000 });
       n++;
@@ -113,13 +109,13 @@ export class Mounter {
   }
 
   /** True when something is mounted at exactly target. */
-  async isMountPoint(target: string, o: MountCallOptions = {}): Promise<boolean> {
-    return (await this.findmnt.mountAt(target, o)) !== undefined;
+  async isMountPoint(target: string): Promise<boolean> {
+    return (await this.mounts.mountAt(target)) !== undefined;
   }
 
   /** True when the mount at target is read-only (per mount or the whole file system); undefined when nothing is mounted. */
-  async isReadOnly(target: string, o: MountCallOptions = {}): Promise<boolean | undefined> {
-    return (await this.findmnt.mountAt(target, o))?.readOnly;
+  async isReadOnly(target: string): Promise<boolean | undefined> {
+    return (await this.mounts.mountAt(target))?.readOnly;
   }
 
   /**
@@ -128,16 +124,16 @@ export class Mounter {
    * file system (maj:min) and root as the source's own mount. A source that
    * is neither a device nor a mount point cannot be checked and is accepted.
    */
-  private async isBindOf(cur: MountEntry, source: string, o: MountCallOptions): Promise<boolean> {
+  private async isBindOf(cur: MountEntry, source: string): Promise<boolean> {
     if ((await pathKind(source)) === 'block') return cur.fsroot === `/${basename(await realpath(source))}`;
-    const src = await this.findmnt.mountAt(source, o);
+    const src = await this.mounts.mountAt(source);
     return !src || (cur.majMin === src.majMin && cur.fsroot === src.fsroot);
   }
 
-  private async sameDevice(cur: MountEntry, device: string, o: MountCallOptions): Promise<boolean> {
+  private async sameDevice(cur: MountEntry, device: string): Promise<boolean> {
     if (cur.device === device) return true;
     // /dev/disk/by-path/... vs /dev/sdb, /dev/mapper/x vs /dev/dm-3: compare by the mounts of the device.
-    const of = await this.findmnt.mountsOf(device, o);
+    const of = await this.mounts.mountsOf(device);
     return of.some((m) => m.target === cur.target);
   }
 }

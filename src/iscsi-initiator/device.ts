@@ -9,7 +9,7 @@ import { Unavailable } from '../errors.js';
 import { abortError, sleep } from './mutex.js';
 
 export interface WaitForDeviceOptions {
-  /** Poll interval. Default 200 ms. */
+  /** Longest poll interval (the first polls are 20 ms apart). Default 200 ms. */
   pollMs?: number;
 }
 
@@ -24,11 +24,13 @@ export interface ResolvedDevice {
 
 /**
  * Polls until `path` exists and is a block device, then resolves its target.
- * Bounded by timeoutMs: Unavailable naming the path when it never appears;
+ * The first polls are 20 ms apart (udev makes the link a few ms after the
+ * login), doubling up to pollMs. Bounded by timeoutMs: Unavailable naming the path when it never appears;
  * the signal rejects at once with an AbortError.
  */
 export async function waitForDevice(path: string, timeoutMs: number, signal?: AbortSignal, o: WaitForDeviceOptions = {}): Promise<ResolvedDevice> {
   const pollMs = o.pollMs ?? 200;
+  let next = Math.min(20, pollMs);
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (signal?.aborted) throw abortError(signal);
@@ -38,7 +40,8 @@ export async function waitForDevice(path: string, timeoutMs: number, signal?: Ab
     if (left <= 0) {
       throw new Unavailable(`device ${path} did not appear within ${Math.round(timeoutMs / 100) / 10} s (is the session logged in and the LUN mapped to this initiator?)`);
     }
-    await sleep(Math.min(pollMs, left), signal);
+    await sleep(Math.min(next, left), signal);
+    next = Math.min(next * 2, pollMs);
   }
 }
 

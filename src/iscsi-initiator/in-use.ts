@@ -5,7 +5,7 @@
  * - mounted: the disk, one of its partitions or the multipath map over it is
  *   the source of a mount (matched by major:minor and by /dev name), or its
  *   device node is bind-mounted onto a file (a raw block volume published to
- *   a pod: findmnt shows "devtmpfs[/sdb]", fsroot "/sdb");
+ *   a pod: the mount table shows "devtmpfs[/sdb]", fsroot "/sdb");
  * - held: another block device sits on it (LVM, md, dm-crypt, kpartx
  *   partitions, a second dm table), read from sysfs block/<name>/holders.
  *   The dm-multipath map directly over the disk is not a user: it is part of
@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { InvalidArgument } from '../errors.js';
 import { DEFAULT_SYSFS_ROOT } from './scsi.js';
 
-/** The parts of a findmnt entry (src/host/findmnt.ts MountEntry) this check reads. */
+/** The parts of a mount table entry (src/host/mountinfo.ts MountEntry) this check reads. */
 export interface MountLike {
   target: string;
   /** SOURCE without a "[fsroot]" suffix, e.g. "/dev/sdb", "/dev/mapper/mpatha", "devtmpfs". */

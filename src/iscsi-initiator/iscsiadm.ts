@@ -17,6 +17,8 @@
  * error; errors thrown here are rebuilt from redacted text again in case a
  * runner does not redact. They are never logged.
  */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CommandFailed, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors.js';
 import { redact, redactArgv, type CommandRunner, type RunResult } from '../exec/runner.js';
 import type { Logger } from '../log.js';
@@ -72,6 +74,20 @@ export interface IscsiadmOptions {
   mutex?: Mutex;
   /** Program name. Default "iscsiadm". */
   binary?: string;
+  /** Where open-iscsi keeps its node records (one directory per target). Default NODE_DB_DIRS. */
+  nodeDbDirs?: readonly string[];
+}
+
+/** open-iscsi's node record database: /etc/iscsi/nodes on Debian and Ubuntu, /var/lib/iscsi/nodes on Fedora and SUSE. */
+export const NODE_DB_DIRS = ['/etc/iscsi/nodes', '/var/lib/iscsi/nodes'] as const;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export type LoginResult = 'logged-in' | 'already-logged-in';
@@ -86,6 +102,7 @@ export class Iscsiadm {
   private readonly loginRetryMax: number;
   private readonly mutex: Mutex;
   private readonly bin: string;
+  private readonly nodeDbDirs: readonly string[];
 
   constructor(
     private readonly runner: CommandRunner,
@@ -99,6 +116,22 @@ export class Iscsiadm {
     this.loginRetryMax = options.initialLoginRetryMax ?? 2;
     this.mutex = options.mutex ?? ISCSIADM_MUTEX;
     this.bin = options.binary ?? 'iscsiadm';
+    this.nodeDbDirs = options.nodeDbDirs ?? NODE_DB_DIRS;
+  }
+
+  /**
+   * Whether a node record of the target may exist. False only when the
+   * record database is there and holds no directory of the target: then
+   * `-o show` is not needed to know that `-o new` resets nothing. A
+   * database in an unknown place answers true (ask iscsiadm).
+   */
+  private async mayHaveRecord(iqn: string): Promise<boolean> {
+    let found = false;
+    for (const dir of this.nodeDbDirs) {
+      if (await exists(join(dir, iqn))) return true;
+      if (await exists(dir)) found = true;
+    }
+    return !found;
   }
 
   /**
@@ -113,8 +146,9 @@ export class Iscsiadm {
     if (spec.chap) validateChap(spec.chap);
     const node = this.nodeArgs(spec.iqn, portal, spec.iface);
     const call = { iface: spec.iface, signal: o.signal };
-    const shown = await this.exec([...node, '-o', 'show'], call, [ISCSI_ERR.NO_OBJS_FOUND]);
-    if (shown.exitCode === ISCSI_ERR.NO_OBJS_FOUND) {
+    // The record database without this target's directory: no record, no `-o show` process.
+    const missing = !(await this.mayHaveRecord(spec.iqn)) || (await this.exec([...node, '-o', 'show'], call, [ISCSI_ERR.NO_OBJS_FOUND])).exitCode === ISCSI_ERR.NO_OBJS_FOUND;
+    if (missing) {
       await this.exec([...node, '-o', 'new'], call);
       this.log?.info({ iqn: spec.iqn, portal, iface: spec.iface }, 'iSCSI node record created');
     }

@@ -8,7 +8,7 @@
  *              attrib/emulate_tpu=1, attrib/emulate_tpws=1  (the kernel dereferences the opened device
  *              here: writing them before enable oopses the 6.1 kernel, so only when enable reads 1)
  *   target:    mkdir iscsi/<iqn>/tpgt_1, attrib (authentication=0 on a new TPG, generate_node_acls=0,
- *              demo_mode_write_protect=1, cache_dynamic_acls=0, prod_mode_write_protect), param/* (the login
+ *              demo_mode_write_protect=1, demo_mode_discovery=0, cache_dynamic_acls=0, prod_mode_write_protect), param/* (the login
  *              keys of TPG_PARAMS), lun/lun_0 + link, np/<portal>..., enable=1
  *   initiator: mkdir acls/<iqn>, attrib/authentication + TPG authentication, auth/*, lun_0 + link,
  *              lun_0/write_protect
@@ -180,6 +180,9 @@ export class LioTarget implements Target {
     await this.writeIfDifferent(join(attrib, 'generate_node_acls'), '0');
     await this.writeIfDifferent(join(attrib, 'cache_dynamic_acls'), '0');
     await this.writeIfDifferent(join(attrib, 'demo_mode_write_protect'), '1');
+    // SendTargets lists this target only to initiators with a node ACL here
+    // (the kernel skips the TPG when generate_node_acls and demo_mode_discovery are both 0).
+    await this.writeIfDifferent(join(attrib, 'demo_mode_discovery'), '0');
     await this.writeIfDifferent(join(attrib, 'prod_mode_write_protect'), spec.readOnly ? '1' : '0');
     // before enable, so the first login already negotiates large transfers
     for (const [key, value] of TPG_PARAMS) await this.writeIfDifferent(join(paths.tpg(spec.iqn), 'param', key), value);

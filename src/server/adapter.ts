@@ -52,7 +52,16 @@ export function unary<Req, Res>(method: string, spec: RpcSpec<Req, Res>, deps: A
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     void runCall(method, spec, deps, call).then(
       (res) => callback(null, res),
-      (err: MappedStatus) => callback({ code: err.code, details: err.details, metadata: statusMetadata(err) }),
+      (err: MappedStatus) => {
+        // an answer must never take the process down: without trailers rather than not at all
+        let metadata;
+        try {
+          metadata = statusMetadata(err);
+        } catch {
+          metadata = undefined;
+        }
+        callback({ code: err.code, details: err.details, ...(metadata ? { metadata } : {}) });
+      },
     );
   };
 }

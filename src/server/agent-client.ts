@@ -4,7 +4,7 @@
  * as the same errors (status.ts fromStatus), so the controller cannot tell it
  * from the in-process agent. The RPC's AbortSignal cancels the call.
  */
-import type { ChannelCredentials, ChannelOptions, Client, ServiceError } from '@grpc/grpc-js';
+import { status as Code, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { shortNodeId } from '../agent/ids.js';
 import type {
   CallOptions, Capacity, CapacityQuery, CreateVolumeArgs, PoolStatus, PublishArgs, PublishInfo, SnapshotInfo, StorageAgent, VolumeInfo,
@@ -15,10 +15,11 @@ import {
   chapToWire, infoFromWire, num, paramsToWire, poolFromWire, publicationToWire, publishInfoFromWire, snapshotFromWire, sourceToWire, volumeFromWire,
   type AgentIdentity,
 } from '../agent/wire.js';
+import { Backoff, type BackoffOptions } from '../backoff.js';
 import { FailedPrecondition, Unavailable } from '../errors.js';
 import type { AgentClient } from '../gen/csilvmiscsi/agent/v1/Agent.js';
 import { loadAgent } from './proto.js';
-import { fromStatus } from './status.js';
+import { fromStatus, KIND_KEY } from './status.js';
 
 export interface RemoteAgentOptions {
   nodeName: string;
@@ -28,6 +29,26 @@ export interface RemoteAgentOptions {
   channelOptions?: ChannelOptions;
   /** Deadline of one call. Default 5 minutes (a CreateVolume may wait for a copy). */
   timeoutMs?: number;
+  /** Backoff between reconnection attempts while unreachable. Default 1 s doubling to 30 s. */
+  retry?: BackoffOptions;
+  /** Told when the agent becomes reachable or unreachable. */
+  onReachability?: (agent: RemoteAgent, reachable: boolean, reason?: string) => void;
+  now?: () => number;
+}
+
+/** Deadline of the GetInfo call that (re)connects an agent. */
+const CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 30_000 };
+
+/**
+ * A failure of the transport, not an answer of the agent: the agent's own
+ * errors carry their kind in the trailing metadata (status.ts), a dead
+ * connection, a refused one, a failed handshake or a call that never came
+ * back does not.
+ */
+function isTransportFailure(err: ServiceError): boolean {
+  if (err.code !== Code.UNAVAILABLE && err.code !== Code.DEADLINE_EXCEEDED) return false;
+  return (err.metadata?.get(KIND_KEY).length ?? 0) === 0;
 }
 
 type Callback<Res> = (err: ServiceError | null, res?: Res) => void;
@@ -40,9 +61,17 @@ export class RemoteAgent implements StorageAgent {
   private readonly client: AgentClient;
   private readonly timeoutMs: number;
   private info: AgentIdentity | undefined;
+  private readonly backoff: Backoff;
+  private readonly now: () => number;
+  /** Set while the agent is unreachable (never connected counts): why, since when, when to try again. */
+  private down: { reason: string; since: number; retryAt: number } | undefined;
+  private connecting: Promise<void> | undefined;
 
-  constructor(o: RemoteAgentOptions) {
+  constructor(private readonly o: RemoteAgentOptions) {
     this.nodeName = o.nodeName;
+    this.backoff = new Backoff(o.retry ?? DEFAULT_RETRY);
+    this.now = o.now ?? Date.now;
+    this.down = { reason: 'not connected yet', since: this.now(), retryAt: 0 };
     this.nodeId = shortNodeId(o.nodeName);
     this.address = o.address;
     this.timeoutMs = o.timeoutMs ?? 300_000;
@@ -50,17 +79,64 @@ export class RemoteAgent implements StorageAgent {
     this.client = new Agent(o.address, o.creds, o.channelOptions ?? {});
   }
 
-  /** Reads the agent's identity and volume groups; the agent must be the node it was listed as. */
-  async connect(o?: CallOptions): Promise<void> {
-    const info = infoFromWire(await this.call('GetInfo', {}, o));
-    if (info.nodeName !== this.nodeName || info.nodeId !== this.nodeId) {
-      throw new FailedPrecondition(`agent at ${this.address} is storage node ${info.nodeName}, not ${this.nodeName}`);
-    }
-    this.info = info;
+  /**
+   * Reads the agent's identity and volume groups; the agent must be the node
+   * it was listed as. Success makes the agent reachable; failure marks it
+   * unreachable and sets when to try again (backoff). Concurrent calls share one.
+   */
+  connect(o?: CallOptions): Promise<void> {
+    this.connecting ??= (async () => {
+      try {
+        const info = infoFromWire(await this.call('GetInfo', {}, o, CONNECT_TIMEOUT_MS));
+        if (info.nodeName !== this.nodeName || info.nodeId !== this.nodeId) {
+          throw new FailedPrecondition(`agent at ${this.address} is storage node ${info.nodeName}, not ${this.nodeName}`);
+        }
+        this.info = info;
+        this.markUp();
+      } catch (e) {
+        this.markDown(e instanceof Error ? e.message : String(e));
+        throw e;
+      } finally {
+        this.connecting = undefined;
+      }
+    })();
+    return this.connecting;
   }
 
+  /** Has answered GetInfo at least once (its volume groups are known). */
   get connected(): boolean {
     return this.info !== undefined;
+  }
+
+  /** Connected and not marked unreachable since. */
+  get reachable(): boolean {
+    return this.info !== undefined && this.down === undefined;
+  }
+
+  /** Why calls to this agent fail now, or undefined when it is reachable. */
+  unreachableReason(): string | undefined {
+    if (!this.down) return this.info ? undefined : 'not connected yet';
+    const retryS = Math.max(0, Math.ceil((this.down.retryAt - this.now()) / 1000));
+    return `storage agent ${this.nodeName} (${this.address}) is unreachable since ${new Date(this.down.since).toISOString()}: ${this.down.reason}; next try in ${retryS} s`;
+  }
+
+  /** Unreachable and its backoff has passed: time for connect(). */
+  retryDue(): boolean {
+    return this.down !== undefined && this.connecting === undefined && this.now() >= this.down.retryAt;
+  }
+
+  private markUp(): void {
+    const was = this.down;
+    this.down = undefined;
+    this.backoff.reset();
+    if (was) this.o.onReachability?.(this, true);
+  }
+
+  private markDown(reason: string): void {
+    const first = this.down === undefined;
+    const since = this.down?.since ?? this.now();
+    this.down = { reason, since, retryAt: this.now() + this.backoff.next() };
+    if (first) this.o.onReachability?.(this, false, reason);
   }
 
   close(): void {
@@ -75,17 +151,24 @@ export class RemoteAgent implements StorageAgent {
     return this.info?.thinPoolVgs.includes(vg) ?? false;
   }
 
-  private call<Res>(method: string, req: object, o?: CallOptions): Promise<Res> {
+  private call<Res>(method: string, req: object, o?: CallOptions, timeoutMs = this.timeoutMs): Promise<Res> {
     const signal = o?.signal;
     if (signal?.aborted) return Promise.reject(new Unavailable(`call to agent ${this.nodeName} cancelled`));
+    // An agent marked unreachable is not called until a reconnection succeeds: the caller learns why at once.
+    if (method !== 'GetInfo' && this.down && this.info) return Promise.reject(new Unavailable(this.unreachableReason() ?? 'unreachable'));
     const fn = (this.client as unknown as Record<string, Unary<object, Res>>)[method];
     if (!fn) throw new Error(`agent API has no method ${method}`);
     return new Promise<Res>((resolve, reject) => {
       const onAbort = () => call.cancel();
-      const call = fn.call(this.client, req, { deadline: new Date(Date.now() + this.timeoutMs) }, (err, res) => {
+      const call = fn.call(this.client, req, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
         signal?.removeEventListener('abort', onAbort);
-        if (err) reject(fromStatus(err, `agent ${this.nodeName} (${this.address})`));
-        else resolve(res as Res);
+        if (err) {
+          if (method !== 'GetInfo' && isTransportFailure(err) && !signal?.aborted) {
+            // the connection failed or a call never came back: confirm with a short GetInfo before marking it
+            this.connect().catch(() => undefined);
+          }
+          reject(fromStatus(err, `agent ${this.nodeName} (${this.address})`));
+        } else resolve(res as Res);
       });
       signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -51,11 +51,27 @@ export function codeName(code: Code): string {
   return Code[code] ?? String(code);
 }
 
+/**
+ * The trailers of an error answer. The field name may hold a request's map
+ * key (parameters.<key>), which can be any Unicode: it travels
+ * percent-encoded, since a metadata value with characters outside printable
+ * ASCII makes grpc-js throw, which took the whole process down (found by
+ * test/integration/fuzz.test.ts).
+ */
 export function statusMetadata(st: MappedStatus): Metadata {
   const md = new Metadata();
   if (st.kind) md.set(KIND_KEY, st.kind);
-  if (st.field) md.set(FIELD_KEY, st.field);
+  if (st.field) md.set(FIELD_KEY, encodeURIComponent(st.field));
   return md;
+}
+
+function decodeField(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 const BY_CODE: Partial<Record<Code, (m: string) => DomainError>> = {
@@ -80,7 +96,7 @@ export function fromStatus(e: ServiceError, where: string): DomainError {
   const msg = `${where}: ${e.details || e.message}`;
   const kind = e.metadata?.get(KIND_KEY)[0]?.toString() as DomainErrorKind | undefined;
   if (kind === 'InvalidArgument') {
-    const field = e.metadata?.get(FIELD_KEY)[0]?.toString() ?? 'request';
+    const field = decodeField(e.metadata?.get(FIELD_KEY)[0]?.toString()) ?? 'request';
     const prefix = `${field}: `;
     return new InvalidArgument(field, e.details.startsWith(prefix) ? `${e.details.slice(prefix.length)} (${where})` : msg);
   }

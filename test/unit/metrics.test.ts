@@ -11,6 +11,7 @@ import { LV_FIELDS, PV_FIELDS, VG_FIELDS } from '../../src/lvm/report.js';
 import { lvmConfigArgs, lvmSettings } from '../../src/lvm/settings.js';
 import { Metrics, readinessProbe, serveMetrics, type ReadyAnswer } from '../../src/metrics.js';
 import { Readiness } from '../../src/readiness.js';
+import { waitFor } from '../helpers/grpc.js';
 
 const quiet = () => createLogger('fatal', new Writable({ write: (_c, _e, cb) => cb() }));
 
@@ -183,24 +184,54 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     expect((await get(port, '/healthz')).status).toBe(200);
   });
 
-  it('/readyz is 503 with the reason when initialization fails', async () => {
+  it('a failed start is retried with backoff: /readyz 503 with the reason and Probe not ready meanwhile, /healthz 200, then ready', async () => {
+    const config = agentConfig();
+    const cfg = lvmConfigArgs(lvmSettings());
+    const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
+    const PVS = ['pvs', ...cfg, ...REPORT, '-o', PV_FIELDS.join(',')];
+    const VGS = ['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(','), 'vg0'];
+    const LVS = ['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0'];
+    const notFound = { exitCode: 5, stderr: '  Volume group "vg0" not found\n  Cannot process volume group vg0\n' };
+    const vgs = JSON.stringify({
+      report: [{ vg: [{ vg_name: 'vg0', vg_uuid: 'u', vg_attr: 'wz--n-', vg_size: '1073741824', vg_free: '1073741824', vg_extent_size: '4194304', vg_extent_count: '256', vg_free_count: '256', pv_count: '1', lv_count: '0', snap_count: '0', vg_tags: '', vg_mda_size: '1044480', vg_mda_free: '514560', vg_mda_count: '1' }] }],
+    });
+    const pvs = JSON.stringify({ report: [{ pv: [{ pv_name: '/dev/vdb', pv_uuid: 'p', vg_name: 'vg0', pv_size: '1073741824', pv_free: '1073741824', dev_size: '1073741824' }] }] });
+    // the first attempt finds no vg0; the second (after the backoff) does
+    const fake = new FakeRunner()
+      .expect(PVS, { stdout: JSON.stringify({ report: [{ pv: [] }] }) })
+      .expect(VGS, notFound)
+      .expect(PVS, { stdout: pvs })
+      .expect(VGS, { stdout: vgs })
+      .expect(LVS, { stdout: JSON.stringify({ report: [{ lv: [] }] }) });
+    let stamp: string | undefined;
+    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => stamp, dmNames: async () => undefined, startRetry: { initialMs: 300, maxMs: 300 } });
+    plugins.push(p);
+    const port = p.metricsPort ?? 0;
+    await p.initialized; // the first attempt
+    stamp = 'stamp-1';
+    const r = await get(port, '/readyz');
+    expect(r.status).toBe(503);
+    expect(r.body).toMatch(/^not ready: start failed, retrying: volume group vg0 does not exist/);
+    expect(p.readiness.get()).toMatchObject({ state: 'initializing' });
+    expect((await get(port, '/healthz')).status).toBe(200);
+    await waitFor(() => p.readiness.isReady(), 10_000, () => JSON.stringify(p.readiness.get()));
+    expect(await get(port, '/readyz')).toEqual({ status: 200, body: 'ready\n' });
+    fake.assertDone();
+  });
+
+  it('stop() ends the retries of a start that keeps failing', async () => {
     const config = agentConfig();
     const cfg = lvmConfigArgs(lvmSettings());
     const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
     const fake = new FakeRunner()
       .expect(['pvs', ...cfg, ...REPORT, '-o', PV_FIELDS.join(',')], { stdout: JSON.stringify({ report: [{ pv: [] }] }) })
-      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(','), 'vg0'], {
-        exitCode: 5,
-        stderr: '  Volume group "vg0" not found\n  Cannot process volume group vg0\n',
-      });
-    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => undefined, dmNames: async () => undefined });
-    plugins.push(p);
-    const port = p.metricsPort ?? 0;
+      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(','), 'vg0'], { exitCode: 5, stderr: '  Volume group "vg0" not found\n' });
+    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => undefined, dmNames: async () => undefined, startRetry: { initialMs: 200, maxMs: 200 } });
     await p.initialized;
-    const r = await get(port, '/readyz');
-    expect(r.status).toBe(503);
-    expect(r.body).toMatch(/^not ready: volume group vg0 does not exist/);
-    expect((await get(port, '/healthz')).status).toBe(200);
-    fake.assertDone();
+    await p.stop(100);
+    await new Promise((r) => setTimeout(r, 500));
+    fake.assertDone(); // no second attempt ran after stop (FakeRunner would have failed on an unexpected command)
+    expect(fake.calls.length).toBe(2);
   });
+
 });

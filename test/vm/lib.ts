@@ -5,7 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readSync, closeSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { loadCsi } from '../../src/server/proto.js';
@@ -164,6 +164,15 @@ export interface PluginProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The Node.js flags the image's ENTRYPOINT gives (between the node binary and main.js): the tests run the plugin as the image does. */
+export function imageNodeFlags(): string[] {
+  const line = readFileSync(join(repo, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('ENTRYPOINT '));
+  const argv = JSON.parse(line?.slice('ENTRYPOINT '.length) ?? '[]') as string[];
+  const main = argv.findIndex((a) => a.endsWith('/dist/main.js'));
+  if (main < 1) throw new Error(`the Dockerfile's ENTRYPOINT does not start dist/main.js with node: ${line ?? '(none)'}`);
+  return argv.slice(1, main);
+}
+
 /**
  * Starts dist/main.js with the given flags (after --node-id storage-1, so a
  * later --node-id wins) on a fresh unix socket and waits until Probe says
@@ -173,7 +182,7 @@ export async function startPlugin(flags: string[], opts: { ready?: boolean; star
   const dir = mkdtempSync('/tmp/csi-vm-');
   const sock = join(dir, 'csi.sock');
   let log = '';
-  const child = spawn(process.execPath, [join(repo, 'dist', 'main.js'), '--endpoint', `unix://${sock}`, '--node-id', 'storage-1', '--log-level', 'debug', ...flags], {
+  const child = spawn(process.execPath, [...imageNodeFlags(), join(repo, 'dist', 'main.js'), '--endpoint', `unix://${sock}`, '--node-id', 'storage-1', '--log-level', 'debug', ...flags], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));

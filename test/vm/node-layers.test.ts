@@ -39,6 +39,13 @@ class RecordingRunner implements CommandRunner {
   }
 }
 
+/** What findmnt (util-linux) says is mounted at a path: the reference for src/host/mountinfo.ts. */
+function findmntSays(path: string): { target: string; source: string; fstype: string; majMin: string; fsroot: string } {
+  const doc = JSON.parse(sh(['findmnt', '-J', '-o', 'TARGET,SOURCE,FSTYPE,MAJ:MIN,FSROOT', '--mountpoint', path])) as { filesystems: Record<string, string>[] };
+  const f = doc.filesystems.at(-1) ?? {};
+  return { target: f['target'] ?? '', source: f['source'] ?? '', fstype: f['fstype'] ?? '', majMin: f['maj:min'] ?? '', fsroot: f['fsroot'] ?? '' };
+}
+
 function save(name: string, text: string): void {
   if (OUT) writeFileSync(join(OUT, name), text);
 }
@@ -121,11 +128,12 @@ describe.runIf(inGuest)('node layers: iscsiadm, blkid, mkfs, mount, grow on real
     await expect(mounter.mount('/dev/null', STAGE, 'ext4')).rejects.toBeInstanceOf(FailedPrecondition);
     writeFileSync(join(STAGE, 'hello.txt'), 'hello from the node layers\n');
     sh(['sync']);
-    const m = await mounter.findmnt.mountAt(STAGE);
-    save('findmnt-stage.json', sh(['findmnt', '-J', '-l', '-o', 'TARGET,SOURCE,FSTYPE,OPTIONS,VFS-OPTIONS,FS-OPTIONS,MAJ:MIN,FSROOT', '--mountpoint', STAGE]));
+    const m = await mounter.mounts.mountAt(STAGE);
     expect(m).toMatchObject({ target: STAGE, device: dev, fstype: 'ext4', readOnly: false, fsroot: '/' });
-    expect(m?.options).toContain('noatime');
-    expect((await mounter.findmnt.mountsOf(dev)).map((x) => x.target)).toContain(STAGE);
+    expect(m?.vfsOptions).toContain('noatime');
+    expect(m).toMatchObject(findmntSays(STAGE)); // the mount table as util-linux reads it
+    expect((await mounter.mounts.mountsOf(dev)).map((x) => x.target)).toContain(STAGE);
+    expect((await mounter.mounts.mountsOf(byPathDevice(PORTAL, IQN, lio.lun))).map((x) => x.target)).toContain(STAGE); // by another name
     const st = await fsStats(STAGE);
     expect(st.totalBytes).toBeGreaterThan(50 * MiB);
     expect(st.totalBytes).toBeLessThanOrEqual(64 * MiB);
@@ -145,7 +153,7 @@ describe.runIf(inGuest)('node layers: iscsiadm, blkid, mkfs, mount, grow on real
     expect(await mounter.isReadOnly(STAGE)).toBe(false);
     expect(readFileSync(join(PUB, 'hello.txt'), 'utf8')).toContain('hello');
     expect(() => writeFileSync(join(PUB, 'nope.txt'), 'x')).toThrow(/EROFS|read-only/i);
-    save('findmnt-bind-ro.json', sh(['findmnt', '-J', '-l', '-o', 'TARGET,SOURCE,FSTYPE,OPTIONS,VFS-OPTIONS,FS-OPTIONS,MAJ:MIN,FSROOT', '--mountpoint', PUB]));
+    expect(await mounter.mounts.mountAt(PUB)).toMatchObject({ ...findmntSays(PUB), readOnly: true });
     await expect(mounter.bindMount(STAGE, PUB, false)).rejects.toBeInstanceOf(FailedPrecondition);
   });
 
@@ -154,9 +162,9 @@ describe.runIf(inGuest)('node layers: iscsiadm, blkid, mkfs, mount, grow on real
     await ensureFile(BLK);
     expect(await mounter.bindDevice(`/dev/${sd}`, BLK, false)).toBe('mounted');
     expect(await mounter.bindDevice(`/dev/${sd}`, BLK, false)).toBe('already-mounted');
-    const m = await mounter.findmnt.mountAt(BLK);
-    save('findmnt-block-bind.json', sh(['findmnt', '-J', '-l', '-o', 'TARGET,SOURCE,FSTYPE,OPTIONS,VFS-OPTIONS,FS-OPTIONS,MAJ:MIN,FSROOT', '--mountpoint', BLK]));
+    const m = await mounter.mounts.mountAt(BLK);
     expect(m?.fsroot).toBe(`/${sd}`);
+    expect(m).toMatchObject(findmntSays(BLK));
     expect((await resolveDevice(BLK))?.devicePath).toBe(BLK); // the file itself is now the block device
     expect(await mounter.unmount(BLK)).toBe(1);
     expect(await mounter.unmount(BLK)).toBe(0);

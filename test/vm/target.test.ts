@@ -182,6 +182,14 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       console.log(`LIO: ${dev} ID_SERIAL=${props['ID_SERIAL']} ID_WWN_WITH_EXTENSION=${wwn}`);
     });
 
+    it('discovery lists the target to the allowed initiator only (demo_mode_discovery=0)', () => {
+      expect(discover(3260, 'default')).toContain(iqn);
+      const other = iscsiadm('-m', 'discovery', '-t', 'sendtargets', '-p', portal(3260), '-I', 'other');
+      console.log(`LIO discovery as ${OTHER}: exit ${other.code}: ${other.out.trim()}`);
+      expect(other.out).not.toContain(iqn);
+      iscsiadm('-m', 'node', '-T', iqn, '-p', portal(3260), '-I', 'other', '-o', 'delete');
+    });
+
     it('refuses an initiator that is not allowed', () => {
       record(iqn, 3260, 'other');
       expect(login(iqn, 3260, 'other')).toBe(LOGIN_AUTH_FAILED);
@@ -326,6 +334,14 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       expect(state?.initiators).toEqual([{ iqn: GUEST, chapUserid: undefined, mutualChapUserid: undefined, sessions: 1 }]);
       expect(state?.portals).toContainEqual({ address: '127.0.0.1', port: 3261 });
       console.log(`tgt: ${dev} ID_SERIAL=${props['ID_SERIAL']} ID_WWN_WITH_EXTENSION=${props['ID_WWN_WITH_EXTENSION'] ?? '-'}`);
+    });
+
+    it('discovery lists the target to the allowed initiator only (tgt binds targets to initiator names)', () => {
+      expect(discover(3261, 'default')).toContain(iqn);
+      const other = iscsiadm('-m', 'discovery', '-t', 'sendtargets', '-p', portal(3261), '-I', 'other');
+      console.log(`tgt discovery as ${OTHER}: exit ${other.code}: ${other.out.trim()}`);
+      expect(other.out).not.toContain(iqn);
+      iscsiadm('-m', 'node', '-T', iqn, '-p', portal(3261), '-I', 'other', '-o', 'delete');
     });
 
     it('refuses an initiator that is not allowed', () => {

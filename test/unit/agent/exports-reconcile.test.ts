@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chapFromSecrets } from '../../../src/agent/chap.js';
+import { chapFingerprint, chapFromSecrets } from '../../../src/agent/chap.js';
+import { decodePublished, encodePublished } from '../../../src/agent/records.js';
 import { Exports } from '../../../src/agent/exports.js';
 import type { VolumeInfo } from '../../../src/agent/types.js';
 import { createLogger } from '../../../src/log.js';
@@ -75,5 +76,59 @@ describe('Exports.reconcile', () => {
     };
     await exportsWith(target).reconcile(async () => []);
     expect(asked).toBe(PREFIX);
+  });
+});
+
+describe('Exports.publish refuses before anything changes', () => {
+  // the LVM is never reached: every refusal comes first (a read would throw on this empty Lvm)
+  const args = (o: Partial<{ nodeId: string; iqn: string; node: string; chap: { userid: string; password: string } }> = {}) => ({
+    vg: 'vg', lv: 'vol-a', publication: { nodeId: o.nodeId ?? `node-a:${INIT}`, readOnly: false, mode: 'SINGLE_NODE_WRITER' },
+    initiatorIqn: o.iqn ?? INIT, nodeName: o.node ?? 'node-a', chap: o.chap,
+  });
+  it.each([
+    ['a publication node id that is not ours', args({ nodeId: 'node-a' }), /publication.node_id/],
+    ['an initiator other than the node id names', args({ iqn: 'iqn.2024-01.test:node-b' }), /initiator_iqn/],
+    ['a node name other than the node id names', args({ node: 'node-b' }), /initiator_iqn and node_name/],
+    ['CHAP credentials the target cannot take', args({ chap: { userid: '', password: 'short' } }), /chap|CHAP|password|userid/],
+  ])('%s: INVALID_ARGUMENT, no target made (found by the host fuzz test: tgtadm made a target for a bad IQN)', async (_what, a, message) => {
+    const target = new MemoryTarget();
+    await expect(exportsWith(target).publish(a as never)).rejects.toThrow(message);
+    expect(target.targets.size).toBe(0);
+    expect(target.calls).toEqual([]);
+  });
+});
+
+describe('Exports.reconcile with CHAP publications of several Secrets', () => {
+  const OTHER = { chapUser: 'tenant-b', chapSecret: 'another-classes-secret-9876543210' };
+  const withId = (lv: string, secrets: Record<string, string> | undefined) => {
+    const v = volume(lv, true);
+    const chap = secrets ? chapFromSecrets(secrets, v.id, 'x') : undefined;
+    v.published = v.published.map((p) => ({ ...p, ...(chap ? { chapId: chapFingerprint(chap) } : {}) }));
+    return v;
+  };
+
+  it('re-creates a publication made with the agent-level Secret; refuses, with a warning, one made with another; a record without a fingerprint uses the agent-level Secret as before', async () => {
+    const lines: string[] = [];
+    const target = new MemoryTarget();
+    const ex = new Exports({} as Lvm, target, createLogger('info', { write: (s: string) => void lines.push(s) }), {
+      nodeId: 'n1', nodeName: 'storage-1', iqnPrefix: PREFIX, portals: [{ address: '127.0.0.1', port: 3260 }], agentSecrets: async () => SECRETS,
+    });
+    const same = withId('vol-same', SECRETS);
+    const other = withId('vol-other', OTHER);
+    const legacy = withId('vol-legacy', undefined);
+    await ex.reconcile(async () => [same, other, legacy]);
+    expect([...target.targets.keys()].sort()).toEqual([targetIqn('vg', 'vol-legacy', PREFIX), targetIqn('vg', 'vol-same', PREFIX)].sort());
+    expect(target.targets.get(targetIqn('vg', 'vol-same', PREFIX))?.initiators.get(INIT)?.chap).toEqual(chapFromSecrets(SECRETS, same.id, 'x'));
+    expect(lines.join('\n')).toMatch(/not re-creating a CHAP publication made with another Secret/);
+    for (const s of [SECRETS.chapSecret, OTHER.chapSecret]) expect(lines.join('\n')).not.toContain(s);
+  });
+
+  it('the fingerprint goes into the published tag and comes back; credentials never do', () => {
+    const chap = chapFromSecrets(OTHER, 'n1/vg/vol-x', 'x');
+    if (!chap) throw new Error('no chap');
+    const text = encodePublished([{ nodeId: `node-a:${INIT}`, readOnly: false, mode: 'SINGLE_NODE_WRITER', chap: true, chapId: chapFingerprint(chap) }]) ?? '';
+    expect(decodePublished(text)[0]?.chapId).toBe(chapFingerprint(chap));
+    expect(text).not.toContain(chap.password);
+    expect(chapFingerprint(chap)).not.toBe(chapFingerprint({ ...chap, password: `${chap.password}x` }));
   });
 });

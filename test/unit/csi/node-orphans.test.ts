@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { cleanupOrphans, planOrphans, StageGate, stagedTargets } from '../../../src/csi/node-orphans.js';
 import { Busy } from '../../../src/errors.js';
 import { FakeRunner } from '../../doubles/fake-runner.js';
-import { FINDMNT_COLUMNS } from '../../../src/host/findmnt.js';
+import { MountTable } from '../../../src/host/mountinfo.js';
+import { mountinfo } from '../host/mount-table.js';
 import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
 import { Mutex } from '../../../src/iscsi-initiator/mutex.js';
 import { FLUSH_ATTEMPTS } from '../../../src/iscsi-initiator/multipath.js';
@@ -140,7 +141,7 @@ describe('planOrphans', () => {
 });
 
 describe('cleanupOrphans', () => {
-  const FINDMNT = ['findmnt', '-J', '-l', '-o', FINDMNT_COLUMNS.join(',')];
+  const noMounts = new MountTable(async () => '');
   const node = (target: string, portal: string, ...rest: string[]) => ['iscsiadm', '-m', 'node', '-T', target, '-p', portal, ...rest];
 
   function sysfs(): string {
@@ -188,13 +189,13 @@ describe('cleanupOrphans', () => {
     return root;
   }
 
-  const mounts = JSON.stringify({
-    filesystems: [
-      { target: '/', source: '/dev/vda1', fstype: 'ext4', options: 'rw', 'vfs-options': 'rw', 'fs-options': 'rw', 'maj:min': '254:1', fsroot: '/' },
-      { target: '/mnt/by-hand', source: '/dev/sdc', fstype: 'ext4', options: 'rw', 'vfs-options': 'rw', 'fs-options': 'rw', 'maj:min': '8:32', fsroot: '/' },
-      { target: '/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-x/pod', source: 'udev[/sde1]', fstype: 'devtmpfs', options: 'rw', 'vfs-options': 'rw', 'fs-options': 'rw', 'maj:min': '0:5', fsroot: '/sde1' },
-    ],
-  });
+  const mounts = new MountTable(async () =>
+    mountinfo(
+      { target: '/', source: '/dev/vda1', majMin: '254:1' },
+      { target: '/mnt/by-hand', source: '/dev/sdc', majMin: '8:32' },
+      { target: '/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-x/pod', source: 'udev', fstype: 'devtmpfs', majMin: '0:5', fsroot: '/sde1' },
+    ),
+  );
 
   it('removes unowned, unused sessions of our targets (multipath map first) and stale records; keeps everything else', async () => {
     const root = kubelet({ [`${DRIVER}/11/globalmount.lvm-iscsi.json`]: state(iqn('owned')) });
@@ -220,7 +221,6 @@ describe('cleanupOrphans', () => {
     runner
       .expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: sessions })
       .expect(['iscsiadm', '-m', 'node'], { stdout: `${records}\n` })
-      .expect(FINDMNT, { stdout: mounts })
       // orphan: one disk, a second portal known only from its record
       .expect(['blockdev', '--flushbufs', '/dev/sdb'])
       .expect(node(iqn('orphan'), P1, '--logout'))
@@ -248,6 +248,7 @@ describe('cleanupOrphans', () => {
       runner,
       iscsi,
       log,
+      mounts,
       gate,
       sysfsRoot: sys,
       devDir: '/devtest',
@@ -295,12 +296,11 @@ describe('cleanupOrphans', () => {
           { iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdb'] },
         ]),
       })
-      .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 })
-      .expect(FINDMNT, { exitCode: 1 });
+      .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 });
     for (let i = 0; i < FLUSH_ATTEMPTS; i++) runner.expect(['multipath', '-f', 'mpatha'], { exitCode: 1, stderr: 'mpatha: map in use\n' });
     runner.expect(['blockdev', '--flushbufs', '/dev/sdb']).expect(node(iqn('orphan'), P1, '--logout')).expect(node(iqn('orphan'), P1, '-o', 'delete'));
     const { log } = logger();
-    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, probe: async () => 'free' });
+    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, mounts: noMounts, probe: async () => 'free' });
     runner.assertDone();
     expect(report.failed).toEqual([{ iqn: iqn('multipath'), error: expect.stringMatching(/map in use/) }]);
     expect(report.removed.map((r) => r.iqn)).toEqual([iqn('orphan')]);
@@ -320,12 +320,11 @@ describe('cleanupOrphans', () => {
       // a listing whose names are out of date: it says the orphan's disk is sdb
       .expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: tree([{ iqn: iqn('owned'), portal: P1, sid: 1, disks: ['sda'] }, { iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdb'] }]) })
       .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 })
-      .expect(FINDMNT, { exitCode: 1 })
       .expect(['blockdev', '--flushbufs', '/dev/sdm'])
       .expect(node(iqn('orphan'), P1, '--logout'))
       .expect(node(iqn('orphan'), P1, '-o', 'delete'));
     const { log } = logger();
-    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, probe: async () => 'free' });
+    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, mounts: noMounts, probe: async () => 'free' });
     runner.assertDone();
     expect(report.removed).toEqual([{ iqn: iqn('orphan'), portals: [P1], disks: ['sdm'] }]);
     expect(readFileSync(join(sys, 'block/sdm/device/delete'), 'utf8')).toBe('1');
@@ -344,10 +343,9 @@ describe('cleanupOrphans', () => {
     const iscsi = new Iscsiadm(runner, undefined, { mutex: new Mutex() });
     runner
       .expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: tree([{ iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdm'] }]) })
-      .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 })
-      .expect(FINDMNT, { exitCode: 1 });
+      .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 });
     const { log } = logger();
-    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, probe: async () => 'free' });
+    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, mounts: noMounts, probe: async () => 'free' });
     runner.assertDone();
     expect(report.kept).toEqual([{ iqn: iqn('orphan'), reasons: ['multipath map mpathx also holds sdn, which are not disks of this target'] }]);
     expect(readFileSync(join(sys, 'block/sdm/device/delete'), 'utf8')).toBe('');

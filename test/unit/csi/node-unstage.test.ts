@@ -5,22 +5,22 @@ import { describe, expect, it } from 'vitest';
 import { unstageVolume } from '../../../src/csi/node-unstage.js';
 import { FailedPrecondition } from '../../../src/errors.js';
 import { FakeRunner } from '../../doubles/fake-runner.js';
-import { FINDMNT_COLUMNS } from '../../../src/host/findmnt.js';
 import { Mounter } from '../../../src/host/mount.js';
 import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
 import { Multipath } from '../../../src/iscsi-initiator/multipath.js';
 import { Mutex } from '../../../src/iscsi-initiator/mutex.js';
 import { fakeIscsiSysfs } from '../iscsi-initiator/fake-sysfs.js';
+import { mountinfo, scriptedTable } from '../host/mount-table.js';
 
 const IQN_A = 'iqn.2024-01.org.example.csi-lvm-iscsi:vg0:vol-a';
 const IQN_B = 'iqn.2024-01.org.example.csi-lvm-iscsi:vg0:vol-b';
 const WWID_A = 'naa.6001405aaaaaaaaaaaaaaaaaaaaaaaaa';
 const WWID_B = 'naa.6001405bbbbbbbbbbbbbbbbbbbbbbbbb';
 const P1 = '127.0.0.1:3260';
-const FINDMNT = ['findmnt', '-J', '-l', '-o', FINDMNT_COLUMNS.join(',')];
 const node = (iqn: string, ...rest: string[]) => ['iscsiadm', '-m', 'node', '-T', iqn, '-p', P1, ...rest];
 
-function setup(stateDisks: string[]) {
+/** `reads`: the mount tables the unstage reads, in order. */
+function setup(stateDisks: string[], reads: (staging: string) => string[] = () => []) {
   const sys = mkdtempSync(join(tmpdir(), 'sysfs-'));
   // after a reboot B came up first: B is sda, A is sdb; A's state still says sda
   fakeIscsiSysfs(sys, [
@@ -35,33 +35,33 @@ function setup(stateDisks: string[]) {
     JSON.stringify({ volumeId: 'vol-a', attach: 'iscsi', targetIqn: IQN_A, portals: [P1], lun: 0, device: `/dev/${stateDisks[0]}`, disks: stateDisks, wwids: [WWID_A], block: false, fsType: 'ext4', targets: [] }),
   );
   const runner = new FakeRunner();
+  const mounts = scriptedTable(...reads(staging));
   const deps = {
     runner,
     iscsi: new Iscsiadm(runner, undefined, { mutex: new Mutex() }),
     multipath: new Multipath(runner, { sysfsRoot: sys }),
-    mounter: new Mounter(runner),
+    mounter: new Mounter(runner, mounts.table),
     sysfsRoot: sys,
     byPathDir: mkdtempSync(join(tmpdir(), 'by-path-')),
   };
-  return { sys, staging, runner, deps };
+  return { sys, staging, runner, deps, mounts };
 }
 
-const fsEntry = (target: string, source: string, majMin: string) => ({ target, source, fstype: 'ext4', options: 'rw', 'vfs-options': 'rw', 'fs-options': 'rw', 'maj:min': majMin, fsroot: '/' });
+const fsEntry = (target: string, source: string, majMin: string) => ({ target, source, majMin });
 
 describe('unstageVolume', () => {
   it('takes apart the disk of the target (sdb), not the one the saved state names (sda, now B\'s)', async () => {
-    const { sys, staging, runner, deps } = setup(['sda']);
+    const staged = (at: string) => fsEntry(at, '/dev/sdb', '8:16');
+    const { sys, staging, runner, deps, mounts } = setup(['sda'], (at) => [mountinfo(staged(at), fsEntry('/var/lib/kubelet/b', '/dev/sda', '8:0')), mountinfo(staged(at)), '']);
     const probed: string[] = [];
     runner
-      .expect(FINDMNT, { stdout: JSON.stringify({ filesystems: [fsEntry(staging, '/dev/sdb', '8:16'), fsEntry('/var/lib/kubelet/b', '/dev/sda', '8:0')] }) })
-      .expect([...FINDMNT, '--mountpoint', staging], { stdout: JSON.stringify({ filesystems: [fsEntry(staging, '/dev/sdb', '8:16')] }) })
       .expect(['umount', staging])
-      .expect([...FINDMNT, '--mountpoint', staging], { exitCode: 1 })
       .expect(['blockdev', '--flushbufs', '/dev/sdb'])
       .expect(node(IQN_A, '--logout'))
       .expect(node(IQN_A, '-o', 'delete'));
     await unstageVolume({ ...deps, probe: async (p) => (probed.push(p), 'free') }, 'vol-a', staging);
     runner.assertDone();
+    mounts.assertDone();
     expect(probed).toEqual(['/dev/sdb']);
     expect(readFileSync(join(sys, 'block/sdb/device/delete'), 'utf8')).toBe('1');
     expect(readFileSync(join(sys, 'block/sda/device/delete'), 'utf8')).toBe('');
@@ -69,18 +69,14 @@ describe('unstageVolume', () => {
   });
 
   it('is FAILED_PRECONDITION naming the other mount, before anything is unmounted or logged out', async () => {
-    const { staging, runner, deps } = setup(['sdb']);
-    runner.expect(FINDMNT, { stdout: JSON.stringify({ filesystems: [fsEntry(staging, '/dev/sdb', '8:16'), fsEntry('/mnt/by-hand', '/dev/sdb', '8:16')] }) });
+    const { staging, runner, deps } = setup(['sdb'], (at) => [mountinfo(fsEntry(at, '/dev/sdb', '8:16'), fsEntry('/mnt/by-hand', '/dev/sdb', '8:16'))]);
     await expect(unstageVolume({ ...deps, probe: async () => 'free' }, 'vol-a', staging)).rejects.toThrow(FailedPrecondition);
     runner.assertDone();
     expect(existsSync(`${staging}.lvm-iscsi.json`)).toBe(true);
   });
 
   it('is FAILED_PRECONDITION when the kernel has the device claimed after the staging umount; the session stays', async () => {
-    const { staging, runner, deps } = setup(['sdb']);
-    runner
-      .expect(FINDMNT, { exitCode: 1 })
-      .expect([...FINDMNT, '--mountpoint', staging], { exitCode: 1 });
+    const { staging, runner, deps } = setup(['sdb'], () => ['', '']);
     await expect(unstageVolume({ ...deps, probe: async () => 'busy' }, 'vol-a', staging)).rejects.toThrow(/\/dev\/sdb is claimed by the kernel/);
     runner.assertDone();
   });

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommandFailed, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../../../src/errors.js';
@@ -12,9 +13,10 @@ const PORTAL = '10.0.0.5:3260';
 const NODE = ['iscsiadm', '-m', 'node', '-T', IQN, '-p', PORTAL];
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
 
-function setup(o: { retries?: number; backoffMs?: number } = {}) {
+/** nodeDbDirs: where the record database is; by default nowhere this machine has one (iscsiadm is asked). */
+function setup(o: { retries?: number; backoffMs?: number; nodeDbDirs?: string[] } = {}) {
   const runner = new FakeRunner();
-  const iscsi = new Iscsiadm(runner, undefined, { retries: o.retries ?? 2, backoffMs: o.backoffMs ?? 1, mutex: new Mutex() });
+  const iscsi = new Iscsiadm(runner, undefined, { retries: o.retries ?? 2, backoffMs: o.backoffMs ?? 1, mutex: new Mutex(), nodeDbDirs: o.nodeDbDirs ?? ['/nonexistent-iscsi/nodes'] });
   return { runner, iscsi };
 }
 
@@ -105,6 +107,19 @@ describe('Iscsiadm.createNode', () => {
     const text = `${(err as Error).message} ${JSON.stringify(err)} ${(err as CommandFailed).argv.join(' ')} ${(err as CommandFailed).stderr}`;
     expect(text).not.toContain('pw-secret-0123');
     expect(text).toContain('***');
+  });
+
+  it('no `-o show` when the record database is there without a directory of the target; with one, iscsiadm is asked', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'iscsi-db-')), 'nodes');
+    mkdirSync(join(db, 'iqn.2024-01.io.example:other'), { recursive: true });
+    const { runner, iscsi } = setup({ nodeDbDirs: ['/nonexistent-iscsi/nodes', db] });
+    runner.expect([...NODE, '-o', 'new']).expect(updAll(NODE, [...BASE, ['node.session.auth.authmethod', 'None']]));
+    await iscsi.createNode({ iqn: IQN, portal: PORTAL });
+    runner.assertDone();
+    mkdirSync(join(db, IQN));
+    runner.expect([...NODE, '-o', 'show'], { stdout: 'node.name = ...\n' }).expect(updAll(NODE, [...BASE, ['node.session.auth.authmethod', 'None']]));
+    await iscsi.createNode({ iqn: IQN, portal: PORTAL });
+    runner.assertDone();
   });
 
   it('rejects bad input before running anything', async () => {

@@ -281,6 +281,7 @@ export class FakeConfigfs implements ConfigFsOps {
           'attrib/generate_node_acls': '0\n',
           'attrib/cache_dynamic_acls': '0\n',
           'attrib/demo_mode_write_protect': '1\n',
+          'attrib/demo_mode_discovery': '1\n',
           'attrib/prod_mode_write_protect': '0\n',
           'attrib/login_timeout': '15\n',
           'auth/userid': '\n',

@@ -53,6 +53,7 @@ const CREATE_LOG = [
   `mkdir iscsi/${IQN}`,
   `mkdir ${TPG}`,
   `write ${TPG}/attrib/authentication 0`,
+  `write ${TPG}/attrib/demo_mode_discovery 0`,
   `write ${TPG}/param/MaxRecvDataSegmentLength 262144`,
   `write ${TPG}/param/MaxBurstLength 1048576`,
   `write ${TPG}/param/FirstBurstLength 262144`,
@@ -72,6 +73,8 @@ describe('LioTarget.ensureTarget', () => {
     expect(fake.content(`${BS}/wwn/vpd_unit_serial`)).toBe(`T10 VPD Unit Serial Number: ${SERIAL}\n`);
     expect(fake.content(`${TPG}/attrib/generate_node_acls`)).toBe('0\n');
     expect(fake.content(`${TPG}/attrib/demo_mode_write_protect`)).toBe('1\n');
+    // discovery lists the target only to initiators with an ACL
+    expect(fake.content(`${TPG}/attrib/demo_mode_discovery`)).toBe('0\n');
   });
 
   it('offers large transfers at login: 256 KiB data segments, 1 MiB bursts, unsolicited first burst, before the TPG is enabled', async () => {

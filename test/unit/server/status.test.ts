@@ -34,3 +34,18 @@ describe('toStatus', () => {
     expect(d).toBe('/sbin/lvcreate exited 5: line1 |   Volume group "vg" not found');
   });
 });
+
+describe('statusMetadata with a field name from a request map key', () => {
+  it('any Unicode key travels (percent-encoded) and comes back as the same InvalidArgument field; grpc-js would throw on it raw', async () => {
+    const { Metadata, status } = await import('@grpc/grpc-js');
+    const { InvalidArgument: IA } = await import('../../../src/errors.js');
+    const { fromStatus: from, statusMetadata: md, toStatus: to } = await import('../../../src/server/status.js');
+    const field = 'parameters.\u{91bf3}ä\n;x';
+    expect(() => new Metadata().set('x', field)).toThrow(/illegal characters/);
+    const st = to(new IA(field, 'is not a known parameter'));
+    const m = md(st);
+    const back = from({ code: status.INVALID_ARGUMENT, details: st.details, metadata: m, message: st.details, name: 'Error' } as never, 'agent s1');
+    expect(back).toBeInstanceOf(IA);
+    expect((back as InstanceType<typeof IA>).field).toBe(field);
+  });
+});
