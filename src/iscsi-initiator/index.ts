@@ -6,6 +6,6 @@ export { BY_PATH_DIR, byPathDevice, byPathName, DEFAULT_ISCSI_PORT, formatPortal
 export { resolveDevice, waitForDevice, type ResolvedDevice, type WaitForDeviceOptions } from './device.js';
 export { Multipath, multipathProblem, parseFindMultipaths, parseMultipathLl, type MultipathMap, type MultipathOptions, type MultipathPath } from './multipath.js';
 export { DEFAULT_SYSFS_ROOT, deleteScsiDevice, flushBuffers } from './scsi.js';
-export { ISCSIADM_MUTEX, Mutex } from './mutex.js';
+export { Mutex } from '../mutex.js';
 export { iscsidListening, multipathdListening, socketListening } from './iscsid.js';
 export { diskUse, probeExclusive, type DiskUse, type ExclusiveProbe, type MountLike } from './in-use.js';

@@ -23,7 +23,8 @@ import { CommandFailed, FailedPrecondition, InvalidArgument, NotFound, Unavailab
 import { redact, redactArgv, type CommandRunner, type RunResult } from '../exec/runner.js';
 import type { Logger } from '../log.js';
 import { ISCSI_ERR, RETRYABLE_LOGIN_EXIT_CODES, saysAuthFailure } from './iscsi-errors.js';
-import { ISCSIADM_MUTEX, sleep, type Mutex } from './mutex.js';
+import { sleep } from '../abort.js';
+import { Mutex } from '../mutex.js';
 import { normalizePortal } from './portal.js';
 import { parseNodeRecords, parseSessionTree, type IscsiSession, type NodeRecord } from './session-parser.js';
 
@@ -77,6 +78,13 @@ export interface IscsiadmOptions {
   /** Where open-iscsi keeps its node records (one directory per target). Default NODE_DB_DIRS. */
   nodeDbDirs?: readonly string[];
 }
+
+/**
+ * iscsiadm is not safe to run concurrently (it rewrites the node database
+ * under /etc/iscsi/nodes and talks to iscsid over one socket): every iscsiadm
+ * call of this process goes through this one mutex (unless a test passes its own).
+ */
+export const ISCSIADM_MUTEX = new Mutex();
 
 /** open-iscsi's node record database: /etc/iscsi/nodes on Debian and Ubuntu, /var/lib/iscsi/nodes on Fedora and SUSE. */
 export const NODE_DB_DIRS = ['/etc/iscsi/nodes', '/var/lib/iscsi/nodes'] as const;

@@ -16,11 +16,25 @@
 
 import { CommandFailed, InvalidArgument, NotFound } from '../errors.js';
 import type { CommandRunner, RunOptions } from '../exec/runner.js';
+import { Mutex } from '../mutex.js';
 import { classifyLvmError } from './classify.js';
 import { assertLvName, assertVgName } from './names.js';
 import { LV_FIELDS, PV_FIELDS, VG_FIELDS, parseLvs, parsePvs, parseVgs, type Lv, type Pv, type Vg } from './report.js';
 import { lvmConfigArgs, type LvmSettings } from './settings.js';
 import { isValidLvmTag } from './tags.js';
+
+/**
+ * The agent's LVM changes, one at a time, in call order. LVM holds a VG's lock
+ * for the whole of a change and a second change waits for it inside its own
+ * process, where its timeout counts the wait: a burst of CreateVolume calls
+ * then timed out lvcreates that had not started (and an lvcreate killed after
+ * its commit leaves its LV behind, maybe inactive). Queued here, a command's
+ * timeout covers its own work, a call cancelled while queued runs nothing, and
+ * LVM, which serializes changes to a VG anyway, never sees two of ours at once.
+ * Reports (lvs, vgs, pvs) do not queue.
+ */
+export const LVM_CHANGES = new Mutex();
+const REPORTS = new Set(['lvs', 'vgs', 'pvs']);
 
 export interface CallOptions {
   /** Cancels the command (kills lvm) when aborted. */
@@ -130,7 +144,8 @@ export class Lvm {
    */
   private async exec(command: string, args: readonly string[], opts: CallOptions | undefined, tolerate: readonly RegExp[] = []): Promise<string | undefined> {
     try {
-      return (await this.runner.run(this.argv(command, args), this.runOptions(opts))).stdout;
+      const run = () => this.runner.run(this.argv(command, args), this.runOptions(opts));
+      return (REPORTS.has(command) ? await run() : await LVM_CHANGES.runExclusive(run, opts?.signal)).stdout;
     } catch (e) {
       if (!(e instanceof CommandFailed)) throw e;
       if (!e.timedOut && !e.cancelled && tolerate.some((re) => re.test(e.stderr))) return undefined;

@@ -21,6 +21,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['src/lvm', 'src/iscsi-target', 'src/iscsi-initiator', 'src/host'], // one host tool each
   ['src/metrics.ts', 'src/readiness.ts'],
   ['src/exec'], // the one CommandRunner
+  ['src/mutex.ts'], // FIFO mutex (cancellable through abort.ts)
   ['src/log.ts', 'src/abort.ts', 'src/backoff.ts', 'src/host-port.ts', 'src/version.ts'],
   ['src/errors.ts', 'src/config.ts', 'src/gen'],
 ];

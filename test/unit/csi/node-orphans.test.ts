@@ -8,7 +8,7 @@ import { FakeRunner } from '../../doubles/fake-runner.js';
 import { MountTable } from '../../../src/host/mountinfo.js';
 import { mountinfo } from '../host/mount-table.js';
 import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
-import { Mutex } from '../../../src/iscsi-initiator/mutex.js';
+import { Mutex } from '../../../src/mutex.js';
 import { FLUSH_ATTEMPTS } from '../../../src/iscsi-initiator/multipath.js';
 import { parseSessionTree } from '../../../src/iscsi-initiator/session-parser.js';
 import { createLogger } from '../../../src/log.js';

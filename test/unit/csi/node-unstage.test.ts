@@ -8,7 +8,7 @@ import { FakeRunner } from '../../doubles/fake-runner.js';
 import { Mounter } from '../../../src/host/mount.js';
 import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
 import { Multipath } from '../../../src/iscsi-initiator/multipath.js';
-import { Mutex } from '../../../src/iscsi-initiator/mutex.js';
+import { Mutex } from '../../../src/mutex.js';
 import { fakeIscsiSysfs } from '../iscsi-initiator/fake-sysfs.js';
 import { mountinfo, scriptedTable } from '../host/mount-table.js';
 

@@ -6,7 +6,8 @@ import { CommandFailed, FailedPrecondition, InvalidArgument, NotFound, Unavailab
 import { FakeRunner } from '../../doubles/fake-runner.js';
 import type { CommandRunner, RunOptions, RunResult } from '../../../src/exec/runner.js';
 import { Iscsiadm } from '../../../src/iscsi-initiator/iscsiadm.js';
-import { Mutex, sleep } from '../../../src/iscsi-initiator/mutex.js';
+import { sleep } from '../../../src/abort.js';
+import { Mutex } from '../../../src/mutex.js';
 
 const IQN = 'iqn.2024-01.io.example:vol-aaaa';
 const PORTAL = '10.0.0.5:3260';

@@ -1,13 +1,9 @@
 /**
- * A FIFO mutex for async work on one Node thread. iscsiadm is not safe to run
- * concurrently (it rewrites the node database under /etc/iscsi/nodes and talks
- * to iscsid over one socket), so every iscsiadm call of this process goes
- * through ISCSIADM_MUTEX.
+ * A FIFO mutex for async work on one Node thread: ISCSIADM_MUTEX
+ * (src/iscsi-initiator/iscsiadm.ts) and LVM_CHANGES (src/lvm/lvm.ts).
  */
 
-import { abortError, sleep } from '../abort.js';
-
-export { abortError, sleep };
+import { abortError } from './abort.js';
 
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -60,6 +56,3 @@ function waitUnlessAborted(p: Promise<void>, signal: AbortSignal | undefined): P
     );
   });
 }
-
-/** The one mutex all Iscsiadm instances of this process share (unless a test passes its own). */
-export const ISCSIADM_MUTEX = new Mutex();

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import type { CommandRunner, RunOptions, RunResult } from '../../../src/exec/runner.js';
+import { Lvm, LVM_CHANGES } from '../../../src/lvm/lvm.js';
+import { lvmSettings } from '../../../src/lvm/settings.js';
+
+/** A runner whose commands take `ms` and that records how many run at once. */
+class SlowRunner implements CommandRunner {
+  running = 0;
+  most = 0;
+  readonly started: string[] = [];
+  constructor(private readonly ms: number) {}
+  async run(argv: readonly string[], o?: RunOptions): Promise<RunResult> {
+    this.started.push(argv[0] ?? '');
+    this.running++;
+    this.most = Math.max(this.most, this.running);
+    await new Promise((r) => setTimeout(r, this.ms));
+    this.running--;
+    if (o?.signal?.aborted) throw new Error('ran although cancelled');
+    const stdout = argv[0] === 'lvs' ? '{"report":[{"lv":[]}]}' : argv[0] === 'vgs' ? '{"report":[{"vg":[]}]}' : '';
+    return { stdout, stderr: '', exitCode: 0 };
+  }
+}
+
+describe('LVM changes run one at a time (LVM_CHANGES)', () => {
+  it('concurrent lvcreates never overlap, and run in call order', async () => {
+    const runner = new SlowRunner(20);
+    const lvm = new Lvm(runner, lvmSettings());
+    await Promise.all(Array.from({ length: 5 }, (_, i) => lvm.createThin('vg0', 'pool', `lv${i}`, 64 * 1024 * 1024, [])));
+    expect(runner.most).toBe(1);
+    expect(runner.started).toEqual(['lvcreate', 'lvcreate', 'lvcreate', 'lvcreate', 'lvcreate']);
+  });
+
+  it('reports do not queue behind a change', async () => {
+    const runner = new SlowRunner(30);
+    const lvm = new Lvm(runner, lvmSettings());
+    await Promise.all([lvm.createThin('vg0', 'pool', 'a', 64 * 1024 * 1024, []), lvm.listLvs('vg0'), lvm.listVgs(['vg0'])]);
+    expect(runner.most).toBe(3);
+  });
+
+  it('a call cancelled while queued runs nothing', async () => {
+    const runner = new SlowRunner(50);
+    const lvm = new Lvm(runner, lvmSettings());
+    const ac = new AbortController();
+    const first = lvm.createThin('vg0', 'pool', 'a', 64 * 1024 * 1024, []);
+    const second = lvm.remove('vg0', 'b', { signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(LVM_CHANGES.queued).toBe(1);
+    ac.abort();
+    await expect(second).rejects.toMatchObject({ name: 'AbortError' });
+    await first;
+    expect(runner.started).toEqual(['lvcreate']);
+  });
+});
