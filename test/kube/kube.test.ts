@@ -68,10 +68,32 @@ const targetOf = (handle: string) => {
   const lv = lvOf(handle);
   return lv ? lioTargets().find((t) => t.endsWith(`:${VG}:${lv.name}`)) : undefined;
 };
+/** What is underneath when a scenario fails: LVs (with their attributes), /dev/VG, targets, sessions, kubelet's mounts. */
+function storageState(): string {
+  const tryRun = (argv: string[]) => {
+    try {
+      return run(argv).trim();
+    } catch (e) {
+      return String(e);
+    }
+  };
+  return [
+    `lvs: ${tryRun(['lvs', '--noheadings', '-a', '-o', 'lv_name,lv_attr,lv_size', VG]).replace(/\s+/g, ' ')}`,
+    `/dev/${VG}: ${tryRun(['ls', `/dev/${VG}`]).replace(/\s+/g, ' ')}`,
+    `LIO targets: ${lioTargets().join(' ')}`,
+    `sessions: ${tryRun(['iscsiadm', '-m', 'session']).replace(/\n/g, '; ')}`,
+    `kubelet mounts: ${kubeletMounts().join(' ')}`,
+  ].join('\n  ');
+}
 const timed = (name: string, fn: () => Promise<void>, timeout = 900_000) =>
   it(name, async () => {
     const t = Date.now();
-    await fn();
+    try {
+      await fn();
+    } catch (e) {
+      log(`scenario "${name}" FAILED after ${Math.round((Date.now() - t) / 1000)} s; storage now:\n  ${storageState()}`);
+      throw e;
+    }
     log(`scenario "${name}": ${Math.round((Date.now() - t) / 1000)} s`);
   }, timeout);
 
