@@ -18,6 +18,8 @@ import { chapFingerprint, chapFromSecrets, type ChapCredentials } from './chap.j
 import { Gate } from './gate.js';
 import { checkPublication, exportReadOnly } from './access.js';
 import { formatHostPort } from '../host-port.js';
+import type { Lv } from '../lvm/report.js';
+import { lvBlockDevice, sysDeviceProbe, type DeviceProbe } from './lv-device.js';
 
 export interface ExportOptions {
   nodeId: string;
@@ -26,6 +28,8 @@ export interface ExportOptions {
   portals: readonly Portal[];
   /** Agent-level CHAP secrets (--chap-secret-dir), read at each reconcile: CHAP exports come back without a CO. */
   agentSecrets?: () => Promise<Record<string, string> | undefined>;
+  /** How an LV's block device is checked (tests); default the real /dev and /sys. */
+  deviceProbe?: DeviceProbe;
 }
 
 export class Exports {
@@ -43,12 +47,26 @@ export class Exports {
     return targetIqn(vg, lv, this.o.iqnPrefix);
   }
 
-  private async volume(vg: string, lv: string, o?: CallOptions): Promise<{ v: VolumeInfo; tags: string[] }> {
+  private async volume(vg: string, lv: string, o?: CallOptions): Promise<{ v: VolumeInfo; tags: string[]; lv: Lv }> {
     const all = await this.lvm.listLvs(vg, o);
     const l = all.find((x) => x.name === lv);
     const v = l ? toVolume(this.o.nodeId, l, all) : undefined;
     if (!l || !v) throw new NotFound(`volume ${vg}/${lv} does not exist`);
-    return { v, tags: l.tags };
+    return { v, tags: l.tags, lv: l };
+  }
+
+  /**
+   * The LV's device must be there before a target or a local attach hands it out. An LV can exist
+   * inactive: an lvcreate killed at its deadline after LVM had committed the LV (CreateVolume's
+   * retry then finds it), activation skipped at boot, an operator's lvchange -an. LIO's enable then
+   * fails with ENOENT on every retry. A block device at the path costs no LVM call; otherwise the
+   * LV is activated and its device proven (lv-device.ts).
+   */
+  private async ensureDevice(v: VolumeInfo, l: Lv, o?: CallOptions): Promise<void> {
+    const probe = this.o.deviceProbe ?? sysDeviceProbe;
+    if (await probe.blockDevice(v.devicePath)) return;
+    this.log.info({ volume: v.id }, 'volume\'s LV has no device (inactive): activating it before the export');
+    await lvBlockDevice(this.lvm, probe, l, 'data', o?.signal ? { signal: o.signal } : {});
   }
 
   private async record(vg: string, lv: string, tags: string[], list: readonly Publication[], o?: CallOptions): Promise<void> {
@@ -71,9 +89,10 @@ export class Exports {
     if (node.iqn !== a.initiatorIqn || node.node !== a.nodeName) throw new InvalidArgument('initiator_iqn', 'initiator_iqn and node_name must be the ones publication.node_id names');
     assertIscsiName('initiator_iqn', a.initiatorIqn);
     if (a.chap) assertChap(a.chap);
-    const { v, tags } = await this.volume(a.vg, a.lv, o);
+    const { v, tags, lv } = await this.volume(a.vg, a.lv, o);
     if (v.state === 'deleting') throw new NotFound(`volume ${v.id} does not exist`);
     checkPublication(v, a.publication);
+    await this.ensureDevice(v, lv, o);
     let info: PublishInfo;
     if (this.isLocal(v, a.nodeName)) {
       info = { kind: 'local', devicePath: v.devicePath };

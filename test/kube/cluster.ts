@@ -10,7 +10,7 @@
  * Logs of every process: $VM_OUT/kube/NAME.log (on the host while the guest runs).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterObjects, hostPathOf, loadKustomization, sidecar, type Obj, type SidecarCommand } from './manifest.js';
 
@@ -19,6 +19,8 @@ export const NODE_IP = '10.99.0.1';
 export const NS = 'csi-lvm-iscsi';
 export const DRIVER = 'lvm-iscsi.csi.example.org';
 export const VG = 'kubevg';
+/** chapUser of the CHAP Secret the StorageClasses of deploy/ name (each volume's user name starts with it, src/agent/chap.ts). */
+export const CHAP_USER = 'kube-test-initiator';
 const repo = join(import.meta.dirname, '..', '..');
 const WORK = '/run/kube';
 const PKI = join(WORK, 'pki');
@@ -226,33 +228,8 @@ export async function startCluster(): Promise<Cluster> {
     '--kubelet-preferred-address-types=InternalIP',
     '--v=1',
   ]);
-  await until('kube-apiserver /readyz', () => kubectl(['get', '--raw', '/readyz']).includes('ok'), 300_000, 2000);
-  log(`kube-apiserver ready (${Math.round((Date.now() - t0) / 1000)} s)`);
-  start('kube-controller-manager', [
-    join(BIN, 'kube-controller-manager'),
-    `--kubeconfig=${join(WORK, 'kcm.kubeconfig')}`,
-    `--service-account-private-key-file=${join(PKI, 'sa.key')}`,
-    `--root-ca-file=${join(PKI, 'ca.crt')}`,
-    // each controller as its own ServiceAccount (system:controller:*), as kubeadm runs it: the
-    // node-lifecycle controller needs its role to remove the not-ready taint
-    '--use-service-account-credentials=true',
-    '--leader-elect=false',
-    '--bind-address=127.0.0.1',
-    '--v=1',
-  ]);
-  start('kube-scheduler', [join(BIN, 'kube-scheduler'), `--kubeconfig=${join(WORK, 'scheduler.kubeconfig')}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--v=1']);
-
-  // the snapshot CRDs and snapshot-controller (cluster add-ons, not part of deploy/)
-  kubectl(['apply', '-k', join(src, 'crds')]);
-  kubectl(['wait', '--for=condition=established', '--timeout=120s', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io']);
-  start('snapshot-controller', [join(BIN, 'snapshot-controller'), `--kubeconfig=${ADMIN_KUBECONFIG}`, '--leader-election=false', '--v=2'], { restart: true });
-
-  // deploy/: everything but the workloads, plus the CHAP Secret its StorageClasses name
-  apply(clusterObjects(objs));
-  apply([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'csi-lvm-iscsi-chap', namespace: NS }, type: 'Opaque', stringData: { chapUser: 'kube-test-initiator', chapSecret: `kube-test-${Math.random().toString(36).slice(2)}-secret` } }]);
-  log(`deploy/ applied: ${clusterObjects(objs).map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
-
-  // the node: containerd (CRI), the local images, kubelet
+  // while kube-apiserver starts (a minute or more in the guest): the node's containerd (CRI) with
+  // the local images, the VG and the plugin (nothing of them needs the API); kubelet after deploy/
   mkdirSync('/etc/cni/net.d', { recursive: true });
   writeFileSync(
     '/etc/cni/net.d/10-kube.conflist',
@@ -306,6 +283,33 @@ state = "/run/containerd"
   ];
   const plugin = start('plugin', [process.execPath, join(repo, 'dist', 'main.js'), ...pluginArgs]);
 
+  await until('kube-apiserver /readyz', () => kubectl(['get', '--raw', '/readyz']).includes('ok'), 300_000, 2000);
+  log(`kube-apiserver ready (${Math.round((Date.now() - t0) / 1000)} s)`);
+  start('kube-controller-manager', [
+    join(BIN, 'kube-controller-manager'),
+    `--kubeconfig=${join(WORK, 'kcm.kubeconfig')}`,
+    `--service-account-private-key-file=${join(PKI, 'sa.key')}`,
+    `--root-ca-file=${join(PKI, 'ca.crt')}`,
+    // each controller as its own ServiceAccount (system:controller:*), as kubeadm runs it: the
+    // node-lifecycle controller needs its role to remove the not-ready taint
+    '--use-service-account-credentials=true',
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    '--v=1',
+  ]);
+  start('kube-scheduler', [join(BIN, 'kube-scheduler'), `--kubeconfig=${join(WORK, 'scheduler.kubeconfig')}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--v=1']);
+
+  // the snapshot CRDs and snapshot-controller (cluster add-ons, not part of deploy/)
+  kubectl(['apply', '-k', join(src, 'crds')]);
+  kubectl(['wait', '--for=condition=established', '--timeout=120s', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io']);
+  start('snapshot-controller', [join(BIN, 'snapshot-controller'), `--kubeconfig=${ADMIN_KUBECONFIG}`, '--leader-election=false', '--v=2'], { restart: true });
+
+  // deploy/: everything but the workloads, plus the CHAP Secret its StorageClasses name
+  apply(clusterObjects(objs));
+  apply([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'csi-lvm-iscsi-chap', namespace: NS }, type: 'Opaque', stringData: { chapUser: CHAP_USER, chapSecret: `kube-test-${Math.random().toString(36).slice(2)}-secret` } }]);
+  log(`deploy/ applied: ${clusterObjects(objs).map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+
+
   writeFileSync(
     join(WORK, 'kubelet.yaml'),
     JSON.stringify({
@@ -321,7 +325,11 @@ state = "/run/containerd"
       resolvConf: '',
       volumeStatsAggPeriod: '10s',
       containerRuntimeEndpoint: `unix://${CONTAINERD_SOCK}`,
-      localStorageCapacityIsolation: false,
+      // localStorageCapacityIsolation stays at its default (true): with containerd (CRI stats)
+      // kubelet's cadvisor collects file system usage only when it is on
+      // (pkg/kubelet/cadvisor/cadvisor_linux.go adds DiskUsageMetrics for legacy stats or local
+      // storage isolation), and without it the root container carries no file systems, so
+      // stats/summary answers 500 "cannot find filesystem info for device" for kubelet's root dir
     }),
   );
   start('kubelet', [join(BIN, 'kubelet'), `--config=${join(WORK, 'kubelet.yaml')}`, `--kubeconfig=${join(WORK, 'kubelet.kubeconfig')}`, '--root-dir=/var/lib/kubelet', `--hostname-override=${NODE}`, `--node-ip=${NODE_IP}`, '--v=1']);
@@ -404,3 +412,29 @@ export function lvs(): { name: string; size: number; attr: string; pool: string;
 }
 /** Mount points below kubelet's directory. */
 export const kubeletMounts = (): string[] => run(['findmnt', '-rn', '-o', 'TARGET']).split('\n').filter((m) => m.startsWith('/var/lib/kubelet/') && !m.includes('kubernetes.io~projected'));
+/** Mount points below kubelet's directory with their options (ro/rw first). */
+export const kubeletMountOptions = (): { target: string; options: string }[] =>
+  run(['findmnt', '-rn', '-o', 'TARGET,OPTIONS'])
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter(([t]) => t?.startsWith('/var/lib/kubelet/') && !t.includes('kubernetes.io~projected'))
+    .map(([target, options]) => ({ target: target!, options: options ?? '' }));
+/** The user names of a LIO target's ACLs (auth/userid of each initiator's ACL; '' = no CHAP). */
+export function lioAclUsers(iqn: string): string[] {
+  const tpgs = join('/sys/kernel/config/target/iscsi', iqn);
+  return readdirSync(tpgs)
+    .filter((t) => t.startsWith('tpgt_'))
+    .flatMap((t) => {
+      const acls = join(tpgs, t, 'acls');
+      return existsSync(acls) ? readdirSync(acls).map((a) => readFileSync(join(acls, a, 'auth', 'userid'), 'utf8').trim()) : [];
+    });
+}
+/** open-iscsi's node record of a target (iscsiadm -m node -T IQN): key = value lines. */
+export function iscsiNodeRecord(iqn: string): Record<string, string> {
+  const rec: Record<string, string> = {};
+  for (const l of run(['iscsiadm', '-m', 'node', '-T', iqn]).split('\n')) {
+    const m = /^(\S+) = (.*)$/.exec(l);
+    if (m) rec[m[1]!] = m[2]!;
+  }
+  return rec;
+}

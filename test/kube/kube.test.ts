@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apply, type Cluster, DRIVER, VG, iscsiSessions, kget, kubectl, kubeletMounts, lioBackstores, lioTargets, log, lvs, NODE, run, startCluster, until } from './cluster.js';
+import { apply, CHAP_USER, type Cluster, DRIVER, VG, iscsiNodeRecord, iscsiSessions, kubeletMountOptions, lioAclUsers, kget, kubectl, kubeletMounts, lioBackstores, lioTargets, log, lvs, NODE, run, startCluster, until } from './cluster.js';
 import { parseDocs, ROOT } from './manifest.js';
 
 const inGuest = process.env['VM_GUEST'] === '1';
@@ -26,7 +26,7 @@ const pvc = (name: string, extra: object = {}, size = SIZE) => ({
   spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'csi-lvm-iscsi-thin', resources: { requests: { storage: size } }, ...extra },
 });
 /** A busybox Pod running `script` on the claim at /data (or /dev/xvda for a block claim), then sleeping. */
-const pod = (name: string, claim: string, script: string, block = false) => ({
+const pod = (name: string, claim: string, script: string, block = false, readOnly = false) => ({
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name, namespace: 'default' },
@@ -42,7 +42,7 @@ const pod = (name: string, claim: string, script: string, block = false) => ({
         ...(block ? { volumeDevices: [{ name: 'v', devicePath: '/dev/xvda' }] } : { volumeMounts: [{ name: 'v', mountPath: '/data' }] }),
       },
     ],
-    volumes: [{ name: 'v', persistentVolumeClaim: { claimName: claim } }],
+    volumes: [{ name: 'v', persistentVolumeClaim: { claimName: claim, ...(readOnly ? { readOnly: true } : {}) } }],
   },
 });
 
@@ -50,8 +50,16 @@ const pvName = (claim: string): string => kget(['-n', 'default', 'pvc', claim]).
 const volumeHandle = (claim: string): string => kget(['pv', pvName(claim)]).spec.csi.volumeHandle;
 const logs = (p: string) => kubectl(['-n', 'default', 'logs', p]);
 const exec = (p: string, argv: string[]) => kubectl(['-n', 'default', 'exec', p, '--', ...argv]);
-const bound = (claim: string) => until(`PVC ${claim} Bound`, () => kget(['-n', 'default', 'pvc', claim]).status?.phase === 'Bound');
-const running = (p: string) => until(`Pod ${p} ran its script`, () => logs(p).includes('DONE'), 400_000, 3000);
+const bound = (claim: string) => until(`PVC ${claim} Bound`, () => kget(['-n', 'default', 'pvc', claim]).status?.phase === 'Bound', 600_000, 2000);
+/** The staging mount of a claim: kubelet names it after a hash of the volume handle, so found as the globalmount with its Pod mount's device. */
+const globalMount = (claim: string) => {
+  const all = run(['findmnt', '-rn', '-o', 'TARGET,SOURCE']).split('\n').map((l) => l.split(' '));
+  const podSource = all.find(([t]) => t?.endsWith(`/volumes/kubernetes.io~csi/${pvName(claim)}/mount`))?.[1];
+  return podSource ? all.find(([t, src]) => t?.startsWith('/var/lib/kubelet/plugins/') && t.endsWith('/globalmount') && src === podSource)?.[0] : undefined;
+};
+const podMount = (claim: string) => kubeletMounts().filter((m) => m.endsWith(`/volumes/kubernetes.io~csi/${pvName(claim)}/mount`));
+const df = (p: string) => Number(exec(p, ['df', '-k', '/data']).trim().split('\n')[1]!.trim().split(/\s+/)[1]);
+const running = (p: string) => until(`Pod ${p} ran its script`, () => logs(p).includes('DONE'), 600_000, 3000);
 const attachments = (): any[] => kget(['volumeattachments']).items;
 /** The LV behind a volume handle (the plugin names the LV after the handle's last part; found by its name in the handle). */
 const lvOf = (handle: string) => lvs().find((l) => handle.includes(l.name));
@@ -60,10 +68,32 @@ const targetOf = (handle: string) => {
   const lv = lvOf(handle);
   return lv ? lioTargets().find((t) => t.endsWith(`:${VG}:${lv.name}`)) : undefined;
 };
+/** What is underneath when a scenario fails: LVs (with their attributes), /dev/VG, targets, sessions, kubelet's mounts. */
+function storageState(): string {
+  const tryRun = (argv: string[]) => {
+    try {
+      return run(argv).trim();
+    } catch (e) {
+      return String(e);
+    }
+  };
+  return [
+    `lvs: ${tryRun(['lvs', '--noheadings', '-a', '-o', 'lv_name,lv_attr,lv_size', VG]).replace(/\s+/g, ' ')}`,
+    `/dev/${VG}: ${tryRun(['ls', `/dev/${VG}`]).replace(/\s+/g, ' ')}`,
+    `LIO targets: ${lioTargets().join(' ')}`,
+    `sessions: ${tryRun(['iscsiadm', '-m', 'session']).replace(/\n/g, '; ')}`,
+    `kubelet mounts: ${kubeletMounts().join(' ')}`,
+  ].join('\n  ');
+}
 const timed = (name: string, fn: () => Promise<void>, timeout = 900_000) =>
   it(name, async () => {
     const t = Date.now();
-    await fn();
+    try {
+      await fn();
+    } catch (e) {
+      log(`scenario "${name}" FAILED after ${Math.round((Date.now() - t) / 1000)} s; storage now:\n  ${storageState()}`);
+      throw e;
+    }
     log(`scenario "${name}": ${Math.round((Date.now() - t) / 1000)} s`);
   }, timeout);
 
@@ -122,15 +152,33 @@ describe.runIf(inGuest)('Kubernetes tier: deploy/ driven by a real control plane
     expect(mounts.some((m) => m.includes(`/volumes/kubernetes.io~csi/${pvName('demo-data')}/mount`))).toBe(true);
   });
 
+  timed('CHAP from the StorageClass secrets: the session logs in with CHAP, the LIO ACL requires it', async () => {
+    const target = targetOf(volumeHandle('demo-data'))!;
+    expect(iscsiSessions()).toContain(target);
+    const rec = iscsiNodeRecord(target);
+    expect(rec['node.session.auth.authmethod']).toBe('CHAP');
+    // a per-volume user name derived from the Secret's chapUser; the password is never shown
+    expect(rec['node.session.auth.username']).toMatch(new RegExp(`^${CHAP_USER}`));
+    expect(rec['node.session.auth.password']).toMatch(/^\*+$/);
+    const users = lioAclUsers(target);
+    expect(users.length).toBe(1);
+    expect(users[0]).toBe(rec['node.session.auth.username']);
+  });
+
   timed('kubelet volume stats for the PVC appear in stats/summary', async () => {
     const stats = await until('stats/summary volume of demo-data', () => {
       const s = JSON.parse(kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/stats/summary`]));
       for (const p of s.pods ?? []) for (const v of p.volume ?? []) if (v.pvcRef?.name === 'demo-data' && v.capacityBytes > 0) return v;
       return undefined;
     }, 300_000, 5000);
+    // a 64 MiB ext4 file system with the 4 MiB file written above
     expect(stats.capacityBytes).toBeGreaterThan(40 * MiB);
+    expect(stats.capacityBytes).toBeLessThanOrEqual(64 * MiB);
     expect(stats.usedBytes).toBeGreaterThanOrEqual(4 * MiB);
+    expect(stats.usedBytes).toBeLessThan(stats.capacityBytes);
+    expect(stats.availableBytes).toBeLessThan(stats.capacityBytes);
     expect(stats.inodes).toBeGreaterThan(0);
+    expect(stats.inodesUsed).toBeGreaterThan(0);
   });
 
   timed('VolumeSnapshot from deploy/examples -> readyToUse with restoreSize; a snapshot LV', async () => {
@@ -161,11 +209,10 @@ describe.runIf(inGuest)('Kubernetes tier: deploy/ driven by a real control plane
   });
 
   timed('online resize: df in the running Pod grows, the LV grows', async () => {
-    const df = () => Number(exec('demo-writer', ['df', '-k', '/data']).trim().split('\n')[1]!.trim().split(/\s+/)[1]);
-    const before = df();
+    const before = df('demo-writer');
     kubectl(['-n', 'default', 'patch', 'pvc', 'demo-data', '-p', JSON.stringify({ spec: { resources: { requests: { storage: '96Mi' } } } })]);
     await until('PVC demo-data capacity 96Mi', () => kget(['-n', 'default', 'pvc', 'demo-data']).status?.capacity?.storage === '96Mi');
-    await until('df grows in the Pod', () => df() > before + 20 * 1024, 300_000, 3000);
+    await until('df grows in the Pod', () => df('demo-writer') > before + 20 * 1024, 300_000, 3000);
     expect(lvOf(volumeHandle('demo-data'))!.size).toBe(96 * MiB);
     expect(exec('demo-writer', ['sha256sum', '/data/f'])).toContain(sum);
   });
@@ -181,10 +228,84 @@ describe.runIf(inGuest)('Kubernetes tier: deploy/ driven by a real control plane
     expect(kubeletMounts().some((m) => m.includes('volumeDevices'))).toBe(true);
   });
 
+  let thickSum = '';
+  timed('thick StorageClass from deploy/: PVC Bound, a linear LV of its size, a Pod writes', async () => {
+    apply([pvc('demo-thick', { storageClassName: 'csi-lvm-iscsi-thick' })]);
+    await bound('demo-thick');
+    const lv = lvOf(volumeHandle('demo-thick'));
+    expect(lv, `LV of ${volumeHandle('demo-thick')} in ${JSON.stringify(lvs())}`).toBeDefined();
+    expect(lv!.pool).toBe('');
+    expect(lv!.attr[0]).toBe('-'); // a plain (linear) LV, not thin ('V')
+    expect(lv!.size).toBe(64 * MiB);
+    apply([pod('thick-a', 'demo-thick', 'dd if=/dev/urandom of=/data/f bs=1M count=2 2>/dev/null && sync && sha256sum /data/f')]);
+    await running('thick-a');
+    thickSum = logs('thick-a').match(/^([0-9a-f]{64})\s/m)![1]!;
+    expect(iscsiSessions()).toContain(targetOf(volumeHandle('demo-thick')));
+    expect(podMount('demo-thick').length).toBe(1);
+  });
+
+  timed('a Pod replaced on the same node while the volume stays staged: same session and staging mount, data intact', async () => {
+    const target = targetOf(volumeHandle('demo-thick'))!;
+    const staged = globalMount('demo-thick');
+    expect(staged, `staging mount of demo-thick in ${kubeletMounts()}`).toBeDefined();
+    // the successor starts while the first Pod still runs (ReadWriteOnce allows Pods on one node)
+    apply([pod('thick-b', 'demo-thick', 'sha256sum /data/f && echo more >/data/g && sync')]);
+    await running('thick-b');
+    expect(podMount('demo-thick').length).toBe(2);
+    kubectl(['-n', 'default', 'delete', 'pod', 'thick-a', '--wait=true', '--timeout=300s']);
+    await until('one Pod mount of demo-thick left', () => podMount('demo-thick').length === 1, 120_000, 2000);
+    expect(logs('thick-b')).toContain(thickSum);
+    expect(globalMount('demo-thick')).toBe(staged);
+    expect(iscsiSessions()).toContain(target);
+    expect(attachments().filter((a) => a.spec.source.persistentVolumeName === pvName('demo-thick')).length).toBe(1);
+    expect(exec('thick-b', ['sha256sum', '/data/f'])).toContain(thickSum);
+    expect(exec('thick-b', ['cat', '/data/g']).trim()).toBe('more');
+  });
+
+  timed('offline resize: expanded while no Pod uses it (LV grows, FileSystemResizePending), a new Pod sees the new size', async () => {
+    const before = df('thick-b');
+    const target = targetOf(volumeHandle('demo-thick'))!;
+    kubectl(['-n', 'default', 'delete', 'pod', 'thick-b', '--wait=true', '--timeout=300s']);
+    await until('demo-thick detached', () => !attachments().some((a) => a.spec.source.persistentVolumeName === pvName('demo-thick')), 300_000, 2000);
+    await until('its session gone', () => !iscsiSessions().includes(target), 120_000, 2000);
+    expect(lioTargets()).not.toContain(target);
+    kubectl(['-n', 'default', 'patch', 'pvc', 'demo-thick', '-p', JSON.stringify({ spec: { resources: { requests: { storage: '96Mi' } } } })]);
+    await until('LV of demo-thick 96 MiB', () => lvOf(volumeHandle('demo-thick'))?.size === 96 * MiB, 300_000, 2000);
+    const claim = await until('PVC demo-thick FileSystemResizePending', () => {
+      const c = kget(['-n', 'default', 'pvc', 'demo-thick']);
+      return c.status?.conditions?.some((x: { type: string }) => x.type === 'FileSystemResizePending') ? c : undefined;
+    }, 300_000, 2000);
+    expect(claim.status.capacity.storage).toBe('64Mi'); // the file system is not grown yet
+    expect(kget(['pv', pvName('demo-thick')]).spec.capacity.storage).toBe('96Mi');
+    apply([pod('thick-c', 'demo-thick', 'sha256sum /data/f && df -k /data')]);
+    await running('thick-c');
+    expect(logs('thick-c')).toContain(thickSum);
+    expect(df('thick-c')).toBeGreaterThan(before + 20 * 1024);
+    await until('PVC demo-thick capacity 96Mi', () => kget(['-n', 'default', 'pvc', 'demo-thick']).status?.capacity?.storage === '96Mi', 120_000, 2000);
+  });
+
+  timed('ReadOnlyMany PVC from the snapshot mounted read-only by two Pods: same checksum, writes fail with EROFS', async () => {
+    apply([pvc('demo-rox', { accessModes: ['ReadOnlyMany'], dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'demo-data-snap' } })]);
+    await bound('demo-rox');
+    const script = 'sha256sum /data/f && if touch /data/w 2>/tmp/e; then echo WROTE; else cat /tmp/e; fi';
+    apply([pod('rox-1', 'demo-rox', script, false, true), pod('rox-2', 'demo-rox', script, false, true)]);
+    await running('rox-1');
+    await running('rox-2');
+    for (const p of ['rox-1', 'rox-2']) {
+      expect(logs(p)).toContain(sum);
+      expect(logs(p)).not.toContain('WROTE');
+      expect(logs(p)).toMatch(/Read-only file system/);
+    }
+    const mounts = kubeletMountOptions().filter((m) => m.target.includes(pvName('demo-rox')));
+    expect(mounts.filter((m) => m.target.endsWith('/mount')).length).toBe(2);
+    for (const m of mounts) expect(m.options.split(',')[0], `${m.target} ${m.options}`).toBe('ro');
+    expect(iscsiSessions()).toContain(targetOf(volumeHandle('demo-rox')));
+  });
+
   timed('Pods deleted: VolumeAttachments detached, LIO targets and iSCSI sessions gone, nothing mounted', async () => {
     const target = targetOf(volumeHandle('demo-data'));
     expect(target).toBeDefined();
-    kubectl(['-n', 'default', 'delete', 'pod', 'demo-writer', 'reader-restored', 'reader-clone', 'block-user', '--wait=true', '--timeout=300s']);
+    kubectl(['-n', 'default', 'delete', 'pod', '--all', '--wait=true', '--timeout=300s']);
     await until('no VolumeAttachment', () => attachments().length === 0, 400_000, 3000);
     await until('no iSCSI session', () => iscsiSessions().length === 0, 120_000, 2000);
     expect(lioTargets()).not.toContain(target);
@@ -194,7 +315,7 @@ describe.runIf(inGuest)('Kubernetes tier: deploy/ driven by a real control plane
 
   timed('delete everything: no PV, no VolumeSnapshotContent, no LV, no target, no backstore', async () => {
     kubectl(['-n', 'default', 'delete', 'volumesnapshot', 'demo-data-snap', '--wait=false']);
-    kubectl(['-n', 'default', 'delete', 'pvc', 'demo-data', 'demo-data-restored', 'demo-clone', 'demo-block', '--wait=false']);
+    kubectl(['-n', 'default', 'delete', 'pvc', '--all', '--wait=false']);
     await until('no PV', () => kget(['pv']).items.length === 0, 400_000, 3000);
     await until('no VolumeSnapshotContent', () => kget(['volumesnapshotcontents']).items.length === 0, 300_000, 3000);
     await until('no LV but the pool', () => lvs().length === 0, 120_000, 2000);

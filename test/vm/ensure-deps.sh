@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the Debian packages the real-kernel (VM) test tier needs are installed
-# (`--kube`: also those of the Kubernetes tier).
+# Makes sure the Debian packages the real-kernel (VM) test tier and the Kubernetes tier need are
+# installed.
 #
 # Quiet when everything is there. As root, installs what is missing (one apt-get update, then
 # a non-interactive install). Not root and something missing: says what and exits 1.
@@ -15,12 +15,13 @@ PACKAGES=(
 	xfsprogs e2fsprogs
 	udev kmod cpio iproute2 util-linux mount
 	fio               # the data-path benchmark (test/bench/datapath.bench.ts)
+	# the Kubernetes tier (test/kube, part of npm test): etcd for kube-apiserver, the node's
+	# container runtime and CNI, openssl for its certificates, xz to unpack the binaries. They run
+	# inside the guest only; where systemd starts Debian's etcd and containerd services on the
+	# host, the tier does not use them.
+	etcd-server containerd runc containernetworking-plugins openssl xz-utils
 )
-# With --kube, also what the Kubernetes tier (test/kube, npm run test:kube) needs: etcd for
-# kube-apiserver, the node's container runtime and CNI. Not part of npm test, so not by default.
-if [[ "${1:-}" == "--kube" ]]; then
-	PACKAGES+=(etcd-server containerd runc containernetworking-plugins openssl xz-utils)
-fi
+# --kube is accepted for older instructions; the Kubernetes tier's packages are always in the list.
 
 installed() {
 	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]

@@ -250,6 +250,27 @@ describe.runIf(inGuest).each([lio, tgt])('publish through the plugin on $name', 
     await call(p.controller, 'DeleteVolume', { volume_id: v });
   });
 
+  it('publishes a volume whose LV is inactive: the LV is activated, the target exports it', async () => {
+    // an lvcreate killed at its deadline after LVM committed the LV leaves it inactive, and
+    // CreateVolume's retry returns it; seen in the Kubernetes tier: every ControllerPublishVolume
+    // then failed (LIO: enable ENOENT, the device path missing)
+    const v = await create('pub-inactive');
+    const lv = v.split('/')[2] ?? '';
+    writePattern(`/dev/${VG}/${lv}`, 2 * MiB, 'before-deactivation');
+    const want = checksum(`/dev/${VG}/${lv}`, 2 * MiB);
+    sh(['lvchange', '--activate', 'n', `${VG}/${lv}`]);
+    expect(existsSync(`/dev/${VG}/${lv}`)).toBe(false);
+    const iqn = (await pub(v, NODE_A)).publish_context['targetIqn'] ?? '';
+    expect(sh(['lvs', '--noheadings', '-o', 'lv_active', `${VG}/${lv}`]).trim()).toBe('active');
+    expect(login(iqn, 'default')).toBe(0);
+    const dev = byPath(iqn, b.lun, PORTAL);
+    await waitFor(() => existsSync(dev), 30_000);
+    expect(checksum(dev, 2 * MiB)).toBe(want);
+    await unpub(v, NODE_A);
+    logoutAll(iqn);
+    await call(p.controller, 'DeleteVolume', { volume_id: v });
+  });
+
   it.runIf(b.name === 'lio')('removes at start a target that no published volume owns', async () => {
     const v = await create('pub-orphan');
     const iqn = (await pub(v, NODE_A)).publish_context['targetIqn'] ?? '';
