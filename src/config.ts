@@ -231,8 +231,10 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
     const fromEnv = sources.env[envName(name)];
     if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
     const fromFile = file[name];
-    if (fromFile !== undefined && fromFile !== null) return Array.isArray(fromFile) ? fromFile.join(',') : String(fromFile);
-    return OPTIONS.find((o) => o.name === name)?.default;
+    if (fromFile === undefined || fromFile === null) return OPTIONS.find((o) => o.name === name)?.default;
+    if (Array.isArray(fromFile)) return fromFile.join(',');
+    if (typeof fromFile === 'string' || typeof fromFile === 'number' || typeof fromFile === 'boolean') return String(fromFile);
+    return JSON.stringify(fromFile);
   };
 
   const mode = get('mode') as Mode;

@@ -3,6 +3,7 @@
 #   1. unit         host, scripted fake runner and pure parsers
 #   2. integration  host, the real executable over its real gRPC socket
 #   3. vm           inside a qemu guest booting Debian's stock kernel: real LVM, LIO, open-iscsi
+# after the static checks (eslint, prettier --check; each counts as one test in the summary)
 # and ends with one line "N passed, N failed" over all tiers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,16 @@ step "build"
 npm run --silent build
 
 status=0
+# Static checks: each one a line in $OUT/checks.txt ("name passed|failed"), counted in the summary.
+: >"$OUT/checks.txt"
+check() {
+  local name=$1; shift
+  step "check: $name ($*)"
+  if "$@"; then echo "$name passed" >>"$OUT/checks.txt"; else echo "$name failed" >>"$OUT/checks.txt"; status=1; fi
+}
+check lint npm run --silent lint
+check format npm run --silent format:check
+
 step "tier 1+2: unit and integration (host)"
 ./node_modules/.bin/vitest run --project unit --project integration --reporter=default --reporter=json --outputFile="$OUT/host.json" || status=1
 
@@ -80,5 +91,5 @@ cp -f "$RB/out1/phase1.json" "$OUT/reboot1.json" 2>/dev/null || true
 cp -f "$RB/out2/phase2.json" "$OUT/reboot2.json" 2>/dev/null || true
 
 step "summary"
-node test/summarize.mjs "$OUT/host.json:unit+integration" "$OUT/vm-a.json:vm-a" "$OUT/vm-b.json:vm-b" "$OUT/reboot1.json:reboot-1" "$OUT/reboot2.json:reboot-2" || status=1
+node test/summarize.mjs --checks "$OUT/checks.txt" "$OUT/host.json:unit+integration" "$OUT/vm-a.json:vm-a" "$OUT/vm-b.json:vm-b" "$OUT/reboot1.json:reboot-1" "$OUT/reboot2.json:reboot-2" || status=1
 exit $status

@@ -41,6 +41,7 @@ export function parseMkfsArgs(text: string, field = 'parameters.mkfsOptions'): s
   const args = text.split(/\s+/).filter(Boolean);
   for (const a of args) {
     if (a.startsWith('/')) throw new InvalidArgument(field, `${JSON.stringify(a)}: paths are not allowed in mkfs options`);
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
     if (/[\u0000-\u001f]/.test(a)) throw new InvalidArgument(field, 'must not contain control characters');
   }
   return args;

@@ -322,6 +322,7 @@ function validateChap(chap: ChapSettings): void {
     throw new InvalidArgument('chap.mutualUserid', 'mutual CHAP needs both the user id and the password');
   }
   for (const [k, v] of Object.entries(chap)) {
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
     if (typeof v === 'string' && /[\u0000-\u001f]/.test(v)) throw new InvalidArgument(`chap.${k}`, 'must not contain control characters');
   }
 }

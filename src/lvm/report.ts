@@ -244,7 +244,7 @@ export function reportRows(stdout: string, kind: 'lv' | 'vg' | 'pv'): Row[] {
     const list = (r as Record<string, unknown> | null)?.[kind];
     if (list === undefined) continue;
     if (!Array.isArray(list)) throw new ReportParseError(`${kind}s: "${kind}" is not an array`);
-    for (const item of list) {
+    for (const item of list as unknown[]) {
       if (typeof item !== 'object' || item === null) throw new ReportParseError(`${kind}s: row is not an object`);
       for (const [k, v] of Object.entries(item)) {
         if (typeof v !== 'string') throw new ReportParseError(`${kind}s: field ${k} is not a string`);

@@ -27,7 +27,7 @@
  * name paths, not values).
  */
 import { join } from 'node:path';
-import { Busy, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors.js';
+import { Busy, FailedPrecondition, NotFound, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errnoCode, NodeConfigFs, type ConfigFsOps, type DirEntry } from './configfs.js';
 import { assertIscsiName } from './iqn.js';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
 import { unitSerial } from '../../src/target/iqn.js';
 import { LioTarget } from '../../src/target/lio.js';
-import { blockCap, call, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, type PluginProcess } from './lib.js';
+import { blockCap, call, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, type PluginProcess } from './lib.js';
 
 const VG = 'nodevg2';
 const LIO = '/sys/kernel/config/target/iscsi';

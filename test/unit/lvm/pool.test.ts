@@ -11,7 +11,7 @@ const settings = lvmSettings();
 const CFG = lvmConfigArgs(settings);
 const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
 const LVS = ['lvs', ...CFG, ...REPORT, '-o', LV_FIELDS.join(',')];
-const ROWS: Record<string, string>[] = JSON.parse(fixture('lvs-active.json')).report[0].lv;
+const ROWS = (JSON.parse(fixture('lvs-active.json')) as { report: Array<{ lv: Record<string, string>[] }> }).report[0]!.lv;
 
 function row(name: string, patch: Record<string, string> = {}): Record<string, string> {
   const r = ROWS.find((x) => x['lv_name'] === name);
