@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export type Mode = 'controller' | 'agent' | 'node' | 'all';
+type Mode = 'controller' | 'agent' | 'node' | 'all';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };

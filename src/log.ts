@@ -46,7 +46,7 @@ function censor(value: unknown): unknown {
 }
 
 /** pino redact paths: each field name, then `*.name`, `*.*.name`. */
-export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
+const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(

@@ -3,7 +3,7 @@
 #   1. unit         host, scripted fake runner and pure parsers
 #   2. integration  host, the real executable over its real gRPC socket
 #   3. vm           inside a qemu guest booting Debian's stock kernel: real LVM, LIO, open-iscsi
-# after the static checks (eslint, prettier --check; each counts as one test in the summary)
+# after the static checks (eslint, prettier --check, knip for dead code; each counts as one test in the summary)
 # and ends with one line "N passed, N failed" over all tiers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,7 @@ check() {
 }
 check lint npm run --silent lint
 check format npm run --silent format:check
+check knip npm run --silent knip
 
 step "tier 1+2: unit and integration (host)"
 ./node_modules/.bin/vitest run --project unit --project integration --reporter=default --reporter=json --outputFile="$OUT/host.json" || status=1

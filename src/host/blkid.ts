@@ -14,8 +14,8 @@
 import { FailedPrecondition } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 
-export const BLKID_NOTHING_FOUND = 2;
-export const BLKID_AMBIVALENT = 8;
+const BLKID_NOTHING_FOUND = 2;
+const BLKID_AMBIVALENT = 8;
 
 export interface ProbeResult {
   /** File system (or other content) type, e.g. "ext4", "xfs", "LVM2_member", "crypto_LUKS". */

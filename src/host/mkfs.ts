@@ -16,9 +16,9 @@ import { InvalidArgument } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 
 export const SUPPORTED_FS = ['ext4', 'ext3', 'ext2', 'xfs'] as const;
-export type FsType = (typeof SUPPORTED_FS)[number];
+type FsType = (typeof SUPPORTED_FS)[number];
 
-export function isSupportedFs(fs: string): fs is FsType {
+function isSupportedFs(fs: string): fs is FsType {
   return (SUPPORTED_FS as readonly string[]).includes(fs);
 }
 

@@ -6,7 +6,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Unavailable } from '../errors.js';
-import { abortError, sleep } from './mutex.js';
+import { abortError, sleep } from '../abort.js';
 
 export interface WaitForDeviceOptions {
   /** Longest poll interval (the first polls are 20 ms apart). Default 200 ms. */

@@ -23,11 +23,12 @@ import { CommandFailed, FailedPrecondition, InvalidArgument, NotFound, Unavailab
 import { redact, redactArgv, type CommandRunner, type RunResult } from '../exec/runner.js';
 import type { Logger } from '../log.js';
 import { ISCSI_ERR, RETRYABLE_LOGIN_EXIT_CODES, saysAuthFailure } from './iscsi-errors.js';
-import { ISCSIADM_MUTEX, sleep, type Mutex } from './mutex.js';
+import { sleep } from '../abort.js';
+import { ISCSIADM_MUTEX, type Mutex } from './mutex.js';
 import { normalizePortal } from './portal.js';
 import { parseNodeRecords, parseSessionTree, type IscsiSession, type NodeRecord } from './session-parser.js';
 
-export interface ChapSettings {
+interface ChapSettings {
   /** node.session.auth.username */
   userid: string;
   /** node.session.auth.password (a secret) */
@@ -309,7 +310,7 @@ function tail(stderr: string): string {
 }
 
 /** iSCSI names as targets and initiators use them: iqn., eui. or naa. (RFC 3720/3721), no spaces. */
-export function validateIqn(iqn: string, field = 'iqn'): void {
+function validateIqn(iqn: string, field = 'iqn'): void {
   if (!/^(iqn\.\d{4}-\d{2}\.[^\s]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/.test(iqn) || iqn.length > 223) {
     throw new InvalidArgument(field, `${JSON.stringify(iqn)} is not an iSCSI name (iqn.YYYY-MM.domain[:id], eui.* or naa.*)`);
   }

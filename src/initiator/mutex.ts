@@ -5,9 +5,8 @@
  * through ISCSIADM_MUTEX.
  */
 
-import { abortError, sleep } from '../abort.js';
+import { abortError } from '../abort.js';
 
-export { abortError, sleep };
 
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();

@@ -70,7 +70,7 @@ export const VG_FIELDS = [
 export const PV_FIELDS = ['pv_name', 'pv_uuid', 'vg_name', 'pv_size', 'pv_free', 'dev_size'] as const;
 
 /** lv_attr[0]. */
-export type LvVolumeType =
+type LvVolumeType =
   | 'plain' // '-': linear or striped
   | 'cache' // C
   | 'mirrored' // m
@@ -96,7 +96,7 @@ export type LvVolumeType =
   | 'unknown';
 
 /** lv_attr[4]. */
-export type LvState =
+type LvState =
   | 'inactive' // '-'
   | 'active' // a
   | 'historical' // h
@@ -112,7 +112,7 @@ export type LvState =
   | 'unknown'; // X (or anything else)
 
 /** lv_attr[8]. */
-export type LvHealth =
+type LvHealth =
   | 'ok' // '-'
   | 'partial' // p: a PV is missing
   | 'refresh-needed' // r (raid)
@@ -230,7 +230,7 @@ export class ReportParseError extends Error {
 }
 
 /** The rows of one report kind ("lv", "vg", "pv") across all report objects. */
-export function reportRows(stdout: string, kind: 'lv' | 'vg' | 'pv'): Row[] {
+function reportRows(stdout: string, kind: 'lv' | 'vg' | 'pv'): Row[] {
   let doc: unknown;
   try {
     doc = JSON.parse(stdout);

@@ -6,7 +6,7 @@ import { InvalidArgument } from '../errors.js';
 import type { ChapCredentials } from './types.js';
 
 /** LIO keeps each CHAP value in a 256-byte buffer (MAX_USERID_LEN, MAX_PASS_LEN) with its NUL. */
-export const MAX_CHAP_VALUE_BYTES = 255;
+const MAX_CHAP_VALUE_BYTES = 255;
 
 function check(field: string, value: string | undefined): void {
   if (value === undefined) return;
@@ -38,7 +38,3 @@ export function assertChap(chap: ChapCredentials): void {
   }
 }
 
-/** The secrets of a credential set, for RunOptions.secrets. */
-export function chapSecrets(chap: ChapCredentials | undefined): string[] {
-  return chap ? [chap.password, ...(chap.mutualPassword ? [chap.mutualPassword] : [])] : [];
-}

@@ -16,7 +16,7 @@ export function call<C extends Client, M extends Methods<C> & string>(client: C,
 }
 
 /** An error's message, or the value as JSON when something else was thrown. */
-export const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
 
 /** Polls until fn returns a truthy value (or resolves to one) or the time runs out. */
 export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, describe?: () => string): Promise<NonNullable<T>> {

@@ -6,7 +6,8 @@ import { CommandFailed, FailedPrecondition, InvalidArgument, NotFound, Unavailab
 import { FakeRunner } from '../../../src/exec/fake-runner.js';
 import type { CommandRunner, RunOptions, RunResult } from '../../../src/exec/runner.js';
 import { Iscsiadm } from '../../../src/initiator/iscsiadm.js';
-import { Mutex, sleep } from '../../../src/initiator/mutex.js';
+import { sleep } from '../../../src/abort.js';
+import { Mutex } from '../../../src/initiator/mutex.js';
 
 const IQN = 'iqn.2024-01.io.example:vol-aaaa';
 const PORTAL = '10.0.0.5:3260';

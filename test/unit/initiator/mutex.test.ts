@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Mutex, sleep } from '../../../src/initiator/mutex.js';
+import { sleep } from '../../../src/abort.js';
+import { Mutex } from '../../../src/initiator/mutex.js';
 
 describe('Mutex', () => {
   it('runs one holder at a time, in arrival order, and survives a throwing holder', async () => {

@@ -1,8 +1,0 @@
-/** LVM: argv builders, JSON report parsers, error classification, tag and name codecs, thin/thick pools. */
-export * from './settings.js';
-export * from './report.js';
-export * from './classify.js';
-export * from './tags.js';
-export * from './names.js';
-export * from './lvm.js';
-export * from './pool.js';
