@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics.js';
 import type { KeyLocks } from './locks.js';
 import { codeName, statusMetadata, toStatus, type MappedStatus } from './status.js';
 
-interface CallContext {
+export interface CallContext {
   /** Aborted when the caller cancels or its deadline passes. Pass it to short commands. */
   readonly signal: AbortSignal;
   readonly log: Logger;

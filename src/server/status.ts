@@ -31,7 +31,7 @@ export interface MappedStatus {
 }
 
 /** Trailing-metadata keys of an agent API error (the CSI sidecars ignore them). */
-const KIND_KEY = 'csi-lvm-iscsi-error-kind';
+export const KIND_KEY = 'csi-lvm-iscsi-error-kind';
 const FIELD_KEY = 'csi-lvm-iscsi-error-field';
 
 export function toStatus(err: unknown): MappedStatus {
