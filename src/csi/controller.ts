@@ -62,7 +62,7 @@ const CAPABILITIES = [
   'LIST_VOLUMES_PUBLISHED_NODES',
 ] as const;
 
-export function controllerCapabilities(): ControllerServiceCapability[] {
+function controllerCapabilities(): ControllerServiceCapability[] {
   return CAPABILITIES.map((type) => ({ rpc: { type } }));
 }
 

@@ -80,7 +80,7 @@ export interface IscsiadmOptions {
 }
 
 /** open-iscsi's node record database: /etc/iscsi/nodes on Debian and Ubuntu, /var/lib/iscsi/nodes on Fedora and SUSE. */
-export const NODE_DB_DIRS = ['/etc/iscsi/nodes', '/var/lib/iscsi/nodes'] as const;
+const NODE_DB_DIRS = ['/etc/iscsi/nodes', '/var/lib/iscsi/nodes'] as const;
 
 async function exists(path: string): Promise<boolean> {
   try {

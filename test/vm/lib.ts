@@ -165,7 +165,7 @@ export interface PluginProcess {
 }
 
 /** The Node.js flags the image's ENTRYPOINT gives (between the node binary and main.js): the tests run the plugin as the image does. */
-export function imageNodeFlags(): string[] {
+function imageNodeFlags(): string[] {
   const line = readFileSync(join(repo, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('ENTRYPOINT '));
   const argv = JSON.parse(line?.slice('ENTRYPOINT '.length) ?? '[]') as string[];
   const main = argv.findIndex((a) => a.endsWith('/dist/main.js'));
