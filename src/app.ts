@@ -140,11 +140,11 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const stageGate = new StageGate();
   if (hasNode) {
     // The node id names the node and its initiator; one that cannot be formed (too long, bad IQN) stops the start.
-    const nodeId = formatNodeId({ node: config.nodeId, iqn: config.initiatorName ?? (await readInitiatorName()) });
+    const csiNodeId = formatNodeId({ node: config.nodeName, iqn: config.initiatorName ?? (await readInitiatorName()) });
     services.push({
       definition: csi.Node.service,
       implementation: nodeHandlers(
-        { nodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi, deviceTimeoutMs: 60_000, gate: stageGate, publishIndexDir: publishIndexDir(config.kubeletDir, config.driverName) },
+        { csiNodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi, deviceTimeoutMs: 60_000, gate: stageGate, publishIndexDir: publishIndexDir(config.kubeletDir, config.driverName) },
         deps,
       ),
     });
@@ -153,7 +153,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const server = await startServer(config.endpoint, services);
   let metricsServer: HttpServer | undefined;
   if (config.metricsAddress) metricsServer = await serveMetrics(metrics, config.metricsAddress, { ready: readinessProbe(readiness) });
-  log.info({ mode: config.mode, endpoint: server.address, version: VERSION, node_id: config.nodeId }, 'serving');
+  log.info({ mode: config.mode, endpoint: server.address, version: VERSION, node: config.nodeName }, 'serving');
 
   let reconcileTimer: NodeJS.Timeout | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
@@ -175,8 +175,8 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
       if (!builtAgent) {
         const target = createTarget({ kind: config.targetBackend, runner, logger: log });
         const exports = new Exports(lvm, target, log, {
-          nodeId: shortNodeId(config.nodeId),
-          nodeName: config.nodeId,
+          nodeId: shortNodeId(config.nodeName),
+          nodeName: config.nodeName,
           iqnPrefix: config.iqnPrefix,
           portals: config.portals,
           ...(config.chapSecretDir ? { agentSecrets: () => readSecretDir(config.chapSecretDir as string) } : {}),
@@ -184,14 +184,14 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
         if (config.metricsAddress) {
           // The capacity/inventory gauges: one vgs + one lvs per timer refresh; after a change, recounted from memory.
           const inv: Inventory = new Inventory({
-            lvm, log, volumeGroups, nodeId: shortNodeId(config.nodeId), listTargets: () => target.listTargets(), iqnPrefix: config.iqnPrefix,
+            lvm, log, volumeGroups, nodeId: shortNodeId(config.nodeName), listTargets: () => target.listTargets(), iqnPrefix: config.iqnPrefix,
             intervalMs: config.statsIntervalSeconds * 1000, observer: metrics.watchInventory({ current: () => inv.current() }),
           });
           inventory = inv;
           jobs.onSettled(() => inv.changed());
         }
         const agent = notifyOnChange(new LocalAgent(lvm, runner, jobs, exports, log, {
-          nodeName: config.nodeId,
+          nodeName: config.nodeName,
           volumeGroups,
           thinPool,
           thinPoolPercentOfVg: config.thinPoolPercent,

@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export type Mode = 'controller' | 'agent' | 'node' | 'all';
+type Mode = 'controller' | 'agent' | 'node' | 'all';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
@@ -18,7 +18,8 @@ export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: str
 export interface Config {
   readonly mode: Mode;
   readonly endpoint: Endpoint;
-  readonly nodeId: string;
+  /** --node-id: the Kubernetes node name (the CSI node id and the agents' short node id derive from it). */
+  readonly nodeName: string;
   readonly driverName: string;
   readonly volumeGroups: readonly string[];
   readonly thinPool: string | undefined;
@@ -70,52 +71,6 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
-
-/** One documented option. `name` is the flag (--name), the config-file key and, upper-cased, the env suffix. */
-interface OptionSpec {
-  name: string;
-  type: 'string' | 'boolean';
-  help: string;
-  default?: string;
-}
-
-export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'endpoint', type: 'string', default: 'unix:///csi/csi.sock', help: 'gRPC endpoint: unix:///absolute/path or tcp://host:port' },
-  { name: 'node-id', type: 'string', help: "this node's name (Kubernetes node name); required" },
-  { name: 'driver-name', type: 'string', default: 'lvm-iscsi.csi.example.org', help: 'CSI driver name reported by GetPluginInfo (a DNS subdomain, at most 63 characters)' },
-  { name: 'mode', type: 'string', default: 'all', help: 'controller | agent | node | all (all = every role in one process)' },
-  { name: 'volume-group', type: 'string', help: 'volume group(s) this storage node owns, comma separated (agent, all). When none is given in all mode a loop-file volume group is created under --data-dir' },
-  { name: 'thin-pool', type: 'string', help: 'name of the thin pool inside each volume group (created when missing); empty = thick only' },
-  { name: 'log-level', type: 'string', default: 'info', help: 'fatal | error | warn | info | debug | trace' },
-  { name: 'metrics-address', type: 'string', help: 'host:port to serve Prometheus /metrics on; empty = off' },
-  { name: 'stats-interval', type: 'string', default: '60', help: 'agent: seconds between reads of its volume groups (one vgs and one lvs each) that renew its in-memory copy and the capacity and inventory metrics (recounted from memory right after every change); 0 = no timer' },
-  { name: 'data-dir', type: 'string', default: '/var/lib/csi-lvm-iscsi', help: 'directory for the plugin\'s own files (the loop-file volume group of the embedded default)' },
-  { name: 'loop-vg-size', type: 'string', default: '1G', help: 'size of the loop file backing the embedded default volume group (e.g. 512M, 2G)' },
-  { name: 'thin-pool-percent', type: 'string', default: '80', help: 'size of a thin pool the agent creates, in percent of its volume group (the rest stays for thick volumes and COW snapshots)' },
-  { name: 'over-subscription-ratio', type: 'string', default: '20', help: 'thin volumes may provision up to this many times the thin pool size (like Cinder\'s max_over_subscription_ratio)' },
-  { name: 'thin-pool-threshold', type: 'string', default: '90', help: 'no new thin volumes once the pool\'s data or metadata is this many percent full; volumes report an abnormal condition' },
-  { name: 'reserved-percent', type: 'string', default: '0', help: 'percent of each volume group kept free for growth (Cinder\'s reserved_percentage)' },
-  { name: 'default-volume-size', type: 'string', default: '1G', help: 'size of a volume whose request names no capacity' },
-  { name: 'job-wait-seconds', type: 'string', default: '5', help: 'how long a call waits for a background copy or wipe before answering ABORTED (the CO retries)' },
-  { name: 'lvm-udev-sync', type: 'string', default: 'true', help: 'true when LVM runs with udev (host or nsenter); false in a container without udev' },
-  { name: 'max-volumes-per-node', type: 'string', default: '0', help: 'volumes one node may have published at once (NodeGetInfo and ControllerPublishVolume); 0 = no limit' },
-  { name: 'target-backend', type: 'string', default: 'lio', help: 'iSCSI target on storage nodes: lio (kernel, through configfs) or tgt (tgtd, through tgtadm)' },
-  { name: 'iqn-prefix', type: 'string', default: 'iqn.2024-01.org.example.csi-lvm-iscsi', help: 'prefix of the target IQNs the agent makes (one target per volume)' },
-  { name: 'portals', type: 'string', help: 'iSCSI portals of this storage node, address:port, comma separated (more than one = multipath); default: the first non-loopback IPv4 address, port 3260' },
-  { name: 'initiator-name', type: 'string', help: "this node's iSCSI initiator name (node, all); default: InitiatorName from /etc/iscsi/initiatorname.iscsi" },
-  { name: 'kubelet-dir', type: 'string', default: '/var/lib/kubelet', help: "node: kubelet's root directory as the plugin sees it; at start, iSCSI sessions to this plugin's targets that no volume staged below <dir>/plugins/kubernetes.io/csi owns are removed" },
-  { name: 'chap-secret-dir', type: 'string', help: 'agent: a mounted Secret with chapUser/chapSecret (and mutualUser/mutualSecret), the same keys as the StorageClass secret; lets the agent re-create CHAP exports after a reboot when no CO re-publishes' },
-  { name: 'reconcile-interval', type: 'string', default: '60', help: 'agent: seconds between reconciles of the live targets with the published volumes (re-creates exports lost to a tgtd restart); 0 = at start only' },
-  { name: 'agent-listen', type: 'string', help: 'agent: host:port of the agent API for remote controllers (mutual TLS, needs --agent-tls-dir)' },
-  { name: 'agent-tls-dir', type: 'string', help: 'agent, controller: directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret plus its CA) for the agent API' },
-  { name: 'agent-discovery', type: 'string', default: 'static', help: 'controller: static (--agents) or kubernetes (agent pods found by node name through the Kubernetes API)' },
-  { name: 'agents', type: 'string', help: 'controller, static discovery: storage agents as node=host:port, comma separated' },
-  { name: 'agent-port', type: 'string', default: '9809', help: 'controller, kubernetes discovery: the port agents listen on' },
-  { name: 'namespace', type: 'string', default: 'kube-system', help: 'controller, kubernetes discovery: namespace of the agent pods' },
-  { name: 'agent-selector', type: 'string', default: 'app.kubernetes.io/name=csi-lvm-iscsi,app.kubernetes.io/component=agent', help: 'controller, kubernetes discovery: label selector of the agent pods' },
-  { name: 'kubeconfig', type: 'string', help: 'controller, kubernetes discovery: a kubeconfig file; default: the pod\'s service account' },
-  { name: 'config', type: 'string', help: 'path of a JSON config file whose keys are these option names' },
-];
 
 const MODES: readonly Mode[] = ['controller', 'agent', 'node', 'all'];
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -182,6 +137,172 @@ function parseHostPort(text: string): { host: string; port: number } | string {
   return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
 }
 
+/** Turns an option's text (flag > env > file > default; '' when unset) into its value, pushing a problem for a bad one. */
+type Parser<V> = (text: string, name: string, problems: string[]) => V;
+
+/** One documented option. `name` is the flag (--name), the config-file key and, upper-cased, the env suffix. */
+interface OptionSpec {
+  name: string;
+  help: string;
+  default?: string;
+  /** The Config field it sets (none for --config, read before the others). */
+  key?: keyof Config;
+  parse?: Parser<unknown>;
+}
+
+/** A table row whose parser must return the type of its Config field. */
+function option<K extends keyof Config>(o: { name: string; help: string; default?: string; key: K; parse: Parser<Config[K]> }): OptionSpec {
+  return o;
+}
+
+// ---------------------------------------------------------------- parsers
+
+const text: Parser<string> = (t) => t;
+const optionalText: Parser<string | undefined> = (t) => t || undefined;
+
+/** A number from min to max; min when bad. */
+const numberIn = (min: number, max: number): Parser<number> => (t, name, problems) => {
+  const n = Number(t);
+  if (t.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    problems.push(`${name}: "${t}" must be a number from ${min} to ${max}`);
+    return min;
+  }
+  return n;
+};
+
+const oneOf = <V extends string>(values: readonly V[], say = `must be one of ${values.join(', ')}`): Parser<V> => (t, name, problems) => {
+  if (!(values as readonly string[]).includes(t)) problems.push(`${name}: "${t}" ${say}`);
+  return t as V;
+};
+
+const absolutePath: Parser<string> = (t, name, problems) => {
+  if (!isAbsolute(t)) problems.push(`${name}: "${t}" must be an absolute path`);
+  return t;
+};
+
+const optionalAbsolutePath: Parser<string | undefined> = (t, name, problems) => (t ? absolutePath(t, name, problems) : undefined);
+
+const optionalHostPort: Parser<{ host: string; port: number } | undefined> = (t, name, problems) => {
+  if (!t) return undefined;
+  const hp = parseHostPort(t);
+  if (typeof hp !== 'string') return hp;
+  problems.push(`${name}: ${hp}`);
+  return undefined;
+};
+
+const list = (t: string): string[] => t.split(',').map((x) => x.trim()).filter(Boolean);
+
+const endpoint: Parser<Endpoint> = (t, _name, problems) => {
+  const e = parseEndpoint(t);
+  if (typeof e !== 'string') return Object.freeze(e);
+  problems.push(e);
+  return { kind: 'unix', path: '' };
+};
+
+const nodeName: Parser<string> = (t, name, problems) => {
+  if (!t) problems.push(`${name}: required (--${name} or ${envName(name)}); use the Kubernetes node name`);
+  else if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(t)) problems.push(`${name}: "${t}" must be a Kubernetes node name (lower-case DNS subdomain, at most 253 characters)`);
+  return t;
+};
+
+const driverName: Parser<string> = (t, name, problems) => {
+  if (!DRIVER_NAME.test(t)) problems.push(`${name}: "${t}" must be a DNS subdomain of at most 63 characters`);
+  return t;
+};
+
+const volumeGroups: Parser<readonly string[]> = (t, name, problems) => {
+  const vgs = list(t);
+  for (const vg of vgs) if (!VG_NAME.test(vg) || vg === '.' || vg === '..') problems.push(`${name}: "${vg}" is not a valid LVM volume group name`);
+  if (new Set(vgs).size !== vgs.length) problems.push(`${name}: listed twice`);
+  return Object.freeze(vgs);
+};
+
+const thinPoolName: Parser<string | undefined> = (t, name, problems) => {
+  if (t && !VG_NAME.test(t)) problems.push(`${name}: "${t}" is not a valid LVM logical volume name`);
+  return t || undefined;
+};
+
+/** A size (1G, 512M, bytes) of at least min bytes; 0 when bad. */
+const sizeOf = (min: number, say: string): Parser<number> => (t, name, problems) => {
+  const bytes = parseSize(t);
+  if (bytes === undefined || bytes < min) problems.push(`${name}: "${t}" must be a size of at least ${say}`);
+  return bytes ?? 0;
+};
+
+const trueOrFalse: Parser<boolean> = (t, name, problems) => {
+  if (t !== 'true' && t !== 'false') problems.push(`${name}: "${t}" must be true or false`);
+  return t === 'true';
+};
+
+const iqnPrefix: Parser<string> = (t, name, problems) => {
+  if (!/^iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*[a-z0-9](:[a-z0-9.:-]+)?$/.test(t) || t.length > 120) {
+    problems.push(`${name}: "${t}" must be an iSCSI qualified name such as iqn.2024-01.com.example.storage (lower case, at most 120 characters)`);
+  }
+  return t;
+};
+
+const portals: Parser<Config['portals']> = (t, name, problems) => {
+  const out: { address: string; port: number }[] = [];
+  for (const item of list(t || `${defaultAddress()}:3260`)) {
+    const hp = parseHostPort(item);
+    if (typeof hp === 'string' || hp.port === 0) problems.push(`${name}: "${item}" must be address:port`);
+    else out.push({ address: hp.host, port: hp.port });
+  }
+  return Object.freeze(out);
+};
+
+const agentList: Parser<Config['agents']> = (t, name, problems) => {
+  const out: { node: string; host: string; port: number }[] = [];
+  for (const item of list(t)) {
+    const eq = item.indexOf('=');
+    const hp = eq > 0 ? parseHostPort(item.slice(eq + 1)) : 'missing';
+    if (typeof hp === 'string') problems.push(`${name}: "${item}" must be node=host:port`);
+    else out.push({ node: item.slice(0, eq), ...hp });
+  }
+  return Object.freeze(out);
+};
+
+// ---------------------------------------------------------------- the table
+
+/** Every option, in the order of --help: flag/file key, help, default, Config field and parser. */
+export const OPTIONS: readonly OptionSpec[] = [
+  option({ name: 'endpoint', key: 'endpoint', parse: endpoint, default: 'unix:///csi/csi.sock', help: 'gRPC endpoint: unix:///absolute/path or tcp://host:port' }),
+  option({ name: 'node-id', key: 'nodeName', parse: nodeName, help: "this node's name (Kubernetes node name); required" }),
+  option({ name: 'driver-name', key: 'driverName', parse: driverName, default: 'lvm-iscsi.csi.example.org', help: 'CSI driver name reported by GetPluginInfo (a DNS subdomain, at most 63 characters)' }),
+  option({ name: 'mode', key: 'mode', parse: oneOf(MODES), default: 'all', help: 'controller | agent | node | all (all = every role in one process)' }),
+  option({ name: 'volume-group', key: 'volumeGroups', parse: volumeGroups, help: 'volume group(s) this storage node owns, comma separated (agent, all). When none is given in all mode a loop-file volume group is created under --data-dir' }),
+  option({ name: 'thin-pool', key: 'thinPool', parse: thinPoolName, help: 'name of the thin pool inside each volume group (created when missing); empty = thick only' }),
+  option({ name: 'log-level', key: 'logLevel', parse: oneOf(LOG_LEVELS), default: 'info', help: 'fatal | error | warn | info | debug | trace' }),
+  option({ name: 'metrics-address', key: 'metricsAddress', parse: optionalHostPort, help: 'host:port to serve Prometheus /metrics on; empty = off' }),
+  option({ name: 'stats-interval', key: 'statsIntervalSeconds', parse: numberIn(0, 86400), default: '60', help: 'agent: seconds between reads of its volume groups (one vgs and one lvs each) that renew its in-memory copy and the capacity and inventory metrics (recounted from memory right after every change); 0 = no timer' }),
+  option({ name: 'data-dir', key: 'dataDir', parse: absolutePath, default: '/var/lib/csi-lvm-iscsi', help: 'directory for the plugin\'s own files (the loop-file volume group of the embedded default)' }),
+  option({ name: 'loop-vg-size', key: 'loopVgSizeBytes', parse: sizeOf(64 * 1024 ** 2, '64M (e.g. 1G)'), default: '1G', help: 'size of the loop file backing the embedded default volume group (e.g. 512M, 2G)' }),
+  option({ name: 'thin-pool-percent', key: 'thinPoolPercent', parse: numberIn(1, 100), default: '80', help: 'size of a thin pool the agent creates, in percent of its volume group (the rest stays for thick volumes and COW snapshots)' }),
+  option({ name: 'over-subscription-ratio', key: 'overSubscriptionRatio', parse: numberIn(1, 1000), default: '20', help: 'thin volumes may provision up to this many times the thin pool size (like Cinder\'s max_over_subscription_ratio)' }),
+  option({ name: 'thin-pool-threshold', key: 'thinPoolThreshold', parse: numberIn(1, 100), default: '90', help: 'no new thin volumes once the pool\'s data or metadata is this many percent full; volumes report an abnormal condition' }),
+  option({ name: 'reserved-percent', key: 'reservedPercent', parse: numberIn(0, 99), default: '0', help: 'percent of each volume group kept free for growth (Cinder\'s reserved_percentage)' }),
+  option({ name: 'default-volume-size', key: 'defaultVolumeSizeBytes', parse: sizeOf(1024 * 1024, '1M'), default: '1G', help: 'size of a volume whose request names no capacity' }),
+  option({ name: 'job-wait-seconds', key: 'jobWaitSeconds', parse: numberIn(0, 600), default: '5', help: 'how long a call waits for a background copy or wipe before answering ABORTED (the CO retries)' }),
+  option({ name: 'lvm-udev-sync', key: 'lvmUdevSync', parse: trueOrFalse, default: 'true', help: 'true when LVM runs with udev (host or nsenter); false in a container without udev' }),
+  option({ name: 'max-volumes-per-node', key: 'maxVolumesPerNode', parse: numberIn(0, 100000), default: '0', help: 'volumes one node may have published at once (NodeGetInfo and ControllerPublishVolume); 0 = no limit' }),
+  option({ name: 'target-backend', key: 'targetBackend', parse: oneOf(['lio', 'tgt'] as const, 'must be lio or tgt'), default: 'lio', help: 'iSCSI target on storage nodes: lio (kernel, through configfs) or tgt (tgtd, through tgtadm)' }),
+  option({ name: 'iqn-prefix', key: 'iqnPrefix', parse: iqnPrefix, default: 'iqn.2024-01.org.example.csi-lvm-iscsi', help: 'prefix of the target IQNs the agent makes (one target per volume)' }),
+  option({ name: 'portals', key: 'portals', parse: portals, help: 'iSCSI portals of this storage node, address:port, comma separated (more than one = multipath); default: the first non-loopback IPv4 address, port 3260' }),
+  option({ name: 'initiator-name', key: 'initiatorName', parse: optionalText, help: "this node's iSCSI initiator name (node, all); default: InitiatorName from /etc/iscsi/initiatorname.iscsi" }),
+  option({ name: 'kubelet-dir', key: 'kubeletDir', parse: absolutePath, default: '/var/lib/kubelet', help: "node: kubelet's root directory as the plugin sees it; at start, iSCSI sessions to this plugin's targets that no volume staged below <dir>/plugins/kubernetes.io/csi owns are removed" }),
+  option({ name: 'chap-secret-dir', key: 'chapSecretDir', parse: optionalAbsolutePath, help: 'agent: a mounted Secret with chapUser/chapSecret (and mutualUser/mutualSecret), the same keys as the StorageClass secret; lets the agent re-create CHAP exports after a reboot when no CO re-publishes' }),
+  option({ name: 'reconcile-interval', key: 'reconcileIntervalSeconds', parse: numberIn(0, 86400), default: '60', help: 'agent: seconds between reconciles of the live targets with the published volumes (re-creates exports lost to a tgtd restart); 0 = at start only' }),
+  option({ name: 'agent-listen', key: 'agentListen', parse: optionalHostPort, help: 'agent: host:port of the agent API for remote controllers (mutual TLS, needs --agent-tls-dir)' }),
+  option({ name: 'agent-tls-dir', key: 'agentTlsDir', parse: optionalAbsolutePath, help: 'agent, controller: directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret plus its CA) for the agent API' }),
+  option({ name: 'agent-discovery', key: 'agentDiscovery', parse: oneOf(['static', 'kubernetes'] as const, 'must be static or kubernetes'), default: 'static', help: 'controller: static (--agents) or kubernetes (agent pods found by node name through the Kubernetes API)' }),
+  option({ name: 'agents', key: 'agents', parse: agentList, help: 'controller, static discovery: storage agents as node=host:port, comma separated' }),
+  option({ name: 'agent-port', key: 'agentPort', parse: numberIn(1, 65535), default: '9809', help: 'controller, kubernetes discovery: the port agents listen on' }),
+  option({ name: 'namespace', key: 'namespace', parse: text, default: 'kube-system', help: 'controller, kubernetes discovery: namespace of the agent pods' }),
+  option({ name: 'agent-selector', key: 'agentSelector', parse: text, default: 'app.kubernetes.io/name=csi-lvm-iscsi,app.kubernetes.io/component=agent', help: 'controller, kubernetes discovery: label selector of the agent pods' }),
+  option({ name: 'kubeconfig', key: 'kubeconfig', parse: optionalText, help: 'controller, kubernetes discovery: a kubeconfig file; default: the pod\'s service account' }),
+  { name: 'config', help: 'path of a JSON config file whose keys are these option names' },
+];
+
 export interface Sources {
   argv: readonly string[];
   env: Readonly<Record<string, string | undefined>>;
@@ -197,7 +318,7 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
     parsed = parseArgs({
       args: [...sources.argv],
       options: {
-        ...Object.fromEntries(OPTIONS.map((o) => [o.name, { type: o.type }])),
+        ...Object.fromEntries(OPTIONS.map((o) => [o.name, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -231,160 +352,28 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
     const fromEnv = sources.env[envName(name)];
     if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
     const fromFile = file[name];
-    if (fromFile !== undefined && fromFile !== null) return Array.isArray(fromFile) ? fromFile.join(',') : String(fromFile);
-    return OPTIONS.find((o) => o.name === name)?.default;
+    if (fromFile === undefined || fromFile === null) return OPTIONS.find((o) => o.name === name)?.default;
+    if (Array.isArray(fromFile)) return fromFile.join(',');
+    if (typeof fromFile === 'string' || typeof fromFile === 'number' || typeof fromFile === 'boolean') return String(fromFile);
+    return JSON.stringify(fromFile);
   };
 
-  const mode = get('mode') as Mode;
-  if (!MODES.includes(mode)) problems.push(`mode: "${mode}" must be one of ${MODES.join(', ')}`);
-
-  const endpoint = parseEndpoint(get('endpoint') ?? '');
-  if (typeof endpoint === 'string') problems.push(endpoint);
-
-  const nodeId = get('node-id') ?? '';
-  if (!nodeId) problems.push(`node-id: required (--node-id or ${envName('node-id')}); use the Kubernetes node name`);
-  else if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(nodeId)) problems.push(`node-id: "${nodeId}" must be a Kubernetes node name (lower-case DNS subdomain, at most 253 characters)`);
-
-  const driverName = get('driver-name') ?? '';
-  if (!DRIVER_NAME.test(driverName)) problems.push(`driver-name: "${driverName}" must be a DNS subdomain of at most 63 characters`);
-
-  const volumeGroups = (get('volume-group') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const vg of volumeGroups) if (!VG_NAME.test(vg) || vg === '.' || vg === '..') problems.push(`volume-group: "${vg}" is not a valid LVM volume group name`);
-  if (new Set(volumeGroups).size !== volumeGroups.length) problems.push('volume-group: listed twice');
-
-  const thinPool = get('thin-pool') || undefined;
-  if (thinPool !== undefined && !VG_NAME.test(thinPool)) problems.push(`thin-pool: "${thinPool}" is not a valid LVM logical volume name`);
-
-  const logLevel = get('log-level') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`log-level: "${logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
-
-  let metricsAddress: Config['metricsAddress'];
-  const metricsText = get('metrics-address');
-  if (metricsText) {
-    const hp = parseHostPort(metricsText);
-    if (typeof hp === 'string') problems.push(`metrics-address: ${hp}`);
-    else metricsAddress = hp;
-  }
-
-  const dataDir = get('data-dir') ?? '';
-  if (!isAbsolute(dataDir)) problems.push(`data-dir: "${dataDir}" must be an absolute path`);
-
-  const loopText = get('loop-vg-size') ?? '';
-  const loopVgSizeBytes = parseSize(loopText);
-  if (loopVgSizeBytes === undefined || loopVgSizeBytes < 64 * 1024 ** 2) problems.push(`loop-vg-size: "${loopText}" must be a size of at least 64M (e.g. 1G)`);
-
-  const num = (name: string, min: number, max: number): number => {
-    const text = get(name) ?? '';
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-      problems.push(`${name}: "${text}" must be a number from ${min} to ${max}`);
-      return min;
-    }
-    return n;
-  };
-  const thinPoolPercent = num('thin-pool-percent', 1, 100);
-  const overSubscriptionRatio = num('over-subscription-ratio', 1, 1000);
-  const thinPoolThreshold = num('thin-pool-threshold', 1, 100);
-  const reservedPercent = num('reserved-percent', 0, 99);
-  const jobWaitSeconds = num('job-wait-seconds', 0, 600);
-  const statsIntervalSeconds = num('stats-interval', 0, 86400);
-  const defText = get('default-volume-size') ?? '';
-  const defaultVolumeSizeBytes = parseSize(defText) ?? 0;
-  if (defaultVolumeSizeBytes < 1024 * 1024) problems.push(`default-volume-size: "${defText}" must be a size of at least 1M`);
-  const udevText = get('lvm-udev-sync') ?? '';
-  if (udevText !== 'true' && udevText !== 'false') problems.push(`lvm-udev-sync: "${udevText}" must be true or false`);
-
-  const maxVolumesPerNode = num('max-volumes-per-node', 0, 100000);
-  const targetBackend = get('target-backend') ?? '';
-  if (targetBackend !== 'lio' && targetBackend !== 'tgt') problems.push(`target-backend: "${targetBackend}" must be lio or tgt`);
-  const iqnPrefix = get('iqn-prefix') ?? '';
-  if (!/^iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*[a-z0-9](:[a-z0-9.:-]+)?$/.test(iqnPrefix) || iqnPrefix.length > 120) {
-    problems.push(`iqn-prefix: "${iqnPrefix}" must be an iSCSI qualified name such as iqn.2024-01.com.example.storage (lower case, at most 120 characters)`);
-  }
-  const portalText = get('portals') || `${defaultAddress()}:3260`;
-  const portals: { address: string; port: number }[] = [];
-  for (const item of portalText.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const hp = parseHostPort(item);
-    if (typeof hp === 'string' || hp.port === 0) problems.push(`portals: "${item}" must be address:port`);
-    else portals.push({ address: hp.host, port: hp.port });
-  }
-
-  const chapSecretDir = get('chap-secret-dir') || undefined;
-  if (chapSecretDir !== undefined && !isAbsolute(chapSecretDir)) problems.push(`chap-secret-dir: "${chapSecretDir}" must be an absolute path`);
-  const reconcileIntervalSeconds = num('reconcile-interval', 0, 86400);
-  let agentListen: Config['agentListen'];
-  const listenText = get('agent-listen');
-  if (listenText) {
-    const hp = parseHostPort(listenText);
-    if (typeof hp === 'string') problems.push(`agent-listen: ${hp}`);
-    else agentListen = hp;
-  }
-  const agentTlsDir = get('agent-tls-dir') || undefined;
-  if (agentTlsDir !== undefined && !isAbsolute(agentTlsDir)) problems.push(`agent-tls-dir: "${agentTlsDir}" must be an absolute path`);
-  if (agentListen && !agentTlsDir) problems.push('agent-tls-dir: required with --agent-listen (the agent API is served with mutual TLS only)');
-  const agentDiscovery = get('agent-discovery') ?? '';
-  if (agentDiscovery !== 'static' && agentDiscovery !== 'kubernetes') problems.push(`agent-discovery: "${agentDiscovery}" must be static or kubernetes`);
-  const agents: { node: string; host: string; port: number }[] = [];
-  for (const item of (get('agents') ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
-    const eq = item.indexOf('=');
-    const hp = eq > 0 ? parseHostPort(item.slice(eq + 1)) : 'missing';
-    if (typeof hp === 'string') problems.push(`agents: "${item}" must be node=host:port`);
-    else agents.push({ node: item.slice(0, eq), ...hp });
-  }
-  const agentPort = num('agent-port', 1, 65535);
-  const namespace = get('namespace') ?? '';
-  const agentSelector = get('agent-selector') ?? '';
-  if (mode === 'agent' && !agentListen) problems.push('agent-listen: required in agent mode (host:port of the agent API)');
-  if (mode === 'controller' && !agentTlsDir) problems.push('agent-tls-dir: required in controller mode (agents are called over mutual TLS)');
-  if (mode === 'controller' && agentDiscovery === 'static' && agents.length === 0) problems.push('agents: required in controller mode with static discovery (node=host:port,...)');
-
-  const kubeletDir = get('kubelet-dir') ?? '';
-  if (!isAbsolute(kubeletDir)) problems.push(`kubelet-dir: "${kubeletDir}" must be an absolute path`);
+  // every option through its row of the table, then the checks that span options
+  const values: Partial<Record<keyof Config, unknown>> = {};
+  for (const o of OPTIONS) if (o.key && o.parse) values[o.key] = o.parse(get(o.name) ?? '', o.name, problems);
+  const config = values as Config; // OPTIONS has a row for every Config field (config.test.ts checks it)
+  if (config.agentListen && !config.agentTlsDir) problems.push('agent-tls-dir: required with --agent-listen (the agent API is served with mutual TLS only)');
+  if (config.mode === 'agent' && !config.agentListen) problems.push('agent-listen: required in agent mode (host:port of the agent API)');
+  if (config.mode === 'controller' && !config.agentTlsDir) problems.push('agent-tls-dir: required in controller mode (agents are called over mutual TLS)');
+  if (config.mode === 'controller' && config.agentDiscovery === 'static' && config.agents.length === 0) problems.push('agents: required in controller mode with static discovery (node=host:port,...)');
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return {
-    help: false,
-    config: Object.freeze({
-      mode,
-      endpoint: Object.freeze(endpoint as Endpoint),
-      nodeId,
-      driverName,
-      volumeGroups: Object.freeze(volumeGroups),
-      thinPool,
-      logLevel,
-      metricsAddress,
-      statsIntervalSeconds,
-      dataDir,
-      loopVgSizeBytes: loopVgSizeBytes as number,
-      thinPoolPercent,
-      overSubscriptionRatio,
-      thinPoolThreshold,
-      reservedPercent,
-      defaultVolumeSizeBytes,
-      jobWaitSeconds,
-      lvmUdevSync: udevText === 'true',
-      maxVolumesPerNode,
-      targetBackend: targetBackend as 'lio' | 'tgt',
-      iqnPrefix,
-      portals: Object.freeze(portals),
-      initiatorName: get('initiator-name') || undefined,
-      kubeletDir,
-      chapSecretDir,
-      reconcileIntervalSeconds,
-      agentListen,
-      agentTlsDir,
-      agentDiscovery: agentDiscovery as 'static' | 'kubernetes',
-      agents: Object.freeze(agents),
-      agentPort,
-      namespace,
-      agentSelector,
-      kubeconfig: get('kubeconfig') || undefined,
-    }),
-  };
+  return { help: false, config: Object.freeze(config) };
 }
 
 export interface AdoptConfig {
-  readonly nodeId: string;
+  /** --node-id: the Kubernetes node name. */
+  readonly nodeName: string;
   readonly driverName: string;
   readonly volumeGroup: string;
   readonly lv: string;
@@ -444,7 +433,7 @@ export function loadAdoptConfig(sources: Sources = { argv: process.argv.slice(3)
   const udev = str('lvm-udev-sync');
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    nodeId: str('node-id'),
+    nodeName: str('node-id'),
     driverName: str('driver-name'),
     volumeGroup: str('volume-group'),
     lv: str('lv'),

@@ -130,6 +130,3 @@ export class CommandFailed extends DomainError {
   }
 }
 
-export function isDomainError(e: unknown): e is DomainError {
-  return e instanceof DomainError;
-}

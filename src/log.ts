@@ -46,7 +46,7 @@ function censor(value: unknown): unknown {
 }
 
 /** pino redact paths: each field name, then `*.name`, `*.*.name`. */
-export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
+const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
@@ -72,7 +72,7 @@ export function redactRequest(value: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (k === 'secrets' || /password|secret/i.test(k)) {
-      out[k] = v && typeof v === 'object' ? Object.keys(v as object).map((key) => `${key}=[REDACTED]`) : '[REDACTED]';
+      out[k] = v && typeof v === 'object' ? Object.keys(v).map((key) => `${key}=[REDACTED]`) : '[REDACTED]';
     } else {
       out[k] = redactRequest(v, depth + 1);
     }

@@ -37,7 +37,7 @@ export interface RefreshObserver {
 }
 
 /** Job kinds that always have a series (0 when none runs): copies and zero-before-delete wipes. */
-export const JOB_KINDS = ['copy', 'zero'] as const;
+const JOB_KINDS = ['copy', 'zero'] as const;
 
 const P = 'csi_lvm_iscsi_';
 
@@ -191,7 +191,7 @@ export class Metrics {
 }
 
 /** "lvcreate", "iscsiadm", ...: the program's base name (never its arguments, which may hold names). */
-export function commandLabel(argv: readonly string[]): string {
+function commandLabel(argv: readonly string[]): string {
   const prog = argv[0] ?? '?';
   return prog.slice(prog.lastIndexOf('/') + 1);
 }

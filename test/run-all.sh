@@ -5,6 +5,7 @@
 #   3. vm           inside a qemu guest booting Debian's stock kernel: real LVM, LIO, open-iscsi
 #   4. kube         a real control plane, the CSI sidecars and a kubelet driving the plugin as
 #                   deploy/ wires them, in a guest of its own (test/kube/README.md); KUBE_TIER=1 only, for now
+# after the static checks (eslint, prettier --check, knip for dead code; each counts as one test in the summary)
 # and ends with one line "N passed, N failed" over all tiers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,17 @@ step "build"
 npm run --silent build
 
 status=0
+# Static checks: each one a line in $OUT/checks.txt ("name passed|failed"), counted in the summary.
+: >"$OUT/checks.txt"
+check() {
+  local name=$1; shift
+  step "check: $name ($*)"
+  if "$@"; then echo "$name passed" >>"$OUT/checks.txt"; else echo "$name failed" >>"$OUT/checks.txt"; status=1; fi
+}
+check lint npm run --silent lint
+check format npm run --silent format:check
+check knip npm run --silent knip
+
 step "tier 1+2: unit and integration (host)"
 ./node_modules/.bin/vitest run --project unit --project integration --reporter=default --reporter=json --outputFile="$OUT/host.json" || status=1
 
@@ -115,5 +127,5 @@ cp -f "$REPO/.vm/out-kube/kube.json" "$OUT/kube.json" 2>/dev/null || true
 step "summary"
 KUBE_REPORT=()
 if [ "$KUBE_TIER" = 1 ]; then KUBE_REPORT=("$OUT/kube.json:kube"); fi
-node test/summarize.mjs "$OUT/host.json:unit+integration" "$OUT/vm-a.json:vm-a" "$OUT/vm-b.json:vm-b" "$OUT/reboot1.json:reboot-1" "$OUT/reboot2.json:reboot-2" "${KUBE_REPORT[@]}" || status=1
+node test/summarize.mjs --checks "$OUT/checks.txt" "$OUT/host.json:unit+integration" "$OUT/vm-a.json:vm-a" "$OUT/vm-b.json:vm-b" "$OUT/reboot1.json:reboot-1" "$OUT/reboot2.json:reboot-2" "${KUBE_REPORT[@]}" || status=1
 exit $status

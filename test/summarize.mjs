@@ -1,12 +1,37 @@
-// Prints per-tier counts from vitest JSON reports and the closing line
-// "N passed, N failed" over all of them. A missing report counts as a failure.
+// Prints per-tier counts from vitest JSON reports (and the static checks given with --checks FILE)
+// and the closing line "N passed, N failed" over all of them. A missing report counts as a failure.
 import { readFileSync } from 'node:fs';
 
 let passed = 0;
 let failed = 0;
 let skipped = 0;
 let missing = 0;
-for (const arg of process.argv.slice(2)) {
+const args = process.argv.slice(2);
+// --checks FILE: lines "name passed|failed" from the static checks (lint, format, ...), one test each
+const checksAt = args.indexOf('--checks');
+if (checksAt >= 0) {
+  const [, file] = args.splice(checksAt, 2);
+  const c = { passed: 0, failed: 0 };
+  let lines = [];
+  try {
+    lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    console.log(`checks: no report (${file})`);
+    missing++;
+  }
+  for (const line of lines) {
+    const [name, result] = line.split(' ');
+    if (result === 'passed') c.passed++;
+    else {
+      c.failed++;
+      console.log(`FAILED check ${name}`);
+    }
+  }
+  console.log(`checks: ${c.passed} passed, ${c.failed} failed`);
+  passed += c.passed;
+  failed += c.failed;
+}
+for (const arg of args) {
   const [file, label] = arg.split(':');
   let report;
   try {

@@ -21,7 +21,7 @@ export interface JobContext {
   /** Aborted only when the agent shuts down; never by an RPC. */
   signal: AbortSignal;
   /** fraction 0..1; bytes when known, for the log line. */
-  setProgress(fraction: number, bytes?: { done: number; total: number }): void;
+  setProgress: (fraction: number, bytes?: { done: number; total: number }) => void;
 }
 
 /** A progress line at least this often while a job moves (besides one per 10%). */

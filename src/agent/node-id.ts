@@ -4,7 +4,7 @@
  * Node names are DNS subdomains (no ':'), so the first ':' separates the two.
  * At most 256 bytes (CSI); stable across restarts because both parts are.
  */
-export const MAX_NODE_ID_BYTES = 256;
+const MAX_NODE_ID_BYTES = 256;
 
 export interface NodeIdParts {
   node: string;

@@ -41,7 +41,7 @@ export interface TagFields {
 
 export function tagsFor(fields: TagFields): string[] {
   const map: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) map[k] = v;
+  for (const [k, v] of Object.entries(fields) as Array<[string, string | undefined]>) if (v !== undefined) map[k] = v;
   return encodeTags(map);
 }
 
@@ -79,9 +79,13 @@ export function decodePublished(text: string | undefined): Publication[] {
   try {
     const list = JSON.parse(text) as unknown;
     if (!Array.isArray(list)) return [];
-    return list.filter(
-      (p): p is Publication => typeof p === 'object' && p !== null && typeof p.nodeId === 'string' && typeof p.readOnly === 'boolean' && typeof p.mode === 'string',
-    ).map((p) => (p.chapId !== undefined && typeof p.chapId !== 'string' ? { ...p, chapId: undefined } : p));
+    return list
+      .filter((p: unknown): p is Publication => {
+        if (typeof p !== 'object' || p === null) return false;
+        const r = p as Record<string, unknown>;
+        return typeof r['nodeId'] === 'string' && typeof r['readOnly'] === 'boolean' && typeof r['mode'] === 'string';
+      })
+      .map((p) => (p.chapId !== undefined && typeof p.chapId !== 'string' ? { ...p, chapId: undefined } : p));
   } catch {
     return [];
   }

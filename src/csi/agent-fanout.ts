@@ -37,7 +37,7 @@ export async function askEach<T>(agents: AgentDirectory, ask: (a: StorageAgent) 
     if (s.status === 'rejected') throw s.reason;
     const r = s.value;
     if ('skipped' in r) out.skipped.push({ agent: r.agent, reason: r.skipped as string });
-    else out.answers.push({ agent: r.agent, value: r.value as T });
+    else out.answers.push({ agent: r.agent, value: r.value });
   }
   // the order of the directory, not of the answers' arrival
   const order = new Map(among.map((a, i) => [a, i]));

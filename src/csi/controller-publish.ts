@@ -28,7 +28,7 @@ export function validatePublish(r: ControllerPublishVolumeRequest__Output): void
 }
 
 /** publish_context keys the node reads (never a secret). */
-export function publishContext(info: PublishInfo): Record<string, string> {
+function publishContext(info: PublishInfo): Record<string, string> {
   if (info.kind === 'local') return { attach: 'local', devicePath: info.devicePath };
   return { attach: 'iscsi', targetIqn: info.targetIqn, portals: info.portals.join(','), lun: String(info.lun) };
 }

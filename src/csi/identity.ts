@@ -18,7 +18,7 @@ export interface IdentityOptions {
   readiness: Readiness;
 }
 
-export function pluginCapabilities(o: Pick<IdentityOptions, 'controllerService' | 'onlineExpansion'>): PluginCapability[] {
+function pluginCapabilities(o: Pick<IdentityOptions, 'controllerService' | 'onlineExpansion'>): PluginCapability[] {
   const caps: PluginCapability[] = [];
   if (o.controllerService) caps.push({ service: { type: 'CONTROLLER_SERVICE' } });
   if (o.onlineExpansion) caps.push({ volume_expansion: { type: 'ONLINE' } });

@@ -80,7 +80,7 @@ export class StageGate {
 }
 
 /** The directory below which kubelet keeps CSI staging paths. */
-export function csiPluginDir(kubeletDir: string): string {
+function csiPluginDir(kubeletDir: string): string {
   return join(kubeletDir, 'plugins', 'kubernetes.io', 'csi');
 }
 
@@ -125,7 +125,7 @@ export async function stagedTargets(csiDir: string): Promise<{ owned: Set<string
   return { owned, files };
 }
 
-export interface OrphanCandidate {
+interface OrphanCandidate {
   iqn: string;
   sessions: IscsiSession[];
   /** Every portal with a session or a node record for this target (all get logout + record delete). */

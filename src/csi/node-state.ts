@@ -46,7 +46,7 @@ export interface StageState {
 /** The state file's name is the staging path plus this suffix (written through `<file>.tmp`). */
 export const STATE_SUFFIX = '.lvm-iscsi.json';
 
-export function statePath(stagingPath: string): string {
+function statePath(stagingPath: string): string {
   return `${stagingPath.replace(/\/+$/, '')}${STATE_SUFFIX}`;
 }
 

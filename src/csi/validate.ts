@@ -20,8 +20,8 @@ export function int64(field: string, value: string | number | undefined | null):
 }
 
 /** Access modes this plugin serves: one node at a time, or many readers. */
-export const SUPPORTED_MODES = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY'] as const;
-export const SUPPORTED_FS = ['', 'ext4', 'xfs'];
+const SUPPORTED_MODES = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY'] as const;
+const SUPPORTED_FS = ['', 'ext4', 'xfs'];
 
 /** undefined when supported, otherwise why not. */
 export function unsupportedReason(cap: VolumeCapability__Output): string | undefined {

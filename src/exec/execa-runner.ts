@@ -48,7 +48,7 @@ export class ExecaRunner implements CommandRunner {
     const ok =
       !r.timedOut && !r.isCanceled && exitCode !== undefined && (exitCode === 0 || (options.okExitCodes ?? []).includes(exitCode));
     this.observer?.onFinish({ argv: redactArgv(argv, options.secrets), durationMs, exitCode, ok });
-    if (ok) return { stdout, stderr, exitCode: exitCode as number, durationMs };
+    if (ok) return { stdout, stderr, exitCode, durationMs };
     // ENOENT and friends: no exit code, the message says why.
     const spawnError = exitCode === undefined && !r.timedOut && !r.isCanceled ? String(r.originalMessage ?? r.message ?? '') : '';
     throw new CommandFailed({

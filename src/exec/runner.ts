@@ -39,7 +39,7 @@ export interface RunObserver {
   onFinish(info: { argv: readonly string[]; durationMs: number; exitCode: number | undefined; ok: boolean }): void;
 }
 
-export const REDACTED = '***';
+const REDACTED = '***';
 
 /** Replace every secret in every string. Empty secrets are ignored. */
 export function redact(text: string, secrets: readonly string[] | undefined): string {

@@ -14,8 +14,8 @@
 import { FailedPrecondition } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 
-export const BLKID_NOTHING_FOUND = 2;
-export const BLKID_AMBIVALENT = 8;
+const BLKID_NOTHING_FOUND = 2;
+const BLKID_AMBIVALENT = 8;
 
 export interface ProbeResult {
   /** File system (or other content) type, e.g. "ext4", "xfs", "LVM2_member", "crypto_LUKS". */
@@ -56,7 +56,11 @@ export interface WipefsSignature {
 export function parseWipefsJson(text: string): WipefsSignature[] {
   if (!text.trim()) return [];
   const doc = JSON.parse(text) as { signatures?: Array<Record<string, unknown>> };
-  return (doc.signatures ?? []).map((s) => ({ device: String(s['device'] ?? ''), offset: String(s['offset'] ?? ''), type: String(s['type'] ?? '') }));
+  const field = (s: Record<string, unknown>, k: string): string => {
+    const v = s[k];
+    return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
+  };
+  return (doc.signatures ?? []).map((s) => ({ device: field(s, 'device'), offset: field(s, 'offset'), type: field(s, 'type') }));
 }
 
 export interface ProbeCallOptions {

@@ -16,9 +16,9 @@ import { InvalidArgument } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 
 export const SUPPORTED_FS = ['ext4', 'ext3', 'ext2', 'xfs'] as const;
-export type FsType = (typeof SUPPORTED_FS)[number];
+type FsType = (typeof SUPPORTED_FS)[number];
 
-export function isSupportedFs(fs: string): fs is FsType {
+function isSupportedFs(fs: string): fs is FsType {
   return (SUPPORTED_FS as readonly string[]).includes(fs);
 }
 
@@ -41,6 +41,7 @@ export function parseMkfsArgs(text: string, field = 'parameters.mkfsOptions'): s
   const args = text.split(/\s+/).filter(Boolean);
   for (const a of args) {
     if (a.startsWith('/')) throw new InvalidArgument(field, `${JSON.stringify(a)}: paths are not allowed in mkfs options`);
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
     if (/[\u0000-\u001f]/.test(a)) throw new InvalidArgument(field, 'must not contain control characters');
   }
   return args;

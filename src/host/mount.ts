@@ -28,13 +28,13 @@ export interface MountCallOptions {
 export type MountResult = 'mounted' | 'already-mounted';
 
 /** Mount options are passed as one -o argument: no commas or whitespace inside a single option. */
-export function assertMountOptions(options: readonly string[]): void {
+function assertMountOptions(options: readonly string[]): void {
   for (const o of options) {
     if (!o || /[\s,\0]/.test(o)) throw new InvalidArgument('mount_flags', `${JSON.stringify(o)} is not a single mount option`);
   }
 }
 
-export const MAX_UNMOUNTS = 8;
+const MAX_UNMOUNTS = 8;
 
 export class Mounter {
   constructor(

@@ -33,7 +33,7 @@ export interface MountEntry {
   readOnly: boolean;
 }
 
-export const PROC_MOUNTINFO = '/proc/self/mountinfo';
+const PROC_MOUNTINFO = '/proc/self/mountinfo';
 
 function unescape(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));

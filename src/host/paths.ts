@@ -9,7 +9,7 @@ import { access, lstat, mkdir, open, rmdir, stat, unlink } from 'node:fs/promise
 import { posix } from 'node:path';
 import { FailedPrecondition, InvalidArgument } from '../errors.js';
 
-export const MAX_PATH_BYTES = 4096;
+const MAX_PATH_BYTES = 4096;
 
 /** InvalidArgument(field) unless path is absolute, normalized and free of ".." and NUL. Returns it. */
 export function assertSafePath(field: string, path: string): string {

@@ -12,7 +12,7 @@
  */
 import type { CommandRunner } from '../exec/runner.js';
 
-export const XFS_NOUUID_MOUNT_OPTION = 'nouuid';
+const XFS_NOUUID_MOUNT_OPTION = 'nouuid';
 
 /** Mount options with "nouuid" added for XFS (unchanged for other file systems). */
 export function withXfsNoUuid(fsType: string, options: readonly string[]): string[] {

@@ -28,7 +28,7 @@ import { Mutex } from '../mutex.js';
 import { normalizePortal } from './portal.js';
 import { parseNodeRecords, parseSessionTree, type IscsiSession, type NodeRecord } from './session-parser.js';
 
-export interface ChapSettings {
+interface ChapSettings {
   /** node.session.auth.username */
   userid: string;
   /** node.session.auth.password (a secret) */
@@ -87,7 +87,7 @@ export interface IscsiadmOptions {
 export const ISCSIADM_MUTEX = new Mutex();
 
 /** open-iscsi's node record database: /etc/iscsi/nodes on Debian and Ubuntu, /var/lib/iscsi/nodes on Fedora and SUSE. */
-export const NODE_DB_DIRS = ['/etc/iscsi/nodes', '/var/lib/iscsi/nodes'] as const;
+const NODE_DB_DIRS = ['/etc/iscsi/nodes', '/var/lib/iscsi/nodes'] as const;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -317,7 +317,7 @@ function tail(stderr: string): string {
 }
 
 /** iSCSI names as targets and initiators use them: iqn., eui. or naa. (RFC 3720/3721), no spaces. */
-export function validateIqn(iqn: string, field = 'iqn'): void {
+function validateIqn(iqn: string, field = 'iqn'): void {
   if (!/^(iqn\.\d{4}-\d{2}\.[^\s]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/.test(iqn) || iqn.length > 223) {
     throw new InvalidArgument(field, `${JSON.stringify(iqn)} is not an iSCSI name (iqn.YYYY-MM.domain[:id], eui.* or naa.*)`);
   }
@@ -330,6 +330,7 @@ function validateChap(chap: ChapSettings): void {
     throw new InvalidArgument('chap.mutualUserid', 'mutual CHAP needs both the user id and the password');
   }
   for (const [k, v] of Object.entries(chap)) {
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
     if (typeof v === 'string' && /[\u0000-\u001f]/.test(v)) throw new InvalidArgument(`chap.${k}`, 'must not contain control characters');
   }
 }

@@ -6,9 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 
-export const ISCSID_SOCKET = '@ISCSIADM_ABSTRACT_NAMESPACE';
+const ISCSID_SOCKET = '@ISCSIADM_ABSTRACT_NAMESPACE';
 /** multipath-tools 0.8/0.9 (DEFAULT_SOCKET in libmultipath/defaults.h; also multipathd.socket's ListenStream). */
-export const MULTIPATHD_SOCKET = '@/org/kernel/linux/storage/multipathd';
+const MULTIPATHD_SOCKET = '@/org/kernel/linux/storage/multipathd';
 
 /** True when some socket in procNetUnix is bound to `name` (an abstract name starts with "@"). An unreadable file is false. */
 export async function socketListening(name: string, procNetUnix = '/proc/net/unix'): Promise<boolean> {

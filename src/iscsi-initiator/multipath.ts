@@ -27,7 +27,7 @@ import { DEFAULT_SYSFS_ROOT } from './scsi.js';
 export const FLUSH_ATTEMPTS = 10;
 const FLUSH_PAUSE_MS = 500;
 
-export interface MultipathPath {
+interface MultipathPath {
   /** host:channel:id:lun */
   hctl: string;
   /** e.g. "sdb" */

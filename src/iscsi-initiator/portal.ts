@@ -19,7 +19,7 @@ export interface PortalAddress {
   port: number;
 }
 
-export const DEFAULT_ISCSI_PORT = 3260;
+const DEFAULT_ISCSI_PORT = 3260;
 export const BY_PATH_DIR = '/dev/disk/by-path';
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;

@@ -20,7 +20,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const ISCSI_SCHEDULER = 'none';
+const ISCSI_SCHEDULER = 'none';
 
 export interface QueueTuning {
   /** What was written, e.g. ["scheduler=none"]. */

@@ -25,7 +25,7 @@
  */
 import { normalizePortal } from './portal.js';
 
-export interface ScsiDisk {
+interface ScsiDisk {
   lun: number;
   /** Block device name, e.g. "sda". */
   device: string;

@@ -6,7 +6,7 @@ import { InvalidArgument } from '../errors.js';
 import type { ChapCredentials } from './types.js';
 
 /** LIO keeps each CHAP value in a 256-byte buffer (MAX_USERID_LEN, MAX_PASS_LEN) with its NUL. */
-export const MAX_CHAP_VALUE_BYTES = 255;
+const MAX_CHAP_VALUE_BYTES = 255;
 
 function check(field: string, value: string | undefined): void {
   if (value === undefined) return;
@@ -14,6 +14,7 @@ function check(field: string, value: string | undefined): void {
   if (Buffer.byteLength(value) > MAX_CHAP_VALUE_BYTES) throw new InvalidArgument(field, `longer than ${MAX_CHAP_VALUE_BYTES} bytes`);
   // control characters would end or split the value (configfs, tgtadm argv parsing);
   // LIO treats any value starting with "NULL" as "not set"; tgtadm splits --params on ','
+  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
   if (/[\x00-\x1f\x7f]/.test(value)) throw new InvalidArgument(field, 'must not contain control characters');
   if (value.startsWith('NULL')) throw new InvalidArgument(field, 'must not start with "NULL" (LIO reads that as unset)');
 }
@@ -37,7 +38,3 @@ export function assertChap(chap: ChapCredentials): void {
   }
 }
 
-/** The secrets of a credential set, for RunOptions.secrets. */
-export function chapSecrets(chap: ChapCredentials | undefined): string[] {
-  return chap ? [chap.password, ...(chap.mutualPassword ? [chap.mutualPassword] : [])] : [];
-}

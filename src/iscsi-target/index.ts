@@ -8,12 +8,7 @@ import { LioTarget, type LioOptions } from './lio.js';
 import { TgtTarget, type TgtOptions } from './tgt.js';
 import type { Target, TargetKind } from './types.js';
 
-export type { ChapCredentials, InitiatorState, Portal, Target, TargetCallOptions, TargetKind, TargetSpec, TargetState } from './types.js';
-export { assertIqnPrefix, assertIscsiName, DEFAULT_IQN_PREFIX, isValidIscsiName, iscsiNameProblem, targetIqn, unitSerial } from './iqn.js';
-export { assertChap } from './chap.js';
-export { LioTarget, type LioOptions } from './lio.js';
-export { TgtTarget, TGT_LUN, type TgtOptions } from './tgt.js';
-export { backstoreName } from './lio-layout.js';
+export type { Target } from './types.js';
 
 export interface CreateTargetOptions {
   kind: TargetKind;

@@ -11,10 +11,10 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgument } from '../errors.js';
 
-export const MAX_ISCSI_NAME_BYTES = 223;
+const MAX_ISCSI_NAME_BYTES = 223;
 export const DEFAULT_IQN_PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';
 /** Hex characters of the unit serial: fits tgt's scsi_sn / scsi_id (36) and LIO's 254. */
-export const SERIAL_HEX_LENGTH = 32;
+const SERIAL_HEX_LENGTH = 32;
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
 const IQN_HEAD = `iqn\\.[0-9]{4}-(?:0[1-9]|1[0-2])\\.${LABEL}(?:\\.${LABEL})*`;

@@ -33,13 +33,13 @@ import { formatHostPort } from '../host-port.js';
 export const DEFAULT_CONFIGFS_ROOT = '/sys/kernel/config/target';
 export const DEFAULT_SYS_BLOCK = '/sys/class/block';
 export const DEFAULT_HBA = 'iblock_0';
-export const TPG = 'tpgt_1';
+const TPG = 'tpgt_1';
 export const LIO_LUN = 0;
-export const LUN_DIR = `lun_${LIO_LUN}`;
+const LUN_DIR = `lun_${LIO_LUN}`;
 /** Name of the symlink in acls/<initiator>/lun_0 pointing at the TPG's lun_0. */
 export const MAPPED_LUN_LINK = 'link';
 /** Backstore names are kept this short; configfs would take 255, tools print them in columns. */
-export const MAX_BACKSTORE_NAME = 64;
+const MAX_BACKSTORE_NAME = 64;
 
 /**
  * The iSCSI login keys the target offers, in the order they are written

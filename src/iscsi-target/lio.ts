@@ -27,7 +27,7 @@
  * name paths, not values).
  */
 import { join } from 'node:path';
-import { Busy, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../errors.js';
+import { Busy, FailedPrecondition, NotFound, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errnoCode, NodeConfigFs, type ConfigFsOps, type DirEntry } from './configfs.js';
 import { assertIscsiName } from './iqn.js';
@@ -49,7 +49,8 @@ import {
   portalDirName,
   TPG_PARAMS,
 } from './lio-layout.js';
-import { DEFAULT_RETRY, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
+import { throwIfAborted } from '../abort.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { assertChap } from './chap.js';
 import { validateTargetSpec } from './spec.js';
 import type { ChapCredentials, InitiatorState, Portal, Target, TargetCallOptions, TargetSpec, TargetState } from './types.js';
@@ -583,7 +584,7 @@ export class LioTarget implements Target {
  * the code (so callers can classify) but NOT the original error as cause:
  * nothing written (CHAP secrets!) can travel along.
  */
-export function lioError(op: string, path: string, e: unknown): Error {
+function lioError(op: string, path: string, e: unknown): Error {
   if (e instanceof Error && 'kind' in e) return e; // already a domain error
   const code = errnoCode(e);
   const err = new Error(`LIO configfs ${op} ${path} failed: ${code ?? (e instanceof Error ? e.name : 'error')}`) as Error & { code?: string };

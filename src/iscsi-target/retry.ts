@@ -5,9 +5,7 @@
  * restarted).
  */
 
-import { abortError, sleep as delay, throwIfAborted } from '../abort.js';
-
-export { abortError, delay, throwIfAborted };
+import { sleep, throwIfAborted } from '../abort.js';
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -39,7 +37,7 @@ export async function withRetry<T>(
     } catch (e) {
       if (attempt >= policy.attempts || !retryable(e)) throw e;
     }
-    await delay(Math.min(wait, policy.maxDelayMs), signal);
+    await sleep(Math.min(wait, policy.maxDelayMs), signal);
     wait *= 2;
   }
 }

@@ -47,12 +47,13 @@ import type { Logger } from '../log.js';
 import { assertChap } from './chap.js';
 import { validateTargetSpec } from './spec.js';
 import { assertIscsiName, isValidIscsiName } from './iqn.js';
-import { DEFAULT_RETRY, delay, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
+import { sleep, throwIfAborted } from '../abort.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { parseAccountShow, parsePortalShow, parseTargetShow, type TgtLun, type TgtTargetInfo } from './tgtadm-parse.js';
 import { classifyTgtadm, TgtadmArgv, type TgtErrorKind } from './tgtadm.js';
 import type { ChapCredentials, Portal, Target, TargetCallOptions, TargetSpec, TargetState } from './types.js';
 
-export const TGT_LUN = 1;
+const TGT_LUN = 1;
 
 export interface TgtOptions {
   runner: CommandRunner;
@@ -297,7 +298,7 @@ export class TgtTarget implements Target {
       for (const n of nexus) {
         for (const c of n.connections) await this.run(this.argv.deleteConnection(t.tid, n.id, c.cid), { signal: s, ok: ['no-session'] });
       }
-      await delay(Math.min(50 * 2 ** round, 1000), s);
+      await sleep(Math.min(50 * 2 ** round, 1000), s);
     }
     return false;
   }

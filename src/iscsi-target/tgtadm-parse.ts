@@ -35,12 +35,12 @@
  * delete --sid` takes.
  */
 
-export interface TgtConnection {
+interface TgtConnection {
   cid: number;
   address: string | undefined;
 }
 
-export interface TgtNexus {
+interface TgtNexus {
   /** = the session id (sid) for --mode conn. */
   id: number;
   initiator: string;

@@ -23,13 +23,13 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgument } from '../errors.js';
 
-export const LV_NAME_HASH_LENGTH = 26;
+const LV_NAME_HASH_LENGTH = 26;
 /** lvm's NAME_LEN is 128 including the terminating NUL. */
-export const MAX_NAME_LENGTH = 127;
+const MAX_NAME_LENGTH = 127;
 
 export type LvNameKind = 'volume' | 'snapshot' | 'temporary';
 
-export const LV_NAME_PREFIX: Readonly<Record<LvNameKind, string>> = Object.freeze({
+const LV_NAME_PREFIX: Readonly<Record<LvNameKind, string>> = Object.freeze({
   volume: 'vol-',
   snapshot: 'snap-',
   temporary: 'tmp-',
@@ -56,7 +56,7 @@ export function base32(bytes: Uint8Array, chars: number): string {
 }
 
 /** The deterministic LV name for a CSI name (volume or snapshot) or a temporary-LV seed. */
-export function lvNameFor(kind: LvNameKind, csiName: string): string {
+function lvNameFor(kind: LvNameKind, csiName: string): string {
   if (csiName.length === 0) throw new InvalidArgument('name', 'must not be empty');
   const digest = createHash('sha256').update(csiName, 'utf8').digest();
   return LV_NAME_PREFIX[kind] + base32(digest, LV_NAME_HASH_LENGTH);
@@ -80,7 +80,7 @@ export function lvNameKind(lvName: string): LvNameKind | undefined {
 const NAME_CHARS = /^[A-Za-z0-9+_.-]+$/;
 
 /** Substrings lvm reserves for its internal LVs (lvm(8) "VALID NAMES", plus _imeta and _wcorig). */
-export const RESERVED_LV_SUBSTRINGS: readonly string[] = [
+const RESERVED_LV_SUBSTRINGS: readonly string[] = [
   '_cdata',
   '_cmeta',
   '_corig',

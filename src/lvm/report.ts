@@ -70,7 +70,7 @@ export const VG_FIELDS = [
 export const PV_FIELDS = ['pv_name', 'pv_uuid', 'vg_name', 'pv_size', 'pv_free', 'dev_size'] as const;
 
 /** lv_attr[0]. */
-export type LvVolumeType =
+type LvVolumeType =
   | 'plain' // '-': linear or striped
   | 'cache' // C
   | 'mirrored' // m
@@ -96,7 +96,7 @@ export type LvVolumeType =
   | 'unknown';
 
 /** lv_attr[4]. */
-export type LvState =
+type LvState =
   | 'inactive' // '-'
   | 'active' // a
   | 'historical' // h
@@ -112,7 +112,7 @@ export type LvState =
   | 'unknown'; // X (or anything else)
 
 /** lv_attr[8]. */
-export type LvHealth =
+type LvHealth =
   | 'ok' // '-'
   | 'partial' // p: a PV is missing
   | 'refresh-needed' // r (raid)
@@ -230,7 +230,7 @@ export class ReportParseError extends Error {
 }
 
 /** The rows of one report kind ("lv", "vg", "pv") across all report objects. */
-export function reportRows(stdout: string, kind: 'lv' | 'vg' | 'pv'): Row[] {
+function reportRows(stdout: string, kind: 'lv' | 'vg' | 'pv'): Row[] {
   let doc: unknown;
   try {
     doc = JSON.parse(stdout);
@@ -244,7 +244,7 @@ export function reportRows(stdout: string, kind: 'lv' | 'vg' | 'pv'): Row[] {
     const list = (r as Record<string, unknown> | null)?.[kind];
     if (list === undefined) continue;
     if (!Array.isArray(list)) throw new ReportParseError(`${kind}s: "${kind}" is not an array`);
-    for (const item of list) {
+    for (const item of list as unknown[]) {
       if (typeof item !== 'object' || item === null) throw new ReportParseError(`${kind}s: row is not an object`);
       for (const [k, v] of Object.entries(item)) {
         if (typeof v !== 'string') throw new ReportParseError(`${kind}s: field ${k} is not a string`);

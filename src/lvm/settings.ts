@@ -86,7 +86,7 @@ export function lvmSettings(partial: LvmSettingsInput = {}): LvmSettings {
 const b = (v: boolean): string => (v ? '1' : '0');
 
 /** Names udev gives iSCSI disks and multipath maps; LVM rejects a device when one of its names matches. */
-export const ISCSI_REJECT = ['^/dev/disk/by-path/.*-iscsi-.*', '^/dev/disk/by-id/dm-uuid-mpath-.*'];
+const ISCSI_REJECT = ['^/dev/disk/by-path/.*-iscsi-.*', '^/dev/disk/by-id/dm-uuid-mpath-.*'];
 
 /**
  * The config tree text, one line, e.g.

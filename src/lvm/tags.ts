@@ -28,7 +28,7 @@
 import { InvalidArgument } from '../errors.js';
 
 export const TAG_MAX_LENGTH = 1024;
-export const DEFAULT_TAG_PREFIX = 'csi.';
+const DEFAULT_TAG_PREFIX = 'csi.';
 
 /** The keys the plugin uses. Others are allowed (see KEY_PATTERN). */
 export const TagKey = {
@@ -49,7 +49,7 @@ export const TagKey = {
 export type TagMap = Record<string, string>;
 
 /** Keys: lower-case letters, digits, '.', '_', '-'; start with a letter or digit; at most 64. */
-export const KEY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const KEY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 const PLAIN = /^[A-Za-z0-9._-]$/;
 const TAG_ALPHABET = /^[A-Za-z0-9_+.\-/=!:&#]+$/;

@@ -50,23 +50,22 @@ function logFields(req: unknown): Record<string, string> {
 
 export function unary<Req, Res>(method: string, spec: RpcSpec<Req, Res>, deps: AdapterDeps): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    void runCall(method, spec, deps, call).then(
-      (res) => callback(null, res),
-      (err: MappedStatus) => {
-        // an answer must never take the process down: without trailers rather than not at all
-        let metadata;
-        try {
-          metadata = statusMetadata(err);
-        } catch {
-          metadata = undefined;
-        }
-        callback({ code: err.code, details: err.details, ...(metadata ? { metadata } : {}) });
-      },
-    );
+    void runCall(method, spec, deps, call).then((outcome) => {
+      if (!('status' in outcome)) return callback(null, outcome.res);
+      const st = outcome.status;
+      // an answer must never take the process down: without trailers rather than not at all
+      let metadata;
+      try {
+        metadata = statusMetadata(st);
+      } catch {
+        metadata = undefined;
+      }
+      callback({ code: st.code, details: st.details, ...(metadata ? { metadata } : {}) });
+    });
   };
 }
 
-async function runCall<Req, Res>(method: string, spec: RpcSpec<Req, Res>, deps: AdapterDeps, call: ServerUnaryCall<Req, Res>): Promise<Res> {
+async function runCall<Req, Res>(method: string, spec: RpcSpec<Req, Res>, deps: AdapterDeps, call: ServerUnaryCall<Req, Res>): Promise<{ res: Res } | { status: MappedStatus }> {
   const requestId = randomBytes(6).toString('hex');
   const log = deps.log.child({ method, request_id: requestId, ...logFields(call.request) });
   const abort = new AbortController();
@@ -82,13 +81,13 @@ async function runCall<Req, Res>(method: string, spec: RpcSpec<Req, Res>, deps: 
     release = deps.locks.acquire(keys, `${method} ${requestId}`);
     const res = await spec.handle(call.request, { signal: abort.signal, log, requestId, method });
     log.debug({ response: redactRequest(res) }, 'ok');
-    return res;
+    return { res };
   } catch (err) {
     const st = toStatus(err);
     code = st.code;
     const level = st.code === Code.INTERNAL || st.code === Code.UNKNOWN ? 'error' : 'info';
     log[level]({ code: codeName(st.code), details: st.details }, 'failed');
-    throw st;
+    return { status: st };
   } finally {
     release?.();
     call.removeListener('cancelled', onCancel);

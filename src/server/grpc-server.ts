@@ -33,7 +33,7 @@ function isListening(path: string): Promise<boolean> {
 }
 
 /** A socket file left behind by a process that died is removed; a live one is an error. */
-export async function removeStaleSocket(path: string): Promise<void> {
+async function removeStaleSocket(path: string): Promise<void> {
   let st;
   try {
     st = await lstat(path);

@@ -31,7 +31,7 @@ export const LOADER_OPTIONS = Object.freeze({
 } satisfies protoLoader.Options);
 
 /** File name of the CSI protocol inside {@link protoDir}. */
-export const CSI_PROTO_FILE = 'csi.proto';
+const CSI_PROTO_FILE = 'csi.proto';
 
 /**
  * Absolute path of the repository's proto/ directory.

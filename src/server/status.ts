@@ -32,7 +32,7 @@ export interface MappedStatus {
 
 /** Trailing-metadata keys of an agent API error (the CSI sidecars ignore them). */
 export const KIND_KEY = 'csi-lvm-iscsi-error-kind';
-export const FIELD_KEY = 'csi-lvm-iscsi-error-field';
+const FIELD_KEY = 'csi-lvm-iscsi-error-field';
 
 export function toStatus(err: unknown): MappedStatus {
   if (err instanceof CommandFailed) {

@@ -45,7 +45,7 @@ export async function readTlsDir(dir: string): Promise<TlsFiles> {
 }
 
 /** The DNS subjectAltNames of a peer certificate (Node's "DNS:a, DNS:b, IP Address:..." string). */
-export function dnsNames(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): string[] {
+function dnsNames(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): string[] {
   return (cert?.subjectaltname ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -54,7 +54,7 @@ export function dnsNames(cert: Pick<PeerCertificate, 'subjectaltname'> | undefin
 }
 
 /** Why a client certificate may not call an agent, or undefined when it is the controller's. */
-export function refuseClient(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): string | undefined {
+function refuseClient(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): string | undefined {
   const names = dnsNames(cert);
   if (!cert || Object.keys(cert).length === 0) return 'no client certificate';
   if (names.includes(AGENT_TLS_NAME)) return `the client certificate names ${AGENT_TLS_NAME}: agents never call each other`;
@@ -91,7 +91,7 @@ export function controllerOnly(log: Logger): ServerInterceptor {
 }
 
 /** The agent's server certificate must name the agent identity and must not be the controller's. */
-export function checkAgentIdentity(_host: string, cert: PeerCertificate): Error | undefined {
+function checkAgentIdentity(_host: string, cert: PeerCertificate): Error | undefined {
   const bad = checkServerIdentity(AGENT_TLS_NAME, cert);
   if (bad) return bad;
   if (dnsNames(cert).includes(CONTROLLER_TLS_NAME)) return new Error(`the agent's certificate also names ${CONTROLLER_TLS_NAME}; controller and agents need distinct certificates`);

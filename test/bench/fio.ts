@@ -5,7 +5,7 @@
  */
 import { sh } from '../vm/lib.js';
 
-export type FioUnit = 'MiB/s' | 'IOPS';
+type FioUnit = 'MiB/s' | 'IOPS';
 
 export interface FioWorkload {
   /** Row name in the bench table. */
@@ -41,7 +41,7 @@ interface FioJson {
 }
 
 /** fio's argv for one workload on one device (direct I/O, libaio, time based). */
-export function fioArgv(device: string, w: FioWorkload, o: FioOptions = {}): string[] {
+function fioArgv(device: string, w: FioWorkload, o: FioOptions = {}): string[] {
   return [
     'fio',
     '--name=bench',

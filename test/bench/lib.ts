@@ -14,11 +14,11 @@ import { repo, sh, startPlugin, type PluginProcess } from '../vm/lib.js';
 export const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
 export const OUT = process.env['BENCH_OUT'] ?? join(process.env['VM_OUT'] ?? '/tmp', 'bench');
 export const PORTAL = '127.0.0.1:3260';
-export const INITIATOR = 'iqn.2024-01.test.vm:guest';
+const INITIATOR = 'iqn.2024-01.test.vm:guest';
 /** The bare LIO export script (the floor of ControllerPublishVolume). */
-export const LIO_SCRIPT = join(repo, 'test', 'bench', 'lio-export.sh');
+const LIO_SCRIPT = join(repo, 'test', 'bench', 'lio-export.sh');
 
-export type Unit = 'ms' | 'MiB/s' | 'IOPS' | 'MB' | 'count';
+type Unit = 'ms' | 'MiB/s' | 'IOPS' | 'MB' | 'count';
 
 export interface Row {
   section: string;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { volumeLvName } from '../../src/lvm/names.js';
 import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap } from '../vm/lib.js';
-import { diff, formatCounts, MeasuredPlugin, median, OUT, pairs, PAIRS, PORTAL, round, run, scrape, timed, writeRow } from './lib.js';
+import { diff, formatCounts, MeasuredPlugin, OUT, pairs, PAIRS, PORTAL, round, run, scrape, timed, writeRow } from './lib.js';
 
 const N = Number(process.env['BENCH_SCALE'] ?? 0);
 const VG = 'scalevg';

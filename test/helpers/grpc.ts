@@ -15,6 +15,9 @@ export function call<C extends Client, M extends Methods<C> & string>(client: C,
   });
 }
 
+/** An error's message, or the value as JSON when something else was thrown. */
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
+
 /** Polls until fn returns a truthy value (or resolves to one) or the time runs out. */
 export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, describe?: () => string): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
@@ -22,11 +25,11 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, de
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms${describe ? `: ${describe()}` : ''}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms${describe ? `: ${describe()}` : ''}${last ? ` (last error: ${errorText(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -102,7 +102,7 @@ describe('the controller executable with one of two storage agents stopped', () 
   it('both up: a volume goes to the agent with the most room', async () => {
     const v = await create('pvc-on-a');
     expect(v.volume?.volume_id.startsWith(`${a.nodeId}/`)).toBe(true);
-    const s = await call(controller, 'CreateSnapshot', { name: 'snap-on-a', source_volume_id: v.volume?.volume_id ?? '', parameters: {}, secrets: {} } as never);
+    const s = await call(controller, 'CreateSnapshot', { name: 'snap-on-a', source_volume_id: v.volume?.volume_id ?? '', parameters: {}, secrets: {} });
     expect(s.snapshot?.snapshot_id.startsWith(`${a.nodeId}/`)).toBe(true);
   });
 
@@ -112,11 +112,11 @@ describe('the controller executable with one of two storage agents stopped', () 
     expect(v.volume?.volume_id.startsWith(`${b.nodeId}/`)).toBe(true);
     const again = await create('pvc-new'); // idempotent on B while A is down
     expect(again.volume?.volume_id).toBe(v.volume?.volume_id);
-    const s = await call(controller, 'CreateSnapshot', { name: 'snap-on-b', source_volume_id: v.volume?.volume_id ?? '', parameters: {}, secrets: {} } as never);
+    const s = await call(controller, 'CreateSnapshot', { name: 'snap-on-b', source_volume_id: v.volume?.volume_id ?? '', parameters: {}, secrets: {} });
     expect(s.snapshot?.snapshot_id.startsWith(`${b.nodeId}/`)).toBe(true);
-    const list = await call(controller, 'ListVolumes', {} as never);
+    const list = await call(controller, 'ListVolumes', {});
     expect(list.entries.map((e) => e.volume?.volume_id)).toEqual([v.volume?.volume_id]);
-    const snaps = await call(controller, 'ListSnapshots', {} as never);
+    const snaps = await call(controller, 'ListSnapshots', {});
     expect(snaps.entries.map((e) => e.snapshot?.snapshot_id)).toEqual([s.snapshot?.snapshot_id]);
     const cap = await call(controller, 'GetCapacity', { volume_capabilities: CAPS, parameters: { volumeGroup: 'vg1' } } as never);
     expect(cap.available_capacity).toBe(String(10 * GiB));
@@ -127,7 +127,7 @@ describe('the controller executable with one of two storage agents stopped', () 
     expect(codeOf(e)).toBe(Code.UNAVAILABLE);
     expect(String((e as Error).message)).toMatch(/may already exist on storage node storage-a/);
     const [onA] = [...a.volumes.values()];
-    const del = await call(controller, 'DeleteVolume', { volume_id: onA?.id ?? '', secrets: {} } as never).catch((x: unknown) => x);
+    const del = await call(controller, 'DeleteVolume', { volume_id: onA?.id ?? '', secrets: {} }).catch((x: unknown) => x);
     expect(codeOf(del)).toBe(Code.UNAVAILABLE);
     expect(String((del as Error).message)).toMatch(/storage-a/);
     expect(a.volumes.size).toBe(1);
@@ -146,7 +146,7 @@ describe('the controller executable with one of two storage agents stopped', () 
 
   it('both stopped: /readyz 503 "no storage agent is reachable", Probe still ready, CreateVolume and ListVolumes UNAVAILABLE', async () => {
     await stopAgent(b);
-    expect(codeOf(await call(controller, 'ListVolumes', {} as never).catch((x: unknown) => x))).toBe(Code.UNAVAILABLE);
+    expect(codeOf(await call(controller, 'ListVolumes', {}).catch((x: unknown) => x))).toBe(Code.UNAVAILABLE);
     await waitFor(async () => (await get(metricsPort, '/readyz')).status === 503, 20_000);
     expect((await get(metricsPort, '/readyz')).body).toMatch(/^not ready: no storage agent is reachable \(storage-a: .*storage-b: /);
     expect((await call(identity, 'Probe', {})).ready?.value).toBe(true);

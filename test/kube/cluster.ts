@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { clusterObjects, hostPathOf, loadKustomization, sidecar, type Obj, type SidecarCommand } from './manifest.js';
 
 export const NODE = 'kube-node';
-export const NODE_IP = '10.99.0.1';
-export const NS = 'csi-lvm-iscsi';
+const NODE_IP = '10.99.0.1';
+const NS = 'csi-lvm-iscsi';
 export const DRIVER = 'lvm-iscsi.csi.example.org';
 export const VG = 'kubevg';
 /** chapUser of the CHAP Secret the StorageClasses of deploy/ name (each volume's user name starts with it, src/agent/chap.ts). */
@@ -26,7 +26,7 @@ const WORK = '/run/kube';
 const PKI = join(WORK, 'pki');
 const BIN = join(WORK, 'bin');
 const LOGS = join(process.env['VM_OUT'] ?? '/tmp', 'kube');
-export const ADMIN_KUBECONFIG = join(WORK, 'admin.kubeconfig');
+const ADMIN_KUBECONFIG = join(WORK, 'admin.kubeconfig');
 const CONTAINERD_SOCK = '/run/containerd/containerd.sock';
 const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kubectl', 'csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer', 'snapshot-controller', 'csi-node-driver-registrar', 'livenessprobe'];
 
@@ -64,18 +64,18 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
       last = undefined;
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
 /** Where the binaries are: $KUBE_TEST_BIN, else ../shared/k8s next to the repository. Missing = a loud failure. */
-export function binarySource(): string {
+function binarySource(): string {
   const dir = process.env['KUBE_TEST_BIN'] || join(repo, '..', 'shared', 'k8s');
   const missing = BINARIES.filter((b) => !existsSync(join(dir, 'bin', `${b}.xz`)) && !existsSync(join(dir, 'bin', b)));
   if (missing.length > 0) throw new Error(`Kubernetes tier: binaries missing in ${dir}/bin: ${missing.join(', ')} (set KUBE_TEST_BIN to a directory with bin/ (NAME or NAME.xz), crds/ and images/, see test/kube/README.md)`);
@@ -107,8 +107,6 @@ function start(name: string, argv: string[], opts: { restart?: boolean; env?: Re
   procs.push(p);
   return p;
 }
-
-export const restartsOf = (name: string) => procs.find((p) => p.name === name)?.restarts ?? 0;
 
 function kubeconfig(file: string, user: string, token: string): void {
   const cfg = {

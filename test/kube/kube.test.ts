@@ -145,7 +145,7 @@ describe.runIf(inGuest)('Kubernetes tier: deploy/ driven by a real control plane
     expect(va.spec.attacher).toBe(DRIVER);
     expect(va.spec.nodeName).toBe(NODE);
     expect(va.status.attached).toBe(true);
-    expect(targetOf(handle), `target of ${handle} in ${lioTargets()}`).toBeDefined();
+    expect(targetOf(handle), `target of ${handle} in ${lioTargets().join(' ')}`).toBeDefined();
     expect(iscsiSessions()).toContain(targetOf(handle));
     const mounts = kubeletMounts();
     expect(mounts.some((m) => m.includes('/globalmount'))).toBe(true);

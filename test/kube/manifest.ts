@@ -133,13 +133,6 @@ export function sidecar(objs: Obj[], workload: string, container: string, opts: 
   return { workload, container, image: c.image, serviceAccount: spec.serviceAccountName ?? 'default', namespace, manifestArgs, args };
 }
 
-/** The value of --NAME=... in a container's args; throws when the flag is not there. */
-export function flagValue(cmd: SidecarCommand, name: string): string {
-  const a = cmd.args.find((x) => x.startsWith(`--${name}=`));
-  if (a === undefined) throw new Error(`${cmd.workload}/${cmd.container}: no --${name}= in ${JSON.stringify(cmd.manifestArgs)}`);
-  return a.slice(name.length + 3);
-}
-
 /** The host directory of a DaemonSet/Deployment volume (hostPath). */
 export function hostPathOf(objs: Obj[], workload: string, volume: string): string {
   const w = objs.find((o) => (o.kind === 'Deployment' || o.kind === 'DaemonSet') && o.metadata.name === workload);
@@ -152,7 +145,7 @@ export function hostPathOf(objs: Obj[], workload: string, volume: string): strin
 export interface Access { verb: string; group: string; resource: string; namespace?: string; name?: string }
 
 /** The rules deploy/ grants the ServiceAccount `ns/sa` (ClusterRoles through ClusterRoleBindings, Roles through RoleBindings in their namespace). */
-export function rulesFor(objs: Obj[], ns: string, sa: string): { rule: Rule; namespace?: string; from: string }[] {
+function rulesFor(objs: Obj[], ns: string, sa: string): { rule: Rule; namespace?: string; from: string }[] {
   const out: { rule: Rule; namespace?: string; from: string }[] = [];
   for (const b of objs.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
     const subjects = (b['subjects'] as { kind: string; name: string; namespace?: string }[] | undefined) ?? [];
@@ -180,7 +173,7 @@ export function allows(objs: Obj[], ns: string, sa: string, a: Access): boolean 
  * The tier itself proves them with the real binaries; this table lets a unit test name a missing
  * rule without a cluster.
  */
-export function neededAccess(ns: string): Record<string, Access[]> {
+function neededAccess(ns: string): Record<string, Access[]> {
   const lease = (verb: string): Access => ({ verb, group: 'coordination.k8s.io', resource: 'leases', namespace: ns });
   return {
     'csi-provisioner': [

@@ -203,12 +203,12 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
       .expect(PVS, { stdout: pvs })
       .expect(VGS, { stdout: vgs })
       .expect(LVS, { stdout: JSON.stringify({ report: [{ lv: [] }] }) });
-    let stamp: string | undefined;
-    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => stamp, dmNames: async () => undefined, startRetry: { initialMs: 300, maxMs: 300 } });
+    const stamped: { stamp?: string } = {}; // the metadata stamp appears after the first attempt
+    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => stamped.stamp, dmNames: async () => undefined, startRetry: { initialMs: 300, maxMs: 300 } });
     plugins.push(p);
     const port = p.metricsPort ?? 0;
     await p.initialized; // the first attempt
-    stamp = 'stamp-1';
+    stamped.stamp = 'stamp-1';
     const r = await get(port, '/readyz');
     expect(r.status).toBe(503);
     expect(r.body).toMatch(/^not ready: start failed, retrying: volume group vg0 does not exist/);

@@ -38,7 +38,7 @@ const FLAGS = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--
 // ---------------------------------------------------------------- helpers
 
 interface Outcome {
-  code: number;
+  code: Code | -1;
   name: string;
   message: string;
   /** Bytes of the grpc-status-details-bin trailer (google.rpc.Status.details). */

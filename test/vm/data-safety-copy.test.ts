@@ -222,13 +222,13 @@ describe.runIf(inGuest)('data safety of copies and zeroing (issue #11)', () => {
     sh(['dmsetup', 'suspend', dm]);
     sh(['dmsetup', 'load', dm, '--table', `0 ${sectors} error`]);
     sh(['dmsetup', 'resume', dm]);
-    const answers: Array<{ code: number; message: string }> = [];
+    const answers: Array<{ code: Code | -1; message: string }> = [];
     for (let i = 0; i < 12 && answers.filter((a) => a.code !== Code.ABORTED).length < 2; i++) {
       try {
         await create('ds7-restore', 16, { volumeGroup: VA }, { snapshot: { snapshot_id: snap } });
-        answers.push({ code: 0, message: 'ok' });
+        answers.push({ code: Code.OK, message: 'ok' });
       } catch (e) {
-        const err = e as { code?: number; details?: string };
+        const err = e as { code?: Code; details?: string };
         answers.push({ code: err.code ?? -1, message: err.details ?? '' });
       }
       await new Promise((r) => setTimeout(r, 1000));

@@ -13,7 +13,7 @@ import { status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LioTarget } from '../../src/iscsi-target/lio.js';
 import {
-  call, checksum, codeOf, destroyVg, disks, inGuest, makeVg, MiB, rawLv, sh, shStatus, startPlugin, waitFor, writePattern, type PluginProcess,
+  call, checksum, destroyVg, disks, inGuest, makeVg, MiB, rawLv, sh, shStatus, startPlugin, waitFor, writePattern, type PluginProcess,
 } from './lib.js';
 
 const VG = 'dsvg';

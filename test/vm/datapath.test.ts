@@ -31,7 +31,7 @@ function negotiated(iqn: string): Record<string, string> {
   const out = sh(['iscsiadm', '-m', 'session', '-P', '2']);
   const block = out.split(/^Target: /m).find((b) => b.startsWith(iqn)) ?? '';
   const params = block.split('Negotiated iSCSI params:')[1] ?? '';
-  return Object.fromEntries([...params.matchAll(/^\s*(\w+): (\S+)\s*$/gm)].map((m) => [m[1], m[2]]));
+  return Object.fromEntries([...params.matchAll(/^\s*(\w+): (\S+)\s*$/gm)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']));
 }
 
 describe.runIf(inGuest)('data path settings on the real kernel', () => {

@@ -85,7 +85,7 @@ export function destroyVg(vg: string): void {
  * Drops the device's page cache: writes that reached it through another path
  * (LIO iblock, dd with O_DIRECT, another device node) bypass this node's cache.
  */
-export function dropCache(device: string): void {
+function dropCache(device: string): void {
   sh(['blockdev', '--flushbufs', device]);
 }
 
@@ -153,7 +153,7 @@ export function isZero(device: string, offset: number, bytes: number): boolean {
   return true;
 }
 
-export type Csi = ReturnType<typeof loadCsi>['csi']['v1'];
+type Csi = ReturnType<typeof loadCsi>['csi']['v1'];
 
 export interface PluginProcess {
   sock: string;
@@ -165,7 +165,7 @@ export interface PluginProcess {
 }
 
 /** The Node.js flags the image's ENTRYPOINT gives (between the node binary and main.js): the tests run the plugin as the image does. */
-export function imageNodeFlags(): string[] {
+function imageNodeFlags(): string[] {
   const line = readFileSync(join(repo, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('ENTRYPOINT '));
   const argv = JSON.parse(line?.slice('ENTRYPOINT '.length) ?? '[]') as string[];
   const main = argv.findIndex((a) => a.endsWith('/dist/main.js'));

@@ -12,11 +12,12 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, wr
 import { join } from 'node:path';
 import { destroyVg, disks, makeVg, MiB, repo, shStatus, startPlugin, type PluginProcess } from './lib.js';
 
-export const sanityBinary = (): string => process.env['CSI_SANITY'] || join(repo, '..', 'shared', 'tools', 'csi-sanity');
+const sanityBinary = (): string => process.env['CSI_SANITY'] || join(repo, '..', 'shared', 'tools', 'csi-sanity');
 
-export interface SpecResult {
+interface SpecResult {
   name: string;
-  status: 'passed' | 'failed' | 'skipped' | 'pending' | string;
+  /** 'passed' | 'failed' | 'skipped' | 'pending' as csi-sanity's JUnit report writes them */
+  status: string;
   message: string;
 }
 
@@ -55,7 +56,7 @@ const unescapeXml = (s: string) =>
     .replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
 /** The specs of a ginkgo JUnit report (one <testcase> each; status attribute as ginkgo v2 writes it). */
-export function parseJunit(xml: string): SpecResult[] {
+function parseJunit(xml: string): SpecResult[] {
   const out: SpecResult[] = [];
   const re = /<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
   for (let m = re.exec(xml); m; m = re.exec(xml)) {
@@ -154,12 +155,12 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
  * test/vm/README.md, "Conformance tier"). csi-sanity words them as below
  * (ginkgo's JUnit message is "skipped - <reason>").
  */
-export const ALLOWED_SKIPS: Array<{ reason: RegExp; why: string }> = [
+const ALLOWED_SKIPS: Array<{ reason: RegExp; why: string }> = [
   { reason: /^skipped - (Controller)?Modify ?Volume not supported$/i, why: 'no MODIFY_VOLUME controller capability (ControllerModifyVolume, VolumeAttributesClass)' },
   { reason: /^skipped - GroupControllerService not supported$/, why: 'no GROUP_CONTROLLER_SERVICE plugin capability (volume group snapshots)' },
 ];
 /** Specs csi-sanity v5.4.0 itself marks pending (XIt). */
-export const ALLOWED_PENDING = [/ListVolumes pagination should detect volumes added between pages/];
+const ALLOWED_PENDING = [/ListVolumes pagination should detect volumes added between pages/];
 
 /** Specs that make the run fail: failed, or skipped/pending for a reason not allowed above. */
 export function unexpectedSpecs(r: SanityResult, focused: boolean): string[] {

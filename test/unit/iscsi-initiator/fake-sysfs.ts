@@ -8,7 +8,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface FakeDisk {
+interface FakeDisk {
   name: string;
   lun: number;
   wwid?: string;
@@ -24,7 +24,7 @@ export interface FakeSession {
   disks: FakeDisk[];
 }
 
-export function vpdPg80(serial: string): Buffer {
+function vpdPg80(serial: string): Buffer {
   const body = Buffer.from(`${serial}\0`, 'latin1');
   const head = Buffer.from([0, 0x80, 0, 0]);
   head.writeUInt16BE(body.length, 2);

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Busy, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
@@ -442,7 +443,7 @@ describe('LioTarget keeps CHAP secrets out of errors and logs', () => {
     fake.inject('write', '/auth/password', 'EIO', 5);
     const err = await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: `${PASSWORD}-3` }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
-    const text = `${String(err)} ${JSON.stringify(err)} ${(err as Error).stack ?? ''} ${String((err as Error).cause ?? '')}`;
+    const text = `${String(err)} ${JSON.stringify(err)} ${(err as Error).stack ?? ''} ${inspect((err as Error).cause)}`;
     expect(text).toMatch(/auth\/password/);
     for (const secret of [PASSWORD, MUTUAL, `${PASSWORD}-new`, `${MUTUAL}-new`, `${PASSWORD}-3`]) {
       expect(text).not.toContain(secret);

@@ -52,7 +52,7 @@ describe('Lvm reports', () => {
 
   it('getLv returns the LV, or undefined when lvm says it is missing', async () => {
     const { runner, lvm } = setup();
-    const rows: Record<string, string>[] = JSON.parse(fixture('lvs-active.json')).report[0].lv;
+    const rows = (JSON.parse(fixture('lvs-active.json')) as { report: Array<{ lv: Record<string, string>[] }> }).report[0]!.lv;
     const one = JSON.stringify({ report: [{ lv: rows.filter((r) => r['lv_name'] === 'vol_thin1') }] });
     runner
       .expect([...LVS, 'csivg/vol_thin1'], { stdout: one })

@@ -136,8 +136,8 @@ describe('parseLvs edge cases', () => {
   });
 
   it('rejects sizes that do not fit a JS number', () => {
-    const row = JSON.parse(fixture('lvs-active.json')).report[0].lv[0];
-    row.lv_size = '9007199254740993';
+    const row = (JSON.parse(fixture('lvs-active.json')) as { report: Array<{ lv: Record<string, string>[] }> }).report[0]!.lv[0]!;
+    row['lv_size'] = '9007199254740993';
     expect(() => parseLvs(JSON.stringify({ report: [{ lv: [row] }] }))).toThrow(/does not fit/);
   });
 

@@ -59,12 +59,12 @@ function modelModule(apiVersion: string, kind: string): string {
 }
 
 const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io/v1';
-export const SNAPSHOT_KINDS: Record<string, string> = {
+const SNAPSHOT_KINDS: Record<string, string> = {
   VolumeSnapshotClass: 'snapshot.storage.k8s.io_volumesnapshotclasses.v1.yaml',
   VolumeSnapshot: 'snapshot.storage.k8s.io_volumesnapshots.v1.yaml',
 };
 
-export function isSnapshotKind(o: K8sObject): boolean {
+function isSnapshotKind(o: K8sObject): boolean {
   return o.apiVersion === SNAPSHOT_GROUP && o.kind in SNAPSHOT_KINDS;
 }
 
@@ -174,7 +174,7 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
  * properties closed to others (additionalProperties false), as `kubectl --validate=strict`
  * rejects unknown fields.
  */
-export function crdSchemaToJsonSchema(schema: Json): Json {
+function crdSchemaToJsonSchema(schema: Json): Json {
   if (Array.isArray(schema)) return schema.map(crdSchemaToJsonSchema);
   if (schema === null || typeof schema !== 'object') return schema;
   const out: { [k: string]: Json } = {};
@@ -226,12 +226,3 @@ export function validateSnapshotObjects(items: readonly Labelled[]): string[] {
   return problems;
 }
 
-/** All three checks; a flat list of problems, each naming its object. */
-export async function validateAll(items: readonly Labelled[]): Promise<string[]> {
-  const typed = typeCheckObjects(items);
-  return [
-    ...(await validateWithModels(items)),
-    ...[...typed].flatMap(([label, msgs]) => msgs.map((m) => `${label}: ${m}`)),
-    ...validateSnapshotObjects(items),
-  ];
-}

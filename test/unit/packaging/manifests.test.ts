@@ -168,7 +168,7 @@ describe('deploy/ and the program it runs', () => {
     const r = loadConfig({ argv, env: {}, readFile: () => '{}' });
     if (r.help) throw new Error('help');
     expect(r.config.mode).toBe(mode);
-    expect(r.config.nodeId).toBe('worker-1');
+    expect(r.config.nodeName).toBe('worker-1');
   });
 
   it('controller: kubernetes discovery of agents over mutual TLS, in its own namespace', () => {

@@ -44,7 +44,7 @@ describe('statusMetadata with a field name from a request map key', () => {
     expect(() => new Metadata().set('x', field)).toThrow(/illegal characters/);
     const st = to(new IA(field, 'is not a known parameter'));
     const m = md(st);
-    const back = from({ code: status.INVALID_ARGUMENT, details: st.details, metadata: m, message: st.details, name: 'Error' } as never, 'agent s1');
+    const back = from({ code: status.INVALID_ARGUMENT, details: st.details, metadata: m, message: st.details, name: 'Error' }, 'agent s1');
     expect(back).toBeInstanceOf(IA);
     expect((back as InstanceType<typeof IA>).field).toBe(field);
   });
