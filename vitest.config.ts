@@ -8,7 +8,15 @@ export default defineConfig({
   test: {
     projects: [
       // 30 s: schema compiles and openssl runs take seconds when the host's two cores are busy (guests running)
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', testTimeout: 30_000, hookTimeout: 60_000 } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
       {
         test: {
           name: 'integration',

@@ -9,6 +9,13 @@ import { lvmSettings } from './lvm/settings.js';
 
 export async function runAdopt(c: AdoptConfig, out: NodeJS.WritableStream): Promise<void> {
   const lvm = new Lvm(new ExecaRunner(), lvmSettings({ udevSync: c.lvmUdevSync }));
-  const v = await adoptLv(lvm, { nodeName: c.nodeName, vg: c.volumeGroup, lv: c.lv, name: c.name, fsType: c.fsType, volumeClear: c.volumeClear });
+  const v = await adoptLv(lvm, {
+    nodeName: c.nodeName,
+    vg: c.volumeGroup,
+    lv: c.lv,
+    name: c.name,
+    fsType: c.fsType,
+    volumeClear: c.volumeClear,
+  });
   out.write(persistentVolumeYaml(v, c.driverName, c.storageClass));
 }

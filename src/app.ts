@@ -93,7 +93,12 @@ async function remoteDirectory(config: Config, log: Logger): Promise<RemoteDirec
   const { creds, options } = agentClientCredentials(await readTlsDir(config.agentTlsDir ?? ''));
   const discovery =
     config.agentDiscovery === 'kubernetes'
-      ? await KubernetesDiscovery.create({ namespace: config.namespace, labelSelector: config.agentSelector, port: config.agentPort, kubeconfig: config.kubeconfig })
+      ? await KubernetesDiscovery.create({
+          namespace: config.namespace,
+          labelSelector: config.agentSelector,
+          port: config.agentPort,
+          kubeconfig: config.kubeconfig,
+        })
       : new StaticDiscovery(config.agents);
   return new RemoteDirectory({ discovery, creds, channelOptions: options, log });
 }
@@ -106,7 +111,13 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const deps: AdapterDeps = { log, locks: new KeyLocks(), metrics };
   const csi = loadCsi().csi.v1;
   // The agent's VGs in memory, kept current by its own changes and checked against the PVs' metadata stamps.
-  const lvm = new CachedLvm(runner, lvmSettings({ udevSync: config.lvmUdevSync }), overrides.stamps ?? deviceStamps, Date.now, overrides.dmNames ?? deviceMapperNames);
+  const lvm = new CachedLvm(
+    runner,
+    lvmSettings({ udevSync: config.lvmUdevSync }),
+    overrides.stamps ?? deviceStamps,
+    Date.now,
+    overrides.dmNames ?? deviceMapperNames,
+  );
   const jobs = new Jobs(log);
   metrics.watchJobs(jobs);
   const local = new StaticDirectory();
@@ -120,7 +131,13 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     {
       definition: csi.Identity.service,
       implementation: identityHandlers(
-        { driverName: config.driverName, version: VERSION, controllerService: hasController, onlineExpansion: hasController, readiness },
+        {
+          driverName: config.driverName,
+          version: VERSION,
+          controllerService: hasController,
+          onlineExpansion: hasController,
+          readiness,
+        },
         deps,
       ),
     },
@@ -129,7 +146,12 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     services.push({
       definition: csi.Controller.service,
       implementation: controllerHandlers(
-        { agents: directory, defaultVolumeBytes: config.defaultVolumeSizeBytes, thinPoolThresholdPercent: config.thinPoolThreshold, maxVolumesPerNode: config.maxVolumesPerNode },
+        {
+          agents: directory,
+          defaultVolumeBytes: config.defaultVolumeSizeBytes,
+          thinPoolThresholdPercent: config.thinPoolThreshold,
+          maxVolumesPerNode: config.maxVolumesPerNode,
+        },
         deps,
       ),
     });
@@ -144,7 +166,15 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     services.push({
       definition: csi.Node.service,
       implementation: nodeHandlers(
-        { csiNodeId, maxVolumesPerNode: config.maxVolumesPerNode, runner, iscsi, deviceTimeoutMs: 60_000, gate: stageGate, publishIndexDir: publishIndexDir(config.kubeletDir, config.driverName) },
+        {
+          csiNodeId,
+          maxVolumesPerNode: config.maxVolumesPerNode,
+          runner,
+          iscsi,
+          deviceTimeoutMs: 60_000,
+          gate: stageGate,
+          publishIndexDir: publishIndexDir(config.kubeletDir, config.driverName),
+        },
         deps,
       ),
     });
@@ -152,7 +182,8 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
 
   const server = await startServer(config.endpoint, services);
   let metricsServer: HttpServer | undefined;
-  if (config.metricsAddress) metricsServer = await serveMetrics(metrics, config.metricsAddress, { ready: readinessProbe(readiness) });
+  if (config.metricsAddress)
+    metricsServer = await serveMetrics(metrics, config.metricsAddress, { ready: readinessProbe(readiness) });
   log.info({ mode: config.mode, endpoint: server.address, version: VERSION, node: config.nodeName }, 'serving');
 
   let reconcileTimer: NodeJS.Timeout | undefined;
@@ -184,22 +215,31 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
         if (config.metricsAddress) {
           // The capacity/inventory gauges: one vgs + one lvs per timer refresh; after a change, recounted from memory.
           const inv: Inventory = new Inventory({
-            lvm, log, volumeGroups, nodeId: shortNodeId(config.nodeName), listTargets: () => target.listTargets(), iqnPrefix: config.iqnPrefix,
-            intervalMs: config.statsIntervalSeconds * 1000, observer: metrics.watchInventory({ current: () => inv.current() }),
+            lvm,
+            log,
+            volumeGroups,
+            nodeId: shortNodeId(config.nodeName),
+            listTargets: () => target.listTargets(),
+            iqnPrefix: config.iqnPrefix,
+            intervalMs: config.statsIntervalSeconds * 1000,
+            observer: metrics.watchInventory({ current: () => inv.current() }),
           });
           inventory = inv;
           jobs.onSettled(() => inv.changed());
         }
-        const agent = notifyOnChange(new LocalAgent(lvm, runner, jobs, exports, log, {
-          nodeName: config.nodeName,
-          volumeGroups,
-          thinPool,
-          thinPoolPercentOfVg: config.thinPoolPercent,
-          overSubscriptionRatio: config.overSubscriptionRatio,
-          thinPoolThresholdPercent: config.thinPoolThreshold,
-          reservedPercent: config.reservedPercent,
-          jobWaitMs: config.jobWaitSeconds * 1000,
-        }), () => inventory?.changed());
+        const agent = notifyOnChange(
+          new LocalAgent(lvm, runner, jobs, exports, log, {
+            nodeName: config.nodeName,
+            volumeGroups,
+            thinPool,
+            thinPoolPercentOfVg: config.thinPoolPercent,
+            overSubscriptionRatio: config.overSubscriptionRatio,
+            thinPoolThresholdPercent: config.thinPoolThreshold,
+            reservedPercent: config.reservedPercent,
+            jobWaitMs: config.jobWaitSeconds * 1000,
+          }),
+          () => inventory?.changed(),
+        );
         builtAgent = { agent, volumeGroups };
       }
       const { agent } = builtAgent;
@@ -210,13 +250,27 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
       if (!inventory && config.statsIntervalSeconds > 0) {
         // Without metrics the timer still renews the in-memory VGs (one vgs + one lvs), as the inventory's does.
         reloadTimer = setInterval(() => {
-          lvm.reloadAll(vgs).catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'reading the volume groups failed; retried at the next interval'));
+          lvm
+            .reloadAll(vgs)
+            .catch((e: unknown) =>
+              log.warn(
+                { err: e instanceof Error ? e.message : String(e) },
+                'reading the volume groups failed; retried at the next interval',
+              ),
+            );
         }, config.statsIntervalSeconds * 1000);
         reloadTimer.unref();
       }
       if (config.reconcileIntervalSeconds > 0) {
         reconcileTimer = setInterval(() => {
-          agent.reconcileExports().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'export reconcile failed; retried at the next interval'));
+          agent
+            .reconcileExports()
+            .catch((e: unknown) =>
+              log.warn(
+                { err: e instanceof Error ? e.message : String(e) },
+                'export reconcile failed; retried at the next interval',
+              ),
+            );
         }, config.reconcileIntervalSeconds * 1000);
         reconcileTimer.unref();
       }
@@ -248,15 +302,31 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     if (hasNode) {
       // Node hygiene: iscsiadm needs iscsid for every login.
       if (!(await iscsidListening())) {
-        throw new FailedPrecondition('iscsid is not running on this node (no @ISCSIADM_ABSTRACT_NAMESPACE socket); start iscsid on the host (the node plugin uses hostNetwork)');
+        throw new FailedPrecondition(
+          'iscsid is not running on this node (no @ISCSIADM_ABSTRACT_NAMESPACE socket); start iscsid on the host (the node plugin uses hostNetwork)',
+        );
       }
       // The host's LVM must not scan attached volumes: a warning only, readiness does not depend on it.
-      const lvmCheck = await checkHostLvmIgnoresIscsi(runner, { iqnPrefix: config.iqnPrefix }).catch((e: unknown) => ({ status: 'unknown' as const, message: String(e) }));
-      if (lvmCheck.status === 'ok') log.info({ check: 'lvm-filter', by: lvmCheck.how }, "the host's LVM ignores iSCSI disks");
+      const lvmCheck = await checkHostLvmIgnoresIscsi(runner, { iqnPrefix: config.iqnPrefix }).catch((e: unknown) => ({
+        status: 'unknown' as const,
+        message: String(e),
+      }));
+      if (lvmCheck.status === 'ok')
+        log.info({ check: 'lvm-filter', by: lvmCheck.how }, "the host's LVM ignores iSCSI disks");
       else log.warn({ check: 'lvm-filter' }, lvmCheck.message);
       // Sessions to our targets that no staged volume owns; a failure here never fails the start.
-      await cleanupOrphans({ kubeletDir: config.kubeletDir, iqnPrefix: config.iqnPrefix, runner, iscsi, log, gate: stageGate }).catch((e: unknown) =>
-        log.warn({ err: e instanceof Error ? e.message : String(e) }, 'start-up clean-up of orphaned iSCSI sessions failed; sessions left as they are'),
+      await cleanupOrphans({
+        kubeletDir: config.kubeletDir,
+        iqnPrefix: config.iqnPrefix,
+        runner,
+        iscsi,
+        log,
+        gate: stageGate,
+      }).catch((e: unknown) =>
+        log.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          'start-up clean-up of orphaned iSCSI sessions failed; sessions left as they are',
+        ),
       );
     }
   };
@@ -277,7 +347,10 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
         const reason = e instanceof Error ? e.message : String(e);
         const delayMs = retry.next();
         readiness.retrying(reason);
-        log.error({ reason, attempt: retry.failures, retry_in_ms: delayMs }, 'start failed; retried with backoff (Probe answers ready=false, /readyz 503)');
+        log.error(
+          { reason, attempt: retry.failures, retry_in_ms: delayMs },
+          'start failed; retried with backoff (Probe answers ready=false, /readyz 503)',
+        );
         settled();
         if (stopping) return;
         retryTimer = setTimeout(() => void attempt(), delayMs);

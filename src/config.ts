@@ -151,7 +151,13 @@ interface OptionSpec {
 }
 
 /** A table row whose parser must return the type of its Config field. */
-function option<K extends keyof Config>(o: { name: string; help: string; default?: string; key: K; parse: Parser<Config[K]> }): OptionSpec {
+function option<K extends keyof Config>(o: {
+  name: string;
+  help: string;
+  default?: string;
+  key: K;
+  parse: Parser<Config[K]>;
+}): OptionSpec {
   return o;
 }
 
@@ -161,26 +167,31 @@ const text: Parser<string> = (t) => t;
 const optionalText: Parser<string | undefined> = (t) => t || undefined;
 
 /** A number from min to max; min when bad. */
-const numberIn = (min: number, max: number): Parser<number> => (t, name, problems) => {
-  const n = Number(t);
-  if (t.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    problems.push(`${name}: "${t}" must be a number from ${min} to ${max}`);
-    return min;
-  }
-  return n;
-};
+const numberIn =
+  (min: number, max: number): Parser<number> =>
+  (t, name, problems) => {
+    const n = Number(t);
+    if (t.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      problems.push(`${name}: "${t}" must be a number from ${min} to ${max}`);
+      return min;
+    }
+    return n;
+  };
 
-const oneOf = <V extends string>(values: readonly V[], say = `must be one of ${values.join(', ')}`): Parser<V> => (t, name, problems) => {
-  if (!(values as readonly string[]).includes(t)) problems.push(`${name}: "${t}" ${say}`);
-  return t as V;
-};
+const oneOf =
+  <V extends string>(values: readonly V[], say = `must be one of ${values.join(', ')}`): Parser<V> =>
+  (t, name, problems) => {
+    if (!(values as readonly string[]).includes(t)) problems.push(`${name}: "${t}" ${say}`);
+    return t as V;
+  };
 
 const absolutePath: Parser<string> = (t, name, problems) => {
   if (!isAbsolute(t)) problems.push(`${name}: "${t}" must be an absolute path`);
   return t;
 };
 
-const optionalAbsolutePath: Parser<string | undefined> = (t, name, problems) => (t ? absolutePath(t, name, problems) : undefined);
+const optionalAbsolutePath: Parser<string | undefined> = (t, name, problems) =>
+  t ? absolutePath(t, name, problems) : undefined;
 
 const optionalHostPort: Parser<{ host: string; port: number } | undefined> = (t, name, problems) => {
   if (!t) return undefined;
@@ -190,7 +201,11 @@ const optionalHostPort: Parser<{ host: string; port: number } | undefined> = (t,
   return undefined;
 };
 
-const list = (t: string): string[] => t.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (t: string): string[] =>
+  t
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 const endpoint: Parser<Endpoint> = (t, _name, problems) => {
   const e = parseEndpoint(t);
@@ -201,7 +216,8 @@ const endpoint: Parser<Endpoint> = (t, _name, problems) => {
 
 const nodeName: Parser<string> = (t, name, problems) => {
   if (!t) problems.push(`${name}: required (--${name} or ${envName(name)}); use the Kubernetes node name`);
-  else if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(t)) problems.push(`${name}: "${t}" must be a Kubernetes node name (lower-case DNS subdomain, at most 253 characters)`);
+  else if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(t))
+    problems.push(`${name}: "${t}" must be a Kubernetes node name (lower-case DNS subdomain, at most 253 characters)`);
   return t;
 };
 
@@ -212,7 +228,9 @@ const driverName: Parser<string> = (t, name, problems) => {
 
 const volumeGroups: Parser<readonly string[]> = (t, name, problems) => {
   const vgs = list(t);
-  for (const vg of vgs) if (!VG_NAME.test(vg) || vg === '.' || vg === '..') problems.push(`${name}: "${vg}" is not a valid LVM volume group name`);
+  for (const vg of vgs)
+    if (!VG_NAME.test(vg) || vg === '.' || vg === '..')
+      problems.push(`${name}: "${vg}" is not a valid LVM volume group name`);
   if (new Set(vgs).size !== vgs.length) problems.push(`${name}: listed twice`);
   return Object.freeze(vgs);
 };
@@ -223,11 +241,13 @@ const thinPoolName: Parser<string | undefined> = (t, name, problems) => {
 };
 
 /** A size (1G, 512M, bytes) of at least min bytes; 0 when bad. */
-const sizeOf = (min: number, say: string): Parser<number> => (t, name, problems) => {
-  const bytes = parseSize(t);
-  if (bytes === undefined || bytes < min) problems.push(`${name}: "${t}" must be a size of at least ${say}`);
-  return bytes ?? 0;
-};
+const sizeOf =
+  (min: number, say: string): Parser<number> =>
+  (t, name, problems) => {
+    const bytes = parseSize(t);
+    if (bytes === undefined || bytes < min) problems.push(`${name}: "${t}" must be a size of at least ${say}`);
+    return bytes ?? 0;
+  };
 
 const trueOrFalse: Parser<boolean> = (t, name, problems) => {
   if (t !== 'true' && t !== 'false') problems.push(`${name}: "${t}" must be true or false`);
@@ -236,7 +256,9 @@ const trueOrFalse: Parser<boolean> = (t, name, problems) => {
 
 const iqnPrefix: Parser<string> = (t, name, problems) => {
   if (!/^iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*[a-z0-9](:[a-z0-9.:-]+)?$/.test(t) || t.length > 120) {
-    problems.push(`${name}: "${t}" must be an iSCSI qualified name such as iqn.2024-01.com.example.storage (lower case, at most 120 characters)`);
+    problems.push(
+      `${name}: "${t}" must be an iSCSI qualified name such as iqn.2024-01.com.example.storage (lower case, at most 120 characters)`,
+    );
   }
   return t;
 };
@@ -266,40 +288,233 @@ const agentList: Parser<Config['agents']> = (t, name, problems) => {
 
 /** Every option, in the order of --help: flag/file key, help, default, Config field and parser. */
 export const OPTIONS: readonly OptionSpec[] = [
-  option({ name: 'endpoint', key: 'endpoint', parse: endpoint, default: 'unix:///csi/csi.sock', help: 'gRPC endpoint: unix:///absolute/path or tcp://host:port' }),
-  option({ name: 'node-id', key: 'nodeName', parse: nodeName, help: "this node's name (Kubernetes node name); required" }),
-  option({ name: 'driver-name', key: 'driverName', parse: driverName, default: 'lvm-iscsi.csi.example.org', help: 'CSI driver name reported by GetPluginInfo (a DNS subdomain, at most 63 characters)' }),
-  option({ name: 'mode', key: 'mode', parse: oneOf(MODES), default: 'all', help: 'controller | agent | node | all (all = every role in one process)' }),
-  option({ name: 'volume-group', key: 'volumeGroups', parse: volumeGroups, help: 'volume group(s) this storage node owns, comma separated (agent, all). When none is given in all mode a loop-file volume group is created under --data-dir' }),
-  option({ name: 'thin-pool', key: 'thinPool', parse: thinPoolName, help: 'name of the thin pool inside each volume group (created when missing); empty = thick only' }),
-  option({ name: 'log-level', key: 'logLevel', parse: oneOf(LOG_LEVELS), default: 'info', help: 'fatal | error | warn | info | debug | trace' }),
-  option({ name: 'metrics-address', key: 'metricsAddress', parse: optionalHostPort, help: 'host:port to serve Prometheus /metrics on; empty = off' }),
-  option({ name: 'stats-interval', key: 'statsIntervalSeconds', parse: numberIn(0, 86400), default: '60', help: 'agent: seconds between reads of its volume groups (one vgs and one lvs each) that renew its in-memory copy and the capacity and inventory metrics (recounted from memory right after every change); 0 = no timer' }),
-  option({ name: 'data-dir', key: 'dataDir', parse: absolutePath, default: '/var/lib/csi-lvm-iscsi', help: 'directory for the plugin\'s own files (the loop-file volume group of the embedded default)' }),
-  option({ name: 'loop-vg-size', key: 'loopVgSizeBytes', parse: sizeOf(64 * 1024 ** 2, '64M (e.g. 1G)'), default: '1G', help: 'size of the loop file backing the embedded default volume group (e.g. 512M, 2G)' }),
-  option({ name: 'thin-pool-percent', key: 'thinPoolPercent', parse: numberIn(1, 100), default: '80', help: 'size of a thin pool the agent creates, in percent of its volume group (the rest stays for thick volumes and COW snapshots)' }),
-  option({ name: 'over-subscription-ratio', key: 'overSubscriptionRatio', parse: numberIn(1, 1000), default: '20', help: 'thin volumes may provision up to this many times the thin pool size (like Cinder\'s max_over_subscription_ratio)' }),
-  option({ name: 'thin-pool-threshold', key: 'thinPoolThreshold', parse: numberIn(1, 100), default: '90', help: 'no new thin volumes once the pool\'s data or metadata is this many percent full; volumes report an abnormal condition' }),
-  option({ name: 'reserved-percent', key: 'reservedPercent', parse: numberIn(0, 99), default: '0', help: 'percent of each volume group kept free for growth (Cinder\'s reserved_percentage)' }),
-  option({ name: 'default-volume-size', key: 'defaultVolumeSizeBytes', parse: sizeOf(1024 * 1024, '1M'), default: '1G', help: 'size of a volume whose request names no capacity' }),
-  option({ name: 'job-wait-seconds', key: 'jobWaitSeconds', parse: numberIn(0, 600), default: '5', help: 'how long a call waits for a background copy or wipe before answering ABORTED (the CO retries)' }),
-  option({ name: 'lvm-udev-sync', key: 'lvmUdevSync', parse: trueOrFalse, default: 'true', help: 'true when LVM runs with udev (host or nsenter); false in a container without udev' }),
-  option({ name: 'max-volumes-per-node', key: 'maxVolumesPerNode', parse: numberIn(0, 100000), default: '0', help: 'volumes one node may have published at once (NodeGetInfo and ControllerPublishVolume); 0 = no limit' }),
-  option({ name: 'target-backend', key: 'targetBackend', parse: oneOf(['lio', 'tgt'] as const, 'must be lio or tgt'), default: 'lio', help: 'iSCSI target on storage nodes: lio (kernel, through configfs) or tgt (tgtd, through tgtadm)' }),
-  option({ name: 'iqn-prefix', key: 'iqnPrefix', parse: iqnPrefix, default: 'iqn.2024-01.org.example.csi-lvm-iscsi', help: 'prefix of the target IQNs the agent makes (one target per volume)' }),
-  option({ name: 'portals', key: 'portals', parse: portals, help: 'iSCSI portals of this storage node, address:port, comma separated (more than one = multipath); default: the first non-loopback IPv4 address, port 3260' }),
-  option({ name: 'initiator-name', key: 'initiatorName', parse: optionalText, help: "this node's iSCSI initiator name (node, all); default: InitiatorName from /etc/iscsi/initiatorname.iscsi" }),
-  option({ name: 'kubelet-dir', key: 'kubeletDir', parse: absolutePath, default: '/var/lib/kubelet', help: "node: kubelet's root directory as the plugin sees it; at start, iSCSI sessions to this plugin's targets that no volume staged below <dir>/plugins/kubernetes.io/csi owns are removed" }),
-  option({ name: 'chap-secret-dir', key: 'chapSecretDir', parse: optionalAbsolutePath, help: 'agent: a mounted Secret with chapUser/chapSecret (and mutualUser/mutualSecret), the same keys as the StorageClass secret; lets the agent re-create CHAP exports after a reboot when no CO re-publishes' }),
-  option({ name: 'reconcile-interval', key: 'reconcileIntervalSeconds', parse: numberIn(0, 86400), default: '60', help: 'agent: seconds between reconciles of the live targets with the published volumes (re-creates exports lost to a tgtd restart); 0 = at start only' }),
-  option({ name: 'agent-listen', key: 'agentListen', parse: optionalHostPort, help: 'agent: host:port of the agent API for remote controllers (mutual TLS, needs --agent-tls-dir)' }),
-  option({ name: 'agent-tls-dir', key: 'agentTlsDir', parse: optionalAbsolutePath, help: 'agent, controller: directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret plus its CA) for the agent API' }),
-  option({ name: 'agent-discovery', key: 'agentDiscovery', parse: oneOf(['static', 'kubernetes'] as const, 'must be static or kubernetes'), default: 'static', help: 'controller: static (--agents) or kubernetes (agent pods found by node name through the Kubernetes API)' }),
-  option({ name: 'agents', key: 'agents', parse: agentList, help: 'controller, static discovery: storage agents as node=host:port, comma separated' }),
-  option({ name: 'agent-port', key: 'agentPort', parse: numberIn(1, 65535), default: '9809', help: 'controller, kubernetes discovery: the port agents listen on' }),
-  option({ name: 'namespace', key: 'namespace', parse: text, default: 'kube-system', help: 'controller, kubernetes discovery: namespace of the agent pods' }),
-  option({ name: 'agent-selector', key: 'agentSelector', parse: text, default: 'app.kubernetes.io/name=csi-lvm-iscsi,app.kubernetes.io/component=agent', help: 'controller, kubernetes discovery: label selector of the agent pods' }),
-  option({ name: 'kubeconfig', key: 'kubeconfig', parse: optionalText, help: 'controller, kubernetes discovery: a kubeconfig file; default: the pod\'s service account' }),
+  option({
+    name: 'endpoint',
+    key: 'endpoint',
+    parse: endpoint,
+    default: 'unix:///csi/csi.sock',
+    help: 'gRPC endpoint: unix:///absolute/path or tcp://host:port',
+  }),
+  option({
+    name: 'node-id',
+    key: 'nodeName',
+    parse: nodeName,
+    help: "this node's name (Kubernetes node name); required",
+  }),
+  option({
+    name: 'driver-name',
+    key: 'driverName',
+    parse: driverName,
+    default: 'lvm-iscsi.csi.example.org',
+    help: 'CSI driver name reported by GetPluginInfo (a DNS subdomain, at most 63 characters)',
+  }),
+  option({
+    name: 'mode',
+    key: 'mode',
+    parse: oneOf(MODES),
+    default: 'all',
+    help: 'controller | agent | node | all (all = every role in one process)',
+  }),
+  option({
+    name: 'volume-group',
+    key: 'volumeGroups',
+    parse: volumeGroups,
+    help: 'volume group(s) this storage node owns, comma separated (agent, all). When none is given in all mode a loop-file volume group is created under --data-dir',
+  }),
+  option({
+    name: 'thin-pool',
+    key: 'thinPool',
+    parse: thinPoolName,
+    help: 'name of the thin pool inside each volume group (created when missing); empty = thick only',
+  }),
+  option({
+    name: 'log-level',
+    key: 'logLevel',
+    parse: oneOf(LOG_LEVELS),
+    default: 'info',
+    help: 'fatal | error | warn | info | debug | trace',
+  }),
+  option({
+    name: 'metrics-address',
+    key: 'metricsAddress',
+    parse: optionalHostPort,
+    help: 'host:port to serve Prometheus /metrics on; empty = off',
+  }),
+  option({
+    name: 'stats-interval',
+    key: 'statsIntervalSeconds',
+    parse: numberIn(0, 86400),
+    default: '60',
+    help: 'agent: seconds between reads of its volume groups (one vgs and one lvs each) that renew its in-memory copy and the capacity and inventory metrics (recounted from memory right after every change); 0 = no timer',
+  }),
+  option({
+    name: 'data-dir',
+    key: 'dataDir',
+    parse: absolutePath,
+    default: '/var/lib/csi-lvm-iscsi',
+    help: "directory for the plugin's own files (the loop-file volume group of the embedded default)",
+  }),
+  option({
+    name: 'loop-vg-size',
+    key: 'loopVgSizeBytes',
+    parse: sizeOf(64 * 1024 ** 2, '64M (e.g. 1G)'),
+    default: '1G',
+    help: 'size of the loop file backing the embedded default volume group (e.g. 512M, 2G)',
+  }),
+  option({
+    name: 'thin-pool-percent',
+    key: 'thinPoolPercent',
+    parse: numberIn(1, 100),
+    default: '80',
+    help: 'size of a thin pool the agent creates, in percent of its volume group (the rest stays for thick volumes and COW snapshots)',
+  }),
+  option({
+    name: 'over-subscription-ratio',
+    key: 'overSubscriptionRatio',
+    parse: numberIn(1, 1000),
+    default: '20',
+    help: "thin volumes may provision up to this many times the thin pool size (like Cinder's max_over_subscription_ratio)",
+  }),
+  option({
+    name: 'thin-pool-threshold',
+    key: 'thinPoolThreshold',
+    parse: numberIn(1, 100),
+    default: '90',
+    help: "no new thin volumes once the pool's data or metadata is this many percent full; volumes report an abnormal condition",
+  }),
+  option({
+    name: 'reserved-percent',
+    key: 'reservedPercent',
+    parse: numberIn(0, 99),
+    default: '0',
+    help: "percent of each volume group kept free for growth (Cinder's reserved_percentage)",
+  }),
+  option({
+    name: 'default-volume-size',
+    key: 'defaultVolumeSizeBytes',
+    parse: sizeOf(1024 * 1024, '1M'),
+    default: '1G',
+    help: 'size of a volume whose request names no capacity',
+  }),
+  option({
+    name: 'job-wait-seconds',
+    key: 'jobWaitSeconds',
+    parse: numberIn(0, 600),
+    default: '5',
+    help: 'how long a call waits for a background copy or wipe before answering ABORTED (the CO retries)',
+  }),
+  option({
+    name: 'lvm-udev-sync',
+    key: 'lvmUdevSync',
+    parse: trueOrFalse,
+    default: 'true',
+    help: 'true when LVM runs with udev (host or nsenter); false in a container without udev',
+  }),
+  option({
+    name: 'max-volumes-per-node',
+    key: 'maxVolumesPerNode',
+    parse: numberIn(0, 100000),
+    default: '0',
+    help: 'volumes one node may have published at once (NodeGetInfo and ControllerPublishVolume); 0 = no limit',
+  }),
+  option({
+    name: 'target-backend',
+    key: 'targetBackend',
+    parse: oneOf(['lio', 'tgt'] as const, 'must be lio or tgt'),
+    default: 'lio',
+    help: 'iSCSI target on storage nodes: lio (kernel, through configfs) or tgt (tgtd, through tgtadm)',
+  }),
+  option({
+    name: 'iqn-prefix',
+    key: 'iqnPrefix',
+    parse: iqnPrefix,
+    default: 'iqn.2024-01.org.example.csi-lvm-iscsi',
+    help: 'prefix of the target IQNs the agent makes (one target per volume)',
+  }),
+  option({
+    name: 'portals',
+    key: 'portals',
+    parse: portals,
+    help: 'iSCSI portals of this storage node, address:port, comma separated (more than one = multipath); default: the first non-loopback IPv4 address, port 3260',
+  }),
+  option({
+    name: 'initiator-name',
+    key: 'initiatorName',
+    parse: optionalText,
+    help: "this node's iSCSI initiator name (node, all); default: InitiatorName from /etc/iscsi/initiatorname.iscsi",
+  }),
+  option({
+    name: 'kubelet-dir',
+    key: 'kubeletDir',
+    parse: absolutePath,
+    default: '/var/lib/kubelet',
+    help: "node: kubelet's root directory as the plugin sees it; at start, iSCSI sessions to this plugin's targets that no volume staged below <dir>/plugins/kubernetes.io/csi owns are removed",
+  }),
+  option({
+    name: 'chap-secret-dir',
+    key: 'chapSecretDir',
+    parse: optionalAbsolutePath,
+    help: 'agent: a mounted Secret with chapUser/chapSecret (and mutualUser/mutualSecret), the same keys as the StorageClass secret; lets the agent re-create CHAP exports after a reboot when no CO re-publishes',
+  }),
+  option({
+    name: 'reconcile-interval',
+    key: 'reconcileIntervalSeconds',
+    parse: numberIn(0, 86400),
+    default: '60',
+    help: 'agent: seconds between reconciles of the live targets with the published volumes (re-creates exports lost to a tgtd restart); 0 = at start only',
+  }),
+  option({
+    name: 'agent-listen',
+    key: 'agentListen',
+    parse: optionalHostPort,
+    help: 'agent: host:port of the agent API for remote controllers (mutual TLS, needs --agent-tls-dir)',
+  }),
+  option({
+    name: 'agent-tls-dir',
+    key: 'agentTlsDir',
+    parse: optionalAbsolutePath,
+    help: 'agent, controller: directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret plus its CA) for the agent API',
+  }),
+  option({
+    name: 'agent-discovery',
+    key: 'agentDiscovery',
+    parse: oneOf(['static', 'kubernetes'] as const, 'must be static or kubernetes'),
+    default: 'static',
+    help: 'controller: static (--agents) or kubernetes (agent pods found by node name through the Kubernetes API)',
+  }),
+  option({
+    name: 'agents',
+    key: 'agents',
+    parse: agentList,
+    help: 'controller, static discovery: storage agents as node=host:port, comma separated',
+  }),
+  option({
+    name: 'agent-port',
+    key: 'agentPort',
+    parse: numberIn(1, 65535),
+    default: '9809',
+    help: 'controller, kubernetes discovery: the port agents listen on',
+  }),
+  option({
+    name: 'namespace',
+    key: 'namespace',
+    parse: text,
+    default: 'kube-system',
+    help: 'controller, kubernetes discovery: namespace of the agent pods',
+  }),
+  option({
+    name: 'agent-selector',
+    key: 'agentSelector',
+    parse: text,
+    default: 'app.kubernetes.io/name=csi-lvm-iscsi,app.kubernetes.io/component=agent',
+    help: 'controller, kubernetes discovery: label selector of the agent pods',
+  }),
+  option({
+    name: 'kubeconfig',
+    key: 'kubeconfig',
+    parse: optionalText,
+    help: "controller, kubernetes discovery: a kubeconfig file; default: the pod's service account",
+  }),
   { name: 'config', help: 'path of a JSON config file whose keys are these option names' },
 ];
 
@@ -339,7 +554,8 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
       if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new Error('top level must be an object');
       file = obj as Record<string, unknown>;
       for (const key of Object.keys(file)) {
-        if (!OPTIONS.some((o) => o.name === key && key !== 'config')) problems.push(`config file ${configPath}: unknown key "${key}"`);
+        if (!OPTIONS.some((o) => o.name === key && key !== 'config'))
+          problems.push(`config file ${configPath}: unknown key "${key}"`);
       }
     } catch (e) {
       throw new ConfigError([`config file ${configPath}: ${(e as Error).message}`]);
@@ -354,7 +570,8 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
     const fromFile = file[name];
     if (fromFile === undefined || fromFile === null) return OPTIONS.find((o) => o.name === name)?.default;
     if (Array.isArray(fromFile)) return fromFile.join(',');
-    if (typeof fromFile === 'string' || typeof fromFile === 'number' || typeof fromFile === 'boolean') return String(fromFile);
+    if (typeof fromFile === 'string' || typeof fromFile === 'number' || typeof fromFile === 'boolean')
+      return String(fromFile);
     return JSON.stringify(fromFile);
   };
 
@@ -362,10 +579,14 @@ export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env
   const values: Partial<Record<keyof Config, unknown>> = {};
   for (const o of OPTIONS) if (o.key && o.parse) values[o.key] = o.parse(get(o.name) ?? '', o.name, problems);
   const config = values as Config; // OPTIONS has a row for every Config field (config.test.ts checks it)
-  if (config.agentListen && !config.agentTlsDir) problems.push('agent-tls-dir: required with --agent-listen (the agent API is served with mutual TLS only)');
-  if (config.mode === 'agent' && !config.agentListen) problems.push('agent-listen: required in agent mode (host:port of the agent API)');
-  if (config.mode === 'controller' && !config.agentTlsDir) problems.push('agent-tls-dir: required in controller mode (agents are called over mutual TLS)');
-  if (config.mode === 'controller' && config.agentDiscovery === 'static' && config.agents.length === 0) problems.push('agents: required in controller mode with static discovery (node=host:port,...)');
+  if (config.agentListen && !config.agentTlsDir)
+    problems.push('agent-tls-dir: required with --agent-listen (the agent API is served with mutual TLS only)');
+  if (config.mode === 'agent' && !config.agentListen)
+    problems.push('agent-listen: required in agent mode (host:port of the agent API)');
+  if (config.mode === 'controller' && !config.agentTlsDir)
+    problems.push('agent-tls-dir: required in controller mode (agents are called over mutual TLS)');
+  if (config.mode === 'controller' && config.agentDiscovery === 'static' && config.agents.length === 0)
+    problems.push('agents: required in controller mode with static discovery (node=host:port,...)');
 
   if (problems.length > 0) throw new ConfigError(problems);
   return { help: false, config: Object.freeze(config) };
@@ -394,7 +615,9 @@ export const ADOPT_HELP = [
 ].join('\n');
 
 /** Flags of `csi-lvm-iscsi adopt` (argv after the word "adopt"); env: the same CSI_LVM_* variables for node id, driver name, udev. */
-export function loadAdoptConfig(sources: Sources = { argv: process.argv.slice(3), env: process.env }): AdoptConfig | { help: true } {
+export function loadAdoptConfig(
+  sources: Sources = { argv: process.argv.slice(3), env: process.env },
+): AdoptConfig | { help: true } {
   let v: Record<string, string | boolean | undefined>;
   try {
     v = parseArgs({
@@ -425,7 +648,8 @@ export function loadAdoptConfig(sources: Sources = { argv: process.argv.slice(3)
   };
   const problems: string[] = [];
   for (const k of ['node-id', 'volume-group', 'lv', 'name']) if (!str(k)) problems.push(`${k}: required`);
-  if (str('name') && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(str('name'))) problems.push(`name: "${str('name')}" must be a Kubernetes object name`);
+  if (str('name') && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(str('name')))
+    problems.push(`name: "${str('name')}" must be a Kubernetes object name`);
   const fs = str('fs-type') || undefined;
   if (fs !== undefined && fs !== 'ext4' && fs !== 'xfs') problems.push(`fs-type: "${fs}" must be ext4 or xfs`);
   const clear = str('volume-clear') || 'zero';

@@ -129,4 +129,3 @@ export class CommandFailed extends DomainError {
     this.cancelled = init.cancelled ?? false;
   }
 }
-

@@ -41,7 +41,8 @@ const CENSOR = '[REDACTED]';
  */
 function censor(value: unknown): unknown {
   if (Array.isArray(value) && value.every((v) => typeof v === 'string' && v.endsWith(`=${CENSOR}`))) return value;
-  if (value && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value)) return Object.keys(value).map((k) => `${k}=${CENSOR}`);
+  if (value && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value))
+    return Object.keys(value).map((k) => `${k}=${CENSOR}`);
   return CENSOR;
 }
 

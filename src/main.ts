@@ -53,7 +53,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`csi-lvm-iscsi: fatal: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.stderr.write(`csi-lvm-iscsi: fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);
   },
 );

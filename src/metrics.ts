@@ -15,7 +15,14 @@ export interface InventoryReading {
   /** When the reading finished, ms since the epoch. */
   at: number;
   vgs: ReadonlyArray<{ vg: string; sizeBytes: number; freeBytes: number; volumes: number; snapshots: number }>;
-  thinPools: ReadonlyArray<{ vg: string; pool: string; sizeBytes: number; dataPercent: number; metadataPercent: number; provisionedBytes: number }>;
+  thinPools: ReadonlyArray<{
+    vg: string;
+    pool: string;
+    sizeBytes: number;
+    dataPercent: number;
+    metadataPercent: number;
+    provisionedBytes: number;
+  }>;
   /** Targets under the plugin's IQN prefix; undefined when the target could not be read. */
   targets: number | undefined;
   /** Logged-in iSCSI sessions on those targets. */
@@ -182,10 +189,18 @@ export class Metrics {
     perPool('thin_pool_size_bytes', 'size of each thin pool', (p) => p.sizeBytes);
     perPool('thin_pool_data_percent', 'thin pool data space used, percent', (p) => p.dataPercent);
     perPool('thin_pool_metadata_percent', 'thin pool metadata space used, percent', (p) => p.metadataPercent);
-    perPool('thin_pool_provisioned_bytes', 'sum of the virtual sizes of the thin volumes in each pool', (p) => p.provisionedBytes);
+    perPool(
+      'thin_pool_provisioned_bytes',
+      'sum of the virtual sizes of the thin volumes in each pool',
+      (p) => p.provisionedBytes,
+    );
     single('exported_targets', 'iSCSI targets this agent exports (under its IQN prefix)', (r) => r.targets);
     single('iscsi_sessions', 'logged-in iSCSI sessions on those targets', (r) => r.sessions);
-    single('inventory_last_refresh_timestamp_seconds', 'when the capacity/inventory gauges were last read from LVM and the target', (r) => r.at / 1000);
+    single(
+      'inventory_last_refresh_timestamp_seconds',
+      'when the capacity/inventory gauges were last read from LVM and the target',
+      (r) => r.at / 1000,
+    );
     return { onRefresh: ({ ok }) => refreshes.inc({ result: ok ? 'ok' : 'error' }) };
   }
 }
@@ -204,7 +219,11 @@ export interface HealthChecks {
   ready: () => ReadyAnswer | Promise<ReadyAnswer>;
 }
 
-export function serveMetrics(metrics: Metrics, address: { host: string; port: number }, health: HealthChecks): Promise<Server> {
+export function serveMetrics(
+  metrics: Metrics,
+  address: { host: string; port: number },
+  health: HealthChecks,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
@@ -252,11 +271,16 @@ export interface ReadinessView {
  * an answer is reused for `cacheMs`, so a probe storm runs no more commands
  * than one probe.
  */
-export function readinessProbe(readiness: ReadinessView, cacheMs = 5_000, now: () => number = Date.now): () => Promise<ReadyAnswer> {
+export function readinessProbe(
+  readiness: ReadinessView,
+  cacheMs = 5_000,
+  now: () => number = Date.now,
+): () => Promise<ReadyAnswer> {
   let last: { at: number; answer: Promise<ReadyAnswer> } | undefined;
   return () => {
     const s = readiness.get();
-    if (s.state === 'initializing') return Promise.resolve({ ok: false, reason: s.reason ? `start failed, retrying: ${s.reason}` : 'initializing' });
+    if (s.state === 'initializing')
+      return Promise.resolve({ ok: false, reason: s.reason ? `start failed, retrying: ${s.reason}` : 'initializing' });
     if (s.state === 'failed') return Promise.resolve({ ok: false, reason: s.reason });
     if (last && now() - last.at < cacheMs) return last.answer;
     const answer = readiness.runReadyzChecks().then(

@@ -4,9 +4,7 @@
  * because a local dependency is missing (the message names it).
  */
 export type ReadinessState =
-  | { state: 'initializing'; reason?: string }
-  | { state: 'ready' }
-  | { state: 'failed'; reason: string };
+  { state: 'initializing'; reason?: string } | { state: 'ready' } | { state: 'failed'; reason: string };
 
 export class Readiness {
   private current: ReadinessState = { state: 'initializing' };

@@ -21,7 +21,12 @@ export function exportReadOnly(p: Pick<Publication, 'readOnly' | 'mode'>): boole
 }
 
 /** Access modes that allow one node at a time. */
-const SINGLE_NODE: ReadonlySet<string> = new Set(['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER']);
+const SINGLE_NODE: ReadonlySet<string> = new Set([
+  'SINGLE_NODE_WRITER',
+  'SINGLE_NODE_READER_ONLY',
+  'SINGLE_NODE_SINGLE_WRITER',
+  'SINGLE_NODE_MULTI_WRITER',
+]);
 
 /**
  * Throws when `want` may not be added to the volume's publications: the
@@ -37,13 +42,18 @@ export function checkPublication(v: VolumeInfo, want: Pick<Publication, 'nodeId'
   const mine = v.published.find((p) => p.nodeId === want.nodeId);
   if (mine) {
     if (exportReadOnly(mine) !== readOnly || mine.mode !== want.mode) {
-      throw new AlreadyExists(`volume ${v.id} is published to ${want.nodeId} with ${mine.mode}${exportReadOnly(mine) ? ' read-only' : ''}; unpublish it first`);
+      throw new AlreadyExists(
+        `volume ${v.id} is published to ${want.nodeId} with ${mine.mode}${exportReadOnly(mine) ? ' read-only' : ''}; unpublish it first`,
+      );
     }
     return;
   }
   // A single-node mode on either side refuses a second node (SINGLE_NODE_WRITER on A, then any mode on B, is refused here).
   const other = v.published.find((p) => SINGLE_NODE.has(p.mode) || SINGLE_NODE.has(want.mode));
-  if (other) throw new FailedPrecondition(`volume ${v.id} is published to node ${other.nodeId} (${other.mode}); unpublish it there first`);
+  if (other)
+    throw new FailedPrecondition(
+      `volume ${v.id} is published to node ${other.nodeId} (${other.mode}); unpublish it there first`,
+    );
   const mixed = v.published.find((p) => exportReadOnly(p) !== readOnly);
   if (mixed) {
     throw new FailedPrecondition(

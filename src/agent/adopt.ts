@@ -24,10 +24,13 @@ export interface AdoptRequest {
 export async function adoptLv(lvm: Lvm, r: AdoptRequest): Promise<VolumeInfo> {
   const lv = await lvm.getLv(r.vg, r.lv);
   if (!lv) throw new NotFound(`logical volume ${r.vg}/${r.lv} does not exist`);
-  if (tagValues(lv)['kind']) throw new AlreadyExists(`${r.vg}/${r.lv} is already managed by this plugin (${tagValues(lv)['name']})`);
+  if (tagValues(lv)['kind'])
+    throw new AlreadyExists(`${r.vg}/${r.lv} is already managed by this plugin (${tagValues(lv)['name']})`);
   const type = lv.attr.volumeType;
   if (type === 'thin-pool' || type === 'snapshot' || lv.origin) {
-    throw new FailedPrecondition(`${r.vg}/${r.lv} is a ${lv.origin ? 'snapshot' : type}; only plain, striped, raid1 and thin volumes can be adopted`);
+    throw new FailedPrecondition(
+      `${r.vg}/${r.lv} is a ${lv.origin ? 'snapshot' : type}; only plain, striped, raid1 and thin volumes can be adopted`,
+    );
   }
   if (lv.attr.open) throw new FailedPrecondition(`${r.vg}/${r.lv} is open (mounted or in use); stop its users first`);
   const target = volumeLvName(r.name);
@@ -45,7 +48,13 @@ export async function adoptLv(lvm: Lvm, r: AdoptRequest): Promise<VolumeInfo> {
   };
   // Tag first (reversible, the old name still stands), then rename: a crash in
   // between leaves a tagged LV under its old name, which adopt finds again.
-  const tags = tagsFor({ name: r.name, kind: 'volume', params: JSON.stringify(params), created: new Date().toISOString(), ready: '1' });
+  const tags = tagsFor({
+    name: r.name,
+    kind: 'volume',
+    params: JSON.stringify(params),
+    created: new Date().toISOString(),
+    ready: '1',
+  });
   await lvm.addTags(r.vg, r.lv, tags);
   await lvm.rename(r.vg, r.lv, target);
   const all = await lvm.listLvs(r.vg);

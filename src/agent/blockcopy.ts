@@ -29,7 +29,13 @@ export function chunkFor(total: number): number {
   return Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.ceil(total / 20 / MiB) * MiB));
 }
 
-function ddArgv(input: string, output: string, offset: number, length: number, extra: { sparse: boolean; fromZero: boolean }): string[] {
+function ddArgv(
+  input: string,
+  output: string,
+  offset: number,
+  length: number,
+  extra: { sparse: boolean; fromZero: boolean },
+): string[] {
   const iflags = extra.fromZero ? ['count_bytes'] : ['direct', 'count_bytes', 'skip_bytes'];
   const argv = [
     'dd',
@@ -69,16 +75,35 @@ async function chunked(
  * `sparse`: skip writing zero blocks (only for targets that read back zeros
  * where never written: thin LVs in a zeroing pool). Never sparse onto thick LVs.
  */
-export async function copyBlocks(runner: CommandRunner, source: string, target: string, bytes: number, sparse: boolean, o: BlockJobOptions = {}): Promise<void> {
+export async function copyBlocks(
+  runner: CommandRunner,
+  source: string,
+  target: string,
+  bytes: number,
+  sparse: boolean,
+  o: BlockJobOptions = {},
+): Promise<void> {
   await chunked(bytes, 0, o, async (offset, length) => {
-    await runner.run(ddArgv(source, target, offset, length, { sparse, fromZero: false }), { timeoutMs: 3_600_000, ...(o.signal ? { signal: o.signal } : {}) });
+    await runner.run(ddArgv(source, target, offset, length, { sparse, fromZero: false }), {
+      timeoutMs: 3_600_000,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
   });
 }
 
 /** Writes zeros over [offset, offset + bytes) of `target`. */
-export async function zeroBlocks(runner: CommandRunner, target: string, offset: number, bytes: number, o: BlockJobOptions = {}): Promise<void> {
+export async function zeroBlocks(
+  runner: CommandRunner,
+  target: string,
+  offset: number,
+  bytes: number,
+  o: BlockJobOptions = {},
+): Promise<void> {
   if (bytes <= 0) return;
   await chunked(bytes, offset, o, async (off, length) => {
-    await runner.run(ddArgv('/dev/zero', target, off, length, { sparse: false, fromZero: true }), { timeoutMs: 3_600_000, ...(o.signal ? { signal: o.signal } : {}) });
+    await runner.run(ddArgv('/dev/zero', target, off, length, { sparse: false, fromZero: true }), {
+      timeoutMs: 3_600_000,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
   });
 }

@@ -25,7 +25,7 @@ export interface CapacityLimits {
   thinPoolThresholdPercent: number;
 }
 
-export function thickCapacity(p: PoolStatus, q: Pick<CapacityQuery, 'mirrors' | 'stripes'>, l: CapacityLimits): Capacity {
+function thickCapacity(p: PoolStatus, q: Pick<CapacityQuery, 'mirrors' | 'stripes'>, l: CapacityLimits): Capacity {
   const reserved = Math.ceil((p.vgSizeBytes * l.reservedPercent) / 100);
   const usable = Math.max(0, p.vgFreeBytes - reserved);
   const copies = q.mirrors + 1;
@@ -55,7 +55,7 @@ export function thinPoolProblem(p: PoolStatus, thresholdPercent: number): string
   return undefined;
 }
 
-export function thinCapacity(p: PoolStatus, l: CapacityLimits): Capacity {
+function thinCapacity(p: PoolStatus, l: CapacityLimits): Capacity {
   const pool = p.thinPool;
   if (!pool || thinPoolProblem(p, l.thinPoolThresholdPercent)) {
     return { availableBytes: 0, maximumVolumeBytes: 0 };
@@ -81,8 +81,10 @@ export function noRoomReason(p: PoolStatus, q: CapacityQuery, bytes: number, l: 
     }
     return undefined;
   }
-  if (q.mirrors + 1 > p.pvCount) return `${q.mirrors} mirror(s) need ${q.mirrors + 1} physical volumes; volume group ${p.vg} has ${p.pvCount}`;
-  if (q.stripes > p.pvCount) return `${q.stripes} stripes need ${q.stripes} physical volumes; volume group ${p.vg} has ${p.pvCount}`;
+  if (q.mirrors + 1 > p.pvCount)
+    return `${q.mirrors} mirror(s) need ${q.mirrors + 1} physical volumes; volume group ${p.vg} has ${p.pvCount}`;
+  if (q.stripes > p.pvCount)
+    return `${q.stripes} stripes need ${q.stripes} physical volumes; volume group ${p.vg} has ${p.pvCount}`;
   const cap = thickCapacity(p, q, l);
   if (bytes > cap.maximumVolumeBytes) {
     return `volume group ${p.vg} has room for ${cap.maximumVolumeBytes} bytes (${p.vgFreeBytes} free, ${l.reservedPercent}% reserved, ${q.mirrors + 1} copies), ${bytes} requested`;

@@ -25,7 +25,12 @@ import type { ChapCredentials } from '../iscsi-target/types.js';
 
 export type { ChapCredentials };
 
-export const CHAP_KEYS = { user: 'chapUser', secret: 'chapSecret', mutualUser: 'mutualUser', mutualSecret: 'mutualSecret' } as const;
+export const CHAP_KEYS = {
+  user: 'chapUser',
+  secret: 'chapSecret',
+  mutualUser: 'mutualUser',
+  mutualSecret: 'mutualSecret',
+} as const;
 
 /** 24 characters from [A-Za-z0-9_-]: within LIO's and open-iscsi's limits, above the 12 some initiators need. */
 export function derivePassword(key: string, volumeId: string, purpose: 'initiator' | 'target'): string {
@@ -41,18 +46,38 @@ export function volumeUser(base: string, volumeId: string): string {
 const USER = /^[A-Za-z0-9._:@-]{1,200}$/;
 
 /** undefined when the secrets name no CHAP at all; InvalidArgument naming the key when half-configured. */
-export function chapFromSecrets(secrets: Readonly<Record<string, string>>, volumeId: string, field: string): ChapCredentials | undefined {
+export function chapFromSecrets(
+  secrets: Readonly<Record<string, string>>,
+  volumeId: string,
+  field: string,
+): ChapCredentials | undefined {
   const user = secrets[CHAP_KEYS.user];
   const key = secrets[CHAP_KEYS.secret];
   const mUser = secrets[CHAP_KEYS.mutualUser];
   const mKey = secrets[CHAP_KEYS.mutualSecret];
   if (user === undefined && key === undefined && mUser === undefined && mKey === undefined) return undefined;
-  if (!user || !USER.test(user)) throw new InvalidArgument(`${field}.${CHAP_KEYS.user}`, 'is required for CHAP (1-200 characters of [A-Za-z0-9._:@-])');
-  if (!key || key.length < 16) throw new InvalidArgument(`${field}.${CHAP_KEYS.secret}`, 'is required for CHAP and must be at least 16 characters');
-  const creds: ChapCredentials = { userid: volumeUser(user, volumeId), password: derivePassword(key, volumeId, 'initiator') };
+  if (!user || !USER.test(user))
+    throw new InvalidArgument(
+      `${field}.${CHAP_KEYS.user}`,
+      'is required for CHAP (1-200 characters of [A-Za-z0-9._:@-])',
+    );
+  if (!key || key.length < 16)
+    throw new InvalidArgument(
+      `${field}.${CHAP_KEYS.secret}`,
+      'is required for CHAP and must be at least 16 characters',
+    );
+  const creds: ChapCredentials = {
+    userid: volumeUser(user, volumeId),
+    password: derivePassword(key, volumeId, 'initiator'),
+  };
   if (mUser !== undefined || mKey !== undefined) {
-    if (!mUser || !USER.test(mUser)) throw new InvalidArgument(`${field}.${CHAP_KEYS.mutualUser}`, 'is required for mutual CHAP');
-    if (!mKey || mKey.length < 16) throw new InvalidArgument(`${field}.${CHAP_KEYS.mutualSecret}`, 'is required for mutual CHAP and must be at least 16 characters');
+    if (!mUser || !USER.test(mUser))
+      throw new InvalidArgument(`${field}.${CHAP_KEYS.mutualUser}`, 'is required for mutual CHAP');
+    if (!mKey || mKey.length < 16)
+      throw new InvalidArgument(
+        `${field}.${CHAP_KEYS.mutualSecret}`,
+        'is required for mutual CHAP and must be at least 16 characters',
+      );
     creds.mutualUserid = volumeUser(mUser, volumeId);
     creds.mutualPassword = derivePassword(mKey, volumeId, 'target');
   }

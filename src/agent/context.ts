@@ -63,7 +63,11 @@ export async function settle(c: AgentContext, key: string): Promise<boolean> {
 
 export function throwIfJobFailed(c: AgentContext, key: string): void {
   const failure = c.jobs.lastFailure(key);
-  if (failure) throw new DomainError('Internal', `background work on ${key} failed: ${failure}; it is retried at the next attempt`);
+  if (failure)
+    throw new DomainError(
+      'Internal',
+      `background work on ${key} failed: ${failure}; it is retried at the next attempt`,
+    );
 }
 
 /** The LV's own block device, activated and proven (lv-device.ts) right before a job writes to or reads from it. */

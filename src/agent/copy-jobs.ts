@@ -28,7 +28,11 @@ export class CopyJobs {
   /** A failed job's cause, reported once to the CO (the failed volume is gone by then; a retry starts over). */
   throwIfFailedBefore(key: string, name: string): void {
     const failure = this.c.jobs.takeFailure(key);
-    if (failure) throw new DomainError('Internal', `filling volume ${name} failed: ${failure}; the partial volume was removed and the next attempt starts over`);
+    if (failure)
+      throw new DomainError(
+        'Internal',
+        `filling volume ${name} failed: ${failure}; the partial volume was removed and the next attempt starts over`,
+      );
   }
 
   /** Starts (or joins) the job that completes a volume still without its completion mark; waits a little. */
@@ -39,7 +43,8 @@ export class CopyJobs {
     this.throwIfFailedBefore(key, v.name);
     const now = await this.reads.getVolume(v.vg, v.lv);
     if (!now) throw new NotFound(`volume ${v.name} was cleaned up because its source is gone`);
-    if (now.state !== 'ready') throw new Busy(`volume ${v.name} is being filled from its source: ${this.c.jobs.describe(key) || 'resuming'}`);
+    if (now.state !== 'ready')
+      throw new Busy(`volume ${v.name} is being filled from its source: ${this.c.jobs.describe(key) || 'resuming'}`);
     return now;
   }
 
@@ -65,8 +70,13 @@ export class CopyJobs {
       if (!(await this.fill(target, ctx))) return;
     } catch (e) {
       if (ctx.signal.aborted) throw e;
-      log.warn({ vg, lv, err: e instanceof Error ? e.message : String(e) }, 'filling a volume failed; removing the partial volume');
-      await this.discard(target, ctx.signal).catch((d: unknown) => log.error({ vg, lv, err: String(d) }, 'removing the partial volume failed'));
+      log.warn(
+        { vg, lv, err: e instanceof Error ? e.message : String(e) },
+        'filling a volume failed; removing the partial volume',
+      );
+      await this.discard(target, ctx.signal).catch((d: unknown) =>
+        log.error({ vg, lv, err: String(d) }, 'removing the partial volume failed'),
+      );
       throw e;
     }
     await lvm.changeTags(vg, lv, tagChanges(target.tags, { ready: '1' }));
@@ -102,7 +112,8 @@ export class CopyJobs {
     const toDevice = await lvDevice(this.c, target, signal);
     await copyBlocks(runner, fromDevice, toDevice, bytes, sparse, blockOptions(this.c, ctx));
     // A thick LV's extents may hold a former volume's data past the copied part.
-    if (!sparse && target.sizeBytes > bytes) await zeroBlocks(runner, toDevice, bytes, target.sizeBytes - bytes, { signal });
+    if (!sparse && target.sizeBytes > bytes)
+      await zeroBlocks(runner, toDevice, bytes, target.sizeBytes - bytes, { signal });
     if (from !== src) await this.pools.of(from).release(from, this.zeroesOnRelease(src), signal);
     return true;
   }
@@ -137,7 +148,12 @@ export class CopyJobs {
     if (have && have.origin === src.name) return have;
     // A leftover already split off for zeroing (a crash during release()) is no snapshot any more: finish it.
     if (have) await this.pools.of(have).release(have, this.zeroesOnRelease(src), signal);
-    const tags = tagsFor({ kind: 'temporary', for: forLv, created: new Date().toISOString(), size: String(src.sizeBytes) });
+    const tags = tagsFor({
+      kind: 'temporary',
+      for: forLv,
+      created: new Date().toISOString(),
+      size: String(src.sizeBytes),
+    });
     await this.pools.of(src).temporarySnapshot(src, name, tags, signal);
     const made = await lvm.getLv(src.vg, name);
     if (!made) throw new Error(`temporary snapshot ${src.vg}/${name} vanished`);

@@ -36,8 +36,12 @@ export interface KubernetesDiscoveryOptions {
 }
 
 /** The pods that can serve: scheduled, running, with an IP, not being deleted. */
-export function agentEndpointsFromPods(
-  pods: ReadonlyArray<{ metadata?: { deletionTimestamp?: unknown }; spec?: { nodeName?: string }; status?: { phase?: string; podIP?: string } }>,
+function agentEndpointsFromPods(
+  pods: ReadonlyArray<{
+    metadata?: { deletionTimestamp?: unknown };
+    spec?: { nodeName?: string };
+    status?: { phase?: string; podIP?: string };
+  }>,
   port: number,
 ): AgentEndpoint[] {
   const out = new Map<string, AgentEndpoint>();
@@ -67,11 +71,16 @@ export class KubernetesDiscovery implements AgentDiscovery {
 
   async endpoints(): Promise<AgentEndpoint[]> {
     try {
-      const list = await this.api.listNamespacedPod({ namespace: this.o.namespace, labelSelector: this.o.labelSelector });
+      const list = await this.api.listNamespacedPod({
+        namespace: this.o.namespace,
+        labelSelector: this.o.labelSelector,
+      });
       return agentEndpointsFromPods(list.items, this.o.port);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      throw new Unavailable(`listing agent pods (namespace ${this.o.namespace}, selector ${this.o.labelSelector}) failed: ${msg.split('\n')[0]}`);
+      throw new Unavailable(
+        `listing agent pods (namespace ${this.o.namespace}, selector ${this.o.labelSelector}) failed: ${msg.split('\n')[0]}`,
+      );
     }
   }
 }

@@ -65,11 +65,17 @@ export class Exports {
   private async ensureDevice(v: VolumeInfo, l: Lv, o?: CallOptions): Promise<void> {
     const probe = this.o.deviceProbe ?? sysDeviceProbe;
     if (await probe.blockDevice(v.devicePath)) return;
-    this.log.info({ volume: v.id }, 'volume\'s LV has no device (inactive): activating it before the export');
+    this.log.info({ volume: v.id }, "volume's LV has no device (inactive): activating it before the export");
     await lvBlockDevice(this.lvm, probe, l, 'data', o?.signal ? { signal: o.signal } : {});
   }
 
-  private async record(vg: string, lv: string, tags: string[], list: readonly Publication[], o?: CallOptions): Promise<void> {
+  private async record(
+    vg: string,
+    lv: string,
+    tags: string[],
+    list: readonly Publication[],
+    o?: CallOptions,
+  ): Promise<void> {
     await this.lvm.changeTags(vg, lv, tagChanges(tags, { published: encodePublished(list) }), o);
   }
 
@@ -85,8 +91,16 @@ export class Exports {
     // Refused before anything changes, whoever calls: a target made for an initiator that cannot be
     // allowed would stay without an ACL (the host fuzz test saw tgtadm create one for a bad IQN).
     const node = parseNodeId(a.publication.nodeId);
-    if (!node) throw new InvalidArgument('publication.node_id', `"${a.publication.nodeId}" is not a node id of this plugin (<node>:<initiator IQN>)`);
-    if (node.iqn !== a.initiatorIqn || node.node !== a.nodeName) throw new InvalidArgument('initiator_iqn', 'initiator_iqn and node_name must be the ones publication.node_id names');
+    if (!node)
+      throw new InvalidArgument(
+        'publication.node_id',
+        `"${a.publication.nodeId}" is not a node id of this plugin (<node>:<initiator IQN>)`,
+      );
+    if (node.iqn !== a.initiatorIqn || node.node !== a.nodeName)
+      throw new InvalidArgument(
+        'initiator_iqn',
+        'initiator_iqn and node_name must be the ones publication.node_id names',
+      );
     assertIscsiName('initiator_iqn', a.initiatorIqn);
     if (a.chap) assertChap(a.chap);
     const { v, tags, lv } = await this.volume(a.vg, a.lv, o);
@@ -99,18 +113,42 @@ export class Exports {
     } else {
       const iqn = this.iqnOf(a.vg, a.lv);
       await this.target.ensureTarget(
-        { iqn, volumeKey: `${a.vg}/${a.lv}`, devicePath: v.devicePath, serial: unitSerial(a.vg, a.lv), portals: this.o.portals, readOnly: exportReadOnly(a.publication) },
+        {
+          iqn,
+          volumeKey: `${a.vg}/${a.lv}`,
+          devicePath: v.devicePath,
+          serial: unitSerial(a.vg, a.lv),
+          portals: this.o.portals,
+          readOnly: exportReadOnly(a.publication),
+        },
         o,
       );
       await this.target.allowInitiator(iqn, a.initiatorIqn, a.chap, o);
-      info = { kind: 'iscsi', targetIqn: iqn, portals: this.o.portals.map((p) => formatHostPort(p.address, p.port)), lun: this.target.lun };
+      info = {
+        kind: 'iscsi',
+        targetIqn: iqn,
+        portals: this.o.portals.map((p) => formatHostPort(p.address, p.port)),
+        lun: this.target.lun,
+      };
     }
-    const publication: Publication = { ...a.publication, readOnly: exportReadOnly(a.publication), ...(a.chap ? { chap: true, chapId: chapFingerprint(a.chap) } : {}) };
+    const publication: Publication = {
+      ...a.publication,
+      readOnly: exportReadOnly(a.publication),
+      ...(a.chap ? { chap: true, chapId: chapFingerprint(a.chap) } : {}),
+    };
     const had = v.published.find((p) => p.nodeId === publication.nodeId);
     // recorded again when the credentials changed (another Secret), so reconcile knows which one holds
     if (!had) await this.record(a.vg, a.lv, tags, [...v.published, publication], o);
     else if (had.chapId !== publication.chapId && publication.chap) {
-      await this.record(a.vg, a.lv, tags, v.published.map((p) => (p.nodeId === publication.nodeId ? { ...p, chap: true, chapId: publication.chapId } : p)), o);
+      await this.record(
+        a.vg,
+        a.lv,
+        tags,
+        v.published.map((p) =>
+          p.nodeId === publication.nodeId ? { ...p, chap: true, chapId: publication.chapId } : p,
+        ),
+        o,
+      );
     }
     return info;
   }
@@ -185,7 +223,10 @@ export class Exports {
       const v = owned.get(t.iqn);
       if (v && !t.readOnly && v.published.some(exportReadOnly)) {
         // made before reader-only modes were exported read-only: left alone (no live session is dropped), but said
-        this.log.warn({ iqn: t.iqn, volume: v.id }, 'a reader-only volume is exported read-write; unpublish and publish it again to make it read-only');
+        this.log.warn(
+          { iqn: t.iqn, volume: v.id },
+          'a reader-only volume is exported read-write; unpublish and publish it again to make it read-only',
+        );
       }
     }
     // Backstores a crash left between their creation and the LUN link (ours by alias, linked by no LUN).
@@ -200,7 +241,10 @@ export class Exports {
         if (secrets === null) secrets = (await this.o.agentSecrets?.()) ?? undefined;
         chap = secrets ? chapFromSecrets(secrets, v.id, 'chap-secret-dir') : undefined;
         if (!chap) {
-          this.log.info({ iqn, volume: v.id }, 'published with CHAP and no agent-level secret: the export returns with the re-publish');
+          this.log.info(
+            { iqn, volume: v.id },
+            'published with CHAP and no agent-level secret: the export returns with the re-publish',
+          );
           continue;
         }
       }
@@ -216,14 +260,21 @@ export class Exports {
       for (const p of otherSecret) {
         this.log.warn(
           { iqn, volume: v.id, node_id: p.nodeId },
-          'not re-creating a CHAP publication made with another Secret than the agent-level one (--chap-secret-dir); it returns with the attacher\'s re-publish',
+          "not re-creating a CHAP publication made with another Secret than the agent-level one (--chap-secret-dir); it returns with the attacher's re-publish",
         );
       }
       const allowed = remote.filter((p) => !otherSecret.includes(p));
       if (allowed.length === 0) continue;
       this.log.info({ iqn, volume: v.id, chap: Boolean(chap) }, 're-creating the export of a published volume');
       const readOnly = v.published.some(exportReadOnly);
-      await this.target.ensureTarget({ iqn, volumeKey: `${v.vg}/${v.lv}`, devicePath: v.devicePath, serial: unitSerial(v.vg, v.lv), portals: this.o.portals, readOnly });
+      await this.target.ensureTarget({
+        iqn,
+        volumeKey: `${v.vg}/${v.lv}`,
+        devicePath: v.devicePath,
+        serial: unitSerial(v.vg, v.lv),
+        portals: this.o.portals,
+        readOnly,
+      });
       for (const p of allowed) {
         const node = parseNodeId(p.nodeId);
         if (node) await this.target.allowInitiator(iqn, node.iqn, p.chap ? chap : undefined);

@@ -148,7 +148,10 @@ export class Inventory implements InventorySource {
           sessions = ours.reduce((n, t) => n + t.initiators.reduce((m, i) => m + i.sessions, 0), 0);
         } catch (e) {
           ok = false;
-          this.o.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'inventory: reading the iSCSI targets failed');
+          this.o.log.warn(
+            { err: e instanceof Error ? e.message : String(e) },
+            'inventory: reading the iSCSI targets failed',
+          );
         }
       }
       const reading: InventoryReading = {
@@ -173,7 +176,9 @@ export class Inventory implements InventorySource {
             sizeBytes: p.sizeBytes,
             dataPercent: p.dataPercent ?? 0,
             metadataPercent: p.metadataPercent ?? 0,
-            provisionedBytes: lvs.filter((l) => l.vg === p.vg && l.pool === p.name).reduce((n, l) => n + l.sizeBytes, 0),
+            provisionedBytes: lvs
+              .filter((l) => l.vg === p.vg && l.pool === p.name)
+              .reduce((n, l) => n + l.sizeBytes, 0),
           })),
         targets,
         sessions,
@@ -181,7 +186,10 @@ export class Inventory implements InventorySource {
       this.reading = reading;
     } catch (e) {
       ok = false;
-      this.o.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'inventory: refresh failed; the capacity gauges keep their last values');
+      this.o.log.warn(
+        { err: e instanceof Error ? e.message : String(e) },
+        'inventory: refresh failed; the capacity gauges keep their last values',
+      );
     }
     this.o.observer?.onRefresh({ ok, durationMs: performance.now() - started });
   }
@@ -198,7 +206,8 @@ export function notifyOnChange<A extends StorageAgent>(agent: A, changed: () => 
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
       if (!names.has(prop) || typeof value !== 'function') return value;
-      return (...args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).finally(changed);
+      return (...args: unknown[]) =>
+        (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).finally(changed);
     },
   });
 }

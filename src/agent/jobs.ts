@@ -100,7 +100,11 @@ export class Jobs {
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
         this.failures.set(key, reason);
-        if (this.shutdown.signal.aborted) log.info({ reason, percent: Math.floor((info.progress ?? 0) * 100) }, 'background job stopped; it resumes at the next start');
+        if (this.shutdown.signal.aborted)
+          log.info(
+            { reason, percent: Math.floor((info.progress ?? 0) * 100) },
+            'background job stopped; it resumes at the next start',
+          );
         else log.error({ reason }, 'background job failed');
       } finally {
         this.running.delete(key);

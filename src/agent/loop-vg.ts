@@ -10,11 +10,17 @@ import type { CommandRunner } from '../exec/runner.js';
 import type { Logger } from '../log.js';
 import type { Lvm } from '../lvm/lvm.js';
 
-export const LOOP_VG_NAME = 'csi-lvm-iscsi';
+const LOOP_VG_NAME = 'csi-lvm-iscsi';
 export const LOOP_THIN_POOL = 'thinpool';
 
 /** Returns the VG name after making sure the file, the loop device and the VG exist. */
-export async function ensureLoopVg(runner: CommandRunner, lvm: Lvm, log: Logger, dataDir: string, sizeBytes: number): Promise<string> {
+export async function ensureLoopVg(
+  runner: CommandRunner,
+  lvm: Lvm,
+  log: Logger,
+  dataDir: string,
+  sizeBytes: number,
+): Promise<string> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, 'loop-vg.img');
   const exists = await stat(file).then(
@@ -27,7 +33,9 @@ export async function ensureLoopVg(runner: CommandRunner, lvm: Lvm, log: Logger,
     await fh.close();
     log.info({ file, bytes: sizeBytes }, 'created the loop file of the embedded volume group');
   }
-  const attached = (await runner.run(['losetup', '--associated', file, '--noheadings', '--output', 'NAME'])).stdout.trim().split('\n')[0];
+  const attached = (await runner.run(['losetup', '--associated', file, '--noheadings', '--output', 'NAME'])).stdout
+    .trim()
+    .split('\n')[0];
   const device = attached || (await runner.run(['losetup', '--find', '--show', file])).stdout.trim();
   if (!device.startsWith('/dev/')) throw new Error(`losetup gave no device for ${file}`);
   if (!(await lvm.getVg(LOOP_VG_NAME))) {

@@ -51,7 +51,7 @@ export const sysDeviceProbe: DeviceProbe = {
   },
 };
 
-export class NotTheDevice extends Error {
+class NotTheDevice extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'NotTheDevice';
@@ -73,7 +73,8 @@ export async function lvBlockDevice(
   // Read now, not from the agent's inventory: the uuid and the active state are proven against LVM itself.
   let l = await lvm.getLv(lv.vg, lv.name, { ...o, maxAgeMs: 0 });
   if (!l) throw new NotTheDevice(`${lv.vg}/${lv.name} does not exist any more`);
-  if (lv.uuid && l.uuid !== lv.uuid) throw new NotTheDevice(`${l.vg}/${l.name} is another LV now (uuid ${l.uuid}, expected ${lv.uuid})`);
+  if (lv.uuid && l.uuid !== lv.uuid)
+    throw new NotTheDevice(`${l.vg}/${l.name} is another LV now (uuid ${l.uuid}, expected ${lv.uuid})`);
   const uuidWas = l.uuid;
   if (!l.active) {
     await lvm.activate(l.vg, l.name, { ignoreSkip: true, ...o });
@@ -83,14 +84,17 @@ export async function lvBlockDevice(
   }
   if (!l.active) throw new NotTheDevice(`${l.vg}/${l.name} is not active after activation`);
   if (!l.dmPath) throw new NotTheDevice(`${l.vg}/${l.name} has no device-mapper path`);
-  if (!l.uuid || l.uuid !== uuidWas) throw new NotTheDevice(`${l.vg}/${l.name} is another LV now (uuid ${l.uuid}, expected ${uuidWas})`);
+  if (!l.uuid || l.uuid !== uuidWas)
+    throw new NotTheDevice(`${l.vg}/${l.name} is another LV now (uuid ${l.uuid}, expected ${uuidWas})`);
   const path = part === 'cow' ? `${l.dmPath}-cow` : l.dmPath;
   const dev = await probe.blockDevice(path);
   if (!dev) throw new NotTheDevice(`${path} is not a block device; refusing to write to it`);
   const uuid = await probe.dmUuid(dev.major, dev.minor);
   const want = `${l.uuid.replace(/-/g, '')}${part === 'cow' ? '-cow' : ''}`;
   if (!uuid || !uuid.startsWith('LVM-') || !uuid.endsWith(want)) {
-    throw new NotTheDevice(`${path} (${dev.major}:${dev.minor}) is not the device of ${l.vg}/${l.name} (dm uuid ${uuid ?? 'none'}); refusing to write to it`);
+    throw new NotTheDevice(
+      `${path} (${dev.major}:${dev.minor}) is not the device of ${l.vg}/${l.name} (dm uuid ${uuid ?? 'none'}); refusing to write to it`,
+    );
   }
   return path;
 }

@@ -13,7 +13,8 @@ export interface NodeIdParts {
 
 const NODE = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 /** iqn.YYYY-MM.reversed.domain[:anything] (RFC 3720), eui.16HEX, naa.16or32HEX; lower case. */
-const INITIATOR = /^(iqn\.\d{4}-\d{2}\.[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[a-z0-9.:_-]+)?|eui\.[0-9a-f]{16}|naa\.(?:[0-9a-f]{16}|[0-9a-f]{32}))$/;
+const INITIATOR =
+  /^(iqn\.\d{4}-\d{2}\.[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[a-z0-9.:_-]+)?|eui\.[0-9a-f]{16}|naa\.(?:[0-9a-f]{16}|[0-9a-f]{32}))$/;
 
 export function isInitiatorName(iqn: string): boolean {
   return Buffer.byteLength(iqn) <= 223 && INITIATOR.test(iqn);
@@ -22,9 +23,11 @@ export function isInitiatorName(iqn: string): boolean {
 /** Throws with the reason when the parts cannot form a node id. */
 export function formatNodeId(p: NodeIdParts): string {
   if (!NODE.test(p.node)) throw new Error(`node name "${p.node}" is not a Kubernetes node name`);
-  if (!isInitiatorName(p.iqn)) throw new Error(`initiator name "${p.iqn}" is not a valid iSCSI name (iqn., eui. or naa.)`);
+  if (!isInitiatorName(p.iqn))
+    throw new Error(`initiator name "${p.iqn}" is not a valid iSCSI name (iqn., eui. or naa.)`);
   const id = `${p.node}:${p.iqn}`;
-  if (Buffer.byteLength(id) > MAX_NODE_ID_BYTES) throw new Error(`node id ${id} is longer than ${MAX_NODE_ID_BYTES} bytes`);
+  if (Buffer.byteLength(id) > MAX_NODE_ID_BYTES)
+    throw new Error(`node id ${id} is longer than ${MAX_NODE_ID_BYTES} bytes`);
   return id;
 }
 

@@ -36,7 +36,16 @@ export interface ParamDefaults {
 
 /** Keys the external-provisioner adds with --extra-create-metadata; accepted and ignored. */
 const CO_PREFIX = 'csi.storage.k8s.io/';
-const VOLUME_KEYS = ['lvmType', 'volumeGroup', 'mirrors', 'stripes', 'stripeSize', 'volumeClear', 'fsType', 'localAttach'] as const;
+const VOLUME_KEYS = [
+  'lvmType',
+  'volumeGroup',
+  'mirrors',
+  'stripes',
+  'stripeSize',
+  'volumeClear',
+  'fsType',
+  'localAttach',
+] as const;
 const FS_TYPES = ['ext4', 'xfs'];
 
 function field(key: string): string {
@@ -72,13 +81,20 @@ export function parseVolumeParams(params: Record<string, string>, d: ParamDefaul
   const volumeGroup = params['volumeGroup'] ?? d.volumeGroups[0];
   if (volumeGroup === undefined) throw new InvalidArgument(field('volumeGroup'), 'no volume group is configured');
   if (!d.volumeGroups.includes(volumeGroup)) {
-    throw new InvalidArgument(field('volumeGroup'), `"${volumeGroup}" is not one of this plugin's volume groups (${d.volumeGroups.join(', ')})`);
+    throw new InvalidArgument(
+      field('volumeGroup'),
+      `"${volumeGroup}" is not one of this plugin's volume groups (${d.volumeGroups.join(', ')})`,
+    );
   }
   const lvmTypeRaw = params['lvmType'] ?? (d.thinPoolConfigured(volumeGroup) ? 'thin' : 'thick');
-  if (lvmTypeRaw !== 'thin' && lvmTypeRaw !== 'thick') throw new InvalidArgument(field('lvmType'), `"${lvmTypeRaw}" must be thin or thick`);
+  if (lvmTypeRaw !== 'thin' && lvmTypeRaw !== 'thick')
+    throw new InvalidArgument(field('lvmType'), `"${lvmTypeRaw}" must be thin or thick`);
   const lvmType: LvmType = lvmTypeRaw;
   if (lvmType === 'thin' && !d.thinPoolConfigured(volumeGroup)) {
-    throw new InvalidArgument(field('lvmType'), `thin volumes need a thin pool, and volume group ${volumeGroup} has none configured (--thin-pool)`);
+    throw new InvalidArgument(
+      field('lvmType'),
+      `thin volumes need a thin pool, and volume group ${volumeGroup} has none configured (--thin-pool)`,
+    );
   }
   if (lvmType === 'thin') {
     for (const key of ['mirrors', 'stripes', 'stripeSize', 'volumeClear'] as const) {
@@ -89,13 +105,17 @@ export function parseVolumeParams(params: Record<string, string>, d: ParamDefaul
   const stripes = int(params, 'stripes', 1, 128) ?? 1;
   if (mirrors > 0 && stripes > 1) throw new InvalidArgument(field('stripes'), 'cannot be combined with mirrors');
   const stripeSize = params['stripeSize'];
-  if (stripeSize !== undefined && stripes < 2) throw new InvalidArgument(field('stripeSize'), 'needs stripes of 2 or more');
+  if (stripeSize !== undefined && stripes < 2)
+    throw new InvalidArgument(field('stripeSize'), 'needs stripes of 2 or more');
   const clear = params['volumeClear'] ?? (lvmType === 'thick' ? 'zero' : 'none');
-  if (clear !== 'none' && clear !== 'zero') throw new InvalidArgument(field('volumeClear'), `"${clear}" must be none or zero`);
+  if (clear !== 'none' && clear !== 'zero')
+    throw new InvalidArgument(field('volumeClear'), `"${clear}" must be none or zero`);
   const fsType = params['fsType'];
-  if (fsType !== undefined && !FS_TYPES.includes(fsType)) throw new InvalidArgument(field('fsType'), `"${fsType}" must be one of ${FS_TYPES.join(', ')}`);
+  if (fsType !== undefined && !FS_TYPES.includes(fsType))
+    throw new InvalidArgument(field('fsType'), `"${fsType}" must be one of ${FS_TYPES.join(', ')}`);
   const local = params['localAttach'] ?? 'false';
-  if (local !== 'true' && local !== 'false') throw new InvalidArgument(field('localAttach'), `"${local}" must be true or false`);
+  if (local !== 'true' && local !== 'false')
+    throw new InvalidArgument(field('localAttach'), `"${local}" must be true or false`);
   return {
     lvmType,
     volumeGroup,

@@ -26,23 +26,44 @@ import type { PoolStatus, VolumeInfo } from './types.js';
 const UNZEROED = 'unzeroed';
 
 /** The pool's status; `thinUse` false: the thin pool's use as last read (a thick decision does not depend on it). */
-export type PoolStatusOf = (vg: string, o: CallOptions | undefined, thinUse: boolean) => Promise<PoolStatus>;
+type PoolStatusOf = (vg: string, o: CallOptions | undefined, thinUse: boolean) => Promise<PoolStatus>;
 
 export interface VolumePool {
   readonly kind: LvmType;
   /** A new volume, tagged in the same lvcreate. */
-  create(vg: string, lv: string, sizeBytes: number, tags: string[], params: VolumeParams, o?: CallOptions): Promise<void>;
+  create(
+    vg: string,
+    lv: string,
+    sizeBytes: number,
+    tags: string[],
+    params: VolumeParams,
+    o?: CallOptions,
+  ): Promise<void>;
   /**
    * A new volume holding `source`'s data without a copy, when this pool can
    * (thin from a thin LV of the same VG); false when it must be created and copied.
    */
-  cloneInPlace(vg: string, source: { vg: string; lv: string }, lv: string, sizeBytes: number, tags: TagFields, o?: CallOptions): Promise<boolean>;
+  cloneInPlace(
+    vg: string,
+    source: { vg: string; lv: string },
+    lv: string,
+    sizeBytes: number,
+    tags: TagFields,
+    o?: CallOptions,
+  ): Promise<boolean>;
   /** Whether a new volume without a source must be filled with zeros before it is ready. */
   zeroesNewVolume(vg: string, params: VolumeParams, o?: CallOptions): Promise<boolean>;
   /** Throws when the volume cannot grow now. */
   checkExpand(v: VolumeInfo): void;
   /** Checks the room for a CSI snapshot of `src` and takes it. */
-  snapshot(src: VolumeInfo, name: string, tags: string[], params: SnapshotParams, status: PoolStatusOf, o?: CallOptions): Promise<void>;
+  snapshot(
+    src: VolumeInfo,
+    name: string,
+    tags: string[],
+    params: SnapshotParams,
+    status: PoolStatusOf,
+    o?: CallOptions,
+  ): Promise<void>;
   /** A read-only snapshot of a source volume to copy from. */
   temporarySnapshot(src: Lv, name: string, tags: string[], signal: AbortSignal): Promise<void>;
   /** Whether a copy onto an LV of this pool may skip zero blocks (it reads zeros where never written). */
@@ -78,15 +99,30 @@ class ThinPool implements VolumePool {
   /** The LV when it is a thin volume of the configured pool. */
   private async mine(vg: string, lv: string, o?: CallOptions): Promise<Lv> {
     const l = await this.c.lvm.getLv(vg, lv, o);
-    if (!l || l.attr.volumeType !== 'thin-volume' || l.pool !== this.name(vg)) throw new NotFound(`logical volume ${vg}/${lv} not found in thin pool ${this.name(vg)}`);
+    if (!l || l.attr.volumeType !== 'thin-volume' || l.pool !== this.name(vg))
+      throw new NotFound(`logical volume ${vg}/${lv} not found in thin pool ${this.name(vg)}`);
     return l;
   }
 
-  async create(vg: string, lv: string, sizeBytes: number, tags: string[], _params: VolumeParams, o?: CallOptions): Promise<void> {
+  async create(
+    vg: string,
+    lv: string,
+    sizeBytes: number,
+    tags: string[],
+    _params: VolumeParams,
+    o?: CallOptions,
+  ): Promise<void> {
     await this.c.lvm.createThin(vg, this.name(vg), lv, sizeBytes, tags, o);
   }
 
-  async cloneInPlace(vg: string, source: { vg: string; lv: string }, lv: string, sizeBytes: number, tags: TagFields, o: CallOptions = {}): Promise<boolean> {
+  async cloneInPlace(
+    vg: string,
+    source: { vg: string; lv: string },
+    lv: string,
+    sizeBytes: number,
+    tags: TagFields,
+    o: CallOptions = {},
+  ): Promise<boolean> {
     if (source.vg !== vg) return false;
     const l = await this.c.lvm.getLv(vg, source.lv, o);
     if (!l?.pool) return false;
@@ -95,8 +131,14 @@ class ThinPool implements VolumePool {
     // after a crash); at the source's size the lvcreate makes it whole and carries the mark itself.
     const whole = sizeBytes <= l.sizeBytes;
     const src = await this.mine(vg, source.lv, o);
-    if (sizeBytes < src.sizeBytes) throw new InvalidArgument('size', `${sizeBytes} bytes is smaller than the source (${src.sizeBytes} bytes)`);
-    await this.c.lvm.createThinSnapshot(vg, source.lv, lv, tagsFor(whole ? { ...tags, ready: '1' } : tags), { ...o, readOnly: false, activationSkip: false, activate: true });
+    if (sizeBytes < src.sizeBytes)
+      throw new InvalidArgument('size', `${sizeBytes} bytes is smaller than the source (${src.sizeBytes} bytes)`);
+    await this.c.lvm.createThinSnapshot(vg, source.lv, lv, tagsFor(whole ? { ...tags, ready: '1' } : tags), {
+      ...o,
+      readOnly: false,
+      activationSkip: false,
+      activate: true,
+    });
     if (sizeBytes > src.sizeBytes) await this.c.lvm.extend(vg, lv, sizeBytes, o);
     return true;
   }
@@ -107,16 +149,32 @@ class ThinPool implements VolumePool {
 
   checkExpand(): void {}
 
-  async snapshot(src: VolumeInfo, name: string, tags: string[], _params: SnapshotParams, status: PoolStatusOf, o?: CallOptions): Promise<void> {
+  async snapshot(
+    src: VolumeInfo,
+    name: string,
+    tags: string[],
+    _params: SnapshotParams,
+    status: PoolStatusOf,
+    o?: CallOptions,
+  ): Promise<void> {
     // the same pool thresholds and health CreateVolume honours: a snapshot shares the pool's blocks and metadata
     const problem = thinPoolProblem(await status(src.vg, o, true), this.c.o.thinPoolThresholdPercent);
     if (problem) throw new OutOfCapacity(`cannot take a thin snapshot of ${src.id}: ${problem}`);
     await this.mine(src.vg, src.lv, o);
-    await this.c.lvm.createThinSnapshot(src.vg, src.lv, name, tags, { ...o, readOnly: true, activationSkip: false, activate: false });
+    await this.c.lvm.createThinSnapshot(src.vg, src.lv, name, tags, {
+      ...o,
+      readOnly: true,
+      activationSkip: false,
+      activate: false,
+    });
   }
 
   async temporarySnapshot(src: Lv, name: string, tags: string[], signal: AbortSignal): Promise<void> {
-    await this.c.lvm.createThinSnapshot(src.vg, src.name, name, tags, { readOnly: true, activationSkip: false, signal });
+    await this.c.lvm.createThinSnapshot(src.vg, src.name, name, tags, {
+      readOnly: true,
+      activationSkip: false,
+      signal,
+    });
   }
 
   async completeInPlace(target: Lv, wantBytes: number, signal: AbortSignal): Promise<boolean> {
@@ -146,10 +204,30 @@ class ThickPool implements VolumePool {
 
   constructor(private readonly c: AgentContext) {}
 
-  private static readonly TYPES = new Set(['plain', 'origin', 'origin-merging', 'snapshot', 'raid', 'raid-nosync', 'mirrored', 'mirrored-nosync']);
+  private static readonly TYPES = new Set([
+    'plain',
+    'origin',
+    'origin-merging',
+    'snapshot',
+    'raid',
+    'raid-nosync',
+    'mirrored',
+    'mirrored-nosync',
+  ]);
 
-  async create(vg: string, lv: string, sizeBytes: number, tags: string[], params: VolumeParams, o?: CallOptions): Promise<void> {
-    const layout = { mirrors: params.mirrors, stripes: params.stripes, ...(params.stripeSizeKiB !== undefined ? { stripeSizeKiB: params.stripeSizeKiB } : {}) };
+  async create(
+    vg: string,
+    lv: string,
+    sizeBytes: number,
+    tags: string[],
+    params: VolumeParams,
+    o?: CallOptions,
+  ): Promise<void> {
+    const layout = {
+      mirrors: params.mirrors,
+      stripes: params.stripes,
+      ...(params.stripeSizeKiB !== undefined ? { stripeSizeKiB: params.stripeSizeKiB } : {}),
+    };
     await this.c.lvm.createLinear(vg, lv, sizeBytes, tags, { ...layout, ...o });
   }
 
@@ -164,19 +242,31 @@ class ThickPool implements VolumePool {
 
   checkExpand(v: VolumeInfo): void {
     if (v.snapshotCount > 0) {
-      throw new FailedPrecondition(`volume ${v.id} has ${v.snapshotCount} COW snapshot(s); LVM cannot resize the origin of a thick snapshot - delete the snapshots first`);
+      throw new FailedPrecondition(
+        `volume ${v.id} has ${v.snapshotCount} COW snapshot(s); LVM cannot resize the origin of a thick snapshot - delete the snapshots first`,
+      );
     }
   }
 
-  async snapshot(src: VolumeInfo, name: string, tags: string[], params: SnapshotParams, status: PoolStatusOf, o?: CallOptions): Promise<void> {
+  async snapshot(
+    src: VolumeInfo,
+    name: string,
+    tags: string[],
+    params: SnapshotParams,
+    status: PoolStatusOf,
+    o?: CallOptions,
+  ): Promise<void> {
     const s = await status(src.vg, o, false);
     const cow = Math.ceil((src.sizeBytes * params.snapshotReserve) / 100 / s.extentBytes) * s.extentBytes;
     const reserved = Math.ceil((s.vgSizeBytes * this.c.o.reservedPercent) / 100);
     if (cow > s.vgFreeBytes - reserved) {
-      throw new OutOfCapacity(`volume group ${src.vg} has ${s.vgFreeBytes} bytes free, a ${params.snapshotReserve}% COW snapshot needs ${cow}`);
+      throw new OutOfCapacity(
+        `volume group ${src.vg} has ${s.vgFreeBytes} bytes free, a ${params.snapshotReserve}% COW snapshot needs ${cow}`,
+      );
     }
     const origin = await this.c.lvm.getLv(src.vg, src.lv, o);
-    if (!origin || !ThickPool.TYPES.has(origin.attr.volumeType)) throw new NotFound(`logical volume ${src.vg}/${src.lv} not found in thick pool`);
+    if (!origin || !ThickPool.TYPES.has(origin.attr.volumeType))
+      throw new NotFound(`logical volume ${src.vg}/${src.lv} not found in thick pool`);
     await this.c.lvm.createCowSnapshot(src.vg, src.lv, name, cow, tags, { ...o, readOnly: true });
   }
 
@@ -214,7 +304,10 @@ class ThickPool implements VolumePool {
       await lvm.setPermission(cur.vg, cur.name, 'rw', signal ? { signal } : {});
       cur = (await lvm.getLv(cur.vg, cur.name)) ?? cur;
     }
-    const opts = blockOptions(this.c, { signal: signal ?? new AbortController().signal, ...(progress ? { setProgress: progress } : {}) });
+    const opts = blockOptions(this.c, {
+      signal: signal ?? new AbortController().signal,
+      ...(progress ? { setProgress: progress } : {}),
+    });
     await zeroBlocks(this.c.runner, await lvDevice(this.c, cur, signal), 0, cur.sizeBytes, opts);
     await lvm.remove(cur.vg, cur.name).catch(gone);
   }
@@ -222,7 +315,10 @@ class ThickPool implements VolumePool {
   /** Records on the VG, before the extents go back, that some of its free extents may hold data. */
   private async markUnzeroed(vg: string, o?: CallOptions): Promise<void> {
     if (await this.hasUnzeroed(vg, o)) return;
-    this.c.log.info({ vg }, 'extents of a volumeClear=none LV go back unzeroed: new thick volumes that zero will be zeroed on create');
+    this.c.log.info(
+      { vg },
+      'extents of a volumeClear=none LV go back unzeroed: new thick volumes that zero will be zeroed on create',
+    );
     await this.c.lvm.addVgTags(vg, encodeTags({ [UNZEROED]: '1' }), o);
   }
 

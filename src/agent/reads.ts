@@ -105,7 +105,14 @@ export class Reads {
         };
       }
     }
-    return { vg, vgSizeBytes: v.sizeBytes, vgFreeBytes: v.freeBytes, extentBytes: v.extentSizeBytes, pvCount: v.pvCount, thinPool };
+    return {
+      vg,
+      vgSizeBytes: v.sizeBytes,
+      vgFreeBytes: v.freeBytes,
+      extentBytes: v.extentSizeBytes,
+      pvCount: v.pvCount,
+      thinPool,
+    };
   }
 
   async capacity(q: CapacityQuery, o?: CallOptions): Promise<Capacity> {
@@ -123,7 +130,10 @@ export class Reads {
     if (src.kind === 'snapshot') {
       const s = mine ? await this.getSnapshot(ref.vg, ref.lv, o) : undefined;
       if (!s) throw new NotFound(`snapshot ${src.id} does not exist`);
-      if (!s.readyToUse) throw new FailedPrecondition(`snapshot ${src.id} is not usable (invalidated: its COW reserve overflowed, or never completed); it cannot be restored`);
+      if (!s.readyToUse)
+        throw new FailedPrecondition(
+          `snapshot ${src.id} is not usable (invalidated: its COW reserve overflowed, or never completed); it cannot be restored`,
+        );
       return s.sizeBytes;
     }
     const v = mine ? await this.getVolume(ref.vg, ref.lv, o) : undefined;

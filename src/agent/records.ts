@@ -23,7 +23,7 @@ import { formatId } from './ids.js';
 import type { LvmType, VolumeParams } from './params.js';
 import type { Publication, SnapshotInfo, SourceRef, VolumeInfo } from './types.js';
 
-export type LvKind = 'volume' | 'snapshot' | 'temporary';
+type LvKind = 'volume' | 'snapshot' | 'temporary';
 
 export interface TagFields {
   name?: string;
@@ -94,7 +94,15 @@ export function decodePublished(text: string | undefined): Publication[] {
 export function encodePublished(list: readonly Publication[]): string | undefined {
   return list.length === 0
     ? undefined
-    : JSON.stringify(list.map((p) => ({ nodeId: p.nodeId, readOnly: p.readOnly, mode: p.mode, ...(p.chap ? { chap: true } : {}), ...(p.chap && p.chapId ? { chapId: p.chapId } : {}) })));
+    : JSON.stringify(
+        list.map((p) => ({
+          nodeId: p.nodeId,
+          readOnly: p.readOnly,
+          mode: p.mode,
+          ...(p.chap ? { chap: true } : {}),
+          ...(p.chap && p.chapId ? { chapId: p.chapId } : {}),
+        })),
+      );
 }
 
 function date(text: string | undefined, fallback: Date | undefined): Date {
@@ -103,13 +111,31 @@ function date(text: string | undefined, fallback: Date | undefined): Date {
 }
 
 /** A volume record, or undefined when the LV is not one of our volumes. */
+/** COW snapshots per origin LV name, counted once per listing (a listing is never changed after it is read). */
+const cowSnapshotCounts = new WeakMap<readonly Lv[], ReadonlyMap<string, number>>();
+
+function cowSnapshotsOf(all: readonly Lv[], origin: string): number {
+  let counts = cowSnapshotCounts.get(all);
+  if (!counts) {
+    const m = new Map<string, number>();
+    for (const x of all) {
+      if (x.origin && !x.pool && tagValues(x)['kind'] === 'snapshot') m.set(x.origin, (m.get(x.origin) ?? 0) + 1);
+    }
+    cowSnapshotCounts.set(all, m);
+    counts = m;
+  }
+  return counts.get(origin) ?? 0;
+}
+
+/** `all`: the LVs of the volume's VG (for its COW snapshot count); a whole listing costs one pass over it, not one per volume. */
 export function toVolume(node: string, lv: Lv, all: readonly Lv[]): VolumeInfo | undefined {
   const t = tagValues(lv);
   if (t['kind'] !== 'volume' || !t['name']) return undefined;
   const params = decodeParams(t['params']);
   if (!params) return undefined;
-  const snapshotCount = all.filter((x) => x.origin === lv.name && !x.pool && tagValues(x)['kind'] === 'snapshot').length;
-  const state = t['state'] === 'deleting' || t['state'] === 'hidden' ? 'deleting' : t['ready'] === '1' ? 'ready' : 'copying';
+  const snapshotCount = cowSnapshotsOf(all, lv.name);
+  const state =
+    t['state'] === 'deleting' || t['state'] === 'hidden' ? 'deleting' : t['ready'] === '1' ? 'ready' : 'copying';
   return {
     id: formatId({ node, vg: lv.vg, lv: lv.name }),
     name: t['name'],

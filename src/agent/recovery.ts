@@ -23,7 +23,10 @@ export class Recovery {
     const { lvm, o } = this.c;
     for (const vg of o.volumeGroups) {
       const v = await lvm.getVg(vg);
-      if (!v) throw new FailedPrecondition(`volume group ${vg} does not exist on ${o.nodeName}; create it or fix --volume-group`);
+      if (!v)
+        throw new FailedPrecondition(
+          `volume group ${vg} does not exist on ${o.nodeName}; create it or fix --volume-group`,
+        );
       if (o.thinPool) await this.ensureThinPool(vg, o.thinPool);
     }
   }
@@ -38,9 +41,16 @@ export class Recovery {
     }
     if (l.attr.volumeType !== 'thin-pool') throw new FailedPrecondition(`${vg}/${pool} exists but is not a thin pool`);
     if (l.zero !== true) {
-      log.warn({ vg, pool }, 'adopted thin pool does not zero new blocks: a new thin volume may read data a deleted one wrote (lvchange --zero y fixes it)');
+      log.warn(
+        { vg, pool },
+        'adopted thin pool does not zero new blocks: a new thin volume may read data a deleted one wrote (lvchange --zero y fixes it)',
+      );
     }
-    if (l.whenFull !== 'error') log.warn({ vg, pool }, 'adopted thin pool queues writes when full instead of failing them (lvchange --errorwhenfull y fixes it)');
+    if (l.whenFull !== 'error')
+      log.warn(
+        { vg, pool },
+        'adopted thin pool queues writes when full instead of failing them (lvchange --errorwhenfull y fixes it)',
+      );
   }
 
   async recover(): Promise<void> {

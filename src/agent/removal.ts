@@ -22,7 +22,8 @@ export class Removal {
     const { lvm, jobs } = this.c;
     if (!zero) return this.pools.of(l).removeNow(l, o);
     const key = jobKey(l.vg, l.name);
-    if (tagValues(l)['state'] !== 'deleting') await lvm.changeTags(l.vg, l.name, tagChanges(l.tags, { state: 'deleting' }), o);
+    if (tagValues(l)['state'] !== 'deleting')
+      await lvm.changeTags(l.vg, l.name, tagChanges(l.tags, { state: 'deleting' }), o);
     jobs.start(key, 'zero', async (ctx) => {
       const now = await lvm.getLv(l.vg, l.name);
       if (now) await this.pools.of(now).release(now, true, ctx.signal, ctx.setProgress);

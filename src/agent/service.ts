@@ -28,11 +28,20 @@ import { Removal } from './removal.js';
 import type { SizeRange } from './sizing.js';
 import { Snapshots } from './snapshots.js';
 import type {
-  CallOptions, Capacity, CapacityQuery, CreateVolumeArgs, PoolStatus, PublishArgs, PublishInfo, SnapshotInfo, StorageAgent, VolumeInfo,
+  CallOptions,
+  Capacity,
+  CapacityQuery,
+  CreateVolumeArgs,
+  PoolStatus,
+  PublishArgs,
+  PublishInfo,
+  SnapshotInfo,
+  StorageAgent,
+  VolumeInfo,
 } from './types.js';
 import { Volumes } from './volumes.js';
 
-export { POOL_USE_MAX_AGE_MS, type AgentOptions } from './context.js';
+export { type AgentOptions } from './context.js';
 
 export class LocalAgent implements StorageAgent {
   readonly nodeId: string;
@@ -42,7 +51,14 @@ export class LocalAgent implements StorageAgent {
   private readonly snapshots: Snapshots;
   private readonly recovery: Recovery;
 
-  constructor(lvm: Lvm, runner: CommandRunner, jobs: Jobs, private readonly exports: Exports, log: Logger, private readonly o: AgentOptions) {
+  constructor(
+    lvm: Lvm,
+    runner: CommandRunner,
+    jobs: Jobs,
+    private readonly exports: Exports,
+    log: Logger,
+    private readonly o: AgentOptions,
+  ) {
     this.nodeId = shortNodeId(o.nodeName);
     this.nodeName = o.nodeName;
     const c: AgentContext = { lvm, runner, jobs, exports, log, o, nodeId: this.nodeId };

@@ -12,7 +12,7 @@ export interface SizeRange {
   limit: number;
 }
 
-export function roundUp(bytes: number, unit: number): number {
+function roundUp(bytes: number, unit: number): number {
   return Math.ceil(bytes / unit) * unit;
 }
 
@@ -22,7 +22,9 @@ export function chooseSize(req: SizeRange, defaultBytes: number, extentBytes: nu
   want = Math.max(want, minimumBytes);
   const size = roundUp(want, extentBytes);
   if (req.limit > 0 && size > req.limit) {
-    throw new OutOfRange(`a volume of ${want} bytes rounds up to ${size} bytes (whole ${extentBytes}-byte extents), above capacity_range.limit_bytes ${req.limit}`);
+    throw new OutOfRange(
+      `a volume of ${want} bytes rounds up to ${size} bytes (whole ${extentBytes}-byte extents), above capacity_range.limit_bytes ${req.limit}`,
+    );
   }
   return size;
 }
@@ -33,9 +35,12 @@ export function sizeFits(size: number, req: SizeRange): boolean {
 
 /** A copy is never smaller than its source: OUT_OF_RANGE naming the bound that is. */
 export function checkAgainstSource(req: SizeRange, sourceBytes: number): void {
-  if (req.limit > 0 && req.limit < sourceBytes) throw new OutOfRange(`capacity_range.limit_bytes ${req.limit} is smaller than the source (${sourceBytes} bytes)`);
+  if (req.limit > 0 && req.limit < sourceBytes)
+    throw new OutOfRange(`capacity_range.limit_bytes ${req.limit} is smaller than the source (${sourceBytes} bytes)`);
   if (req.required > 0 && req.required < sourceBytes) {
-    throw new OutOfRange(`capacity_range.required_bytes ${req.required} is smaller than the source (${sourceBytes} bytes)`);
+    throw new OutOfRange(
+      `capacity_range.required_bytes ${req.required} is smaller than the source (${sourceBytes} bytes)`,
+    );
   }
 }
 

@@ -28,7 +28,8 @@ export class Snapshots {
     const sourceId = formatId({ node: this.c.nodeId, vg, lv });
     const have = await this.reads.findSnapshotByName(name, o);
     if (have) {
-      if (have.sourceVolumeId !== sourceId) throw new AlreadyExists(`snapshot ${name} exists for another source volume (${have.sourceVolumeId})`);
+      if (have.sourceVolumeId !== sourceId)
+        throw new AlreadyExists(`snapshot ${name} exists for another source volume (${have.sourceVolumeId})`);
       return have;
     }
     const src = this.c.o.volumeGroups.includes(vg) ? await this.reads.getVolume(vg, lv, o) : undefined;
@@ -42,7 +43,9 @@ export class Snapshots {
       size: String(src.sizeBytes),
       ready: '1',
     });
-    await this.pools.kind(src.params.lvmType).snapshot(src, snapLv, tags, params, (v, so, thinUse) => this.reads.poolStatus(v, so, thinUse), o);
+    await this.pools
+      .kind(src.params.lvmType)
+      .snapshot(src, snapLv, tags, params, (v, so, thinUse) => this.reads.poolStatus(v, so, thinUse), o);
     const made = await this.reads.getSnapshot(vg, snapLv, o);
     if (!made) throw new NotFound(`snapshot ${name} vanished right after creation`);
     return made;
@@ -55,7 +58,10 @@ export class Snapshots {
     if (!l || tagValues(l)['kind'] !== 'snapshot') return;
     const key = jobKey(vg, lv);
     if (jobs.get(key) && !(await settle(this.c, key))) throw new Busy(`snapshot ${vg}/${lv}: ${jobs.describe(key)}`);
-    const restoring = (await this.reads.lvs(vg, o)).find((x) => tagValues(x)['source'] === `snapshot:${formatId({ node: nodeId, vg, lv })}` && tagValues(x)['ready'] !== '1');
+    const restoring = (await this.reads.lvs(vg, o)).find(
+      (x) =>
+        tagValues(x)['source'] === `snapshot:${formatId({ node: nodeId, vg, lv })}` && tagValues(x)['ready'] !== '1',
+    );
     if (restoring) throw new Busy(`snapshot ${vg}/${lv} is being restored into ${restoring.name}; retry later`);
     const pool = this.pools.of(l);
     const origin = l.origin && pool.snapshotsHoldOrigin ? await lvm.getLv(vg, l.origin, o) : undefined;

@@ -74,8 +74,7 @@ export interface PublishArgs {
 
 /** What the node needs to attach: never a secret. */
 export type PublishInfo =
-  | { kind: 'iscsi'; targetIqn: string; portals: string[]; lun: number }
-  | { kind: 'local'; devicePath: string };
+  { kind: 'iscsi'; targetIqn: string; portals: string[]; lun: number } | { kind: 'local'; devicePath: string };
 
 export interface SnapshotInfo {
   id: string;
@@ -159,7 +158,13 @@ export interface StorageAgent {
   expandVolume(vg: string, lv: string, range: SizeRange, o?: CallOptions): Promise<VolumeInfo>;
 
   /** Idempotent by name: the existing snapshot, or ALREADY_EXISTS when it was taken of another volume. */
-  createSnapshot(name: string, sourceVg: string, sourceLv: string, params: SnapshotParams, o?: CallOptions): Promise<SnapshotInfo>;
+  createSnapshot(
+    name: string,
+    sourceVg: string,
+    sourceLv: string,
+    params: SnapshotParams,
+    o?: CallOptions,
+  ): Promise<SnapshotInfo>;
   findSnapshotByName(name: string, o?: CallOptions): Promise<SnapshotInfo | undefined>;
   getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined>;
   listSnapshots(o?: CallOptions): Promise<SnapshotInfo[]>;

@@ -3,7 +3,15 @@
  * snapshot or a volume), DeleteVolume and expansion. Thin and thick
  * differences are the pools' (pool.ts); filling is the copy jobs'.
  */
-import { AlreadyExists, Busy, FailedPrecondition, InvalidArgument, NotFound, OutOfCapacity, OutOfRange } from '../errors.js';
+import {
+  AlreadyExists,
+  Busy,
+  FailedPrecondition,
+  InvalidArgument,
+  NotFound,
+  OutOfCapacity,
+  OutOfRange,
+} from '../errors.js';
 import { volumeLvName } from '../lvm/names.js';
 import { tagChanges } from '../lvm/tags.js';
 import { noRoomReason } from './capacity.js';
@@ -30,14 +38,24 @@ export class Volumes {
   async create(args: CreateVolumeArgs, o?: CallOptions): Promise<VolumeInfo> {
     const { params, range } = args;
     const vg = params.volumeGroup;
-    if (!this.c.o.volumeGroups.includes(vg)) throw new InvalidArgument('parameters.volumeGroup', `volume group ${vg} is not served by storage node ${this.c.o.nodeName}`);
+    if (!this.c.o.volumeGroups.includes(vg))
+      throw new InvalidArgument(
+        'parameters.volumeGroup',
+        `volume group ${vg} is not served by storage node ${this.c.o.nodeName}`,
+      );
     const lv = volumeLvName(args.name);
     const existing = await this.reads.findVolumeByName(args.name, o);
     if (existing) {
-      if (existing.state === 'deleting') throw new Busy(`volume ${existing.id} is not ready yet (deleting); retry later`);
-      if (!sizeFits(existing.sizeBytes, range)) throw new AlreadyExists(`volume ${args.name} exists with ${existing.sizeBytes} bytes, outside the requested capacity_range`);
-      if (!sameVolumeParams(existing.params, params)) throw new AlreadyExists(`volume ${args.name} exists with other parameters`);
-      if (!sameSource(existing.source, args.source)) throw new AlreadyExists(`volume ${args.name} exists with another content source`);
+      if (existing.state === 'deleting')
+        throw new Busy(`volume ${existing.id} is not ready yet (deleting); retry later`);
+      if (!sizeFits(existing.sizeBytes, range))
+        throw new AlreadyExists(
+          `volume ${args.name} exists with ${existing.sizeBytes} bytes, outside the requested capacity_range`,
+        );
+      if (!sameVolumeParams(existing.params, params))
+        throw new AlreadyExists(`volume ${args.name} exists with other parameters`);
+      if (!sameSource(existing.source, args.source))
+        throw new AlreadyExists(`volume ${args.name} exists with another content source`);
       // still being filled: only this agent knows how its job goes (progress, the cause of a failure, a source that is gone)
       return existing.state === 'copying' ? this.copies.resume(existing) : existing;
     }
@@ -47,7 +65,12 @@ export class Volumes {
     if (args.source) checkAgainstSource(range, sourceBytes);
     const status = await this.reads.poolStatus(vg, o, params.lvmType === 'thin');
     const sizeBytes = chooseSize(range, args.defaultBytes, status.extentBytes, sourceBytes);
-    const why = noRoomReason(status, { vg, lvmType: params.lvmType, mirrors: params.mirrors, stripes: params.stripes }, sizeBytes, this.c.o);
+    const why = noRoomReason(
+      status,
+      { vg, lvmType: params.lvmType, mirrors: params.mirrors, stripes: params.stripes },
+      sizeBytes,
+      this.c.o,
+    );
     if (why) throw new OutOfCapacity(why);
 
     const pool = this.pools.kind(params.lvmType);
@@ -63,7 +86,14 @@ export class Volumes {
     if (!args.source || !source) {
       // a volume that must be zeroed before use is created without its completion mark and filled by a job
       const fill = await pool.zeroesNewVolume(vg, params, o);
-      await pool.create(vg, lv, sizeBytes, tagsFor(fill ? { ...tags, fill: 'zero' } : { ...tags, ready: '1' }), params, o);
+      await pool.create(
+        vg,
+        lv,
+        sizeBytes,
+        tagsFor(fill ? { ...tags, fill: 'zero' } : { ...tags, ready: '1' }),
+        params,
+        o,
+      );
     } else if (!(await pool.cloneInPlace(vg, source, lv, sizeBytes, tags, o))) {
       await pool.create(vg, lv, sizeBytes, tagsFor(tags), params, o);
     }
@@ -80,7 +110,9 @@ export class Volumes {
     const v = l ? toVolume(this.c.nodeId, l, all) : undefined;
     if (!l || !v) return;
     if (v.published.length > 0) {
-      throw new FailedPrecondition(`volume ${v.id} is still published to ${v.published.map((p) => p.nodeId).join(', ')}; unpublish it first`);
+      throw new FailedPrecondition(
+        `volume ${v.id} is still published to ${v.published.map((p) => p.nodeId).join(', ')}; unpublish it first`,
+      );
     }
     if (await this.c.exports.isExported(vg, lv, o)) {
       throw new FailedPrecondition(`volume ${v.id} is still exported over iSCSI; unpublish it from every node first`);
@@ -101,17 +133,24 @@ export class Volumes {
 
   async expand(vg: string, lv: string, range: SizeRange, o?: CallOptions): Promise<VolumeInfo> {
     const v = await this.reads.getVolume(vg, lv, o);
-    if (!v || v.state === 'deleting') throw new NotFound(`volume ${formatId({ node: this.c.nodeId, vg, lv })} does not exist`);
+    if (!v || v.state === 'deleting')
+      throw new NotFound(`volume ${formatId({ node: this.c.nodeId, vg, lv })} does not exist`);
     if (v.state !== 'ready') throw new Busy(`volume ${v.id} is not ready yet (${v.state}); retry later`);
     if (range.required <= v.sizeBytes) {
-      if (range.limit > 0 && v.sizeBytes > range.limit) throw new OutOfRange(`volume is already ${v.sizeBytes} bytes, above capacity_range.limit_bytes ${range.limit}`);
+      if (range.limit > 0 && v.sizeBytes > range.limit)
+        throw new OutOfRange(`volume is already ${v.sizeBytes} bytes, above capacity_range.limit_bytes ${range.limit}`);
       return v;
     }
     const p = v.params;
     this.pools.kind(p.lvmType).checkExpand(v);
     const status = await this.reads.poolStatus(vg, o, p.lvmType === 'thin');
     const sizeBytes = chooseSize(range, range.required, status.extentBytes, 0);
-    const why = noRoomReason(status, { vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes }, sizeBytes - v.sizeBytes, this.c.o);
+    const why = noRoomReason(
+      status,
+      { vg, lvmType: p.lvmType, mirrors: p.mirrors, stripes: p.stripes },
+      sizeBytes - v.sizeBytes,
+      this.c.o,
+    );
     if (why) throw new OutOfCapacity(why);
     // csi.size stays the creation size: copies take their length from the source LV (records.ts)
     await this.c.lvm.extend(vg, lv, sizeBytes, o);

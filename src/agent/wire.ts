@@ -3,18 +3,47 @@
  * proto/agent.proto. Pure functions; int64 fields travel as decimal strings.
  */
 import type { AgentInfo__Output } from '../gen/csilvmiscsi/agent/v1/AgentInfo.js';
-import type { ChapCredentials as WireChap, ChapCredentials__Output as WireChapOut } from '../gen/csilvmiscsi/agent/v1/ChapCredentials.js';
-import type { PoolStatus as WirePool, PoolStatus__Output as WirePoolOut } from '../gen/csilvmiscsi/agent/v1/PoolStatus.js';
-import type { Publication as WirePublication, Publication__Output as WirePublicationOut } from '../gen/csilvmiscsi/agent/v1/Publication.js';
-import type { PublishInfo as WirePublishInfo, PublishInfo__Output as WirePublishInfoOut } from '../gen/csilvmiscsi/agent/v1/PublishInfo.js';
-import type { Snapshot as WireSnapshot, Snapshot__Output as WireSnapshotOut } from '../gen/csilvmiscsi/agent/v1/Snapshot.js';
-import type { SourceRef as WireSource, SourceRef__Output as WireSourceOut } from '../gen/csilvmiscsi/agent/v1/SourceRef.js';
+import type {
+  ChapCredentials as WireChap,
+  ChapCredentials__Output as WireChapOut,
+} from '../gen/csilvmiscsi/agent/v1/ChapCredentials.js';
+import type {
+  PoolStatus as WirePool,
+  PoolStatus__Output as WirePoolOut,
+} from '../gen/csilvmiscsi/agent/v1/PoolStatus.js';
+import type {
+  Publication as WirePublication,
+  Publication__Output as WirePublicationOut,
+} from '../gen/csilvmiscsi/agent/v1/Publication.js';
+import type {
+  PublishInfo as WirePublishInfo,
+  PublishInfo__Output as WirePublishInfoOut,
+} from '../gen/csilvmiscsi/agent/v1/PublishInfo.js';
+import type {
+  Snapshot as WireSnapshot,
+  Snapshot__Output as WireSnapshotOut,
+} from '../gen/csilvmiscsi/agent/v1/Snapshot.js';
+import type {
+  SourceRef as WireSource,
+  SourceRef__Output as WireSourceOut,
+} from '../gen/csilvmiscsi/agent/v1/SourceRef.js';
 import type { Volume as WireVolume, Volume__Output as WireVolumeOut } from '../gen/csilvmiscsi/agent/v1/Volume.js';
-import type { VolumeParams as WireParams, VolumeParams__Output as WireParamsOut } from '../gen/csilvmiscsi/agent/v1/VolumeParams.js';
+import type {
+  VolumeParams as WireParams,
+  VolumeParams__Output as WireParamsOut,
+} from '../gen/csilvmiscsi/agent/v1/VolumeParams.js';
 import { Internal } from '../errors.js';
 import type { ChapCredentials } from './chap.js';
 import type { LvmType, VolumeClear, VolumeParams } from './params.js';
-import type { PoolStatus, Publication, PublishInfo, SnapshotInfo, SourceRef, VolumeInfo, VolumeState } from './types.js';
+import type {
+  PoolStatus,
+  Publication,
+  PublishInfo,
+  SnapshotInfo,
+  SourceRef,
+  VolumeInfo,
+  VolumeState,
+} from './types.js';
 
 /** An int64 from the wire (a decimal string) as a number; sizes stay far below 2^53. */
 export function num(v: string | number | undefined | null): number {
@@ -24,23 +53,35 @@ export function num(v: string | number | undefined | null): number {
 }
 
 function oneOf<T extends string>(what: string, v: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v)) throw new Internal(`agent sent ${what} "${v}", expected one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new Internal(`agent sent ${what} "${v}", expected one of ${allowed.join(', ')}`);
   return v as T;
 }
 
 export function paramsToWire(p: VolumeParams): WireParams {
   return {
-    lvm_type: p.lvmType, volume_group: p.volumeGroup, mirrors: p.mirrors, stripes: p.stripes, stripe_size_kib: p.stripeSizeKiB ?? 0,
-    volume_clear: p.volumeClear, fs_type: p.fsType ?? '', local_attach: p.localAttach,
+    lvm_type: p.lvmType,
+    volume_group: p.volumeGroup,
+    mirrors: p.mirrors,
+    stripes: p.stripes,
+    stripe_size_kib: p.stripeSizeKiB ?? 0,
+    volume_clear: p.volumeClear,
+    fs_type: p.fsType ?? '',
+    local_attach: p.localAttach,
   };
 }
 
 export function paramsFromWire(w: WireParamsOut | null): VolumeParams {
   if (!w) throw new Internal('agent sent a volume without parameters');
   return {
-    lvmType: oneOf<LvmType>('lvm_type', w.lvm_type, ['thin', 'thick']), volumeGroup: w.volume_group, mirrors: w.mirrors, stripes: w.stripes,
-    stripeSizeKiB: w.stripe_size_kib || undefined, volumeClear: oneOf<VolumeClear>('volume_clear', w.volume_clear, ['none', 'zero']),
-    fsType: w.fs_type || undefined, localAttach: w.local_attach,
+    lvmType: oneOf<LvmType>('lvm_type', w.lvm_type, ['thin', 'thick']),
+    volumeGroup: w.volume_group,
+    mirrors: w.mirrors,
+    stripes: w.stripes,
+    stripeSizeKiB: w.stripe_size_kib || undefined,
+    volumeClear: oneOf<VolumeClear>('volume_clear', w.volume_clear, ['none', 'zero']),
+    fsType: w.fs_type || undefined,
+    localAttach: w.local_attach,
   };
 }
 
@@ -63,41 +104,88 @@ export function publicationFromWire(p: WirePublicationOut | null): Publication {
 
 export function volumeToWire(v: VolumeInfo): WireVolume {
   return {
-    id: v.id, name: v.name, vg: v.vg, lv: v.lv, size_bytes: String(v.sizeBytes), params: paramsToWire(v.params), source: sourceToWire(v.source),
-    created_at_ms: String(v.createdAt.getTime()), state: v.state, active: v.active, partial: v.partial, device_path: v.devicePath,
-    snapshot_count: v.snapshotCount, published: v.published.map(publicationToWire),
+    id: v.id,
+    name: v.name,
+    vg: v.vg,
+    lv: v.lv,
+    size_bytes: String(v.sizeBytes),
+    params: paramsToWire(v.params),
+    source: sourceToWire(v.source),
+    created_at_ms: String(v.createdAt.getTime()),
+    state: v.state,
+    active: v.active,
+    partial: v.partial,
+    device_path: v.devicePath,
+    snapshot_count: v.snapshotCount,
+    published: v.published.map(publicationToWire),
   };
 }
 
 export function volumeFromWire(w: WireVolumeOut): VolumeInfo {
   return {
-    id: w.id, name: w.name, vg: w.vg, lv: w.lv, sizeBytes: num(w.size_bytes), params: paramsFromWire(w.params), source: sourceFromWire(w.source),
-    createdAt: new Date(num(w.created_at_ms)), state: oneOf<VolumeState>('state', w.state, ['ready', 'copying', 'deleting']), active: w.active,
-    partial: w.partial, devicePath: w.device_path, snapshotCount: w.snapshot_count, published: w.published.map(publicationFromWire),
+    id: w.id,
+    name: w.name,
+    vg: w.vg,
+    lv: w.lv,
+    sizeBytes: num(w.size_bytes),
+    params: paramsFromWire(w.params),
+    source: sourceFromWire(w.source),
+    createdAt: new Date(num(w.created_at_ms)),
+    state: oneOf<VolumeState>('state', w.state, ['ready', 'copying', 'deleting']),
+    active: w.active,
+    partial: w.partial,
+    devicePath: w.device_path,
+    snapshotCount: w.snapshot_count,
+    published: w.published.map(publicationFromWire),
   };
 }
 
 export function snapshotToWire(s: SnapshotInfo): WireSnapshot {
   return {
-    id: s.id, name: s.name, vg: s.vg, lv: s.lv, source_volume_id: s.sourceVolumeId, size_bytes: String(s.sizeBytes),
-    created_at_ms: String(s.createdAt.getTime()), ready_to_use: s.readyToUse, lvm_type: s.lvmType,
+    id: s.id,
+    name: s.name,
+    vg: s.vg,
+    lv: s.lv,
+    source_volume_id: s.sourceVolumeId,
+    size_bytes: String(s.sizeBytes),
+    created_at_ms: String(s.createdAt.getTime()),
+    ready_to_use: s.readyToUse,
+    lvm_type: s.lvmType,
   };
 }
 
 export function snapshotFromWire(w: WireSnapshotOut): SnapshotInfo {
   return {
-    id: w.id, name: w.name, vg: w.vg, lv: w.lv, sourceVolumeId: w.source_volume_id, sizeBytes: num(w.size_bytes),
-    createdAt: new Date(num(w.created_at_ms)), readyToUse: w.ready_to_use, lvmType: oneOf<LvmType>('lvm_type', w.lvm_type, ['thin', 'thick']),
+    id: w.id,
+    name: w.name,
+    vg: w.vg,
+    lv: w.lv,
+    sourceVolumeId: w.source_volume_id,
+    sizeBytes: num(w.size_bytes),
+    createdAt: new Date(num(w.created_at_ms)),
+    readyToUse: w.ready_to_use,
+    lvmType: oneOf<LvmType>('lvm_type', w.lvm_type, ['thin', 'thick']),
   };
 }
 
 export function chapToWire(c: ChapCredentials | undefined): WireChap | null {
-  return c ? { userid: c.userid, password: c.password, mutual_userid: c.mutualUserid ?? '', mutual_password: c.mutualPassword ?? '' } : null;
+  return c
+    ? {
+        userid: c.userid,
+        password: c.password,
+        mutual_userid: c.mutualUserid ?? '',
+        mutual_password: c.mutualPassword ?? '',
+      }
+    : null;
 }
 
 export function chapFromWire(w: WireChapOut | null): ChapCredentials | undefined {
   if (!w) return undefined;
-  return { userid: w.userid, password: w.password, ...(w.mutual_userid ? { mutualUserid: w.mutual_userid, mutualPassword: w.mutual_password } : {}) };
+  return {
+    userid: w.userid,
+    password: w.password,
+    ...(w.mutual_userid ? { mutualUserid: w.mutual_userid, mutualPassword: w.mutual_password } : {}),
+  };
 }
 
 export function publishInfoToWire(i: PublishInfo): WirePublishInfo {
@@ -115,9 +203,21 @@ export function publishInfoFromWire(w: WirePublishInfoOut): PublishInfo {
 export function poolToWire(p: PoolStatus): WirePool {
   const t = p.thinPool;
   return {
-    vg: p.vg, vg_size_bytes: String(p.vgSizeBytes), vg_free_bytes: String(p.vgFreeBytes), extent_bytes: String(p.extentBytes), pv_count: p.pvCount,
+    vg: p.vg,
+    vg_size_bytes: String(p.vgSizeBytes),
+    vg_free_bytes: String(p.vgFreeBytes),
+    extent_bytes: String(p.extentBytes),
+    pv_count: p.pvCount,
     thin_pool: t
-      ? { name: t.name, size_bytes: String(t.sizeBytes), data_percent: t.dataPercent, metadata_percent: t.metadataPercent, provisioned_bytes: String(t.provisionedBytes), zeroing: t.zeroing, health: t.health }
+      ? {
+          name: t.name,
+          size_bytes: String(t.sizeBytes),
+          data_percent: t.dataPercent,
+          metadata_percent: t.metadataPercent,
+          provisioned_bytes: String(t.provisionedBytes),
+          zeroing: t.zeroing,
+          health: t.health,
+        }
       : null,
   };
 }
@@ -125,9 +225,21 @@ export function poolToWire(p: PoolStatus): WirePool {
 export function poolFromWire(w: WirePoolOut): PoolStatus {
   const t = w.thin_pool;
   return {
-    vg: w.vg, vgSizeBytes: num(w.vg_size_bytes), vgFreeBytes: num(w.vg_free_bytes), extentBytes: num(w.extent_bytes), pvCount: w.pv_count,
+    vg: w.vg,
+    vgSizeBytes: num(w.vg_size_bytes),
+    vgFreeBytes: num(w.vg_free_bytes),
+    extentBytes: num(w.extent_bytes),
+    pvCount: w.pv_count,
     thinPool: t
-      ? { name: t.name, sizeBytes: num(t.size_bytes), dataPercent: t.data_percent, metadataPercent: t.metadata_percent, provisionedBytes: num(t.provisioned_bytes), zeroing: t.zeroing, health: t.health || 'ok' }
+      ? {
+          name: t.name,
+          sizeBytes: num(t.size_bytes),
+          dataPercent: t.data_percent,
+          metadataPercent: t.metadata_percent,
+          provisionedBytes: num(t.provisioned_bytes),
+          zeroing: t.zeroing,
+          health: t.health || 'ok',
+        }
       : undefined,
   };
 }

@@ -19,7 +19,11 @@ export interface FanOut<T> {
   skipped: Skipped[];
 }
 
-export async function askEach<T>(agents: AgentDirectory, ask: (a: StorageAgent) => Promise<T>, among: readonly StorageAgent[] = agents.all()): Promise<FanOut<T>> {
+export async function askEach<T>(
+  agents: AgentDirectory,
+  ask: (a: StorageAgent) => Promise<T>,
+  among: readonly StorageAgent[] = agents.all(),
+): Promise<FanOut<T>> {
   const out: FanOut<T> = { answers: [], skipped: [] };
   const settled = await Promise.allSettled(
     among.map(async (agent) => {

@@ -20,7 +20,11 @@ import { int64 } from './validate.js';
  * fits, the first agent's error (e.g. an unknown volumeGroup parameter) is
  * the answer.
  */
-export async function pickAgent(agents: AgentDirectory, parameters: Record<string, string>, defaults: (a: StorageAgent) => ParamDefaults): Promise<StorageAgent> {
+export async function pickAgent(
+  agents: AgentDirectory,
+  parameters: Record<string, string>,
+  defaults: (a: StorageAgent) => ParamDefaults,
+): Promise<StorageAgent> {
   const candidates = agents.all().filter((a) => a.volumeGroups().length > 0 && agents.unavailable(a) === undefined);
   if (candidates.length === 0) throw new Unavailable('no storage agent is available');
   if (candidates.length === 1) return candidates[0] as StorageAgent;
@@ -41,7 +45,10 @@ export async function pickAgent(agents: AgentDirectory, parameters: Record<strin
 }
 
 /** The agent and LV an id names, or undefined when the id is not ours or its node is unknown. */
-export function resolve(agents: AgentDirectory, id: string): { agent: StorageAgent; vg: string; lv: string } | undefined {
+export function resolve(
+  agents: AgentDirectory,
+  id: string,
+): { agent: StorageAgent; vg: string; lv: string } | undefined {
   const ref = parseId(id);
   if (!ref) return undefined;
   const agent = agents.byNodeId(ref.node);
@@ -49,18 +56,26 @@ export function resolve(agents: AgentDirectory, id: string): { agent: StorageAge
 }
 
 /** The live volume an id names; NOT_FOUND (with `what` in the message) when it is not there or being deleted. */
-export async function volumeOrNotFound(agents: AgentDirectory, id: string, what = 'volume'): Promise<{ agent: StorageAgent; v: VolumeInfo }> {
+export async function volumeOrNotFound(
+  agents: AgentDirectory,
+  id: string,
+  what = 'volume',
+): Promise<{ agent: StorageAgent; v: VolumeInfo }> {
   const where = resolve(agents, id);
   const v = where ? await where.agent.getVolume(where.vg, where.lv) : undefined;
   if (!where || !v || v.state === 'deleting') throw new NotFound(`${what} ${id} does not exist`);
   return { agent: where.agent, v };
 }
 
-export function sizeRequest(range: { required_bytes?: string | number; limit_bytes?: string | number } | null | undefined): SizeRange {
+export function sizeRequest(
+  range: { required_bytes?: string | number; limit_bytes?: string | number } | null | undefined,
+): SizeRange {
   const required = int64('capacity_range.required_bytes', range?.required_bytes);
   const limit = int64('capacity_range.limit_bytes', range?.limit_bytes);
   if (limit > 0 && required > limit) {
-    throw new OutOfRange(`capacity_range.required_bytes ${required} is larger than capacity_range.limit_bytes ${limit}`);
+    throw new OutOfRange(
+      `capacity_range.required_bytes ${required} is larger than capacity_range.limit_bytes ${limit}`,
+    );
   }
   return { required, limit };
 }

@@ -36,7 +36,8 @@ function publishContext(info: PublishInfo): Record<string, string> {
 /** Volumes other than `except` published to the node, on every storage node. */
 async function countOnNode(agents: AgentDirectory, nodeId: string, except: string): Promise<number> {
   let n = 0;
-  for (const a of agents.all()) n += (await a.listVolumes()).filter((v) => v.id !== except && v.published.some((p) => p.nodeId === nodeId)).length;
+  for (const a of agents.all())
+    n += (await a.listVolumes()).filter((v) => v.id !== except && v.published.some((p) => p.nodeId === nodeId)).length;
   return n;
 }
 
@@ -45,7 +46,10 @@ async function countOnNode(agents: AgentDirectory, nodeId: string, except: strin
  * the volume (agent/access.ts) and exports it. Only a per-node limit, which
  * spans storage nodes, is counted here first.
  */
-export async function publish(o: PublishOptions, r: ControllerPublishVolumeRequest__Output): Promise<{ publish_context: Record<string, string> }> {
+export async function publish(
+  o: PublishOptions,
+  r: ControllerPublishVolumeRequest__Output,
+): Promise<{ publish_context: Record<string, string> }> {
   const node = parseNodeId(r.node_id);
   if (!node) throw new NotFound(`node ${r.node_id} is not a node id of this plugin (<node name>:<initiator IQN>)`);
   const where = resolve(o.agents, r.volume_id);
@@ -54,7 +58,9 @@ export async function publish(o: PublishOptions, r: ControllerPublishVolumeReque
   // Reader-only modes are exported read-only whatever the CO's flag (see agent/access.ts).
   const readOnly = r.readonly || READER_ONLY_MODES.has(mode);
   if (o.maxVolumesPerNode > 0 && (await countOnNode(o.agents, r.node_id, r.volume_id)) >= o.maxVolumesPerNode) {
-    throw new OutOfCapacity(`node ${node.node} already has ${o.maxVolumesPerNode} volumes published (max_volumes_per_node)`);
+    throw new OutOfCapacity(
+      `node ${node.node} already has ${o.maxVolumesPerNode} volumes published (max_volumes_per_node)`,
+    );
   }
   const chap = chapFromSecrets(r.secrets, r.volume_id, 'secrets');
   const info = await where.agent.publish({
@@ -69,7 +75,10 @@ export async function publish(o: PublishOptions, r: ControllerPublishVolumeReque
 }
 
 /** One agent call: the agent ends that node's access (every node's when node_id is empty). */
-export async function unpublish(o: PublishOptions, r: ControllerUnpublishVolumeRequest__Output): Promise<Record<string, never>> {
+export async function unpublish(
+  o: PublishOptions,
+  r: ControllerUnpublishVolumeRequest__Output,
+): Promise<Record<string, never>> {
   const where = resolve(o.agents, r.volume_id);
   if (where) await where.agent.unpublish(where.vg, where.lv, r.node_id);
   return {};

@@ -29,7 +29,13 @@ import type { ValidateVolumeCapabilitiesResponse } from '../gen/csi/v1/ValidateV
 import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
 import { unary, type AdapterDeps, type CallContext } from '../server/adapter.js';
 import {
-  contentSourceOf, pickAgent, resolve, volumeOrNotFound, sizeRequest, toCsiSnapshot, toCsiVolume,
+  contentSourceOf,
+  pickAgent,
+  resolve,
+  volumeOrNotFound,
+  sizeRequest,
+  toCsiSnapshot,
+  toCsiVolume,
 } from './controller-ops.js';
 import { publish, unpublish, validatePublish } from './controller-publish.js';
 import { askEach, describeSkipped, type Skipped } from './agent-fanout.js';
@@ -97,11 +103,17 @@ function defaultsOf(agent: StorageAgent) {
 function noteSkipped(c: Controller, ctx: CallContext, call: string, skipped: readonly Skipped[]): void {
   if (skipped.length === 0) return;
   c.deps.metrics?.agentSkipped.inc({ call }, skipped.length);
-  ctx.log.warn({ skipped: skipped.map((s) => s.agent.nodeName), reasons: describeSkipped(skipped) }, `${call}: answered without unreachable storage agents`);
+  ctx.log.warn(
+    { skipped: skipped.map((s) => s.agent.nodeName), reasons: describeSkipped(skipped) },
+    `${call}: answered without unreachable storage agents`,
+  );
 }
 
 /** The agent holding a volume of that name (asked all at once), and the agents that could not be asked. */
-async function ownerOfVolume(c: Controller, name: string): Promise<{ owner: StorageAgent | undefined; skipped: Skipped[] }> {
+async function ownerOfVolume(
+  c: Controller,
+  name: string,
+): Promise<{ owner: StorageAgent | undefined; skipped: Skipped[] }> {
   const { answers, skipped } = await askEach(c.agents, (a) => a.findVolumeByName(name));
   return { owner: answers.find((x) => x.value)?.agent, skipped };
 }
@@ -122,7 +134,9 @@ function checkSkippedForCreate(c: Controller, name: string, skipped: readonly Sk
   const prior = c.attempts.where(name);
   const there = skipped.find((s) => s.agent.nodeId === prior);
   if (there) {
-    throw new Unavailable(`volume ${name} may already exist on storage node ${there.agent.nodeName}, where an earlier CreateVolume of this name went, and that agent cannot be reached now: ${there.reason}`);
+    throw new Unavailable(
+      `volume ${name} may already exist on storage node ${there.agent.nodeName}, where an earlier CreateVolume of this name went, and that agent cannot be reached now: ${there.reason}`,
+    );
   }
   noteSkipped(c, ctx, 'CreateVolume', skipped);
 }
@@ -135,9 +149,15 @@ function checkSkippedForCreate(c: Controller, name: string, skipped: readonly Sk
  * it does not see. Failing the whole listing would stop both for every
  * volume of the cluster. With no agent answering, UNAVAILABLE.
  */
-async function listedOrUnavailable<T>(c: Controller, ctx: CallContext, call: string, list: (a: StorageAgent) => Promise<T>) {
+async function listedOrUnavailable<T>(
+  c: Controller,
+  ctx: CallContext,
+  call: string,
+  list: (a: StorageAgent) => Promise<T>,
+) {
   const { answers, skipped } = await askEach(c.agents, list);
-  if (answers.length === 0 && skipped.length > 0) throw new Unavailable(`no storage agent could be listed: ${describeSkipped(skipped)}`);
+  if (answers.length === 0 && skipped.length > 0)
+    throw new Unavailable(`no storage agent could be listed: ${describeSkipped(skipped)}`);
   noteSkipped(c, ctx, call, skipped);
   return answers;
 }
@@ -161,7 +181,10 @@ function validateCreateVolume(r: CreateVolumeRequest__Output): void {
   sizeRequest(r.capacity_range);
   contentSourceOf(r.volume_content_source);
   if (Object.keys(r.mutable_parameters ?? {}).length > 0) {
-    throw new InvalidArgument('mutable_parameters', 'this plugin does not offer MODIFY_VOLUME, so mutable parameters cannot be given');
+    throw new InvalidArgument(
+      'mutable_parameters',
+      'this plugin does not offer MODIFY_VOLUME, so mutable parameters cannot be given',
+    );
   }
 }
 
@@ -180,35 +203,47 @@ function validateExpandVolume(r: ControllerExpandVolumeRequest__Output): void {
   requireField('volume_id', r.volume_id);
   if (!r.capacity_range) throw new InvalidArgument('capacity_range', 'is required');
   const size = sizeRequest(r.capacity_range);
-  if (size.required === 0 && size.limit === 0) throw new InvalidArgument('capacity_range', 'required_bytes or limit_bytes must be given');
+  if (size.required === 0 && size.limit === 0)
+    throw new InvalidArgument('capacity_range', 'required_bytes or limit_bytes must be given');
   if (r.volume_capability) requireSupportedCapabilities('volume_capability', [r.volume_capability]);
 }
 
 // ---------------------------------------------------------------- handlers
 
-async function createVolume(c: Controller, r: CreateVolumeRequest__Output, ctx: CallContext): Promise<CreateVolumeResponse> {
+async function createVolume(
+  c: Controller,
+  r: CreateVolumeRequest__Output,
+  ctx: CallContext,
+): Promise<CreateVolumeResponse> {
   const { agents } = c;
   const range = sizeRequest(r.capacity_range);
   const source = contentSourceOf(r.volume_content_source);
   // With several storage nodes the name may be on any of them (an in-memory lookup on each, all at once);
   // with one, its agent decides idempotency in the same call that creates.
-  const { owner, skipped } = agents.all().length > 1 ? await ownerOfVolume(c, r.name) : { owner: undefined, skipped: [] };
+  const { owner, skipped } =
+    agents.all().length > 1 ? await ownerOfVolume(c, r.name) : { owner: undefined, skipped: [] };
   if (!owner && !source) checkSkippedForCreate(c, r.name, skipped, ctx);
   else if (!owner) noteSkipped(c, ctx, 'CreateVolume', skipped);
   const src = source && !owner ? resolve(agents, source.id) : undefined;
-  if (source && !owner && !src) throw new NotFound(`${source.kind === 'snapshot' ? 'snapshot' : 'source volume'} ${source.id} does not exist`);
+  if (source && !owner && !src)
+    throw new NotFound(`${source.kind === 'snapshot' ? 'snapshot' : 'source volume'} ${source.id} does not exist`);
   const agent = owner ?? src?.agent ?? (await pickAgent(agents, r.parameters, defaultsOf));
   const wantVg = r.parameters['volumeGroup'];
   if (src && wantVg !== undefined && !agent.volumeGroups().includes(wantVg)) {
-    throw new InvalidArgument('volume_content_source', `source ${source?.id} is on storage node ${agent.nodeName}, which has no volume group ${wantVg}; a copy cannot cross storage nodes`);
+    throw new InvalidArgument(
+      'volume_content_source',
+      `source ${source?.id} is on storage node ${agent.nodeName}, which has no volume group ${wantVg}; a copy cannot cross storage nodes`,
+    );
   }
   const params = parseVolumeParams(r.parameters, defaultsOf(agent));
   c.attempts.note(r.name, agent.nodeId);
-  const volume = await agent.createVolume({ name: r.name, range, defaultBytes: c.o.defaultVolumeBytes, params, source }).catch((e: unknown) => {
-    // a refusal made nothing: the name may go elsewhere next time
-    if (e instanceof DomainError && REFUSALS.has(e.kind)) c.attempts.forget(r.name);
-    throw e;
-  });
+  const volume = await agent
+    .createVolume({ name: r.name, range, defaultBytes: c.o.defaultVolumeBytes, params, source })
+    .catch((e: unknown) => {
+      // a refusal made nothing: the name may go elsewhere next time
+      if (e instanceof DomainError && REFUSALS.has(e.kind)) c.attempts.forget(r.name);
+      throw e;
+    });
   if (volume.state !== 'ready') throw notReady(volume);
   return { volume: toCsiVolume(volume) };
 }
@@ -220,35 +255,59 @@ async function deleteVolume(c: Controller, r: DeleteVolumeRequest__Output): Prom
   return {};
 }
 
-async function validateVolumeCapabilities(c: Controller, r: ValidateVolumeCapabilitiesRequest__Output): Promise<ValidateVolumeCapabilitiesResponse> {
+async function validateVolumeCapabilities(
+  c: Controller,
+  r: ValidateVolumeCapabilitiesRequest__Output,
+): Promise<ValidateVolumeCapabilitiesResponse> {
   const { agent, v } = await volumeOrNotFound(c.agents, r.volume_id);
   const reasons = r.volume_capabilities.map(unsupportedReason).filter((x): x is string => Boolean(x));
   if (reasons.length > 0) return { message: reasons.join('; ') };
   if (Object.keys(r.parameters).length > 0) {
     try {
-      if (!sameVolumeParams(parseVolumeParams(r.parameters, defaultsOf(agent)), v.params)) return { message: 'parameters differ from the volume\'s' };
+      if (!sameVolumeParams(parseVolumeParams(r.parameters, defaultsOf(agent)), v.params))
+        return { message: "parameters differ from the volume's" };
     } catch (e) {
       return { message: (e as Error).message };
     }
   }
   return {
-    confirmed: { volume_context: r.volume_context, volume_capabilities: r.volume_capabilities, parameters: r.parameters, mutable_parameters: {} },
+    confirmed: {
+      volume_context: r.volume_context,
+      volume_capabilities: r.volume_capabilities,
+      parameters: r.parameters,
+      mutable_parameters: {},
+    },
   };
 }
 
-async function listVolumes(c: Controller, r: ListVolumesRequest__Output, ctx: CallContext): Promise<ListVolumesResponse> {
+async function listVolumes(
+  c: Controller,
+  r: ListVolumesRequest__Output,
+  ctx: CallContext,
+): Promise<ListVolumesResponse> {
   const all: VolumeInfo[] = [];
-  for (const { value } of await listedOrUnavailable(c, ctx, 'ListVolumes', (a) => a.listVolumes())) all.push(...value.filter((v) => v.state === 'ready'));
+  for (const { value } of await listedOrUnavailable(c, ctx, 'ListVolumes', (a) => a.listVolumes()))
+    all.push(...value.filter((v) => v.state === 'ready'));
   const { entries, nextToken } = page(all, r.max_entries, r.starting_token);
   const out = [];
   for (const v of entries) {
     const agent = c.agents.byNodeId(v.id.split('/')[0] ?? '');
-    out.push({ volume: toCsiVolume(v), status: { published_node_ids: v.published.map((x) => x.nodeId), volume_condition: agent ? await condition(c.o, agent, v) : null } });
+    out.push({
+      volume: toCsiVolume(v),
+      status: {
+        published_node_ids: v.published.map((x) => x.nodeId),
+        volume_condition: agent ? await condition(c.o, agent, v) : null,
+      },
+    });
   }
   return { entries: out, next_token: nextToken };
 }
 
-async function getCapacity(c: Controller, r: GetCapacityRequest__Output, ctx: CallContext): Promise<GetCapacityResponse> {
+async function getCapacity(
+  c: Controller,
+  r: GetCapacityRequest__Output,
+  ctx: CallContext,
+): Promise<GetCapacityResponse> {
   if (r.volume_capabilities.length > 0) requireSupportedCapabilities('volume_capabilities', r.volume_capabilities);
   let available = 0;
   let maximum = 0;
@@ -266,7 +325,11 @@ async function getCapacity(c: Controller, r: GetCapacityRequest__Output, ctx: Ca
   return { available_capacity: String(available), maximum_volume_size: { value: String(maximum) } };
 }
 
-async function createSnapshot(c: Controller, r: CreateSnapshotRequest__Output, ctx: CallContext): Promise<CreateSnapshotResponse> {
+async function createSnapshot(
+  c: Controller,
+  r: CreateSnapshotRequest__Output,
+  ctx: CallContext,
+): Promise<CreateSnapshotResponse> {
   const params = parseSnapshotParams(r.parameters);
   // several storage nodes: the name may be on any of them; the source's agent decides the rest in one call.
   // A snapshot is always made on its source's node, so agents that cannot be asked cannot hold
@@ -292,21 +355,29 @@ async function deleteSnapshot(c: Controller, r: DeleteSnapshotRequest__Output): 
   return {};
 }
 
-async function listSnapshots(c: Controller, r: ListSnapshotsRequest__Output, ctx: CallContext): Promise<ListSnapshotsResponse> {
+async function listSnapshots(
+  c: Controller,
+  r: ListSnapshotsRequest__Output,
+  ctx: CallContext,
+): Promise<ListSnapshotsResponse> {
   let all = [];
   if (r.snapshot_id) {
     const where = resolve(c.agents, r.snapshot_id);
     const s = where ? await where.agent.getSnapshot(where.vg, where.lv) : undefined;
     all = s ? [s] : [];
   } else {
-    for (const { value } of await listedOrUnavailable(c, ctx, 'ListSnapshots', (a) => a.listSnapshots())) all.push(...value);
+    for (const { value } of await listedOrUnavailable(c, ctx, 'ListSnapshots', (a) => a.listSnapshots()))
+      all.push(...value);
   }
   if (r.source_volume_id) all = all.filter((s) => s.sourceVolumeId === r.source_volume_id);
   const { entries, nextToken } = page(all, r.max_entries, r.starting_token);
   return { entries: entries.map((s) => ({ snapshot: toCsiSnapshot(s) })), next_token: nextToken };
 }
 
-async function expandVolume(c: Controller, r: ControllerExpandVolumeRequest__Output): Promise<ControllerExpandVolumeResponse> {
+async function expandVolume(
+  c: Controller,
+  r: ControllerExpandVolumeRequest__Output,
+): Promise<ControllerExpandVolumeResponse> {
   const where = resolve(c.agents, r.volume_id);
   if (!where) throw new NotFound(`volume ${r.volume_id} does not exist`);
   const grown = await where.agent.expandVolume(where.vg, where.lv, sizeRequest(r.capacity_range));
@@ -315,7 +386,10 @@ async function expandVolume(c: Controller, r: ControllerExpandVolumeRequest__Out
 
 async function getVolume(c: Controller, r: ControllerGetVolumeRequest__Output): Promise<ControllerGetVolumeResponse> {
   const { agent, v } = await volumeOrNotFound(c.agents, r.volume_id);
-  return { volume: toCsiVolume(v), status: { published_node_ids: v.published.map((x) => x.nodeId), volume_condition: await condition(c.o, agent, v) } };
+  return {
+    volume: toCsiVolume(v),
+    status: { published_node_ids: v.published.map((x) => x.nodeId), volume_condition: await condition(c.o, agent, v) },
+  };
 }
 
 // ---------------------------------------------------------------- the service
@@ -326,24 +400,76 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
   const requireVolumeId = <R extends { volume_id: string }>(r: R) => requireField('volume_id', r.volume_id);
   const lockVolume = <R extends { volume_id: string }>(r: R) => idLock(r.volume_id);
   return {
-    CreateVolume: unary('Controller/CreateVolume', { validate: validateCreateVolume, lockKeys: (r) => nameLock(r.name), handle: (r, ctx) => createVolume(c, r, ctx) }, deps),
-    DeleteVolume: unary('Controller/DeleteVolume', { validate: requireVolumeId, lockKeys: lockVolume, handle: (r) => deleteVolume(c, r) }, deps),
-    ControllerPublishVolume: unary('Controller/ControllerPublishVolume', { validate: validatePublish, lockKeys: lockVolume, handle: (r) => publish(o, r) }, deps),
-    ControllerUnpublishVolume: unary('Controller/ControllerUnpublishVolume', { validate: requireVolumeId, lockKeys: lockVolume, handle: (r) => unpublish(o, r) }, deps),
-    ValidateVolumeCapabilities: unary('Controller/ValidateVolumeCapabilities', { validate: validateValidateVolumeCapabilities, handle: (r) => validateVolumeCapabilities(c, r) }, deps),
-    ListVolumes: unary('Controller/ListVolumes', { handle: (r, ctx) => listVolumes(c, r, ctx) }, deps),
-    GetCapacity: unary('Controller/GetCapacity', { handle: (r, ctx) => getCapacity(c, r, ctx) }, deps),
-    ControllerGetCapabilities: unary('Controller/ControllerGetCapabilities', { quiet: true, handle: async () => ({ capabilities: controllerCapabilities() }) }, deps),
-    CreateSnapshot: unary(
-      'Controller/CreateSnapshot',
-      { validate: validateCreateSnapshot, lockKeys: (r) => [...nameLock(`snapshot:${r.name}`), ...idLock(r.source_volume_id)], handle: (r, ctx) => createSnapshot(c, r, ctx) },
+    CreateVolume: unary(
+      'Controller/CreateVolume',
+      {
+        validate: validateCreateVolume,
+        lockKeys: (r) => nameLock(r.name),
+        handle: (r, ctx) => createVolume(c, r, ctx),
+      },
       deps,
     ),
-    DeleteSnapshot: unary('Controller/DeleteSnapshot', { validate: (r) => requireField('snapshot_id', r.snapshot_id), lockKeys: (r) => idLock(r.snapshot_id), handle: (r) => deleteSnapshot(c, r) }, deps),
+    DeleteVolume: unary(
+      'Controller/DeleteVolume',
+      { validate: requireVolumeId, lockKeys: lockVolume, handle: (r) => deleteVolume(c, r) },
+      deps,
+    ),
+    ControllerPublishVolume: unary(
+      'Controller/ControllerPublishVolume',
+      { validate: validatePublish, lockKeys: lockVolume, handle: (r) => publish(o, r) },
+      deps,
+    ),
+    ControllerUnpublishVolume: unary(
+      'Controller/ControllerUnpublishVolume',
+      { validate: requireVolumeId, lockKeys: lockVolume, handle: (r) => unpublish(o, r) },
+      deps,
+    ),
+    ValidateVolumeCapabilities: unary(
+      'Controller/ValidateVolumeCapabilities',
+      { validate: validateValidateVolumeCapabilities, handle: (r) => validateVolumeCapabilities(c, r) },
+      deps,
+    ),
+    ListVolumes: unary('Controller/ListVolumes', { handle: (r, ctx) => listVolumes(c, r, ctx) }, deps),
+    GetCapacity: unary('Controller/GetCapacity', { handle: (r, ctx) => getCapacity(c, r, ctx) }, deps),
+    ControllerGetCapabilities: unary(
+      'Controller/ControllerGetCapabilities',
+      { quiet: true, handle: async () => ({ capabilities: controllerCapabilities() }) },
+      deps,
+    ),
+    CreateSnapshot: unary(
+      'Controller/CreateSnapshot',
+      {
+        validate: validateCreateSnapshot,
+        lockKeys: (r) => [...nameLock(`snapshot:${r.name}`), ...idLock(r.source_volume_id)],
+        handle: (r, ctx) => createSnapshot(c, r, ctx),
+      },
+      deps,
+    ),
+    DeleteSnapshot: unary(
+      'Controller/DeleteSnapshot',
+      {
+        validate: (r) => requireField('snapshot_id', r.snapshot_id),
+        lockKeys: (r) => idLock(r.snapshot_id),
+        handle: (r) => deleteSnapshot(c, r),
+      },
+      deps,
+    ),
     ListSnapshots: unary('Controller/ListSnapshots', { handle: (r, ctx) => listSnapshots(c, r, ctx) }, deps),
     GetSnapshot: unary('Controller/GetSnapshot', { handle: unimplemented('GetSnapshot') }, deps),
-    ControllerExpandVolume: unary('Controller/ControllerExpandVolume', { validate: validateExpandVolume, lockKeys: lockVolume, handle: (r) => expandVolume(c, r) }, deps),
-    ControllerGetVolume: unary('Controller/ControllerGetVolume', { validate: requireVolumeId, handle: (r) => getVolume(c, r) }, deps),
-    ControllerModifyVolume: unary('Controller/ControllerModifyVolume', { handle: unimplemented('ControllerModifyVolume') }, deps),
+    ControllerExpandVolume: unary(
+      'Controller/ControllerExpandVolume',
+      { validate: validateExpandVolume, lockKeys: lockVolume, handle: (r) => expandVolume(c, r) },
+      deps,
+    ),
+    ControllerGetVolume: unary(
+      'Controller/ControllerGetVolume',
+      { validate: requireVolumeId, handle: (r) => getVolume(c, r) },
+      deps,
+    ),
+    ControllerModifyVolume: unary(
+      'Controller/ControllerModifyVolume',
+      { handle: unimplemented('ControllerModifyVolume') },
+      deps,
+    ),
   };
 }

@@ -41,7 +41,11 @@ export async function detachIscsi(d: DetachDeps, a: IscsiAttachment): Promise<vo
   }
   const sys = d.sysfsRoot ? { sysfsRoot: d.sysfsRoot } : {};
   for (const disk of a.disks) {
-    if ((await assertDiskOfTarget(disk, a.targetIqn, { ...(a.lun !== undefined ? { lun: a.lun } : {}), ...sys })) === 'gone') continue;
+    if (
+      (await assertDiskOfTarget(disk, a.targetIqn, { ...(a.lun !== undefined ? { lun: a.lun } : {}), ...sys })) ===
+      'gone'
+    )
+      continue;
     await flushBuffers(d.runner, `/dev/${disk}`).catch(() => undefined);
     await deleteScsiDevice(disk, d.sysfsRoot);
   }

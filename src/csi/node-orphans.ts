@@ -120,7 +120,8 @@ export async function stagedTargets(csiDir: string): Promise<{ owned: Set<string
     }
     const state = (s ?? {}) as { volumeId?: unknown; attach?: unknown; targetIqn?: unknown };
     if (typeof state.targetIqn === 'string') owned.add(state.targetIqn);
-    else if (state.attach !== 'local' && !tmp) throw new Error(`the stage state ${file} names no target (attach ${JSON.stringify(state.attach)})`);
+    else if (state.attach !== 'local' && !tmp)
+      throw new Error(`the stage state ${file} names no target (attach ${JSON.stringify(state.attach)})`);
   }
   return { owned, files };
 }
@@ -197,7 +198,8 @@ export async function cleanupOrphans(o: OrphanCleanupOptions): Promise<OrphanCle
     log.warn({ csiDir }, `no clean-up of orphaned iSCSI sessions: ${report.skipped}`);
     return report;
   }
-  const running = o.gate?.close('removing iSCSI sessions no staged volume owns (start-up clean-up)') ?? new Set<string>();
+  const running =
+    o.gate?.close('removing iSCSI sessions no staged volume owns (start-up clean-up)') ?? new Set<string>();
   try {
     let owned: Set<string>;
     try {
@@ -225,18 +227,24 @@ export async function cleanupOrphans(o: OrphanCleanupOptions): Promise<OrphanCle
           reasons.push(...use.users);
           if (use.multipath) maps.set(use.multipath.name, use.multipath.dm);
         }
-        if (maps.size > 1) reasons.push(`its disks are in ${maps.size} multipath maps (${[...maps.keys()].join(', ')})`);
+        if (maps.size > 1)
+          reasons.push(`its disks are in ${maps.size} multipath maps (${[...maps.keys()].join(', ')})`);
         for (const [name, dm] of maps) {
-          const foreign = (await dmSlaves(dm, o.sysfsRoot ? { sysfsRoot: o.sysfsRoot } : {})).filter((x) => !disks.includes(x));
-          if (foreign.length > 0) reasons.push(`multipath map ${name} also holds ${foreign.join(', ')}, which are not disks of this target`);
+          const foreign = (await dmSlaves(dm, o.sysfsRoot ? { sysfsRoot: o.sysfsRoot } : {})).filter(
+            (x) => !disks.includes(x),
+          );
+          if (foreign.length > 0)
+            reasons.push(`multipath map ${name} also holds ${foreign.join(', ')}, which are not disks of this target`);
         }
         // The kernel's view of the top device, for users outside this mount namespace. A session that is not
         // logged in is not probed: opening its disks can block until the session's recovery timeout.
         if (reasons.length === 0 && c.sessions.every((s) => /^LOGGED.IN$/i.test(s.state))) {
           for (const top of maps.size > 0 ? [...maps.values()] : disks) {
             const seen = await probe(join(o.devDir ?? '/dev', top));
-            if (seen === 'busy') reasons.push(`${top} is claimed by the kernel (open with O_EXCL is refused: mounted elsewhere or held)`);
-            else if (seen === 'unknown') reasons.push(`${top} could not be checked (open with O_EXCL failed or did not answer)`);
+            if (seen === 'busy')
+              reasons.push(`${top} is claimed by the kernel (open with O_EXCL is refused: mounted elsewhere or held)`);
+            else if (seen === 'unknown')
+              reasons.push(`${top} could not be checked (open with O_EXCL failed or did not answer)`);
           }
         }
         if (reasons.length > 0) {
@@ -245,12 +253,21 @@ export async function cleanupOrphans(o: OrphanCleanupOptions): Promise<OrphanCle
           continue;
         }
         const multipathMap = [...maps.keys()][0];
-        await detachIscsi({ runner: o.runner, iscsi: o.iscsi, multipath, ...(o.sysfsRoot ? { sysfsRoot: o.sysfsRoot } : {}) }, { targetIqn: c.iqn, portals: c.portals, disks, ...(multipathMap ? { multipathMap } : {}) });
+        await detachIscsi(
+          { runner: o.runner, iscsi: o.iscsi, multipath, ...(o.sysfsRoot ? { sysfsRoot: o.sysfsRoot } : {}) },
+          { targetIqn: c.iqn, portals: c.portals, disks, ...(multipathMap ? { multipathMap } : {}) },
+        );
         report.removed.push({ iqn: c.iqn, portals: c.portals, disks, ...(multipathMap ? { multipathMap } : {}) });
-        log.info({ iqn: c.iqn, portals: c.portals, disks, multipathMap }, 'orphaned iSCSI session removed (no staged volume owns it)');
+        log.info(
+          { iqn: c.iqn, portals: c.portals, disks, multipathMap },
+          'orphaned iSCSI session removed (no staged volume owns it)',
+        );
       } catch (e) {
         report.failed.push({ iqn: c.iqn, error: (e as Error).message });
-        log.warn({ iqn: c.iqn, err: (e as Error).message }, 'could not remove an orphaned iSCSI session; left as it is');
+        log.warn(
+          { iqn: c.iqn, err: (e as Error).message },
+          'could not remove an orphaned iSCSI session; left as it is',
+        );
       }
     }
     for (const r of plan.staleRecords) {
@@ -260,11 +277,20 @@ export async function cleanupOrphans(o: OrphanCleanupOptions): Promise<OrphanCle
         log.info({ iqn: r.iqn, portal: r.portal }, 'orphaned iSCSI node record deleted (no session, no staged volume)');
       } catch (e) {
         report.failed.push({ iqn: r.iqn, error: (e as Error).message });
-        log.warn({ iqn: r.iqn, portal: r.portal, err: (e as Error).message }, 'could not delete an orphaned iSCSI node record');
+        log.warn(
+          { iqn: r.iqn, portal: r.portal, err: (e as Error).message },
+          'could not delete an orphaned iSCSI node record',
+        );
       }
     }
     log.info(
-      { removed: report.removed.length, kept: report.kept.length, failed: report.failed.length, records_deleted: report.recordsDeleted.length, owned: owned.size },
+      {
+        removed: report.removed.length,
+        kept: report.kept.length,
+        failed: report.failed.length,
+        records_deleted: report.recordsDeleted.length,
+        owned: owned.size,
+      },
       'start-up clean-up of orphaned iSCSI sessions done',
     );
     return report;

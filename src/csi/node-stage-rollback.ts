@@ -52,13 +52,19 @@ export async function withStageRollback<T>(d: RollbackDeps, r: StageRequestLike,
     return await run();
   } catch (e) {
     if (before.staged || before.sessions > 0) {
-      d.log.warn({ volume_id: r.volume_id, iqn, staged_before: before.staged, sessions_before: before.sessions }, 'stage failed; the session existed before this call and is left up');
+      d.log.warn(
+        { volume_id: r.volume_id, iqn, staged_before: before.staged, sessions_before: before.sessions },
+        'stage failed; the session existed before this call and is left up',
+      );
       // the state file this call wrote at a path that was not staged before goes: nothing is staged there
       if (!before.staged) await removeState(r.staging_target_path).catch(() => undefined);
       throw e;
     }
     await rollback(d, r, iqn, before.mounted).catch((err: unknown) =>
-      d.log.warn({ volume_id: r.volume_id, iqn, err: (err as Error).message }, 'stage failed and taking back its session failed too; the start-up clean-up or the next unstage will retry'),
+      d.log.warn(
+        { volume_id: r.volume_id, iqn, err: (err as Error).message },
+        'stage failed and taking back its session failed too; the start-up clean-up or the next unstage will retry',
+      ),
     );
     throw e;
   }
@@ -75,7 +81,10 @@ async function rollback(d: RollbackDeps, r: StageRequestLike, iqn: string, wasMo
   const lun = Number(ctx['lun']);
   if (!Number.isInteger(lun) || lun < 0) return; // refused before any login
   if (!wasMounted) await d.mounter.unmount(r.staging_target_path);
-  const now = await currentAttachment({ targetIqn: iqn, portals, lun }, { multipath: d.multipath, ...sys, ...(d.byPathDir ? { byPathDir: d.byPathDir } : {}) });
+  const now = await currentAttachment(
+    { targetIqn: iqn, portals, lun },
+    { multipath: d.multipath, ...sys, ...(d.byPathDir ? { byPathDir: d.byPathDir } : {}) },
+  );
   const staging = resolve(r.staging_target_path);
   const mounts = (await d.mounter.mounts.all()).filter((m) => resolve(m.target) !== staging);
   const users: string[] = [];
@@ -86,8 +95,17 @@ async function rollback(d: RollbackDeps, r: StageRequestLike, iqn: string, wasMo
   }
   await detachIscsi(
     { runner: d.runner, iscsi: d.iscsi, multipath: d.multipath, ...sys },
-    { targetIqn: iqn, portals, lun, disks: now.disks.map((x) => x.name), ...(now.multipath ? { multipathMap: now.multipath.name } : {}) },
+    {
+      targetIqn: iqn,
+      portals,
+      lun,
+      disks: now.disks.map((x) => x.name),
+      ...(now.multipath ? { multipathMap: now.multipath.name } : {}),
+    },
   );
   await removeState(r.staging_target_path);
-  d.log.info({ volume_id: r.volume_id, iqn, portals, disks: now.disks.map((x) => x.name) }, 'stage failed: its session, disks and node records were taken back');
+  d.log.info(
+    { volume_id: r.volume_id, iqn, portals, disks: now.disks.map((x) => x.name) },
+    'stage failed: its session, disks and node records were taken back',
+  );
 }

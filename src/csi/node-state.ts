@@ -124,11 +124,19 @@ export interface Located {
  * publish target), or a publish target found through the index. NotFound
  * otherwise, naming the other volume when `path` belongs to one.
  */
-export async function locate(index: PublishIndex, volumeId: string, path: string, stagingPath?: string): Promise<Located> {
+export async function locate(
+  index: PublishIndex,
+  volumeId: string,
+  path: string,
+  stagingPath?: string,
+): Promise<Located> {
   const own = await readState(path);
   if (own) {
     if (own.volumeId !== volumeId) throw new NotFound(`${path} holds volume ${own.volumeId}, not ${volumeId}`);
-    if (stagingPath && stagingPath !== path) throw new NotFound(`${path} is a staging path of volume ${volumeId}, not a target of staging path ${stagingPath}`);
+    if (stagingPath && stagingPath !== path)
+      throw new NotFound(
+        `${path} is a staging path of volume ${volumeId}, not a target of staging path ${stagingPath}`,
+      );
     return { state: own, stagingPath: path, isStaging: true };
   }
   const rec = await index.lookup(path);
@@ -137,7 +145,8 @@ export async function locate(index: PublishIndex, volumeId: string, path: string
   if (!staging) throw new NotFound(`volume ${volumeId} is neither staged nor published at ${path}`);
   const s = await readState(staging);
   if (!s) throw new NotFound(`volume ${volumeId} is not staged at ${staging}`);
-  if (s.volumeId !== volumeId) throw new NotFound(`staging path ${staging} holds volume ${s.volumeId}, not ${volumeId}`);
+  if (s.volumeId !== volumeId)
+    throw new NotFound(`staging path ${staging} holds volume ${s.volumeId}, not ${volumeId}`);
   if (!s.targets.includes(path)) throw new NotFound(`volume ${volumeId} is not published at ${path}`);
   return { state: s, stagingPath: staging, isStaging: false };
 }

@@ -40,7 +40,10 @@ export interface UnstageDeps {
 
 export async function unstageVolume(d: UnstageDeps, volumeId: string, staging: string): Promise<void> {
   const s = await readState(staging);
-  if (s && s.volumeId !== volumeId) throw new FailedPrecondition(`staging path ${staging} holds volume ${s.volumeId}, not ${volumeId}; nothing was done`);
+  if (s && s.volumeId !== volumeId)
+    throw new FailedPrecondition(
+      `staging path ${staging} holds volume ${s.volumeId}, not ${volumeId}; nothing was done`,
+    );
   if (!s || s.attach !== 'iscsi' || !s.targetIqn) {
     await d.mounter.unmount(staging);
     await removeState(staging);
@@ -56,20 +59,30 @@ export async function unstageVolume(d: UnstageDeps, volumeId: string, staging: s
   const users: string[] = [];
   for (const disk of now.disks) users.push(...(await diskUse(disk.name, others, sys)).users);
   if (users.length > 0) {
-    throw new FailedPrecondition(`volume ${volumeId} is still in use on this node: ${[...new Set(users)].join('; ')}; nothing was unmounted or logged out`);
+    throw new FailedPrecondition(
+      `volume ${volumeId} is still in use on this node: ${[...new Set(users)].join('; ')}; nothing was unmounted or logged out`,
+    );
   }
   await d.mounter.unmount(staging);
   // A session that is not logged in is not probed: opening its disk can block until its recovery timeout.
   if (now.device && now.disks.every((x) => x.sessionState === 'LOGGED_IN')) {
     const seen = await (d.probe ?? probeExclusive)(now.device);
     if (seen === 'busy') {
-      throw new FailedPrecondition(`volume ${volumeId}: ${now.device} is claimed by the kernel (open with O_EXCL is refused: mounted in another mount namespace or opened exclusively); the session stays up`);
+      throw new FailedPrecondition(
+        `volume ${volumeId}: ${now.device} is claimed by the kernel (open with O_EXCL is refused: mounted in another mount namespace or opened exclusively); the session stays up`,
+      );
     }
   }
   const portals = [...new Set([...s.portals])];
   await detachIscsi(
     { runner: d.runner, iscsi: d.iscsi, multipath: d.multipath, ...sys },
-    { targetIqn: s.targetIqn, portals, lun: s.lun, disks: now.disks.map((x) => x.name), ...(now.multipath ? { multipathMap: now.multipath.name } : {}) },
+    {
+      targetIqn: s.targetIqn,
+      portals,
+      lun: s.lun,
+      disks: now.disks.map((x) => x.name),
+      ...(now.multipath ? { multipathMap: now.multipath.name } : {}),
+    },
   );
   await removeState(staging);
 }

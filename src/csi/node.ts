@@ -90,7 +90,12 @@ interface NodeContext {
   index: PublishIndex;
 }
 
-async function attach(n: NodeContext, r: { volume_id: string; publish_context: Record<string, string>; secrets: Record<string, string> }, signal: AbortSignal, log: Logger): Promise<Omit<StageState, 'block' | 'targets' | 'fsType'>> {
+async function attach(
+  n: NodeContext,
+  r: { volume_id: string; publish_context: Record<string, string>; secrets: Record<string, string> },
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Omit<StageState, 'block' | 'targets' | 'fsType'>> {
   const ctx = r.publish_context;
   if (ctx['attach'] === 'local') {
     const device = requireField('publish_context.devicePath', ctx['devicePath']);
@@ -98,13 +103,19 @@ async function attach(n: NodeContext, r: { volume_id: string; publish_context: R
     return { volumeId: r.volume_id, attach: 'local', portals: [], lun: 0, device, disks: [] };
   }
   const iqn = requireField('publish_context.targetIqn', ctx['targetIqn']);
-  const portals = requireField('publish_context.portals', ctx['portals']).split(',').map((p) => p.trim()).filter(Boolean);
+  const portals = requireField('publish_context.portals', ctx['portals'])
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const lun = Number(requireField('publish_context.lun', ctx['lun']));
   if (!Number.isInteger(lun) || lun < 0) throw new InvalidArgument('publish_context.lun', 'must be a LUN number');
   const chap = chapFromSecrets(r.secrets, r.volume_id, 'secrets');
   if (portals.length > 1) {
     const problem = await multipathProblem(n.o.runner, { signal });
-    if (problem) throw new FailedPrecondition(`volume ${r.volume_id} has ${portals.length} portals and needs dm-multipath: ${problem}`);
+    if (problem)
+      throw new FailedPrecondition(
+        `volume ${r.volume_id} has ${portals.length} portals and needs dm-multipath: ${problem}`,
+      );
   }
   const disks: string[] = [];
   const wwids: string[] = [];
@@ -117,7 +128,8 @@ async function attach(n: NodeContext, r: { volume_id: string; publish_context: R
     // scheduler none for a network disk (src/iscsi-initiator/queue.ts); never fatal
     const tuned = await tuneIscsiDisk(name);
     if (tuned.changed.length > 0) log.info({ disk: name, set: tuned.changed }, 'iSCSI disk queue tuned');
-    if (tuned.failed.length > 0) log.warn({ disk: name, failed: tuned.failed }, 'iSCSI disk queue settings not applied: the kernel defaults stay');
+    if (tuned.failed.length > 0)
+      log.warn({ disk: name, failed: tuned.failed }, 'iSCSI disk queue settings not applied: the kernel defaults stay');
     disks.push(name);
     const wwid = (await scsiDiskIdentity(name))?.wwid;
     if (wwid && !wwids.includes(wwid)) wwids.push(wwid);
@@ -132,13 +144,26 @@ async function attach(n: NodeContext, r: { volume_id: string; publish_context: R
       await sleep(250, signal);
       map = await n.multipath.mapOf(disks);
     }
-    if (!map) throw new FailedPrecondition(`no dm-multipath map formed over ${disks.join(', ')} within ${Math.round(n.o.deviceTimeoutMs / 1000)} s: is this WWID blacklisted in multipathd's configuration?`);
+    if (!map)
+      throw new FailedPrecondition(
+        `no dm-multipath map formed over ${disks.join(', ')} within ${Math.round(n.o.deviceTimeoutMs / 1000)} s: is this WWID blacklisted in multipathd's configuration?`,
+      );
     // the map exists in sysfs before udev makes its /dev/mapper link (seen in the VM tier: wipefs found no device)
     await waitForDevice(map.devicePath, Math.max(until - Date.now(), 5_000), signal);
     device = map.devicePath;
     multipathMap = map.name;
   }
-  return { volumeId: r.volume_id, attach: 'iscsi', targetIqn: iqn, portals, lun, device, disks, wwids, ...(multipathMap ? { multipathMap } : {}) };
+  return {
+    volumeId: r.volume_id,
+    attach: 'iscsi',
+    targetIqn: iqn,
+    portals,
+    lun,
+    device,
+    disks,
+    wwids,
+    ...(multipathMap ? { multipathMap } : {}),
+  };
 }
 
 /** `mountPath` is the staging mount (the publish targets may be read-only binds on purpose). */
@@ -156,7 +181,12 @@ async function condition(n: NodeContext, s: StageState, mountPath: string): Prom
   return { abnormal: false, message: 'volume is healthy' };
 }
 
-async function stage(n: NodeContext, r: NodeStageVolumeRequest__Output, signal: AbortSignal, log: Logger): Promise<Record<string, never>> {
+async function stage(
+  n: NodeContext,
+  r: NodeStageVolumeRequest__Output,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Record<string, never>> {
   const cap = capability('volume_capability', r.volume_capability);
   const block = cap.access_type === 'block';
   const readOnly = READER_ONLY.has(cap.access_mode?.mode ?? '');
@@ -164,9 +194,16 @@ async function stage(n: NodeContext, r: NodeStageVolumeRequest__Output, signal: 
   const mkfsArgs = r.volume_context['mkfsOptions'] ? parseMkfsArgs(r.volume_context['mkfsOptions']) : [];
   await ensureDir(r.staging_target_path);
   const prior = await readState(r.staging_target_path);
-  if (prior && prior.volumeId !== r.volume_id) throw new FailedPrecondition(`staging path ${r.staging_target_path} holds volume ${prior.volumeId}`);
+  if (prior && prior.volumeId !== r.volume_id)
+    throw new FailedPrecondition(`staging path ${r.staging_target_path} holds volume ${prior.volumeId}`);
   const attached = await attach(n, r, signal, log);
-  const state: StageState = { ...attached, block, ...(fsType ? { fsType } : {}), ...(readOnly ? { readOnly } : {}), targets: prior?.targets ?? [] };
+  const state: StageState = {
+    ...attached,
+    block,
+    ...(fsType ? { fsType } : {}),
+    ...(readOnly ? { readOnly } : {}),
+    targets: prior?.targets ?? [],
+  };
   await writeState(r.staging_target_path, state);
   if (block || !fsType) return {};
   // Both read-only probes at once: blkid names the file system, wipefs sees every signature (blank = neither finds anything).
@@ -174,15 +211,29 @@ async function stage(n: NodeContext, r: NodeStageVolumeRequest__Output, signal: 
   const found = probed?.type;
   const formatting = !found;
   if (!found) {
-    if (readOnly) throw new FailedPrecondition(`volume ${r.volume_id} holds no file system and is staged through ${cap.access_mode?.mode}: a reader-only volume is never formatted (stage it once through a writer mode to format it)`);
-    if (probed || !noSignatures) throw new FailedPrecondition(`device ${state.device} is not blank (partition table or unknown signature); refusing to format it`);
+    if (readOnly)
+      throw new FailedPrecondition(
+        `volume ${r.volume_id} holds no file system and is staged through ${cap.access_mode?.mode}: a reader-only volume is never formatted (stage it once through a writer mode to format it)`,
+      );
+    if (probed || !noSignatures)
+      throw new FailedPrecondition(
+        `device ${state.device} is not blank (partition table or unknown signature); refusing to format it`,
+      );
     await mkfs(n.o.runner, fsType, state.device, { extraArgs: mkfsArgs, signal });
   } else if (found !== fsType) {
-    throw new FailedPrecondition(`volume ${r.volume_id} holds a ${found} file system, not ${fsType}; it is never reformatted`);
+    throw new FailedPrecondition(
+      `volume ${r.volume_id} holds a ${found} file system, not ${fsType}; it is never reformatted`,
+    );
   }
   await ensureDir(r.staging_target_path);
   const options = withXfsNoUuid(fsType, cap.mount?.mount_flags ?? []);
-  await n.mounter.mount(state.device, r.staging_target_path, fsType, readOnly ? readOnlyMountOptions(fsType, options) : options, { signal });
+  await n.mounter.mount(
+    state.device,
+    r.staging_target_path,
+    fsType,
+    readOnly ? readOnlyMountOptions(fsType, options) : options,
+    { signal },
+  );
   // A file system made just now spans its device; a restore into a larger volume does not.
   if (readOnly || formatting) return {};
   const dev = await deviceSize(n.o.runner, state.device);
@@ -218,7 +269,9 @@ function validateUnpublish(r: NodeUnpublishVolumeRequest__Output): void {
 }
 
 /** NodeGetVolumeStats and NodeExpandVolume. */
-function validateVolumePath<R extends { volume_id: string; volume_path: string; staging_target_path: string }>(r: R): void {
+function validateVolumePath<R extends { volume_id: string; volume_path: string; staging_target_path: string }>(
+  r: R,
+): void {
   requireField('volume_id', r.volume_id);
   checkVolumePath(r.volume_path);
   if (r.staging_target_path) assertSafePath('staging_target_path', r.staging_target_path);
@@ -226,10 +279,19 @@ function validateVolumePath<R extends { volume_id: string; volume_path: string; 
 
 // ---------------------------------------------------------------- handlers
 
-async function stageVolume(n: NodeContext, r: NodeStageVolumeRequest__Output, signal: AbortSignal, log: Logger): Promise<Record<string, never>> {
+async function stageVolume(
+  n: NodeContext,
+  r: NodeStageVolumeRequest__Output,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Record<string, never>> {
   const leave = n.o.gate?.enter(r.publish_context['targetIqn']);
   try {
-    return await withStageRollback({ runner: n.o.runner, iscsi: n.o.iscsi, multipath: n.multipath, mounter: n.mounter, log: n.log }, r, () => stage(n, r, signal, log));
+    return await withStageRollback(
+      { runner: n.o.runner, iscsi: n.o.iscsi, multipath: n.multipath, mounter: n.mounter, log: n.log },
+      r,
+      () => stage(n, r, signal, log),
+    );
   } finally {
     leave?.();
   }
@@ -238,7 +300,11 @@ async function stageVolume(n: NodeContext, r: NodeStageVolumeRequest__Output, si
 async function unstage(n: NodeContext, r: NodeUnstageVolumeRequest__Output): Promise<Record<string, never>> {
   const leave = n.o.gate?.enter();
   try {
-    await unstageVolume({ runner: n.o.runner, iscsi: n.o.iscsi, multipath: n.multipath, mounter: n.mounter }, r.volume_id, r.staging_target_path);
+    await unstageVolume(
+      { runner: n.o.runner, iscsi: n.o.iscsi, multipath: n.multipath, mounter: n.mounter },
+      r.volume_id,
+      r.staging_target_path,
+    );
     return {};
   } finally {
     leave?.();
@@ -248,13 +314,16 @@ async function unstage(n: NodeContext, r: NodeUnstageVolumeRequest__Output): Pro
 async function publishVolume(n: NodeContext, r: NodePublishVolumeRequest__Output): Promise<Record<string, never>> {
   const cap = capability('volume_capability', r.volume_capability);
   const s = await readState(r.staging_target_path);
-  if (!s || s.volumeId !== r.volume_id) throw new FailedPrecondition(`volume ${r.volume_id} is not staged at ${r.staging_target_path}`);
+  if (!s || s.volumeId !== r.volume_id)
+    throw new FailedPrecondition(`volume ${r.volume_id} is not staged at ${r.staging_target_path}`);
   const mode = cap.access_mode?.mode ?? '';
   // Targets recorded but no longer mounted (unpublished while an older version ran, lost to a reboot) do not count.
   const others: string[] = [];
   for (const t of s.targets) if (t !== r.target_path && (await n.mounter.isMountPoint(t))) others.push(t);
   if (ONE_TARGET.has(mode) && others.length > 0) {
-    throw new FailedPrecondition(`volume ${r.volume_id} is already published at ${others[0]} and ${mode} allows one target path`);
+    throw new FailedPrecondition(
+      `volume ${r.volume_id} is already published at ${others[0]} and ${mode} allows one target path`,
+    );
   }
   const readOnly = r.readonly || READER_ONLY.has(mode) || s.readOnly === true;
   if (s.block) {
@@ -272,7 +341,8 @@ async function publishVolume(n: NodeContext, r: NodePublishVolumeRequest__Output
 
 async function unpublishVolume(n: NodeContext, r: NodeUnpublishVolumeRequest__Output): Promise<Record<string, never>> {
   const rec = await n.index.lookup(r.target_path);
-  if (rec && rec.volumeId !== r.volume_id) throw new NotFound(`target path ${r.target_path} holds volume ${rec.volumeId}, not ${r.volume_id}`);
+  if (rec && rec.volumeId !== r.volume_id)
+    throw new NotFound(`target path ${r.target_path} holds volume ${rec.volumeId}, not ${r.volume_id}`);
   await n.mounter.unmount(r.target_path);
   await removeTarget(r.target_path);
   // Forget the target in its stage state (so it no longer counts as a publish), then the index entry.
@@ -288,7 +358,12 @@ async function unpublishVolume(n: NodeContext, r: NodeUnpublishVolumeRequest__Ou
 
 async function volumeStats(n: NodeContext, r: NodeGetVolumeStatsRequest__Output): Promise<NodeGetVolumeStatsResponse> {
   await requireExisting(r.volume_path);
-  const { state: s, stagingPath } = await locate(n.index, r.volume_id, r.volume_path, r.staging_target_path || undefined);
+  const { state: s, stagingPath } = await locate(
+    n.index,
+    r.volume_id,
+    r.volume_path,
+    r.staging_target_path || undefined,
+  );
   const volume_condition = await condition(n, s, stagingPath);
   if (s.block) {
     const total = await deviceSize(n.o.runner, s.device).catch(() => 0);
@@ -304,16 +379,29 @@ async function volumeStats(n: NodeContext, r: NodeGetVolumeStatsRequest__Output)
   };
 }
 
-async function expandVolume(n: NodeContext, r: NodeExpandVolumeRequest__Output, signal: AbortSignal): Promise<NodeExpandVolumeResponse> {
+async function expandVolume(
+  n: NodeContext,
+  r: NodeExpandVolumeRequest__Output,
+  signal: AbortSignal,
+): Promise<NodeExpandVolumeResponse> {
   await requireExisting(r.volume_path);
-  const { state: s, stagingPath: staging } = await locate(n.index, r.volume_id, r.volume_path, r.staging_target_path || undefined);
-  if (s.readOnly && !s.block) throw new FailedPrecondition(`volume ${r.volume_id} is staged read-only (reader-only access mode); its file system is not grown on this node`);
+  const { state: s, stagingPath: staging } = await locate(
+    n.index,
+    r.volume_id,
+    r.volume_path,
+    r.staging_target_path || undefined,
+  );
+  if (s.readOnly && !s.block)
+    throw new FailedPrecondition(
+      `volume ${r.volume_id} is staged read-only (reader-only access mode); its file system is not grown on this node`,
+    );
   const want = Number(r.capacity_range?.required_bytes ?? 0);
   if (s.attach === 'iscsi' && s.targetIqn) await n.o.iscsi.rescan(s.targetIqn, { signal });
   const until = Date.now() + n.o.deviceTimeoutMs;
   if (s.multipathMap) await n.multipath.resize(s.multipathMap, { signal });
   while (want > 0 && (await deviceSize(n.o.runner, s.device)) < want) {
-    if (Date.now() > until) throw new FailedPrecondition(`device ${s.device} did not grow to ${want} bytes after the rescan`);
+    if (Date.now() > until)
+      throw new FailedPrecondition(`device ${s.device} did not grow to ${want} bytes after the rescan`);
     await sleep(250, signal);
     if (s.multipathMap) await n.multipath.resize(s.multipathMap, { signal });
   }
@@ -328,16 +416,62 @@ const NODE_CAPABILITIES = ['STAGE_UNSTAGE_VOLUME', 'EXPAND_VOLUME', 'GET_VOLUME_
 
 /** Each RPC: its validation, its lock keys and its handler, through the one unary adapter. */
 export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
-  const n: NodeContext = { o, log: deps.log, mounter: new Mounter(o.runner), probe: new BlockProbe(o.runner), multipath: new Multipath(o.runner), index: new PublishIndex(o.publishIndexDir) };
+  const n: NodeContext = {
+    o,
+    log: deps.log,
+    mounter: new Mounter(o.runner),
+    probe: new BlockProbe(o.runner),
+    multipath: new Multipath(o.runner),
+    index: new PublishIndex(o.publishIndexDir),
+  };
   const lockVolume = <R extends { volume_id: string }>(r: R) => [`node:${r.volume_id}`];
   return {
-    NodeGetInfo: unary('Node/NodeGetInfo', { quiet: true, handle: async () => ({ node_id: o.csiNodeId, max_volumes_per_node: String(o.maxVolumesPerNode), accessible_topology: null }) }, deps),
-    NodeGetCapabilities: unary('Node/NodeGetCapabilities', { quiet: true, handle: async () => ({ capabilities: NODE_CAPABILITIES.map((type) => ({ rpc: { type } })) }) }, deps),
-    NodeStageVolume: unary('Node/NodeStageVolume', { validate: validateStage, lockKeys: lockVolume, handle: (r, ctx) => stageVolume(n, r, ctx.signal, ctx.log) }, deps),
-    NodeUnstageVolume: unary('Node/NodeUnstageVolume', { validate: validateUnstage, lockKeys: lockVolume, handle: (r) => unstage(n, r) }, deps),
-    NodePublishVolume: unary('Node/NodePublishVolume', { validate: validatePublish, lockKeys: lockVolume, handle: (r) => publishVolume(n, r) }, deps),
-    NodeUnpublishVolume: unary('Node/NodeUnpublishVolume', { validate: validateUnpublish, lockKeys: lockVolume, handle: (r) => unpublishVolume(n, r) }, deps),
-    NodeGetVolumeStats: unary('Node/NodeGetVolumeStats', { validate: validateVolumePath, handle: (r) => volumeStats(n, r) }, deps),
-    NodeExpandVolume: unary('Node/NodeExpandVolume', { validate: validateVolumePath, lockKeys: lockVolume, handle: (r, ctx) => expandVolume(n, r, ctx.signal) }, deps),
+    NodeGetInfo: unary(
+      'Node/NodeGetInfo',
+      {
+        quiet: true,
+        handle: async () => ({
+          node_id: o.csiNodeId,
+          max_volumes_per_node: String(o.maxVolumesPerNode),
+          accessible_topology: null,
+        }),
+      },
+      deps,
+    ),
+    NodeGetCapabilities: unary(
+      'Node/NodeGetCapabilities',
+      { quiet: true, handle: async () => ({ capabilities: NODE_CAPABILITIES.map((type) => ({ rpc: { type } })) }) },
+      deps,
+    ),
+    NodeStageVolume: unary(
+      'Node/NodeStageVolume',
+      { validate: validateStage, lockKeys: lockVolume, handle: (r, ctx) => stageVolume(n, r, ctx.signal, ctx.log) },
+      deps,
+    ),
+    NodeUnstageVolume: unary(
+      'Node/NodeUnstageVolume',
+      { validate: validateUnstage, lockKeys: lockVolume, handle: (r) => unstage(n, r) },
+      deps,
+    ),
+    NodePublishVolume: unary(
+      'Node/NodePublishVolume',
+      { validate: validatePublish, lockKeys: lockVolume, handle: (r) => publishVolume(n, r) },
+      deps,
+    ),
+    NodeUnpublishVolume: unary(
+      'Node/NodeUnpublishVolume',
+      { validate: validateUnpublish, lockKeys: lockVolume, handle: (r) => unpublishVolume(n, r) },
+      deps,
+    ),
+    NodeGetVolumeStats: unary(
+      'Node/NodeGetVolumeStats',
+      { validate: validateVolumePath, handle: (r) => volumeStats(n, r) },
+      deps,
+    ),
+    NodeExpandVolume: unary(
+      'Node/NodeExpandVolume',
+      { validate: validateVolumePath, lockKeys: lockVolume, handle: (r, ctx) => expandVolume(n, r, ctx.signal) },
+      deps,
+    ),
   };
 }

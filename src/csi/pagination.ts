@@ -7,7 +7,11 @@ import { Aborted, InvalidArgument } from '../errors.js';
 
 const PREFIX = 'after:';
 
-export function page<T extends { id: string }>(items: readonly T[], maxEntries: number, startingToken: string): { entries: T[]; nextToken: string } {
+export function page<T extends { id: string }>(
+  items: readonly T[],
+  maxEntries: number,
+  startingToken: string,
+): { entries: T[]; nextToken: string } {
   if (maxEntries < 0) throw new InvalidArgument('max_entries', 'must not be negative');
   const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   let start = 0;

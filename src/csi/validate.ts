@@ -26,7 +26,8 @@ const SUPPORTED_FS = ['', 'ext4', 'xfs'];
 /** undefined when supported, otherwise why not. */
 export function unsupportedReason(cap: VolumeCapability__Output): string | undefined {
   const mode = cap.access_mode?.mode ?? 'UNKNOWN';
-  if (!(SUPPORTED_MODES as readonly string[]).includes(mode)) return `access mode ${mode} is not supported (supported: ${SUPPORTED_MODES.join(', ')})`;
+  if (!(SUPPORTED_MODES as readonly string[]).includes(mode))
+    return `access mode ${mode} is not supported (supported: ${SUPPORTED_MODES.join(', ')})`;
   if (cap.access_type === 'mount') {
     const fs = cap.mount?.fs_type ?? '';
     if (!SUPPORTED_FS.includes(fs)) return `fs_type ${fs} is not supported (ext4, xfs)`;
@@ -38,16 +39,23 @@ export function unsupportedReason(cap: VolumeCapability__Output): string | undef
 }
 
 /** Checks presence and shape; unsupported modes are reported by the caller (INVALID_ARGUMENT here, or unconfirmed in ValidateVolumeCapabilities). */
-export function requireCapabilities(field: string, caps: VolumeCapability__Output[] | undefined): VolumeCapability__Output[] {
+export function requireCapabilities(
+  field: string,
+  caps: VolumeCapability__Output[] | undefined,
+): VolumeCapability__Output[] {
   if (!caps || caps.length === 0) throw new InvalidArgument(field, 'at least one volume capability is required');
   caps.forEach((c, i) => {
     if (!c.access_mode) throw new InvalidArgument(`${field}[${i}].access_mode`, 'is required');
-    if (c.access_type !== 'mount' && c.access_type !== 'block') throw new InvalidArgument(`${field}[${i}]`, 'access_type (mount or block) is required');
+    if (c.access_type !== 'mount' && c.access_type !== 'block')
+      throw new InvalidArgument(`${field}[${i}]`, 'access_type (mount or block) is required');
   });
   return caps;
 }
 
-export function requireSupportedCapabilities(field: string, caps: VolumeCapability__Output[] | undefined): VolumeCapability__Output[] {
+export function requireSupportedCapabilities(
+  field: string,
+  caps: VolumeCapability__Output[] | undefined,
+): VolumeCapability__Output[] {
   const checked = requireCapabilities(field, caps);
   checked.forEach((c, i) => {
     const why = unsupportedReason(c);

@@ -46,11 +46,15 @@ export class ExecaRunner implements CommandRunner {
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
     const stderr = typeof r.stderr === 'string' ? r.stderr : '';
     const ok =
-      !r.timedOut && !r.isCanceled && exitCode !== undefined && (exitCode === 0 || (options.okExitCodes ?? []).includes(exitCode));
+      !r.timedOut &&
+      !r.isCanceled &&
+      exitCode !== undefined &&
+      (exitCode === 0 || (options.okExitCodes ?? []).includes(exitCode));
     this.observer?.onFinish({ argv: redactArgv(argv, options.secrets), durationMs, exitCode, ok });
     if (ok) return { stdout, stderr, exitCode, durationMs };
     // ENOENT and friends: no exit code, the message says why.
-    const spawnError = exitCode === undefined && !r.timedOut && !r.isCanceled ? String(r.originalMessage ?? r.message ?? '') : '';
+    const spawnError =
+      exitCode === undefined && !r.timedOut && !r.isCanceled ? String(r.originalMessage ?? r.message ?? '') : '';
     throw new CommandFailed({
       argv: redactArgv(argv, options.secrets),
       exitCode,

@@ -60,7 +60,11 @@ export function parseWipefsJson(text: string): WipefsSignature[] {
     const v = s[k];
     return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
   };
-  return (doc.signatures ?? []).map((s) => ({ device: field(s, 'device'), offset: field(s, 'offset'), type: field(s, 'type') }));
+  return (doc.signatures ?? []).map((s) => ({
+    device: field(s, 'device'),
+    offset: field(s, 'offset'),
+    type: field(s, 'type'),
+  }));
 }
 
 export interface ProbeCallOptions {
@@ -84,7 +88,9 @@ export class BlockProbe {
     });
     if (r.exitCode === BLKID_NOTHING_FOUND) return undefined;
     if (r.exitCode === BLKID_AMBIVALENT) {
-      throw new FailedPrecondition(`${device} carries several conflicting signatures (blkid: ambivalent result); refusing to use or format it`);
+      throw new FailedPrecondition(
+        `${device} carries several conflicting signatures (blkid: ambivalent result); refusing to use or format it`,
+      );
     }
     return parseBlkidExport(r.stdout);
   }
@@ -102,7 +108,10 @@ export class BlockProbe {
 
   /** wipefs's half of isBlank(), for a caller that has just probed the device with blkid and found nothing. */
   async noSignatures(device: string, o: ProbeCallOptions = {}): Promise<boolean> {
-    const r = await this.runner.run(['wipefs', '-n', '-J', device], { signal: o.signal, timeoutMs: o.timeoutMs ?? 60_000 });
+    const r = await this.runner.run(['wipefs', '-n', '-J', device], {
+      signal: o.signal,
+      timeoutMs: o.timeoutMs ?? 60_000,
+    });
     return parseWipefsJson(r.stdout).length === 0;
   }
 }

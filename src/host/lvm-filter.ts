@@ -31,7 +31,8 @@ import { stat } from 'node:fs/promises';
 import { CommandFailed } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 
-export const RECOMMENDED_GLOBAL_FILTER = 'global_filter = [ "r|^/dev/disk/by-path/.*-iscsi-.*|", "r|^/dev/disk/by-id/dm-uuid-mpath-.*|" ]';
+export const RECOMMENDED_GLOBAL_FILTER =
+  'global_filter = [ "r|^/dev/disk/by-path/.*-iscsi-.*|", "r|^/dev/disk/by-id/dm-uuid-mpath-.*|" ]';
 
 export interface LvmDeviceSettings {
   globalFilter: string[];
@@ -47,7 +48,8 @@ export function parseLvmconfigDevices(text: string): LvmDeviceSettings {
     const m = /^\s*([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
     if (m) values.set(m[1] ?? '', m[2] ?? '');
   }
-  const strings = (v: string | undefined): string[] => [...(v ?? '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => (x[1] ?? '').replace(/\\(.)/g, '$1'));
+  const strings = (v: string | undefined): string[] =>
+    [...(v ?? '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => (x[1] ?? '').replace(/\\(.)/g, '$1'));
   return {
     // lvm2's defaults when a line is missing
     globalFilter: values.has('global_filter') ? strings(values.get('global_filter')) : ['a|.*|'],
@@ -68,7 +70,8 @@ const CLOSERS: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
 export function parseFilterRule(entry: string): Rule {
   const kind = entry[0];
   const open = entry[1];
-  if ((kind !== 'a' && kind !== 'r') || open === undefined) throw new Error(`filter entry ${JSON.stringify(entry)} must start with a or r and a delimiter`);
+  if ((kind !== 'a' && kind !== 'r') || open === undefined)
+    throw new Error(`filter entry ${JSON.stringify(entry)} must start with a or r and a delimiter`);
   const close = CLOSERS[open] ?? open;
   const end = entry.lastIndexOf(close);
   if (end < 2) throw new Error(`filter entry ${JSON.stringify(entry)} has no closing ${close}`);
@@ -99,18 +102,34 @@ export function sampleIscsiDeviceNames(iqnPrefix: string): { disk: string[]; mul
       `/dev/disk/by-id/wwn-0x${wwid.slice(1)}`,
       '/dev/block/8:16',
     ],
-    multipath: ['/dev/dm-7', '/dev/mapper/mpathb', `/dev/mapper/${wwid}`, `/dev/disk/by-id/dm-uuid-mpath-${wwid}`, '/dev/disk/by-id/dm-name-mpathb', '/dev/block/254:7'],
+    multipath: [
+      '/dev/dm-7',
+      '/dev/mapper/mpathb',
+      `/dev/mapper/${wwid}`,
+      `/dev/disk/by-id/dm-uuid-mpath-${wwid}`,
+      '/dev/disk/by-id/dm-name-mpathb',
+      '/dev/block/254:7',
+    ],
   };
 }
 
 /** Why the host's LVM would use iSCSI disks, or undefined when it would not (pure: see the module comment). */
-export function lvmIscsiProblem(s: LvmDeviceSettings, devicesFileExists: boolean, iqnPrefix: string): string | undefined {
+export function lvmIscsiProblem(
+  s: LvmDeviceSettings,
+  devicesFileExists: boolean,
+  iqnPrefix: string,
+): string | undefined {
   if (s.useDevicesFile && devicesFileExists) return undefined;
   const samples = sampleIscsiDeviceNames(iqnPrefix);
   const passes = (names: string[]) => filterAccepts(s.globalFilter, names) && filterAccepts(s.filter, names);
-  const open = [passes(samples.disk) ? 'iSCSI disks' : '', passes(samples.multipath) ? 'multipath maps over them' : ''].filter(Boolean);
+  const open = [
+    passes(samples.disk) ? 'iSCSI disks' : '',
+    passes(samples.multipath) ? 'multipath maps over them' : '',
+  ].filter(Boolean);
   if (open.length === 0) return undefined;
-  const devicesFileNote = s.useDevicesFile ? ` (use_devicesfile=1, but the devices file ${s.devicesFile} does not exist, so LVM uses every device)` : '';
+  const devicesFileNote = s.useDevicesFile
+    ? ` (use_devicesfile=1, but the devices file ${s.devicesFile} does not exist, so LVM uses every device)`
+    : '';
   return (
     `the host's LVM would scan ${open.join(' and ')} attached by this node${devicesFileNote}: devices/global_filter ${JSON.stringify(s.globalFilter)} and devices/filter ${JSON.stringify(s.filter)} do not reject them, ` +
     `so a volume group a tenant made inside a volume could be activated on this node. Add to the devices section of /etc/lvm/lvm.conf: ${RECOMMENDED_GLOBAL_FILTER} ` +
@@ -118,25 +137,44 @@ export function lvmIscsiProblem(s: LvmDeviceSettings, devicesFileExists: boolean
   );
 }
 
-export type LvmCheck = { status: 'ok'; how: 'devices file' | 'filter' } | { status: 'problem' | 'unknown'; message: string };
+export type LvmCheck =
+  { status: 'ok'; how: 'devices file' | 'filter' } | { status: 'problem' | 'unknown'; message: string };
 
 /** Runs lvmconfig (the host's lvm.conf, no --config of the plugin's) and evaluates it. Never throws for a missing or failing lvmconfig: "unknown". */
-export async function checkHostLvmIgnoresIscsi(runner: CommandRunner, o: { iqnPrefix: string; lvmSystemDir?: string; signal?: AbortSignal }): Promise<LvmCheck> {
+export async function checkHostLvmIgnoresIscsi(
+  runner: CommandRunner,
+  o: { iqnPrefix: string; lvmSystemDir?: string; signal?: AbortSignal },
+): Promise<LvmCheck> {
   let text: string;
   try {
-    const argv = ['lvmconfig', '--typeconfig', 'full', 'devices/global_filter', 'devices/filter', 'devices/use_devicesfile', 'devices/devicesfile'];
+    const argv = [
+      'lvmconfig',
+      '--typeconfig',
+      'full',
+      'devices/global_filter',
+      'devices/filter',
+      'devices/use_devicesfile',
+      'devices/devicesfile',
+    ];
     text = (await runner.run(argv, { timeoutMs: 30_000, signal: o.signal })).stdout;
   } catch (e) {
     if (!(e instanceof CommandFailed) || e.cancelled) throw e;
-    return { status: 'unknown', message: `could not check that the host's LVM ignores iSCSI disks (${e.message}); make sure lvm.conf has ${RECOMMENDED_GLOBAL_FILTER}` };
+    return {
+      status: 'unknown',
+      message: `could not check that the host's LVM ignores iSCSI disks (${e.message}); make sure lvm.conf has ${RECOMMENDED_GLOBAL_FILTER}`,
+    };
   }
   const s = parseLvmconfigDevices(text);
-  const devicesFileExists = s.useDevicesFile && (await isFile(join(o.lvmSystemDir ?? '/etc/lvm', 'devices', s.devicesFile)));
+  const devicesFileExists =
+    s.useDevicesFile && (await isFile(join(o.lvmSystemDir ?? '/etc/lvm', 'devices', s.devicesFile)));
   let problem: string | undefined;
   try {
     problem = lvmIscsiProblem(s, devicesFileExists, o.iqnPrefix);
   } catch (e) {
-    return { status: 'unknown', message: `could not evaluate the host's LVM filters (${(e as Error).message}); make sure they reject iSCSI disks, e.g. ${RECOMMENDED_GLOBAL_FILTER}` };
+    return {
+      status: 'unknown',
+      message: `could not evaluate the host's LVM filters (${(e as Error).message}); make sure they reject iSCSI disks, e.g. ${RECOMMENDED_GLOBAL_FILTER}`,
+    };
   }
   if (problem) return { status: 'problem', message: problem };
   return { status: 'ok', how: devicesFileExists ? 'devices file' : 'filter' };

@@ -40,7 +40,8 @@ export interface MkfsOptions {
 export function parseMkfsArgs(text: string, field = 'parameters.mkfsOptions'): string[] {
   const args = text.split(/\s+/).filter(Boolean);
   for (const a of args) {
-    if (a.startsWith('/')) throw new InvalidArgument(field, `${JSON.stringify(a)}: paths are not allowed in mkfs options`);
+    if (a.startsWith('/'))
+      throw new InvalidArgument(field, `${JSON.stringify(a)}: paths are not allowed in mkfs options`);
     // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
     if (/[\u0000-\u001f]/.test(a)) throw new InvalidArgument(field, 'must not contain control characters');
   }
@@ -48,11 +49,13 @@ export function parseMkfsArgs(text: string, field = 'parameters.mkfsOptions'): s
 }
 
 export function mkfsArgv(fsType: string, device: string, o: Pick<MkfsOptions, 'label' | 'extraArgs'> = {}): string[] {
-  if (!isSupportedFs(fsType)) throw new InvalidArgument('fs_type', `${JSON.stringify(fsType)} is not supported (${SUPPORTED_FS.join(', ')})`);
+  if (!isSupportedFs(fsType))
+    throw new InvalidArgument('fs_type', `${JSON.stringify(fsType)} is not supported (${SUPPORTED_FS.join(', ')})`);
   const label: string[] = [];
   if (o.label !== undefined) {
     const max = fsType === 'xfs' ? 12 : 16;
-    if (!o.label || o.label.length > max || /[\s/]/.test(o.label)) throw new InvalidArgument('label', `must be 1-${max} characters without spaces or "/"`);
+    if (!o.label || o.label.length > max || /[\s/]/.test(o.label))
+      throw new InvalidArgument('label', `must be 1-${max} characters without spaces or "/"`);
     label.push('-L', o.label);
   }
   return [`mkfs.${fsType}`, '-q', ...label, ...(o.extraArgs ?? []), device];

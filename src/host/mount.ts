@@ -30,7 +30,8 @@ export type MountResult = 'mounted' | 'already-mounted';
 /** Mount options are passed as one -o argument: no commas or whitespace inside a single option. */
 function assertMountOptions(options: readonly string[]): void {
   for (const o of options) {
-    if (!o || /[\s,\0]/.test(o)) throw new InvalidArgument('mount_flags', `${JSON.stringify(o)} is not a single mount option`);
+    if (!o || /[\s,\0]/.test(o))
+      throw new InvalidArgument('mount_flags', `${JSON.stringify(o)} is not a single mount option`);
   }
 }
 
@@ -47,16 +48,24 @@ export class Mounter {
    * (the options are not compared, except read-only vs read-write, which is
    * FailedPrecondition when it differs).
    */
-  async mount(device: string, target: string, fsType: string, options: readonly string[] = [], o: MountCallOptions = {}): Promise<MountResult> {
+  async mount(
+    device: string,
+    target: string,
+    fsType: string,
+    options: readonly string[] = [],
+    o: MountCallOptions = {},
+  ): Promise<MountResult> {
     assertMountOptions(options);
-    if (!/^[a-z0-9_.]+$/.test(fsType)) throw new InvalidArgument('fs_type', `${JSON.stringify(fsType)} is not a file system type`);
+    if (!/^[a-z0-9_.]+$/.test(fsType))
+      throw new InvalidArgument('fs_type', `${JSON.stringify(fsType)} is not a file system type`);
     const cur = await this.mounts.mountAt(target);
     if (cur) {
       if (!(await this.sameDevice(cur, device))) {
         throw new FailedPrecondition(`${target} already has ${cur.source} (${cur.fstype}) mounted, not ${device}`);
       }
       const wantRo = options.includes('ro');
-      if (cur.readOnly !== wantRo) throw new FailedPrecondition(`${target} is mounted ${cur.readOnly ? 'read-only' : 'read-write'} already`);
+      if (cur.readOnly !== wantRo)
+        throw new FailedPrecondition(`${target} is mounted ${cur.readOnly ? 'read-only' : 'read-write'} already`);
       return 'already-mounted';
     }
     const argv = ['mount', '-t', fsType, ...(options.length ? ['-o', options.join(',')] : []), device, target];
@@ -69,21 +78,34 @@ export class Mounter {
    * is remounted read-only. Idempotent: an existing bind from the same file
    * system and sub-tree is kept (and made read-only if it is not yet).
    */
-  async bindMount(source: string, target: string, readOnly: boolean, o: MountCallOptions = {}, extraOptions: readonly string[] = []): Promise<MountResult> {
+  async bindMount(
+    source: string,
+    target: string,
+    readOnly: boolean,
+    o: MountCallOptions = {},
+    extraOptions: readonly string[] = [],
+  ): Promise<MountResult> {
     assertMountOptions(extraOptions);
     const cur = await this.mounts.mountAt(target);
     let result: MountResult = 'already-mounted';
     if (cur) {
-      if (!(await this.isBindOf(cur, source))) throw new FailedPrecondition(`${target} already has ${cur.source} mounted, not a bind of ${source}`);
+      if (!(await this.isBindOf(cur, source)))
+        throw new FailedPrecondition(`${target} already has ${cur.source} mounted, not a bind of ${source}`);
       if (cur.readOnly && !readOnly) throw new FailedPrecondition(`${target} is bind-mounted read-only already`);
       if (cur.readOnly === readOnly) return result;
     } else {
-      await this.runner.run(['mount', '--bind', source, target], { signal: o.signal, timeoutMs: o.timeoutMs ?? 60_000 });
+      await this.runner.run(['mount', '--bind', source, target], {
+        signal: o.signal,
+        timeoutMs: o.timeoutMs ?? 60_000,
+      });
       result = 'mounted';
     }
     if (readOnly || extraOptions.length) {
       const opts = ['remount', 'bind', ...(readOnly ? ['ro'] : []), ...extraOptions];
-      await this.runner.run(['mount', '-o', opts.join(','), target], { signal: o.signal, timeoutMs: o.timeoutMs ?? 60_000 });
+      await this.runner.run(['mount', '-o', opts.join(','), target], {
+        signal: o.signal,
+        timeoutMs: o.timeoutMs ?? 60_000,
+      });
     }
     return result;
   }

@@ -50,7 +50,8 @@ export function parseMountinfo(text: string): MountEntry[] {
     if (!line.trim()) continue;
     const f = line.split(' ');
     const dash = f.indexOf('-', 6);
-    if (f.length < 10 || dash < 0 || dash + 3 > f.length) throw new Error(`unexpected mountinfo line: ${JSON.stringify(line)}`);
+    if (f.length < 10 || dash < 0 || dash + 3 > f.length)
+      throw new Error(`unexpected mountinfo line: ${JSON.stringify(line)}`);
     const fsroot = unescape(f[3] ?? '/');
     const device = unescape(f[dash + 2] ?? '');
     const vfsOptions = opts(f[5]);
@@ -116,6 +117,8 @@ export class MountTable {
   /** Mounts of a device, by its path under any name (/dev/disk/by-path/..., /dev/dm-3): bind mounts of it included. */
   async mountsOf(device: string): Promise<MountEntry[]> {
     const [path, devt] = await Promise.all([canonical(device), deviceNumber(device)]);
-    return (await this.all()).filter((m) => m.device === device || m.device === path || (devt !== undefined && m.majMin === devt));
+    return (await this.all()).filter(
+      (m) => m.device === device || m.device === path || (devt !== undefined && m.majMin === devt),
+    );
   }
 }

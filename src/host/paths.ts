@@ -15,12 +15,14 @@ const MAX_PATH_BYTES = 4096;
 export function assertSafePath(field: string, path: string): string {
   if (!path) throw new InvalidArgument(field, 'is required');
   if (path.includes('\0')) throw new InvalidArgument(field, 'must not contain NUL');
-  if (Buffer.byteLength(path) > MAX_PATH_BYTES) throw new InvalidArgument(field, `is longer than ${MAX_PATH_BYTES} bytes`);
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES)
+    throw new InvalidArgument(field, `is longer than ${MAX_PATH_BYTES} bytes`);
   if (!path.startsWith('/')) throw new InvalidArgument(field, `${JSON.stringify(path)} must be an absolute path`);
   if (path.split('/').includes('..')) throw new InvalidArgument(field, `${JSON.stringify(path)} must not contain ".."`);
   const normal = posix.normalize(path);
   const trimmed = normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
-  if (trimmed !== path) throw new InvalidArgument(field, `${JSON.stringify(path)} is not normalized (expected ${JSON.stringify(trimmed)})`);
+  if (trimmed !== path)
+    throw new InvalidArgument(field, `${JSON.stringify(path)} is not normalized (expected ${JSON.stringify(trimmed)})`);
   return path;
 }
 
@@ -94,10 +96,20 @@ export async function removeTarget(path: string): Promise<'dir' | 'file' | 'miss
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ENOENT') return 'missing';
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new FailedPrecondition(`target path ${path} is not mounted but is a directory with entries; it is never removed recursively (move its contents away, then retry)`);
-    if (code === 'EBUSY') throw new FailedPrecondition(`target path ${path} is still busy (a mount point?); not removed`);
+    if (code === 'ENOTEMPTY' || code === 'EEXIST')
+      throw new FailedPrecondition(
+        `target path ${path} is not mounted but is a directory with entries; it is never removed recursively (move its contents away, then retry)`,
+      );
+    if (code === 'EBUSY')
+      throw new FailedPrecondition(`target path ${path} is still busy (a mount point?); not removed`);
     throw e;
   }
-  const what = st.isFile() ? `a regular file of ${st.size} bytes` : st.isSymbolicLink() ? 'a symbolic link' : 'not a directory or an empty file';
-  throw new FailedPrecondition(`target path ${path} is not mounted but is ${what}; only an empty directory or an empty file (what NodePublishVolume makes) is removed`);
+  const what = st.isFile()
+    ? `a regular file of ${st.size} bytes`
+    : st.isSymbolicLink()
+      ? 'a symbolic link'
+      : 'not a directory or an empty file';
+  throw new FailedPrecondition(
+    `target path ${path} is not mounted but is ${what}; only an empty directory or an empty file (what NodePublishVolume makes) is removed`,
+  );
 }

@@ -20,9 +20,13 @@ export interface SizeCallOptions {
 }
 
 export async function deviceSize(runner: CommandRunner, device: string, o: SizeCallOptions = {}): Promise<number> {
-  const r = await runner.run(['blockdev', '--getsize64', device], { signal: o.signal, timeoutMs: o.timeoutMs ?? 30_000 });
+  const r = await runner.run(['blockdev', '--getsize64', device], {
+    signal: o.signal,
+    timeoutMs: o.timeoutMs ?? 30_000,
+  });
   const n = Number(r.stdout.trim());
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`blockdev --getsize64 ${device} printed ${JSON.stringify(r.stdout.trim())}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`blockdev --getsize64 ${device} printed ${JSON.stringify(r.stdout.trim())}`);
   return n;
 }
 
@@ -44,7 +48,12 @@ export function parseXfsInfoSize(text: string): number {
 }
 
 /** Size of the file system in bytes (what it can grow into is deviceSize). `where` is the device (ext*) or mount point / device (xfs). */
-export async function fsSize(runner: CommandRunner, fsType: string, where: string, o: SizeCallOptions = {}): Promise<number> {
+export async function fsSize(
+  runner: CommandRunner,
+  fsType: string,
+  where: string,
+  o: SizeCallOptions = {},
+): Promise<number> {
   const run = { signal: o.signal, timeoutMs: o.timeoutMs ?? 60_000 };
   if (fsType.startsWith('ext')) return parseDumpe2fsSize((await runner.run(['dumpe2fs', '-h', where], run)).stdout);
   if (fsType === 'xfs') return parseXfsInfoSize((await runner.run(['xfs_info', where], run)).stdout);
@@ -56,7 +65,13 @@ export async function fsSize(runner: CommandRunner, fsType: string, where: strin
  * (mounted or not); xfs: xfs_growfs on the mount point (FailedPrecondition
  * without one).
  */
-export async function growfs(runner: CommandRunner, fsType: string, device: string, mountPoint: string | undefined, o: SizeCallOptions = {}): Promise<void> {
+export async function growfs(
+  runner: CommandRunner,
+  fsType: string,
+  device: string,
+  mountPoint: string | undefined,
+  o: SizeCallOptions = {},
+): Promise<void> {
   const run = { signal: o.signal, timeoutMs: o.timeoutMs ?? 600_000 };
   if (fsType.startsWith('ext')) {
     await runner.run(['resize2fs', device], run);

@@ -16,10 +16,16 @@ const XFS_NOUUID_MOUNT_OPTION = 'nouuid';
 
 /** Mount options with "nouuid" added for XFS (unchanged for other file systems). */
 export function withXfsNoUuid(fsType: string, options: readonly string[]): string[] {
-  return fsType === 'xfs' && !options.includes(XFS_NOUUID_MOUNT_OPTION) ? [...options, XFS_NOUUID_MOUNT_OPTION] : [...options];
+  return fsType === 'xfs' && !options.includes(XFS_NOUUID_MOUNT_OPTION)
+    ? [...options, XFS_NOUUID_MOUNT_OPTION]
+    : [...options];
 }
 
 /** `xfs_admin -U generate DEV` on an unmounted XFS with a clean log. */
-export async function regenerateXfsUuid(runner: CommandRunner, device: string, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+export async function regenerateXfsUuid(
+  runner: CommandRunner,
+  device: string,
+  o: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<void> {
   await runner.run(['xfs_admin', '-U', 'generate', device], { signal: o.signal, timeoutMs: o.timeoutMs ?? 120_000 });
 }

@@ -56,11 +56,16 @@ export async function currentAttachment(a: AttachmentSpec, o: AttachmentOptions)
     }
   }
   const wwids = new Set(disks.map((d) => d.wwid).filter((w): w is string => !!w));
-  if (wwids.size > 1) throw new AttachmentMismatch(`the disks of ${a.targetIqn} LUN ${a.lun} report different WWIDs (${[...wwids].join(', ')}): not touching them`);
+  if (wwids.size > 1)
+    throw new AttachmentMismatch(
+      `the disks of ${a.targetIqn} LUN ${a.lun} report different WWIDs (${[...wwids].join(', ')}): not touching them`,
+    );
   for (const portal of a.portals) {
     const link = await resolveDevice(byPathDevice(portal, a.targetIqn, a.lun, o.byPathDir ?? BY_PATH_DIR));
     if (link && !names.has(link.name)) {
-      throw new AttachmentMismatch(`${link.path} points at ${link.name}, which is not on a session to ${a.targetIqn} (LUN ${a.lun}): not touching it`);
+      throw new AttachmentMismatch(
+        `${link.path} points at ${link.name}, which is not on a session to ${a.targetIqn} (LUN ${a.lun}): not touching it`,
+      );
     }
   }
   if (disks.length === 0) return { disks };
@@ -69,12 +74,16 @@ export async function currentAttachment(a: AttachmentSpec, o: AttachmentOptions)
     const slaves = await dmSlaves(multipath.dm, sys);
     const foreign = slaves.filter((s) => !names.has(s));
     if (foreign.length > 0) {
-      throw new AttachmentMismatch(`multipath map ${multipath.name} (${multipath.dm}) also holds ${foreign.join(', ')}, which are not disks of ${a.targetIqn} LUN ${a.lun}: not touching it`);
+      throw new AttachmentMismatch(
+        `multipath map ${multipath.name} (${multipath.dm}) also holds ${foreign.join(', ')}, which are not disks of ${a.targetIqn} LUN ${a.lun}: not touching it`,
+      );
     }
     const uuid = await dmUuid(multipath.dm, sys);
     const scsiId = [...wwids].map(scsiIdOfWwid)[0];
     if (scsiId && uuid !== `mpath-${scsiId}`) {
-      throw new AttachmentMismatch(`multipath map ${multipath.name} (${multipath.dm}) has uuid ${uuid ?? '(none)'}, not mpath-${scsiId} of ${a.targetIqn}: not touching it`);
+      throw new AttachmentMismatch(
+        `multipath map ${multipath.name} (${multipath.dm}) has uuid ${uuid ?? '(none)'}, not mpath-${scsiId} of ${a.targetIqn}: not touching it`,
+      );
     }
     return { disks, multipath, device: multipath.devicePath };
   }
@@ -86,11 +95,17 @@ export async function currentAttachment(a: AttachmentSpec, o: AttachmentOptions)
  * under a session to targetIqn (and at `lun` when given): the last check
  * before a flush or a delete by name.
  */
-export async function assertDiskOfTarget(name: string, targetIqn: string, o: { lun?: number; sysfsRoot?: string } = {}): Promise<'present' | 'gone'> {
+export async function assertDiskOfTarget(
+  name: string,
+  targetIqn: string,
+  o: { lun?: number; sysfsRoot?: string } = {},
+): Promise<'present' | 'gone'> {
   const id = await scsiDiskIdentity(name, o.sysfsRoot ? { sysfsRoot: o.sysfsRoot } : {});
   if (!id) return 'gone';
   if (id.targetIqn !== targetIqn || (o.lun !== undefined && id.lun !== o.lun)) {
-    throw new AttachmentMismatch(`disk ${name} now belongs to ${id.targetIqn ?? 'no iSCSI session'} (LUN ${id.lun}), not to ${targetIqn}${o.lun !== undefined ? ` LUN ${o.lun}` : ''}: not touching it`);
+    throw new AttachmentMismatch(
+      `disk ${name} now belongs to ${id.targetIqn ?? 'no iSCSI session'} (LUN ${id.lun}), not to ${targetIqn}${o.lun !== undefined ? ` LUN ${o.lun}` : ''}: not touching it`,
+    );
   }
   return 'present';
 }

@@ -28,7 +28,12 @@ export interface ResolvedDevice {
  * login), doubling up to pollMs. Bounded by timeoutMs: Unavailable naming the path when it never appears;
  * the signal rejects at once with an AbortError.
  */
-export async function waitForDevice(path: string, timeoutMs: number, signal?: AbortSignal, o: WaitForDeviceOptions = {}): Promise<ResolvedDevice> {
+export async function waitForDevice(
+  path: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  o: WaitForDeviceOptions = {},
+): Promise<ResolvedDevice> {
   const pollMs = o.pollMs ?? 200;
   let next = Math.min(20, pollMs);
   const until = Date.now() + timeoutMs;
@@ -38,7 +43,9 @@ export async function waitForDevice(path: string, timeoutMs: number, signal?: Ab
     if (found) return found;
     const left = until - Date.now();
     if (left <= 0) {
-      throw new Unavailable(`device ${path} did not appear within ${Math.round(timeoutMs / 100) / 10} s (is the session logged in and the LUN mapped to this initiator?)`);
+      throw new Unavailable(
+        `device ${path} did not appear within ${Math.round(timeoutMs / 100) / 10} s (is the session logged in and the LUN mapped to this initiator?)`,
+      );
     }
     await sleep(Math.min(next, left), signal);
     next = Math.min(next * 2, pollMs);

@@ -42,8 +42,13 @@ export interface DiskUse {
 }
 
 /** Mounts and holders of a disk, its partitions and the multipath map over it, from sysfs and the given mount table. */
-export async function diskUse(disk: string, mounts: readonly MountLike[], o: { sysfsRoot?: string } = {}): Promise<DiskUse> {
-  if (!/^[a-z][a-z0-9]*$/.test(disk)) throw new InvalidArgument('disk', `${JSON.stringify(disk)} is not a kernel disk name`);
+export async function diskUse(
+  disk: string,
+  mounts: readonly MountLike[],
+  o: { sysfsRoot?: string } = {},
+): Promise<DiskUse> {
+  if (!/^[a-z][a-z0-9]*$/.test(disk))
+    throw new InvalidArgument('disk', `${JSON.stringify(disk)} is not a kernel disk name`);
   const sys = o.sysfsRoot ?? DEFAULT_SYSFS_ROOT;
   const users: string[] = [];
   let multipath: DiskUse['multipath'];

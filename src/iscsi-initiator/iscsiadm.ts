@@ -84,7 +84,7 @@ export interface IscsiadmOptions {
  * under /etc/iscsi/nodes and talks to iscsid over one socket): every iscsiadm
  * call of this process goes through this one mutex (unless a test passes its own).
  */
-export const ISCSIADM_MUTEX = new Mutex();
+const ISCSIADM_MUTEX = new Mutex();
 
 /** open-iscsi's node record database: /etc/iscsi/nodes on Debian and Ubuntu, /var/lib/iscsi/nodes on Fedora and SUSE. */
 const NODE_DB_DIRS = ['/etc/iscsi/nodes', '/var/lib/iscsi/nodes'] as const;
@@ -155,7 +155,9 @@ export class Iscsiadm {
     const node = this.nodeArgs(spec.iqn, portal, spec.iface);
     const call = { iface: spec.iface, signal: o.signal };
     // The record database without this target's directory: no record, no `-o show` process.
-    const missing = !(await this.mayHaveRecord(spec.iqn)) || (await this.exec([...node, '-o', 'show'], call, [ISCSI_ERR.NO_OBJS_FOUND])).exitCode === ISCSI_ERR.NO_OBJS_FOUND;
+    const missing =
+      !(await this.mayHaveRecord(spec.iqn)) ||
+      (await this.exec([...node, '-o', 'show'], call, [ISCSI_ERR.NO_OBJS_FOUND])).exitCode === ISCSI_ERR.NO_OBJS_FOUND;
     if (missing) {
       await this.exec([...node, '-o', 'new'], call);
       this.log?.info({ iqn: spec.iqn, portal, iface: spec.iface }, 'iSCSI node record created');
@@ -168,7 +170,11 @@ export class Iscsiadm {
     const secrets: string[] = [];
     const chap = spec.chap;
     if (chap) {
-      pairs.push([`${AUTH}.authmethod`, 'CHAP'], [`${AUTH}.username`, chap.userid], [`${AUTH}.password`, chap.password]);
+      pairs.push(
+        [`${AUTH}.authmethod`, 'CHAP'],
+        [`${AUTH}.username`, chap.userid],
+        [`${AUTH}.password`, chap.password],
+      );
       secrets.push(chap.password);
       if (chap.mutualUserid !== undefined && chap.mutualPassword !== undefined) {
         pairs.push([`${AUTH}.username_in`, chap.mutualUserid], [`${AUTH}.password_in`, chap.mutualPassword]);
@@ -212,14 +218,21 @@ export class Iscsiadm {
           `iSCSI login to ${iqn} at ${p} was refused: authorization failure (CHAP credentials wrong or missing, or this initiator is not allowed by the target)`,
         );
       }
-      if (code === ISCSI_ERR.FATAL_LOGIN) throw new FailedPrecondition(`iSCSI login to ${iqn} at ${p} was refused by the target (fatal login error)${why ? `: ${why}` : ''}`);
-      if (code === ISCSI_ERR.NO_OBJS_FOUND) throw new FailedPrecondition(`no iSCSI node record for ${iqn} at ${p}; create it before logging in`);
+      if (code === ISCSI_ERR.FATAL_LOGIN)
+        throw new FailedPrecondition(
+          `iSCSI login to ${iqn} at ${p} was refused by the target (fatal login error)${why ? `: ${why}` : ''}`,
+        );
+      if (code === ISCSI_ERR.NO_OBJS_FOUND)
+        throw new FailedPrecondition(`no iSCSI node record for ${iqn} at ${p}; create it before logging in`);
       const retryable = failure.timedOut || (code !== undefined && RETRYABLE_LOGIN_EXIT_CODES.has(code));
       if (!retryable) throw failure;
       if (attempt > this.retries) {
-        throw new Unavailable(`iSCSI login to ${iqn} at ${p} failed after ${attempt} attempt(s) (${failure.timedOut ? 'timed out' : `iscsiadm exit ${code}`})${why ? `: ${why}` : ''}`, {
-          cause: failure,
-        });
+        throw new Unavailable(
+          `iSCSI login to ${iqn} at ${p} failed after ${attempt} attempt(s) (${failure.timedOut ? 'timed out' : `iscsiadm exit ${code}`})${why ? `: ${why}` : ''}`,
+          {
+            cause: failure,
+          },
+        );
       }
       this.log?.warn({ iqn, portal: p, attempt, exitCode: code, stderr: why }, 'iSCSI login failed, retrying');
       await sleep(wait, o.signal);
@@ -284,11 +297,22 @@ export class Iscsiadm {
   }
 
   /** One iscsiadm run under the mutex; secrets redacted from any error. */
-  private async exec(args: string[], o: { signal?: AbortSignal }, okExitCodes: number[] = [], secrets: string[] = []): Promise<RunResult> {
+  private async exec(
+    args: string[],
+    o: { signal?: AbortSignal },
+    okExitCodes: number[] = [],
+    secrets: string[] = [],
+  ): Promise<RunResult> {
     const argv = [this.bin, ...args];
     try {
       return await this.mutex.runExclusive(
-        () => this.runner.run(argv, { timeoutMs: this.timeoutMs, signal: o.signal, okExitCodes, ...(secrets.length ? { secrets } : {}) }),
+        () =>
+          this.runner.run(argv, {
+            timeoutMs: this.timeoutMs,
+            signal: o.signal,
+            okExitCodes,
+            ...(secrets.length ? { secrets } : {}),
+          }),
         o.signal,
       );
     } catch (e) {
@@ -319,7 +343,10 @@ function tail(stderr: string): string {
 /** iSCSI names as targets and initiators use them: iqn., eui. or naa. (RFC 3720/3721), no spaces. */
 function validateIqn(iqn: string, field = 'iqn'): void {
   if (!/^(iqn\.\d{4}-\d{2}\.[^\s]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/.test(iqn) || iqn.length > 223) {
-    throw new InvalidArgument(field, `${JSON.stringify(iqn)} is not an iSCSI name (iqn.YYYY-MM.domain[:id], eui.* or naa.*)`);
+    throw new InvalidArgument(
+      field,
+      `${JSON.stringify(iqn)} is not an iSCSI name (iqn.YYYY-MM.domain[:id], eui.* or naa.*)`,
+    );
   }
 }
 
@@ -331,6 +358,7 @@ function validateChap(chap: ChapSettings): void {
   }
   for (const [k, v] of Object.entries(chap)) {
     // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
-    if (typeof v === 'string' && /[\u0000-\u001f]/.test(v)) throw new InvalidArgument(`chap.${k}`, 'must not contain control characters');
+    if (typeof v === 'string' && /[\u0000-\u001f]/.test(v))
+      throw new InvalidArgument(`chap.${k}`, 'must not contain control characters');
   }
 }

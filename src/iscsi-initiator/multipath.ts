@@ -48,7 +48,8 @@ export interface MultipathMap {
   paths: MultipathPath[];
 }
 
-const HEADER = /^(?:(?:create|reload|switchpg|rename|grow|shrink|unchanged):\s+)?(\S+)(?:\s+\(([^)]+)\))?\s+(dm-\d+)\s*(.*)$/;
+const HEADER =
+  /^(?:(?:create|reload|switchpg|rename|grow|shrink|unchanged):\s+)?(\S+)(?:\s+\(([^)]+)\))?\s+(dm-\d+)\s*(.*)$/;
 const PATH = /(\d+:\d+:\d+:\d+)\s+(\S+)\s+(\d+:\d+)\s*(.*)$/;
 
 /** Parses `multipath -ll` output (multipath-tools 0.8/0.9 layout). */
@@ -60,13 +61,25 @@ export function parseMultipathLl(text: string): MultipathMap[] {
     if (!line.trim()) continue;
     const h = /^[^\s|`]/.test(line) ? HEADER.exec(line) : null;
     if (h) {
-      cur = { name: h[1] ?? '', wwid: h[2] ?? h[1] ?? '', dm: h[3] ?? '', vendorProduct: (h[4] ?? '').trim(), paths: [] };
+      cur = {
+        name: h[1] ?? '',
+        wwid: h[2] ?? h[1] ?? '',
+        dm: h[3] ?? '',
+        vendorProduct: (h[4] ?? '').trim(),
+        paths: [],
+      };
       maps.push(cur);
       continue;
     }
     if (!cur || /^\s*size=/.test(line) || line.includes('policy=')) continue;
     const p = PATH.exec(line);
-    if (p) cur.paths.push({ hctl: p[1] ?? '', device: p[2] ?? '', devt: p[3] ?? '', states: (p[4] ?? '').split(/\s+/).filter(Boolean) });
+    if (p)
+      cur.paths.push({
+        hctl: p[1] ?? '',
+        device: p[2] ?? '',
+        devt: p[3] ?? '',
+        states: (p[4] ?? '').split(/\s+/).filter(Boolean),
+      });
   }
   return maps;
 }
@@ -95,7 +108,8 @@ export class Multipath {
    */
   async mapOf(disks: readonly string[]): Promise<{ name: string; dm: string; devicePath: string } | undefined> {
     for (const disk of disks) {
-      if (!/^[a-z][a-z0-9]*$/.test(disk)) throw new InvalidArgument('disk', `${JSON.stringify(disk)} is not a kernel disk name`);
+      if (!/^[a-z][a-z0-9]*$/.test(disk))
+        throw new InvalidArgument('disk', `${JSON.stringify(disk)} is not a kernel disk name`);
       let holders: string[];
       try {
         holders = await readdir(join(this.sysfs, 'block', disk, 'holders'));
@@ -134,7 +148,12 @@ export class Multipath {
       } catch (e) {
         // "map in use" (multipath) or the ioctl's EBUSY ("Device or resource busy"): udev's probe of the
         // map after a resize or a path change still holds it for a moment; both seen on the VM tier.
-        if (!(e instanceof CommandFailed) || !/in use|Device or resource busy/.test(e.stderr) || attempt >= FLUSH_ATTEMPTS) throw e;
+        if (
+          !(e instanceof CommandFailed) ||
+          !/in use|Device or resource busy/.test(e.stderr) ||
+          attempt >= FLUSH_ATTEMPTS
+        )
+          throw e;
         await sleep(FLUSH_PAUSE_MS, o.signal);
       }
     }
@@ -146,12 +165,14 @@ export class Multipath {
     const argv = ['multipathd', 'resize', 'map', map];
     const r = await this.runner.run(argv, { signal: o.signal, timeoutMs: this.timeoutMs });
     // Older multipathd clients print "fail" and still exit 0.
-    if (/^fail/m.test(r.stdout)) throw new CommandFailed({ argv, exitCode: r.exitCode, stderr: r.stdout.trim() || 'fail' });
+    if (/^fail/m.test(r.stdout))
+      throw new CommandFailed({ argv, exitCode: r.exitCode, stderr: r.stdout.trim() || 'fail' });
   }
 }
 
 function assertMapName(map: string): void {
-  if (!/^[A-Za-z0-9_.+-]+$/.test(map)) throw new InvalidArgument('map', `${JSON.stringify(map)} is not a multipath map name`);
+  if (!/^[A-Za-z0-9_.+-]+$/.test(map))
+    throw new InvalidArgument('map', `${JSON.stringify(map)} is not a multipath map name`);
 }
 
 async function readTrim(path: string): Promise<string | undefined> {
@@ -190,7 +211,10 @@ export function parseFindMultipaths(config: string): string | undefined {
  * built-in default when /etc/multipath.conf does not set it) it only does so
  * for WWIDs already in /etc/multipath/wwids, which a new volume never is.
  */
-export async function multipathProblem(runner: CommandRunner, o: { procNetUnix?: string; signal?: AbortSignal } = {}): Promise<string | undefined> {
+export async function multipathProblem(
+  runner: CommandRunner,
+  o: { procNetUnix?: string; signal?: AbortSignal } = {},
+): Promise<string | undefined> {
   if (!(await multipathdListening(o.procNetUnix))) {
     return 'multipathd is not running on this node (no @/org/kernel/linux/storage/multipathd socket): install multipath-tools, set find_multipaths "yes" in /etc/multipath.conf and start multipathd';
   }

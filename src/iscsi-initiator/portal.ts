@@ -34,17 +34,20 @@ export function parsePortal(text: string, field = 'portal'): PortalAddress {
   if (v6) {
     address = v6[1] ?? '';
     portText = v6[2];
-    if (!IPV6.test(address) || !address.includes(':')) throw new InvalidArgument(field, `${JSON.stringify(text)} is not a valid IPv6 portal`);
+    if (!IPV6.test(address) || !address.includes(':'))
+      throw new InvalidArgument(field, `${JSON.stringify(text)} is not a valid IPv6 portal`);
   } else {
     const m = /^([^:[\]]+)(?::(\d+))?$/.exec(s);
     if (!m) throw new InvalidArgument(field, `${JSON.stringify(text)} must be address:port or [IPv6]:port`);
     address = m[1] ?? '';
     portText = m[2];
     const octets = IPV4.exec(address);
-    if (!octets || octets.slice(1).some((o) => Number(o) > 255)) throw new InvalidArgument(field, `${JSON.stringify(text)}: ${address} is not an IPv4 address`);
+    if (!octets || octets.slice(1).some((o) => Number(o) > 255))
+      throw new InvalidArgument(field, `${JSON.stringify(text)}: ${address} is not an IPv4 address`);
   }
   const port = portText === undefined ? DEFAULT_ISCSI_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgument(field, `${JSON.stringify(text)}: port must be 1-65535`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InvalidArgument(field, `${JSON.stringify(text)}: port must be 1-65535`);
   return { address: address.toLowerCase(), port };
 }
 
@@ -60,7 +63,8 @@ export function normalizePortal(text: string, field = 'portal'): string {
 
 /** udev's LUN part: lun-N below 256, else the 64-bit SAM form udev prints. */
 export function lunComponent(lun: number): string {
-  if (!Number.isInteger(lun) || lun < 0 || lun > 0xffffffff) throw new InvalidArgument('lun', `${lun} is not a LUN number`);
+  if (!Number.isInteger(lun) || lun < 0 || lun > 0xffffffff)
+    throw new InvalidArgument('lun', `${lun} is not a LUN number`);
   if (lun < 256) return `lun-${lun}`;
   const hex = (n: number) => n.toString(16).padStart(4, '0');
   return `lun-0x${hex(lun & 0xffff)}${hex((lun >>> 16) & 0xffff)}00000000`;

@@ -17,11 +17,16 @@ export const DEFAULT_SYSFS_ROOT = '/sys';
 
 /** sd, vd, dm-N... kernel names only: no slashes, no dots. */
 function assertDeviceName(name: string): void {
-  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new InvalidArgument('device', `${JSON.stringify(name)} is not a kernel block device name`);
+  if (!/^[a-z][a-z0-9-]*$/.test(name))
+    throw new InvalidArgument('device', `${JSON.stringify(name)} is not a kernel block device name`);
 }
 
 /** `blockdev --flushbufs DEV`: writes dirty buffers of the device out. */
-export async function flushBuffers(runner: CommandRunner, device: string, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+export async function flushBuffers(
+  runner: CommandRunner,
+  device: string,
+  o: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<void> {
   await runner.run(['blockdev', '--flushbufs', device], { signal: o.signal, timeoutMs: o.timeoutMs ?? 60_000 });
 }
 

@@ -99,11 +99,15 @@ export interface ScsiDiskIdentity {
 }
 
 function assertDiskName(name: string): void {
-  if (!/^[a-z][a-z0-9]*$/.test(name)) throw new InvalidArgument('disk', `${JSON.stringify(name)} is not a kernel disk name`);
+  if (!/^[a-z][a-z0-9]*$/.test(name))
+    throw new InvalidArgument('disk', `${JSON.stringify(name)} is not a kernel disk name`);
 }
 
 /** Who the SCSI disk `name` is now; undefined when there is no such disk or it is not a SCSI disk. */
-export async function scsiDiskIdentity(name: string, o: { sysfsRoot?: string } = {}): Promise<ScsiDiskIdentity | undefined> {
+export async function scsiDiskIdentity(
+  name: string,
+  o: { sysfsRoot?: string } = {},
+): Promise<ScsiDiskIdentity | undefined> {
   assertDiskName(name);
   const sys = o.sysfsRoot ?? DEFAULT_SYSFS_ROOT;
   let path: string;
@@ -116,7 +120,8 @@ export async function scsiDiskIdentity(name: string, o: { sysfsRoot?: string } =
   const where = parseScsiDevicePath(path);
   if (!where) return undefined;
   const dev = join(sys, 'block', name, 'device');
-  const sessionDir = where.session === undefined ? undefined : join(sys, 'class', 'iscsi_session', `session${where.session}`);
+  const sessionDir =
+    where.session === undefined ? undefined : join(sys, 'class', 'iscsi_session', `session${where.session}`);
   const wwidText = await readText(join(dev, 'wwid'));
   const pg80 = await readBytes(join(dev, 'vpd_pg80'));
   return {
@@ -133,7 +138,10 @@ export async function scsiDiskIdentity(name: string, o: { sysfsRoot?: string } =
 }
 
 /** Every SCSI disk that hangs under an iSCSI session to targetIqn (optionally one LUN), as sysfs shows it now. */
-export async function iscsiDisksOf(targetIqn: string, o: { lun?: number; sysfsRoot?: string } = {}): Promise<ScsiDiskIdentity[]> {
+export async function iscsiDisksOf(
+  targetIqn: string,
+  o: { lun?: number; sysfsRoot?: string } = {},
+): Promise<ScsiDiskIdentity[]> {
   const sys = o.sysfsRoot ?? DEFAULT_SYSFS_ROOT;
   let names: string[];
   try {

@@ -11,12 +11,14 @@ const MAX_CHAP_VALUE_BYTES = 255;
 function check(field: string, value: string | undefined): void {
   if (value === undefined) return;
   if (value.length === 0) throw new InvalidArgument(field, 'must not be empty');
-  if (Buffer.byteLength(value) > MAX_CHAP_VALUE_BYTES) throw new InvalidArgument(field, `longer than ${MAX_CHAP_VALUE_BYTES} bytes`);
+  if (Buffer.byteLength(value) > MAX_CHAP_VALUE_BYTES)
+    throw new InvalidArgument(field, `longer than ${MAX_CHAP_VALUE_BYTES} bytes`);
   // control characters would end or split the value (configfs, tgtadm argv parsing);
   // LIO treats any value starting with "NULL" as "not set"; tgtadm splits --params on ','
   // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
   if (/[\x00-\x1f\x7f]/.test(value)) throw new InvalidArgument(field, 'must not contain control characters');
-  if (value.startsWith('NULL')) throw new InvalidArgument(field, 'must not start with "NULL" (LIO reads that as unset)');
+  if (value.startsWith('NULL'))
+    throw new InvalidArgument(field, 'must not start with "NULL" (LIO reads that as unset)');
 }
 
 /**
@@ -37,4 +39,3 @@ export function assertChap(chap: ChapCredentials): void {
     throw new InvalidArgument('chap.mutualPassword', 'must differ from the password (RFC 3720 8.2.1)');
   }
 }
-

@@ -60,7 +60,8 @@ export class NodeConfigFs implements ConfigFsOps {
     try {
       const buf = Buffer.from(value, 'utf8');
       const { bytesWritten } = await fh.write(buf, 0, buf.length, null);
-      if (bytesWritten !== buf.length) throw new Error(`short write to ${path}: ${bytesWritten} of ${buf.length} bytes`);
+      if (bytesWritten !== buf.length)
+        throw new Error(`short write to ${path}: ${bytesWritten} of ${buf.length} bytes`);
     } finally {
       await fh.close();
     }

@@ -28,7 +28,9 @@ export function iscsiNameProblem(name: string): string | undefined {
   if (Buffer.byteLength(name) > MAX_ISCSI_NAME_BYTES) return `longer than ${MAX_ISCSI_NAME_BYTES} bytes`;
   if (name.startsWith('iqn.')) {
     if (/[A-Z]/.test(name)) return 'iqn names are lower case (RFC 3722 normalizes them)';
-    return IQN_RE.test(name) ? undefined : 'not of the form iqn.YYYY-MM.reversed.domain[:unique] with only a-z 0-9 - . :';
+    return IQN_RE.test(name)
+      ? undefined
+      : 'not of the form iqn.YYYY-MM.reversed.domain[:unique] with only a-z 0-9 - . :';
   }
   if (name.startsWith('eui.')) return EUI_RE.test(name) ? undefined : 'eui. must be followed by 16 hex digits';
   if (name.startsWith('naa.')) return NAA_RE.test(name) ? undefined : 'naa. must be followed by 16 or 32 hex digits';
@@ -48,10 +50,14 @@ export function assertIscsiName(field: string, name: string): void {
 /** Throws InvalidArgument for an IQN prefix that target IQNs cannot be built on. */
 export function assertIqnPrefix(prefix: string, field = 'iqnPrefix'): void {
   if (!IQN_RE.test(prefix)) {
-    throw new InvalidArgument(field, `${JSON.stringify(prefix)} is not an IQN (iqn.YYYY-MM.reversed.domain[:...], lower case)`);
+    throw new InvalidArgument(
+      field,
+      `${JSON.stringify(prefix)} is not an IQN (iqn.YYYY-MM.reversed.domain[:...], lower case)`,
+    );
   }
   // room for ":<vg>:<lv>" with at least one character each and a hash
-  if (Buffer.byteLength(prefix) > MAX_ISCSI_NAME_BYTES - 40) throw new InvalidArgument(field, `longer than ${MAX_ISCSI_NAME_BYTES - 40} bytes`);
+  if (Buffer.byteLength(prefix) > MAX_ISCSI_NAME_BYTES - 40)
+    throw new InvalidArgument(field, `longer than ${MAX_ISCSI_NAME_BYTES - 40} bytes`);
 }
 
 const IQN_SAFE = /^[a-z0-9.-]+$/;

@@ -108,7 +108,13 @@ export class LioPaths {
  */
 export function backstoreName(volumeKey: string): string {
   const parts = volumeKey.split('/');
-  if (parts.length !== 2 || !parts[0] || !parts[1] || !/^[A-Za-z0-9+_.-]+$/.test(parts[0]) || !/^[A-Za-z0-9+_.-]+$/.test(parts[1])) {
+  if (
+    parts.length !== 2 ||
+    !parts[0] ||
+    !parts[1] ||
+    !/^[A-Za-z0-9+_.-]+$/.test(parts[0]) ||
+    !/^[A-Za-z0-9+_.-]+$/.test(parts[1])
+  ) {
     throw new InvalidArgument('volumeKey', `${JSON.stringify(volumeKey)} is not "vg/lv"`);
   }
   const name = parts.map((p) => p.replace(/-/g, '--')).join('-');
@@ -119,8 +125,10 @@ export function backstoreName(volumeKey: string): string {
 
 /** "127.0.0.1:3260", "[fd00::1]:3260" (LIO's np directory names). */
 export function portalDirName(p: Portal): string {
-  if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) throw new InvalidArgument('portals', `bad port ${p.port}`);
-  if (p.address.length === 0 || /[/\s[\]]/.test(p.address)) throw new InvalidArgument('portals', `bad address ${JSON.stringify(p.address)}`);
+  if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535)
+    throw new InvalidArgument('portals', `bad port ${p.port}`);
+  if (p.address.length === 0 || /[/\s[\]]/.test(p.address))
+    throw new InvalidArgument('portals', `bad address ${JSON.stringify(p.address)}`);
   return formatHostPort(p.address, p.port);
 }
 

@@ -53,7 +53,15 @@ import { throwIfAborted } from '../abort.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { assertChap } from './chap.js';
 import { validateTargetSpec } from './spec.js';
-import type { ChapCredentials, InitiatorState, Portal, Target, TargetCallOptions, TargetSpec, TargetState } from './types.js';
+import type {
+  ChapCredentials,
+  InitiatorState,
+  Portal,
+  Target,
+  TargetCallOptions,
+  TargetSpec,
+  TargetState,
+} from './types.js';
 
 export interface LioOptions {
   /** configfs target root. Default /sys/kernel/config/target. */
@@ -113,24 +121,32 @@ export class LioTarget implements Target {
         await this.write(join(dir, 'control'), `udev_path=${spec.devicePath}`);
         await this.write(join(dir, 'udev_path'), spec.devicePath);
       }
-      if (info.readOnly !== Boolean(spec.readOnly)) await this.write(join(dir, 'control'), `readonly=${spec.readOnly ? 1 : 0}`);
+      if (info.readOnly !== Boolean(spec.readOnly))
+        await this.write(join(dir, 'control'), `readonly=${spec.readOnly ? 1 : 0}`);
       await this.writeIfDifferent(join(dir, 'alias'), spec.iqn);
       await this.ensureSerial(dir, spec.serial);
       throwIfAborted(signal);
       try {
         await this.write(join(dir, 'enable'), '1');
       } catch (e) {
-        if (errnoCode(e) === 'EBUSY') throw new Busy(`${spec.devicePath} is in use (mounted, or opened exclusively by something else); LIO cannot open it`);
+        if (errnoCode(e) === 'EBUSY')
+          throw new Busy(
+            `${spec.devicePath} is in use (mounted, or opened exclusively by something else); LIO cannot open it`,
+          );
         throw e;
       }
       this.log?.info({ backstore: name, device: spec.devicePath }, 'LIO backstore enabled');
     } else {
       const opened = info.udevPath ?? udevPath;
       if (opened !== spec.devicePath) {
-        throw new FailedPrecondition(`LIO backstore ${name} exports ${opened || '(unknown)'}, not ${spec.devicePath}; remove the target first`);
+        throw new FailedPrecondition(
+          `LIO backstore ${name} exports ${opened || '(unknown)'}, not ${spec.devicePath}; remove the target first`,
+        );
       }
       if (info.readOnly !== Boolean(spec.readOnly)) {
-        throw new FailedPrecondition(`LIO backstore ${name} is open ${info.readOnly ? 'read-only' : 'read-write'}; remove the target to change that`);
+        throw new FailedPrecondition(
+          `LIO backstore ${name} is open ${info.readOnly ? 'read-only' : 'read-write'}; remove the target to change that`,
+        );
       }
       await this.ensureSerial(dir, spec.serial);
     }
@@ -145,7 +161,10 @@ export class LioTarget implements Target {
       await this.write(file, serial);
     } catch (e) {
       // EINVAL: "Unable to set VPD Unit Serial while active ... exports exist"
-      throw new FailedPrecondition(`cannot set the unit serial of ${dir} (${errnoCode(e) ?? 'error'}): it is exported with another serial; remove the target first`, { cause: e });
+      throw new FailedPrecondition(
+        `cannot set the unit serial of ${dir} (${errnoCode(e) ?? 'error'}): it is exported with another serial; remove the target first`,
+        { cause: e },
+      );
     }
   }
 
@@ -163,7 +182,10 @@ export class LioTarget implements Target {
         await this.write(file, '1');
       } catch (e) {
         // ENOSYS: "Generic Block Discard not supported" by the device
-        this.log?.warn({ backstore: name, attr, code: errnoCode(e) }, 'device does not support discard: UNMAP stays off for this LUN');
+        this.log?.warn(
+          { backstore: name, attr, code: errnoCode(e) },
+          'device does not support discard: UNMAP stays off for this LUN',
+        );
         return;
       }
     }
@@ -199,9 +221,13 @@ export class LioTarget implements Target {
     await this.ensureDir(lunDir);
     const links = (await this.list(lunDir)).filter((e) => e.kind === 'link');
     for (const l of links) {
-      const to = backstoreOfLink(await this.fsOp('readlink', join(lunDir, l.name), () => this.fs.readlink(join(lunDir, l.name))));
+      const to = backstoreOfLink(
+        await this.fsOp('readlink', join(lunDir, l.name), () => this.fs.readlink(join(lunDir, l.name))),
+      );
       if (to?.hba === this.paths.hba && to.name === name) return;
-      throw new FailedPrecondition(`target ${iqn} already exports another backstore (${to ? `${to.hba}/${to.name}` : l.name})`);
+      throw new FailedPrecondition(
+        `target ${iqn} already exports another backstore (${to ? `${to.hba}/${to.name}` : l.name})`,
+      );
     }
     const link = join(lunDir, name);
     await this.fsOp('symlink', link, () => this.fs.symlink(this.paths.backstore(name), link));
@@ -217,7 +243,12 @@ export class LioTarget implements Target {
 
   // ---------------------------------------------------------------- initiators
 
-  async allowInitiator(iqn: string, initiatorIqn: string, chap?: ChapCredentials, o: TargetCallOptions = {}): Promise<void> {
+  async allowInitiator(
+    iqn: string,
+    initiatorIqn: string,
+    chap?: ChapCredentials,
+    o: TargetCallOptions = {},
+  ): Promise<void> {
     assertIscsiName('iqn', iqn);
     assertIscsiName('initiatorIqn', initiatorIqn);
     if (chap) assertChap(chap);
@@ -281,7 +312,11 @@ export class LioTarget implements Target {
       anyOpen ||= !hasChap;
       allPerAcl &&= await this.exists(join(acl, 'attrib', 'authentication'));
     }
-    if (anyChap && anyOpen && !allPerAcl) this.log?.warn({ iqn }, 'kernel has no per-ACL authentication: initiators without CHAP are refused while another one uses CHAP');
+    if (anyChap && anyOpen && !allPerAcl)
+      this.log?.warn(
+        { iqn },
+        'kernel has no per-ACL authentication: initiators without CHAP are refused while another one uses CHAP',
+      );
     await this.writeIfDifferent(join(this.paths.tpg(iqn), 'attrib', 'authentication'), anyChap ? '1' : '0');
   }
 
@@ -318,7 +353,9 @@ export class LioTarget implements Target {
     const backstores = new Set<string>();
     const targetDir = paths.target(iqn);
     if (await this.exists(targetDir)) {
-      for (const t of (await this.listIfExists(targetDir)).filter((e) => e.kind === 'dir' && /^tpgt_\d+$/.test(e.name))) {
+      for (const t of (await this.listIfExists(targetDir)).filter(
+        (e) => e.kind === 'dir' && /^tpgt_\d+$/.test(e.name),
+      )) {
         throwIfAborted(o.signal);
         for (const b of await this.removeTpg(join(targetDir, t.name))) backstores.add(b);
       }
@@ -337,7 +374,8 @@ export class LioTarget implements Target {
         await this.rmdir(paths.backstore(name));
       } catch (e) {
         if (errnoCode(e) === 'ENOENT') continue;
-        if (errnoCode(e) === 'EBUSY' || errnoCode(e) === 'ENOTEMPTY') throw new Busy(`LIO backstore ${name} is still exported by another target`);
+        if (errnoCode(e) === 'EBUSY' || errnoCode(e) === 'ENOTEMPTY')
+          throw new Busy(`LIO backstore ${name} is still exported by another target`);
         throw e;
       }
       this.log?.info({ backstore: name }, 'LIO backstore removed');
@@ -346,16 +384,21 @@ export class LioTarget implements Target {
 
   /** Reverse of creation: disable, ACLs, portals, LUN links, the TPG. Returns the backstores its LUNs linked (names in our HBA). */
   private async removeTpg(tpg: string): Promise<string[]> {
-    if (attrValue((await this.readIfExists(join(tpg, 'enable'))) ?? '0') === '1') await this.write(join(tpg, 'enable'), '0');
-    for (const a of await this.listIfExists(join(tpg, 'acls'))) if (a.kind === 'dir') await this.removeAcl(join(tpg, 'acls', a.name));
-    for (const n of await this.listIfExists(join(tpg, 'np'))) if (n.kind === 'dir') await this.rmdir(join(tpg, 'np', n.name));
+    if (attrValue((await this.readIfExists(join(tpg, 'enable'))) ?? '0') === '1')
+      await this.write(join(tpg, 'enable'), '0');
+    for (const a of await this.listIfExists(join(tpg, 'acls')))
+      if (a.kind === 'dir') await this.removeAcl(join(tpg, 'acls', a.name));
+    for (const n of await this.listIfExists(join(tpg, 'np')))
+      if (n.kind === 'dir') await this.rmdir(join(tpg, 'np', n.name));
     const backstores: string[] = [];
     for (const l of await this.listIfExists(join(tpg, 'lun'))) {
       if (l.kind !== 'dir') continue;
       const dir = join(tpg, 'lun', l.name);
       for (const link of await this.listIfExists(dir)) {
         if (link.kind !== 'link') continue;
-        const to = backstoreOfLink(await this.fsOp('readlink', join(dir, link.name), () => this.fs.readlink(join(dir, link.name))));
+        const to = backstoreOfLink(
+          await this.fsOp('readlink', join(dir, link.name), () => this.fs.readlink(join(dir, link.name))),
+        );
         if (to && to.hba === this.paths.hba) backstores.push(to.name);
       }
       await this.removeLunDir(dir);
@@ -406,7 +449,9 @@ export class LioTarget implements Target {
           const dir = join(target, tpg.name, 'lun', l.name);
           for (const link of await this.listIfExists(dir)) {
             if (link.kind !== 'link') continue;
-            const to = backstoreOfLink(await this.fsOp('readlink', join(dir, link.name), () => this.fs.readlink(join(dir, link.name))));
+            const to = backstoreOfLink(
+              await this.fsOp('readlink', join(dir, link.name), () => this.fs.readlink(join(dir, link.name))),
+            );
             if (to && to.hba === this.paths.hba) out.add(to.name);
           }
         }
@@ -444,7 +489,8 @@ export class LioTarget implements Target {
     if (!(await this.exists(tpg))) return state;
     state.enabled = attrValue((await this.readIfExists(join(tpg, 'enable'))) ?? '0') === '1';
     state.authRequired = attrValue((await this.readIfExists(join(tpg, 'attrib', 'authentication'))) ?? '0') === '1';
-    state.readOnly = attrValue((await this.readIfExists(join(tpg, 'attrib', 'prod_mode_write_protect'))) ?? '0') === '1';
+    state.readOnly =
+      attrValue((await this.readIfExists(join(tpg, 'attrib', 'prod_mode_write_protect'))) ?? '0') === '1';
     for (const n of await this.listIfExists(join(tpg, 'np'))) {
       const p = n.kind === 'dir' ? parsePortalDirName(n.name) : undefined;
       if (p) state.portals.push(p);
@@ -462,7 +508,9 @@ export class LioTarget implements Target {
     const lunDir = this.paths.lun(iqn);
     const link = (await this.listIfExists(lunDir)).find((e) => e.kind === 'link');
     if (!link) return;
-    const to = backstoreOfLink(await this.fsOp('readlink', join(lunDir, link.name), () => this.fs.readlink(join(lunDir, link.name))));
+    const to = backstoreOfLink(
+      await this.fsOp('readlink', join(lunDir, link.name), () => this.fs.readlink(join(lunDir, link.name))),
+    );
     if (!to) return;
     state.lun = LIO_LUN;
     const dir = join(this.paths.root, 'core', to.hba, to.name);
@@ -501,7 +549,9 @@ export class LioTarget implements Target {
 
   private async requireConfigfs(): Promise<void> {
     if (!(await this.exists(join(this.paths.root, 'core')))) {
-      throw new Unavailable(`LIO configfs not found at ${this.paths.root} (modprobe target_core_iblock iscsi_target_mod; mount -t configfs none /sys/kernel/config)`);
+      throw new Unavailable(
+        `LIO configfs not found at ${this.paths.root} (modprobe target_core_iblock iscsi_target_mod; mount -t configfs none /sys/kernel/config)`,
+      );
     }
   }
 
@@ -535,7 +585,11 @@ export class LioTarget implements Target {
   /** mkdir; true when it made the directory, false when it was there. */
   private async ensureDir(path: string): Promise<boolean> {
     try {
-      await withRetry(() => this.fs.mkdir(path), (e) => TRANSIENT.has(errnoCode(e) ?? ''), this.retry);
+      await withRetry(
+        () => this.fs.mkdir(path),
+        (e) => TRANSIENT.has(errnoCode(e) ?? ''),
+        this.retry,
+      );
       return true;
     } catch (e) {
       if (errnoCode(e) === 'EEXIST') return false;
@@ -545,7 +599,11 @@ export class LioTarget implements Target {
 
   private async rmdir(path: string): Promise<void> {
     try {
-      await withRetry(() => this.fs.rmdir(path), (e) => TRANSIENT.has(errnoCode(e) ?? ''), this.retry);
+      await withRetry(
+        () => this.fs.rmdir(path),
+        (e) => TRANSIENT.has(errnoCode(e) ?? ''),
+        this.retry,
+      );
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return;
       throw lioError('rmdir', path, e);
@@ -554,7 +612,11 @@ export class LioTarget implements Target {
 
   private async unlink(path: string): Promise<void> {
     try {
-      await withRetry(() => this.fs.unlink(path), (e) => TRANSIENT.has(errnoCode(e) ?? ''), this.retry);
+      await withRetry(
+        () => this.fs.unlink(path),
+        (e) => TRANSIENT.has(errnoCode(e) ?? ''),
+        this.retry,
+      );
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return;
       throw lioError('unlink', path, e);
@@ -587,7 +649,9 @@ export class LioTarget implements Target {
 function lioError(op: string, path: string, e: unknown): Error {
   if (e instanceof Error && 'kind' in e) return e; // already a domain error
   const code = errnoCode(e);
-  const err = new Error(`LIO configfs ${op} ${path} failed: ${code ?? (e instanceof Error ? e.name : 'error')}`) as Error & { code?: string };
+  const err = new Error(
+    `LIO configfs ${op} ${path} failed: ${code ?? (e instanceof Error ? e.name : 'error')}`,
+  ) as Error & { code?: string };
   if (code) err.code = code;
   return err;
 }
@@ -595,4 +659,3 @@ function lioError(op: string, path: string, e: unknown): Error {
 function validateSpec(spec: TargetSpec): void {
   validateTargetSpec(spec, (p) => void portalDirName(p));
 }
-

@@ -18,7 +18,6 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ attempts: 5, baseDelayMs: 100, maxDelayMs: 2000 });
 
-
 /**
  * Runs fn until it succeeds, fails with an error `retryable` rejects, or the
  * attempts are used up (then the last error is thrown).

@@ -7,7 +7,10 @@ export function validateTargetSpec(spec: TargetSpec, checkPortal: (p: Portal) =>
   assertIscsiName('iqn', spec.iqn);
   assertSerial(spec.serial);
   if (!spec.devicePath.startsWith('/') || /[\s,]/.test(spec.devicePath)) {
-    throw new InvalidArgument('devicePath', `${JSON.stringify(spec.devicePath)} must be an absolute path without spaces or commas`);
+    throw new InvalidArgument(
+      'devicePath',
+      `${JSON.stringify(spec.devicePath)} must be an absolute path without spaces or commas`,
+    );
   }
   if (spec.portals.length === 0) throw new InvalidArgument('portals', 'at least one portal is needed');
   for (const p of spec.portals) checkPortal(p);

@@ -113,11 +113,15 @@ export class TgtTarget implements Target {
       const t = all.find((x) => x.iqn === spec.iqn) ?? (await this.createTarget(spec.iqn, all, s));
       const lun = t.luns.find((l) => l.lun === TGT_LUN);
       if (lun?.backingStorePath !== undefined && lun.backingStorePath !== spec.devicePath) {
-        throw new FailedPrecondition(`tgt target ${spec.iqn} exports ${lun.backingStorePath}, not ${spec.devicePath}; remove the target first`);
+        throw new FailedPrecondition(
+          `tgt target ${spec.iqn} exports ${lun.backingStorePath}, not ${spec.devicePath}; remove the target first`,
+        );
       }
       // readonly is per LUN, i.e. for every initiator: never lifted under initiators that may rely on it
       if (lun?.readOnly && !spec.readOnly && t.acls.length > 0) {
-        throw new FailedPrecondition(`tgt target ${spec.iqn} is exported read-only to ${t.acls.join(', ')}; remove the target to export it read-write`);
+        throw new FailedPrecondition(
+          `tgt target ${spec.iqn} is exported read-only to ${t.acls.join(', ')}; remove the target to export it read-write`,
+        );
       }
       if (!lun) await this.run(this.argv.newLun(t.tid, TGT_LUN, spec.devicePath), { signal: s });
       const params = this.lunParams(spec, lun);
@@ -137,7 +141,11 @@ export class TgtTarget implements Target {
     return p;
   }
 
-  private async createTarget(iqn: string, known: TgtTargetInfo[], signal: AbortSignal | undefined): Promise<TgtTargetInfo> {
+  private async createTarget(
+    iqn: string,
+    known: TgtTargetInfo[],
+    signal: AbortSignal | undefined,
+  ): Promise<TgtTargetInfo> {
     let all = known;
     for (let attempt = 1; ; attempt++) {
       const tid = Math.max(0, ...all.map((x) => x.tid)) + 1;
@@ -153,7 +161,9 @@ export class TgtTarget implements Target {
   private async ensurePortals(portals: readonly Portal[], signal: AbortSignal | undefined): Promise<void> {
     const have = parsePortalShow((await this.run(this.argv.showPortals(), { signal })) ?? '');
     for (const p of portals) {
-      const covered = have.some((h) => h.port === p.port && (h.address === p.address || h.address === '0.0.0.0' || h.address === '::'));
+      const covered = have.some(
+        (h) => h.port === p.port && (h.address === p.address || h.address === '0.0.0.0' || h.address === '::'),
+      );
       if (!covered) {
         await this.run(this.argv.newPortal(p.address, p.port), { signal });
         this.log?.info({ portal: `${p.address}:${p.port}` }, 'tgt portal added');
@@ -186,7 +196,12 @@ export class TgtTarget implements Target {
     });
   }
 
-  private async ensureIncoming(t: TgtTargetInfo, all: TgtTargetInfo[], chap: ChapCredentials, s: AbortSignal | undefined): Promise<void> {
+  private async ensureIncoming(
+    t: TgtTargetInfo,
+    all: TgtTargetInfo[],
+    chap: ChapCredentials,
+    s: AbortSignal | undefined,
+  ): Promise<void> {
     const user = chap.userid;
     this.refuseShared(t, all, user);
     const bound = t.incomingAccounts.includes(user);
@@ -213,7 +228,12 @@ export class TgtTarget implements Target {
     }
   }
 
-  private async ensureOutgoing(t: TgtTargetInfo, all: TgtTargetInfo[], chap: ChapCredentials, s: AbortSignal | undefined): Promise<void> {
+  private async ensureOutgoing(
+    t: TgtTargetInfo,
+    all: TgtTargetInfo[],
+    chap: ChapCredentials,
+    s: AbortSignal | undefined,
+  ): Promise<void> {
     const user = chap.mutualUserid;
     const password = chap.mutualPassword;
     if (user === undefined || password === undefined) {
@@ -230,7 +250,12 @@ export class TgtTarget implements Target {
   }
 
   /** No CHAP for this initiator: drop the target's credentials, unless other initiators rely on them. */
-  private async dropCredentials(t: TgtTargetInfo, all: TgtTargetInfo[], initiatorIqn: string, s: AbortSignal | undefined): Promise<void> {
+  private async dropCredentials(
+    t: TgtTargetInfo,
+    all: TgtTargetInfo[],
+    initiatorIqn: string,
+    s: AbortSignal | undefined,
+  ): Promise<void> {
     if (t.incomingAccounts.length === 0 && !t.outgoingAccount) return;
     const others = t.acls.filter((a) => a !== initiatorIqn);
     if (others.length > 0) {
@@ -246,7 +271,9 @@ export class TgtTarget implements Target {
   private refuseShared(t: TgtTargetInfo, all: TgtTargetInfo[], user: string): void {
     const other = all.find((x) => x.tid !== t.tid && (x.incomingAccounts.includes(user) || x.outgoingAccount === user));
     if (other) {
-      throw new FailedPrecondition(`tgt CHAP accounts are daemon-wide: user ${user} already belongs to target ${other.iqn}; use a CHAP user per volume with tgt`);
+      throw new FailedPrecondition(
+        `tgt CHAP accounts are daemon-wide: user ${user} already belongs to target ${other.iqn}; use a CHAP user per volume with tgt`,
+      );
     }
   }
 
@@ -264,9 +291,17 @@ export class TgtTarget implements Target {
   }
 
   /** Unbinds the account from this target, and deletes it unless another target uses it. */
-  private async removeAccount(tid: number, user: string, outgoing: boolean, s: AbortSignal | undefined, all: TgtTargetInfo[] = []): Promise<void> {
+  private async removeAccount(
+    tid: number,
+    user: string,
+    outgoing: boolean,
+    s: AbortSignal | undefined,
+    all: TgtTargetInfo[] = [],
+  ): Promise<void> {
     await this.run(this.argv.unbindAccount(tid, user, outgoing), { signal: s, ok: ['account-missing'] });
-    const elsewhere = all.some((x) => x.tid !== tid && (x.incomingAccounts.includes(user) || x.outgoingAccount === user));
+    const elsewhere = all.some(
+      (x) => x.tid !== tid && (x.incomingAccounts.includes(user) || x.outgoingAccount === user),
+    );
     if (!elsewhere) {
       await this.run(this.argv.deleteAccount(user), { signal: s, ok: ['account-missing'] });
       this.passwordDigests.delete(user);
@@ -281,7 +316,8 @@ export class TgtTarget implements Target {
       const t = (await this.targets(s)).find((x) => x.iqn === iqn);
       if (!t) return;
       // ACL first: a closed connection would otherwise log straight back in.
-      if (t.acls.includes(initiatorIqn)) await this.run(this.argv.unbindInitiator(t.tid, initiatorIqn), { signal: s, ok: ['acl-missing'] });
+      if (t.acls.includes(initiatorIqn))
+        await this.run(this.argv.unbindInitiator(t.tid, initiatorIqn), { signal: s, ok: ['acl-missing'] });
       if (!(await this.closeSessions(iqn, (initiator) => initiator === initiatorIqn, s))) {
         throw new Busy(`tgt target ${iqn} still shows sessions of ${initiatorIqn} after closing them`);
       }
@@ -290,13 +326,18 @@ export class TgtTarget implements Target {
   }
 
   /** Closes the matching sessions' connections and waits until tgtd shows none of them (false: some remain). */
-  private async closeSessions(iqn: string, match: (initiator: string) => boolean, s: AbortSignal | undefined): Promise<boolean> {
+  private async closeSessions(
+    iqn: string,
+    match: (initiator: string) => boolean,
+    s: AbortSignal | undefined,
+  ): Promise<boolean> {
     for (let round = 0; round < 10; round++) {
       const t = (await this.targets(s)).find((x) => x.iqn === iqn);
       const nexus = t?.nexus.filter((n) => match(n.initiator)) ?? [];
       if (!t || nexus.length === 0) return true;
       for (const n of nexus) {
-        for (const c of n.connections) await this.run(this.argv.deleteConnection(t.tid, n.id, c.cid), { signal: s, ok: ['no-session'] });
+        for (const c of n.connections)
+          await this.run(this.argv.deleteConnection(t.tid, n.id, c.cid), { signal: s, ok: ['no-session'] });
       }
       await sleep(Math.min(50 * 2 ** round, 1000), s);
     }
@@ -318,7 +359,8 @@ export class TgtTarget implements Target {
       }
       // sessions that do not go away are cut by the --force delete below
       await this.closeSessions(iqn, () => true, s);
-      for (const l of t.luns) if (l.lun !== 0) await this.run(this.argv.deleteLun(t.tid, l.lun), { signal: s, ok: ['no-lun'] });
+      for (const l of t.luns)
+        if (l.lun !== 0) await this.run(this.argv.deleteLun(t.tid, l.lun), { signal: s, ok: ['no-lun'] });
       const gone = await this.run(this.argv.deleteTarget(t.tid), { signal: s, ok: ['no-target', 'target-active'] });
       if (gone === undefined) await this.run(this.argv.deleteTarget(t.tid, true), { signal: s, ok: ['no-target'] });
       const accounts = [...t.incomingAccounts, ...(t.outgoingAccount ? [t.outgoingAccount] : [])];
@@ -334,7 +376,9 @@ export class TgtTarget implements Target {
   // ---------------------------------------------------------------- state
 
   async listTargets(o: TargetCallOptions = {}): Promise<TargetState[]> {
-    const portals = parsePortalShow((await this.run(this.argv.showPortals(), { signal: o.signal })) ?? '').map(({ address, port }) => ({ address, port }));
+    const portals = parsePortalShow((await this.run(this.argv.showPortals(), { signal: o.signal })) ?? '').map(
+      ({ address, port }) => ({ address, port }),
+    );
     return (await this.targets(o.signal)).map((t) => toState(t, portals));
   }
 
@@ -383,7 +427,14 @@ export class TgtTarget implements Target {
     const secrets = o.secrets ?? [];
     try {
       return await withRetry(
-        async () => (await this.runner.run(argv, { timeoutMs: this.timeoutMs, secrets, ...(o.signal ? { signal: o.signal } : {}) })).stdout,
+        async () =>
+          (
+            await this.runner.run(argv, {
+              timeoutMs: this.timeoutMs,
+              secrets,
+              ...(o.signal ? { signal: o.signal } : {}),
+            })
+          ).stdout,
         (e) => e instanceof CommandFailed && !e.timedOut && !e.cancelled && RETRYABLE.includes(classifyTgtadm(e)),
         this.retry,
         o.signal,
@@ -408,7 +459,17 @@ export class TgtTarget implements Target {
 }
 
 function emptyTarget(tid: number, iqn: string): TgtTargetInfo {
-  return { tid, iqn, driver: 'iscsi', state: 'ready', nexus: [], luns: [], incomingAccounts: [], outgoingAccount: undefined, acls: [] };
+  return {
+    tid,
+    iqn,
+    driver: 'iscsi',
+    state: 'ready',
+    nexus: [],
+    luns: [],
+    incomingAccounts: [],
+    outgoingAccount: undefined,
+    acls: [],
+  };
 }
 
 function digest(password: string): string {
@@ -439,7 +500,13 @@ function toState(t: TgtTargetInfo, portals: Portal[]): TargetState {
 
 function validateSpec(spec: TargetSpec): void {
   validateTargetSpec(spec, (p) => {
-    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535 || p.address.length === 0 || /[\s,[\]]/.test(p.address)) {
+    if (
+      !Number.isInteger(p.port) ||
+      p.port < 1 ||
+      p.port > 65535 ||
+      p.address.length === 0 ||
+      /[\s,[\]]/.test(p.address)
+    ) {
       throw new InvalidArgument('portals', `bad portal ${JSON.stringify(p)}`);
     }
   });

@@ -167,7 +167,9 @@ export function parseTargetShow(text: string): TgtTargetInfo[] {
     const text1 = line.trim();
     const sectionName = /^(System|I_T nexus|LUN|Account|ACL) information:$/.exec(text1)?.[1];
     if (sectionName && /^ {4}\S/.test(line)) {
-      section = ({ System: 'system', 'I_T nexus': 'nexus', LUN: 'lun', Account: 'account', ACL: 'acl' } as const)[sectionName as 'System'];
+      section = ({ System: 'system', 'I_T nexus': 'nexus', LUN: 'lun', Account: 'account', ACL: 'acl' } as const)[
+        sectionName as 'System'
+      ];
       continue;
     }
     const kv = /^([^:]+):\s?(.*)$/.exec(text1);

@@ -53,7 +53,12 @@ export class TgtadmArgv {
 
   /** controlPort: tgtd's -C/--control-port (several tgtd on one host); default tgtd's own (0). */
   constructor(controlPort?: number) {
-    this.base = ['tgtadm', ...(controlPort === undefined ? [] : ['--control-port', String(controlPort)]), '--lld', 'iscsi'];
+    this.base = [
+      'tgtadm',
+      ...(controlPort === undefined ? [] : ['--control-port', String(controlPort)]),
+      '--lld',
+      'iscsi',
+    ];
   }
 
   private a(...rest: Array<string | number>): string[] {
@@ -98,10 +103,30 @@ export class TgtadmArgv {
     return this.a('--mode', 'account', '--op', 'delete', '--user', user);
   }
   bindAccount(tid: number, user: string, outgoing = false): string[] {
-    return this.a('--mode', 'account', '--op', 'bind', '--tid', tid, '--user', user, ...(outgoing ? ['--outgoing'] : []));
+    return this.a(
+      '--mode',
+      'account',
+      '--op',
+      'bind',
+      '--tid',
+      tid,
+      '--user',
+      user,
+      ...(outgoing ? ['--outgoing'] : []),
+    );
   }
   unbindAccount(tid: number, user: string, outgoing = false): string[] {
-    return this.a('--mode', 'account', '--op', 'unbind', '--tid', tid, '--user', user, ...(outgoing ? ['--outgoing'] : []));
+    return this.a(
+      '--mode',
+      'account',
+      '--op',
+      'unbind',
+      '--tid',
+      tid,
+      '--user',
+      user,
+      ...(outgoing ? ['--outgoing'] : []),
+    );
   }
   /** Closes one connection of a session (the I_T nexus id). */
   deleteConnection(tid: number, sid: number, cid: number): string[] {

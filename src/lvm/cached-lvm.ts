@@ -153,7 +153,13 @@ export class CachedLvm extends Lvm {
       const own = lvs.filter((l) => l.vg === row.name);
       // Trusted only when its PVs are known and nothing of ours runs on it; else the next use reads it (with its PVs).
       const stamp = pvs.length === 0 || (this.inFlight.get(row.name) ?? 0) > 0 ? undefined : await this.stamps(pvs);
-      this.copies.set(row.name, { vg: row, lvs: new Map(own.map((l) => [l.name, l])), readAt: new Map(own.map((l) => [l.name, at])), pvs, stamp });
+      this.copies.set(row.name, {
+        vg: row,
+        lvs: new Map(own.map((l) => [l.name, l])),
+        readAt: new Map(own.map((l) => [l.name, at])),
+        pvs,
+        stamp,
+      });
       this.stale.delete(row.name);
     }
     for (const vg of vgs) if (!rows.some((r) => r.name === vg)) this.copies.delete(vg);
@@ -177,7 +183,8 @@ export class CachedLvm extends Lvm {
     if (!c) return undefined;
     const l = c.lvs.get(lv);
     if (!l) return undefined;
-    if (opts?.maxAgeMs === undefined || this.now() - (c.readAt.get(lv) ?? 0) < opts.maxAgeMs) return (await this.withActivity([l]))[0];
+    if (opts?.maxAgeMs === undefined || this.now() - (c.readAt.get(lv) ?? 0) < opts.maxAgeMs)
+      return (await this.withActivity([l]))[0];
     // concurrent callers that want the same LV read now share one lvs (20 CreateVolume at once read the pool once)
     const key = `${vg}/${lv}`;
     let reading = this.lvReads.get(key);
@@ -206,7 +213,11 @@ export class CachedLvm extends Lvm {
    * known result (return false when the result is not known: the VG is read
    * again before its next use). A failure marks the VG stale.
    */
-  private async change<T>(vg: string, run: () => Promise<T>, apply: (c: VgCopy, result: T) => boolean = () => false): Promise<T> {
+  private async change<T>(
+    vg: string,
+    run: () => Promise<T>,
+    apply: (c: VgCopy, result: T) => boolean = () => false,
+  ): Promise<T> {
     this.inFlight.set(vg, (this.inFlight.get(vg) ?? 0) + 1);
     try {
       const result = await run();
@@ -224,20 +235,40 @@ export class CachedLvm extends Lvm {
     }
   }
 
-  override createThin(vg: string, pool: string, lv: string, sizeBytes: number, tags: readonly string[], opts?: CallOptions): Promise<void> {
+  override createThin(
+    vg: string,
+    pool: string,
+    lv: string,
+    sizeBytes: number,
+    tags: readonly string[],
+    opts?: CallOptions,
+  ): Promise<void> {
     return this.change(
       vg,
       () => super.createThin(vg, pool, lv, sizeBytes, tags, opts),
       (c) => {
         const p = c.lvs.get(pool);
         if (!p) return false;
-        put(c, thinLv(vg, lv, roundUp(sizeBytes, c.vg.extentSizeBytes), tags, pool, { attr: 'Vwi-a-tz--', active: true, now: this.now() }));
+        put(
+          c,
+          thinLv(vg, lv, roundUp(sizeBytes, c.vg.extentSizeBytes), tags, pool, {
+            attr: 'Vwi-a-tz--',
+            active: true,
+            now: this.now(),
+          }),
+        );
         return true;
       },
     );
   }
 
-  override createThinSnapshot(vg: string, origin: string, name: string, tags: readonly string[], opts: CreateThinSnapshotOptions = {}): Promise<void> {
+  override createThinSnapshot(
+    vg: string,
+    origin: string,
+    name: string,
+    tags: readonly string[],
+    opts: CreateThinSnapshotOptions = {},
+  ): Promise<void> {
     return this.change(
       vg,
       () => super.createThinSnapshot(vg, origin, name, tags, opts),
@@ -246,7 +277,11 @@ export class CachedLvm extends Lvm {
         if (!o?.pool) return false;
         const active = opts.activate ?? true;
         const attr = `V${opts.readOnly ? 'r' : 'w'}i-${active ? 'a' : '-'}-tz-${(opts.activationSkip ?? false) ? 'k' : '-'}`;
-        put(c, { ...thinLv(vg, name, o.sizeBytes, tags, o.pool, { attr, active, now: this.now() }), origin, originSizeBytes: o.sizeBytes });
+        put(c, {
+          ...thinLv(vg, name, o.sizeBytes, tags, o.pool, { attr, active, now: this.now() }),
+          origin,
+          originSizeBytes: o.sizeBytes,
+        });
         return true;
       },
     );
@@ -282,7 +317,12 @@ export class CachedLvm extends Lvm {
     );
   }
 
-  override changeTags(vg: string, lv: string, change: { add?: readonly string[]; del?: readonly string[] }, opts?: CallOptions): Promise<void> {
+  override changeTags(
+    vg: string,
+    lv: string,
+    change: { add?: readonly string[]; del?: readonly string[] },
+    opts?: CallOptions,
+  ): Promise<void> {
     return this.change(
       vg,
       () => super.changeTags(vg, lv, change, opts),
@@ -310,7 +350,13 @@ export class CachedLvm extends Lvm {
   }
 
   /** A linear LV takes exactly its rounded size from the VG's free space; raid and striped layouts are LVM's to decide. */
-  override createLinear(vg: string, lv: string, sizeBytes: number, tags: readonly string[], opts: CreateLinearOptions = {}): Promise<void> {
+  override createLinear(
+    vg: string,
+    lv: string,
+    sizeBytes: number,
+    tags: readonly string[],
+    opts: CreateLinearOptions = {},
+  ): Promise<void> {
     const linear = (opts.mirrors ?? 0) === 0 && (opts.stripes ?? 1) === 1;
     return this.change(
       vg,
@@ -348,7 +394,6 @@ export class CachedLvm extends Lvm {
   override setPermission(vg: string, lv: string, permission: 'r' | 'rw', opts?: CallOptions): Promise<void> {
     return this.change(vg, () => super.setPermission(vg, lv, permission, opts));
   }
-
 }
 
 function roundUp(bytes: number, unit: number): number {
@@ -363,7 +408,12 @@ function takeFree(c: VgCopy, bytes: number): void {
 
 /** A linear LV as `lvs` shows it right after lvcreate. */
 function linearLv(vg: string, name: string, sizeBytes: number, tags: readonly string[], now: number): Lv {
-  return { ...thinLv(vg, name, sizeBytes, tags, '', { attr: '-wi-a-----', active: true, now }), pool: undefined, layout: ['linear'], segtype: 'linear' };
+  return {
+    ...thinLv(vg, name, sizeBytes, tags, '', { attr: '-wi-a-----', active: true, now }),
+    pool: undefined,
+    layout: ['linear'],
+    segtype: 'linear',
+  };
 }
 
 function put(c: VgCopy, l: Lv): void {
@@ -372,7 +422,14 @@ function put(c: VgCopy, l: Lv): void {
 }
 
 /** A thin LV as `lvs` shows it right after lvcreate (dynamic values unknown until it is read). */
-function thinLv(vg: string, name: string, sizeBytes: number, tags: readonly string[], pool: string, s: { attr: string; active: boolean; now: number }): Lv {
+function thinLv(
+  vg: string,
+  name: string,
+  sizeBytes: number,
+  tags: readonly string[],
+  pool: string,
+  s: { attr: string; active: boolean; now: number },
+): Lv {
   return {
     uuid: '',
     name,

@@ -97,7 +97,8 @@ const REPORT_ARGS = ['--reportformat', 'json', '--units', 'b', '--nosuffix'] as 
 
 /** "<n>b" with n rounded up to a multiple of 512. */
 export function sizeArg(bytes: number, field = 'size'): string {
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new InvalidArgument(field, `must be a positive integer number of bytes, got ${bytes}`);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0)
+    throw new InvalidArgument(field, `must be a positive integer number of bytes, got ${bytes}`);
   return `${Math.ceil(bytes / 512) * 512}b`;
 }
 
@@ -106,7 +107,8 @@ function yn(v: boolean): 'y' | 'n' {
 }
 
 function positiveInt(v: number, field: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new InvalidArgument(field, `must be an integer in 1..${max}, got ${v}`);
+  if (!Number.isSafeInteger(v) || v < 1 || v > max)
+    throw new InvalidArgument(field, `must be an integer in 1..${max}, got ${v}`);
   return v;
 }
 
@@ -142,7 +144,12 @@ export class Lvm {
    * that mean "already in the wanted state": such a failure resolves with
    * undefined instead of throwing.
    */
-  private async exec(command: string, args: readonly string[], opts: CallOptions | undefined, tolerate: readonly RegExp[] = []): Promise<string | undefined> {
+  private async exec(
+    command: string,
+    args: readonly string[],
+    opts: CallOptions | undefined,
+    tolerate: readonly RegExp[] = [],
+  ): Promise<string | undefined> {
     try {
       const run = () => this.runner.run(this.argv(command, args), this.runOptions(opts));
       return (REPORTS.has(command) ? await run() : await LVM_CHANGES.runExclusive(run, opts?.signal)).stdout;
@@ -153,7 +160,12 @@ export class Lvm {
     }
   }
 
-  private async report(command: 'lvs' | 'vgs' | 'pvs', fields: readonly string[], targets: readonly string[], opts: CallOptions | undefined): Promise<string> {
+  private async report(
+    command: 'lvs' | 'vgs' | 'pvs',
+    fields: readonly string[],
+    targets: readonly string[],
+    opts: CallOptions | undefined,
+  ): Promise<string> {
     return (await this.exec(command, [...REPORT_ARGS, '-o', fields.join(','), ...targets], opts)) ?? '';
   }
 
@@ -213,7 +225,8 @@ export class Lvm {
   async vgCreate(name: string, pvs: readonly string[], opts: VgCreateOptions = {}): Promise<void> {
     assertVgName(name);
     if (pvs.length === 0) throw new InvalidArgument('pvs', 'at least one physical volume is required');
-    for (const pv of pvs) if (!pv.startsWith('/')) throw new InvalidArgument('pvs', `"${pv}" is not an absolute device path`);
+    for (const pv of pvs)
+      if (!pv.startsWith('/')) throw new InvalidArgument('pvs', `"${pv}" is not an absolute device path`);
     const mda = sizeArg(opts.metadataSizeBytes ?? this.settings.vgMetadataSizeBytes, 'metadataSizeBytes');
     await this.exec('vgcreate', ['--metadatasize', mda, ...tagArgs('--addtag', opts.tags), name, ...pvs], opts);
   }
@@ -230,7 +243,9 @@ export class Lvm {
     assertVgName(vg);
     assertLvName(pool, 'pool');
     const sizeArgs =
-      'bytes' in size ? ['--size', sizeArg(size.bytes)] : ['--extents', `${positiveInt(size.percentOfVg, 'percentOfVg', 100)}%VG`];
+      'bytes' in size
+        ? ['--size', sizeArg(size.bytes)]
+        : ['--extents', `${positiveInt(size.percentOfVg, 'percentOfVg', 100)}%VG`];
     const args = [
       '--yes',
       '--thin',
@@ -249,23 +264,42 @@ export class Lvm {
       if (c % 64 !== 0) throw new InvalidArgument('chunkSizeKiB', 'must be a multiple of 64');
       args.push('--chunksize', `${c}k`);
     }
-    if (opts.metadataSizeBytes !== undefined) args.push('--poolmetadatasize', sizeArg(opts.metadataSizeBytes, 'metadataSizeBytes'));
+    if (opts.metadataSizeBytes !== undefined)
+      args.push('--poolmetadatasize', sizeArg(opts.metadataSizeBytes, 'metadataSizeBytes'));
     await this.exec('lvcreate', [...args, ...tagArgs('--addtag', opts.tags), vg], opts);
   }
-
 
   /**
    * A thin LV. No --zero/--wipesignatures: a thin LV's blocks are provisioned
    * on first write and zeroed by the pool (createThinPool --zero y).
    * Tags go into the same lvcreate so a crash never leaves an untagged LV.
    */
-  async createThin(vg: string, pool: string, lv: string, sizeBytes: number, tags: readonly string[], opts?: CallOptions): Promise<void> {
+  async createThin(
+    vg: string,
+    pool: string,
+    lv: string,
+    sizeBytes: number,
+    tags: readonly string[],
+    opts?: CallOptions,
+  ): Promise<void> {
     assertVgName(vg);
     assertLvName(pool, 'pool');
     assertLvName(lv);
     await this.exec(
       'lvcreate',
-      ['--yes', '--type', 'thin', '--virtualsize', sizeArg(sizeBytes), '--thinpool', pool, '--name', lv, ...tagArgs('--addtag', tags), vg],
+      [
+        '--yes',
+        '--type',
+        'thin',
+        '--virtualsize',
+        sizeArg(sizeBytes),
+        '--thinpool',
+        pool,
+        '--name',
+        lv,
+        ...tagArgs('--addtag', tags),
+        vg,
+      ],
       opts,
     );
   }
@@ -281,7 +315,13 @@ export class Lvm {
    * it does not zero the whole LV (that is the zero-on-delete job's work).
    * raid1 is created with its initial sync (no --nosync).
    */
-  async createLinear(vg: string, lv: string, sizeBytes: number, tags: readonly string[], opts: CreateLinearOptions = {}): Promise<void> {
+  async createLinear(
+    vg: string,
+    lv: string,
+    sizeBytes: number,
+    tags: readonly string[],
+    opts: CreateLinearOptions = {},
+  ): Promise<void> {
     assertVgName(vg);
     assertLvName(lv);
     const mirrors = opts.mirrors ?? 0;
@@ -330,7 +370,13 @@ export class Lvm {
    * thin snapshots "skip activation" by default; we turn that off (-kn) unless
    * asked, so the snapshot activates like any LV.
    */
-  async createThinSnapshot(vg: string, origin: string, name: string, tags: readonly string[], opts: CreateThinSnapshotOptions = {}): Promise<void> {
+  async createThinSnapshot(
+    vg: string,
+    origin: string,
+    name: string,
+    tags: readonly string[],
+    opts: CreateThinSnapshotOptions = {},
+  ): Promise<void> {
     const src = this.lvPath(vg, origin);
     assertLvName(name, 'name');
     const skip = opts.activationSkip ?? false;
@@ -436,7 +482,12 @@ export class Lvm {
    * when both lists are empty. Adding a present tag or deleting an absent one
    * is not an error for lvm.
    */
-  async changeTags(vg: string, lv: string, change: { add?: readonly string[]; del?: readonly string[] }, opts?: CallOptions): Promise<void> {
+  async changeTags(
+    vg: string,
+    lv: string,
+    change: { add?: readonly string[]; del?: readonly string[] },
+    opts?: CallOptions,
+  ): Promise<void> {
     const target = this.lvPath(vg, lv);
     const args = [...tagArgs('--deltag', change.del), ...tagArgs('--addtag', change.add)];
     if (args.length === 0) return;
@@ -447,20 +498,24 @@ export class Lvm {
     return this.changeTags(vg, lv, { add: tags }, opts);
   }
 
-
   /** lvchange --activate y; `ignoreSkip` (-K) activates LVs flagged skip-activation. */
   async activate(vg: string, lv: string, opts: CallOptions & { ignoreSkip?: boolean } = {}): Promise<void> {
     const target = this.lvPath(vg, lv);
-    await this.exec('lvchange', ['--activate', 'y', ...(opts.ignoreSkip ? ['--ignoreactivationskip'] : []), target], opts);
+    await this.exec(
+      'lvchange',
+      ['--activate', 'y', ...(opts.ignoreSkip ? ['--ignoreactivationskip'] : []), target],
+      opts,
+    );
   }
-
-
 
   /**
    * lvchange --permission r|rw. Already having that permission is fine
    * (lvm exits 5 with "is already read only" / "is already writable").
    */
   async setPermission(vg: string, lv: string, permission: 'r' | 'rw', opts?: CallOptions): Promise<void> {
-    await this.exec('lvchange', ['--permission', permission, this.lvPath(vg, lv)], opts, [/is already read only/, /is already writable/]);
+    await this.exec('lvchange', ['--permission', permission, this.lvPath(vg, lv)], opts, [
+      /is already read only/,
+      /is already writable/,
+    ]);
   }
 }

@@ -70,7 +70,11 @@ export const temporaryLvName = (seed: string): string => lvNameFor('temporary', 
 /** Which kind of generated name this is, or undefined for any other LV name. */
 export function lvNameKind(lvName: string): LvNameKind | undefined {
   for (const [kind, prefix] of Object.entries(LV_NAME_PREFIX) as [LvNameKind, string][]) {
-    if (lvName.length === prefix.length + LV_NAME_HASH_LENGTH && lvName.startsWith(prefix) && /^[a-z2-7]+$/.test(lvName.slice(prefix.length))) {
+    if (
+      lvName.length === prefix.length + LV_NAME_HASH_LENGTH &&
+      lvName.startsWith(prefix) &&
+      /^[a-z2-7]+$/.test(lvName.slice(prefix.length))
+    ) {
       return kind;
     }
   }

@@ -360,7 +360,8 @@ export function parseLvAttr(raw: string): LvAttr {
   return {
     raw,
     volumeType: VOLUME_TYPES[c(0)] ?? 'unknown',
-    permission: perm === 'w' ? 'writeable' : perm === 'r' ? 'read-only' : perm === 'R' ? 'read-only-activation' : 'unknown',
+    permission:
+      perm === 'w' ? 'writeable' : perm === 'r' ? 'read-only' : perm === 'R' ? 'read-only-activation' : 'unknown',
     allocationPolicy: c(2),
     fixedMinor: c(3) === 'm',
     state: STATES[c(4)] ?? 'unknown',

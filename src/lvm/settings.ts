@@ -76,10 +76,12 @@ export function lvmSettings(partial: LvmSettingsInput = {}): LvmSettings {
     ['vgMetadataSizeBytes', s.vgMetadataSizeBytes, 1024 * 1024],
   ];
   for (const [name, v, min] of ints) {
-    if (!Number.isSafeInteger(v) || v < min) throw new Error(`LvmSettings.${name} must be an integer >= ${min}, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < min)
+      throw new Error(`LvmSettings.${name} must be an integer >= ${min}, got ${v}`);
   }
   if (s.vgMetadataSizeBytes % 512 !== 0) throw new Error('LvmSettings.vgMetadataSizeBytes must be a multiple of 512');
-  if (s.lvmBinary !== undefined && s.lvmBinary.trim() === '') throw new Error('LvmSettings.lvmBinary must not be empty');
+  if (s.lvmBinary !== undefined && s.lvmBinary.trim() === '')
+    throw new Error('LvmSettings.lvmBinary must not be empty');
   return s;
 }
 
@@ -110,7 +112,12 @@ export function lvmConfigString(s: LvmSettings): string {
     `retain_min=${s.backup.retainMin}`,
     `retain_days=${s.backup.retainDays}`,
   ];
-  const report = ['list_item_separator=","', 'binary_values_as_numeric=0', 'compact_output=0', 'time_format="%Y-%m-%d %T %z"'];
+  const report = [
+    'list_item_separator=","',
+    'binary_values_as_numeric=0',
+    'compact_output=0',
+    'time_format="%Y-%m-%d %T %z"',
+  ];
   const sections: [string, string[]][] = [
     ['activation', activation],
     ['devices', devices],

@@ -78,7 +78,7 @@ export function encodeTagValue(value: string): string {
 /** Decode encodeTagValue's output. Returns undefined for anything encodeTagValue cannot produce. */
 export function decodeTagValue(encoded: string): string | undefined {
   const bytes: number[] = [];
-  for (let i = 0; i < encoded.length; ) {
+  for (let i = 0; i < encoded.length;) {
     const ch = encoded.charAt(i);
     if (ch === '+') {
       const hex = encoded.slice(i + 1, i + 3);
@@ -104,7 +104,8 @@ function checkKey(key: string): void {
 }
 
 function checkPrefix(prefix: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(prefix)) throw new InvalidArgument('tag prefix', `"${prefix}" is not a valid tag prefix`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(prefix))
+    throw new InvalidArgument('tag prefix', `"${prefix}" is not a valid tag prefix`);
 }
 
 /** Split an encoded value into pieces of at most `max` characters, never inside a "+XX" escape. */

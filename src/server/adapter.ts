@@ -65,7 +65,12 @@ export function unary<Req, Res>(method: string, spec: RpcSpec<Req, Res>, deps: A
   };
 }
 
-async function runCall<Req, Res>(method: string, spec: RpcSpec<Req, Res>, deps: AdapterDeps, call: ServerUnaryCall<Req, Res>): Promise<{ res: Res } | { status: MappedStatus }> {
+async function runCall<Req, Res>(
+  method: string,
+  spec: RpcSpec<Req, Res>,
+  deps: AdapterDeps,
+  call: ServerUnaryCall<Req, Res>,
+): Promise<{ res: Res } | { status: MappedStatus }> {
   const requestId = randomBytes(6).toString('hex');
   const log = deps.log.child({ method, request_id: requestId, ...logFields(call.request) });
   const abort = new AbortController();

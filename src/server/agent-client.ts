@@ -4,15 +4,39 @@
  * as the same errors (status.ts fromStatus), so the controller cannot tell it
  * from the in-process agent. The RPC's AbortSignal cancels the call.
  */
-import { status as Code, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import {
+  status as Code,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { shortNodeId } from '../agent/ids.js';
 import type {
-  CallOptions, Capacity, CapacityQuery, CreateVolumeArgs, PoolStatus, PublishArgs, PublishInfo, SnapshotInfo, StorageAgent, VolumeInfo,
+  CallOptions,
+  Capacity,
+  CapacityQuery,
+  CreateVolumeArgs,
+  PoolStatus,
+  PublishArgs,
+  PublishInfo,
+  SnapshotInfo,
+  StorageAgent,
+  VolumeInfo,
 } from '../agent/types.js';
 import type { SnapshotParams } from '../agent/params.js';
 import type { SizeRange } from '../agent/sizing.js';
 import {
-  chapToWire, infoFromWire, num, paramsToWire, poolFromWire, publicationToWire, publishInfoFromWire, snapshotFromWire, sourceToWire, volumeFromWire,
+  chapToWire,
+  infoFromWire,
+  num,
+  paramsToWire,
+  poolFromWire,
+  publicationToWire,
+  publishInfoFromWire,
+  snapshotFromWire,
+  sourceToWire,
+  volumeFromWire,
   type AgentIdentity,
 } from '../agent/wire.js';
 import { Backoff, type BackoffOptions } from '../backoff.js';
@@ -89,7 +113,9 @@ export class RemoteAgent implements StorageAgent {
       try {
         const info = infoFromWire(await this.call('GetInfo', {}, o, CONNECT_TIMEOUT_MS));
         if (info.nodeName !== this.nodeName || info.nodeId !== this.nodeId) {
-          throw new FailedPrecondition(`agent at ${this.address} is storage node ${info.nodeName}, not ${this.nodeName}`);
+          throw new FailedPrecondition(
+            `agent at ${this.address} is storage node ${info.nodeName}, not ${this.nodeName}`,
+          );
         }
         this.info = info;
         this.markUp();
@@ -155,7 +181,8 @@ export class RemoteAgent implements StorageAgent {
     const signal = o?.signal;
     if (signal?.aborted) return Promise.reject(new Unavailable(`call to agent ${this.nodeName} cancelled`));
     // An agent marked unreachable is not called until a reconnection succeeds: the caller learns why at once.
-    if (method !== 'GetInfo' && this.down && this.info) return Promise.reject(new Unavailable(this.unreachableReason() ?? 'unreachable'));
+    if (method !== 'GetInfo' && this.down && this.info)
+      return Promise.reject(new Unavailable(this.unreachableReason() ?? 'unreachable'));
     const fn = (this.client as unknown as Record<string, Unary<object, Res>>)[method];
     if (!fn) throw new Error(`agent API has no method ${method}`);
     return new Promise<Res>((resolve, reject) => {
@@ -179,8 +206,12 @@ export class RemoteAgent implements StorageAgent {
       await this.call(
         'CreateVolume',
         {
-          name: a.name, required_bytes: String(a.range.required), limit_bytes: String(a.range.limit), default_bytes: String(a.defaultBytes),
-          params: paramsToWire(a.params), source: sourceToWire(a.source),
+          name: a.name,
+          required_bytes: String(a.range.required),
+          limit_bytes: String(a.range.limit),
+          default_bytes: String(a.defaultBytes),
+          params: paramsToWire(a.params),
+          source: sourceToWire(a.source),
         },
         o,
       ),
@@ -208,7 +239,9 @@ export class RemoteAgent implements StorageAgent {
   }
 
   async listVolumes(o?: CallOptions): Promise<VolumeInfo[]> {
-    return (await this.call<{ volumes: Parameters<typeof volumeFromWire>[0][] }>('ListVolumes', {}, o)).volumes.map(volumeFromWire);
+    return (await this.call<{ volumes: Parameters<typeof volumeFromWire>[0][] }>('ListVolumes', {}, o)).volumes.map(
+      volumeFromWire,
+    );
   }
 
   async deleteVolume(vg: string, lv: string, o?: CallOptions): Promise<void> {
@@ -216,11 +249,29 @@ export class RemoteAgent implements StorageAgent {
   }
 
   async expandVolume(vg: string, lv: string, range: SizeRange, o?: CallOptions): Promise<VolumeInfo> {
-    return volumeFromWire(await this.call('ExpandVolume', { vg, lv, required_bytes: String(range.required), limit_bytes: String(range.limit) }, o));
+    return volumeFromWire(
+      await this.call(
+        'ExpandVolume',
+        { vg, lv, required_bytes: String(range.required), limit_bytes: String(range.limit) },
+        o,
+      ),
+    );
   }
 
-  async createSnapshot(name: string, sourceVg: string, sourceLv: string, params: SnapshotParams, o?: CallOptions): Promise<SnapshotInfo> {
-    return snapshotFromWire(await this.call('CreateSnapshot', { name, source_vg: sourceVg, source_lv: sourceLv, snapshot_reserve: params.snapshotReserve }, o));
+  async createSnapshot(
+    name: string,
+    sourceVg: string,
+    sourceLv: string,
+    params: SnapshotParams,
+    o?: CallOptions,
+  ): Promise<SnapshotInfo> {
+    return snapshotFromWire(
+      await this.call(
+        'CreateSnapshot',
+        { name, source_vg: sourceVg, source_lv: sourceLv, snapshot_reserve: params.snapshotReserve },
+        o,
+      ),
+    );
   }
 
   findSnapshotByName(name: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {
@@ -232,7 +283,9 @@ export class RemoteAgent implements StorageAgent {
   }
 
   async listSnapshots(o?: CallOptions): Promise<SnapshotInfo[]> {
-    return (await this.call<{ snapshots: Parameters<typeof snapshotFromWire>[0][] }>('ListSnapshots', {}, o)).snapshots.map(snapshotFromWire);
+    return (
+      await this.call<{ snapshots: Parameters<typeof snapshotFromWire>[0][] }>('ListSnapshots', {}, o)
+    ).snapshots.map(snapshotFromWire);
   }
 
   async deleteSnapshot(vg: string, lv: string, o?: CallOptions): Promise<void> {
@@ -241,7 +294,18 @@ export class RemoteAgent implements StorageAgent {
 
   async publish(a: PublishArgs, o?: CallOptions): Promise<PublishInfo> {
     return publishInfoFromWire(
-      await this.call('Publish', { vg: a.vg, lv: a.lv, publication: publicationToWire(a.publication), initiator_iqn: a.initiatorIqn, node_name: a.nodeName, chap: chapToWire(a.chap) }, o),
+      await this.call(
+        'Publish',
+        {
+          vg: a.vg,
+          lv: a.lv,
+          publication: publicationToWire(a.publication),
+          initiator_iqn: a.initiatorIqn,
+          node_name: a.nodeName,
+          chap: chapToWire(a.chap),
+        },
+        o,
+      ),
     );
   }
 
@@ -254,7 +318,11 @@ export class RemoteAgent implements StorageAgent {
   }
 
   async capacity(q: CapacityQuery, o?: CallOptions): Promise<Capacity> {
-    const r = await this.call<{ available_bytes: string; maximum_volume_bytes: string }>('Capacity', { vg: q.vg, lvm_type: q.lvmType, mirrors: q.mirrors, stripes: q.stripes }, o);
+    const r = await this.call<{ available_bytes: string; maximum_volume_bytes: string }>(
+      'Capacity',
+      { vg: q.vg, lvm_type: q.lvmType, mirrors: q.mirrors, stripes: q.stripes },
+      o,
+    );
     return { availableBytes: num(r.available_bytes), maximumVolumeBytes: num(r.maximum_volume_bytes) };
   }
 }

@@ -72,7 +72,11 @@ export class RemoteDirectory implements AgentDirectory {
     for (const a of this.agents.values()) {
       if (!a.retryDue()) continue;
       a.connect().then(
-        () => this.o.log.info({ node: a.nodeName, address: a.address, volume_groups: a.volumeGroups() }, 'storage agent reachable'),
+        () =>
+          this.o.log.info(
+            { node: a.nodeName, address: a.address, volume_groups: a.volumeGroups() },
+            'storage agent reachable',
+          ),
         () => undefined,
       );
     }
@@ -80,7 +84,8 @@ export class RemoteDirectory implements AgentDirectory {
 
   byNodeId(nodeId: string): StorageAgent | undefined {
     const a = [...this.agents.values()].find((x) => x.nodeId === nodeId);
-    if (!a) throw new Unavailable(`no storage agent with node id ${nodeId} is known (yet); check that its agent pod runs`);
+    if (!a)
+      throw new Unavailable(`no storage agent with node id ${nodeId} is known (yet); check that its agent pod runs`);
     return a;
   }
 
@@ -98,11 +103,18 @@ export class RemoteDirectory implements AgentDirectory {
         }
         if (!a) {
           a = new RemoteAgent({
-            nodeName: e.node, address, creds: this.o.creds, channelOptions: this.o.channelOptions,
+            nodeName: e.node,
+            address,
+            creds: this.o.creds,
+            channelOptions: this.o.channelOptions,
             ...(this.o.timeoutMs ? { timeoutMs: this.o.timeoutMs } : {}),
             ...(this.o.retry ? { retry: this.o.retry } : {}),
             onReachability: (agent, up, reason) => {
-              if (!up) this.o.log.warn({ node: agent.nodeName, address: agent.address, reason }, 'storage agent unreachable; skipped by placement, listings and name lookups, reconnected with backoff');
+              if (!up)
+                this.o.log.warn(
+                  { node: agent.nodeName, address: agent.address, reason },
+                  'storage agent unreachable; skipped by placement, listings and name lookups, reconnected with backoff',
+                );
             },
           });
           this.agents.set(e.node, a);
@@ -112,7 +124,10 @@ export class RemoteDirectory implements AgentDirectory {
             await a.connect();
             this.o.log.info({ node: e.node, address, volume_groups: a.volumeGroups() }, 'storage agent connected');
           } catch (err) {
-            this.o.log.warn({ node: e.node, address, err: err instanceof Error ? err.message : String(err) }, 'storage agent not reachable; retried with backoff');
+            this.o.log.warn(
+              { node: e.node, address, err: err instanceof Error ? err.message : String(err) },
+              'storage agent not reachable; retried with backoff',
+            );
           }
         }
       }),
@@ -121,7 +136,10 @@ export class RemoteDirectory implements AgentDirectory {
 
   /** Refreshes now (errors logged) and then every intervalMs. */
   async start(intervalMs: number): Promise<void> {
-    const run = () => this.refresh().catch((err: unknown) => this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'agent discovery failed'));
+    const run = () =>
+      this.refresh().catch((err: unknown) =>
+        this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'agent discovery failed'),
+      );
     await run();
     this.timer = setInterval(() => void run(), intervalMs);
     this.timer.unref();

@@ -68,9 +68,7 @@ let cached: ProtoGrpcType | undefined;
  */
 export function loadCsi(): ProtoGrpcType {
   if (cached === undefined) {
-    cached = grpc.loadPackageDefinition(
-      loadCsiPackageDefinition(),
-    ) as unknown as ProtoGrpcType;
+    cached = grpc.loadPackageDefinition(loadCsiPackageDefinition()) as unknown as ProtoGrpcType;
   }
   return cached;
 }
@@ -82,7 +80,9 @@ export function loadAgent(): AgentProto {
   if (agentCached === undefined) {
     const file = join(protoDir(), 'agent.proto');
     if (!existsSync(file)) throw new Error(`agent protocol definition not found at ${file}`);
-    agentCached = grpc.loadPackageDefinition(protoLoader.loadSync(file, { ...LOADER_OPTIONS })) as unknown as AgentProto;
+    agentCached = grpc.loadPackageDefinition(
+      protoLoader.loadSync(file, { ...LOADER_OPTIONS }),
+    ) as unknown as AgentProto;
   }
   return agentCached;
 }

@@ -3,8 +3,20 @@
  */
 import { Metadata, status as Code, type ServiceError } from '@grpc/grpc-js';
 import {
-  Aborted, AlreadyExists, Busy, CommandFailed, DomainError, FailedPrecondition, Internal, InvalidArgument, NotFound, OutOfCapacity, OutOfRange,
-  Unavailable, Unimplemented, type DomainErrorKind,
+  Aborted,
+  AlreadyExists,
+  Busy,
+  CommandFailed,
+  DomainError,
+  FailedPrecondition,
+  Internal,
+  InvalidArgument,
+  NotFound,
+  OutOfCapacity,
+  OutOfRange,
+  Unavailable,
+  Unimplemented,
+  type DomainErrorKind,
 } from '../errors.js';
 
 const BY_KIND: Record<DomainErrorKind, Code> = {
@@ -40,7 +52,8 @@ export function toStatus(err: unknown): MappedStatus {
     if (err.timedOut) return { code: Code.DEADLINE_EXCEEDED, details: err.message };
     return { code: Code.INTERNAL, details: err.message };
   }
-  if (err instanceof InvalidArgument) return { code: Code.INVALID_ARGUMENT, details: err.message, kind: err.kind, field: err.field };
+  if (err instanceof InvalidArgument)
+    return { code: Code.INVALID_ARGUMENT, details: err.message, kind: err.kind, field: err.field };
   if (err instanceof DomainError) return { code: BY_KIND[err.kind], details: err.message, kind: err.kind };
   if (err instanceof Error && err.name === 'AbortError') return { code: Code.CANCELLED, details: 'call cancelled' };
   const message = err instanceof Error ? err.message : String(err);
@@ -98,7 +111,10 @@ export function fromStatus(e: ServiceError, where: string): DomainError {
   if (kind === 'InvalidArgument') {
     const field = decodeField(e.metadata?.get(FIELD_KEY)[0]?.toString()) ?? 'request';
     const prefix = `${field}: `;
-    return new InvalidArgument(field, e.details.startsWith(prefix) ? `${e.details.slice(prefix.length)} (${where})` : msg);
+    return new InvalidArgument(
+      field,
+      e.details.startsWith(prefix) ? `${e.details.slice(prefix.length)} (${where})` : msg,
+    );
   }
   if (kind === 'Busy') return new Busy(msg);
   if (kind === 'Aborted') return new Aborted(msg);

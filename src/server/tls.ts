@@ -17,7 +17,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import {
-  credentials, ServerCredentials, ServerInterceptingCall, status, type ChannelCredentials, type ChannelOptions, type ServerInterceptor,
+  credentials,
+  ServerCredentials,
+  ServerInterceptingCall,
+  status,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ServerInterceptor,
 } from '@grpc/grpc-js';
 import { FailedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -38,7 +44,9 @@ export async function readTlsDir(dir: string): Promise<TlsFiles> {
     try {
       return await readFile(join(dir, name));
     } catch (e) {
-      throw new FailedPrecondition(`agent TLS: cannot read ${join(dir, name)} (${(e as NodeJS.ErrnoException).code ?? String(e)}); mount the TLS Secret there`);
+      throw new FailedPrecondition(
+        `agent TLS: cannot read ${join(dir, name)} (${(e as NodeJS.ErrnoException).code ?? String(e)}); mount the TLS Secret there`,
+      );
     }
   };
   return { ca: await read('ca.crt'), cert: await read('tls.crt'), key: await read('tls.key') };
@@ -57,8 +65,10 @@ function dnsNames(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): st
 function refuseClient(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): string | undefined {
   const names = dnsNames(cert);
   if (!cert || Object.keys(cert).length === 0) return 'no client certificate';
-  if (names.includes(AGENT_TLS_NAME)) return `the client certificate names ${AGENT_TLS_NAME}: agents never call each other`;
-  if (!names.includes(CONTROLLER_TLS_NAME)) return `the client certificate does not name ${CONTROLLER_TLS_NAME} (it names ${names.join(', ') || 'no DNS name'})`;
+  if (names.includes(AGENT_TLS_NAME))
+    return `the client certificate names ${AGENT_TLS_NAME}: agents never call each other`;
+  if (!names.includes(CONTROLLER_TLS_NAME))
+    return `the client certificate does not name ${CONTROLLER_TLS_NAME} (it names ${names.join(', ') || 'no DNS name'})`;
   return undefined;
 }
 
@@ -94,7 +104,10 @@ export function controllerOnly(log: Logger): ServerInterceptor {
 function checkAgentIdentity(_host: string, cert: PeerCertificate): Error | undefined {
   const bad = checkServerIdentity(AGENT_TLS_NAME, cert);
   if (bad) return bad;
-  if (dnsNames(cert).includes(CONTROLLER_TLS_NAME)) return new Error(`the agent's certificate also names ${CONTROLLER_TLS_NAME}; controller and agents need distinct certificates`);
+  if (dnsNames(cert).includes(CONTROLLER_TLS_NAME))
+    return new Error(
+      `the agent's certificate also names ${CONTROLLER_TLS_NAME}; controller and agents need distinct certificates`,
+    );
   return undefined;
 }
 

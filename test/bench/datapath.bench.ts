@@ -23,7 +23,19 @@ import { basename, join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, describe, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { blockCap, call, disks, inGuest, lvsJson, makeVg, MiB, sh, startPlugin, teardownExports, type PluginProcess } from '../vm/lib.js';
+import {
+  blockCap,
+  call,
+  disks,
+  inGuest,
+  lvsJson,
+  makeVg,
+  MiB,
+  sh,
+  startPlugin,
+  teardownExports,
+  type PluginProcess,
+} from '../vm/lib.js';
 import { median, prefill, runFio, WORKLOADS } from './fio.js';
 
 const VG = 'benchdp';
@@ -63,15 +75,51 @@ describe.runIf(inGuest)('data path: fio through iSCSI vs the LV locally', () => 
   it('sequential 1 MiB read/write and 4 KiB random read, iSCSI / local', async () => {
     makeVg(VG, disks.slice(0, 2));
     const kubelet = '/tmp/bench-kubelet';
-    p = await startPlugin(['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', PORTAL, '--job-wait-seconds', '60', '--kubelet-dir', kubelet]);
+    p = await startPlugin([
+      '--mode',
+      'all',
+      '--volume-group',
+      VG,
+      '--thin-pool',
+      'pool',
+      '--thin-pool-percent',
+      '60',
+      '--portals',
+      PORTAL,
+      '--job-wait-seconds',
+      '60',
+      '--kubelet-dir',
+      kubelet,
+    ]);
     node = new (loadCsi().csi.v1.Node)(`unix://${p.sock}`, credentials.createInsecure());
     const nodeId = (await call(node, 'NodeGetInfo', {})).node_id;
     const cap = blockCap();
-    const created = await call(p.controller, 'CreateVolume', { name: 'bench-datapath', capacity_range: { required_bytes: String(SIZE) }, volume_capabilities: [cap], parameters: {} });
+    const created = await call(p.controller, 'CreateVolume', {
+      name: 'bench-datapath',
+      capacity_range: { required_bytes: String(SIZE) },
+      volume_capabilities: [cap],
+      parameters: {},
+    });
     const id = created.volume?.volume_id ?? '';
-    const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+    const ctx = (
+      await call(p.controller, 'ControllerPublishVolume', {
+        volume_id: id,
+        node_id: nodeId,
+        volume_capability: cap,
+        readonly: false,
+        secrets: {},
+        volume_context: {},
+      })
+    ).publish_context;
     const staging = join(kubelet, 'staging', 'bench-datapath');
-    await call(node, 'NodeStageVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: cap, secrets: {}, volume_context: {} });
+    await call(node, 'NodeStageVolume', {
+      volume_id: id,
+      publish_context: ctx,
+      staging_target_path: staging,
+      volume_capability: cap,
+      secrets: {},
+      volume_context: {},
+    });
 
     const iqn = ctx['targetIqn'] ?? '';
     const iscsiDev = realpathSync(`/dev/disk/by-path/ip-${PORTAL}-iscsi-${iqn}-lun-0`);
@@ -81,7 +129,13 @@ describe.runIf(inGuest)('data path: fio through iSCSI vs the LV locally', () => 
     const q = `/sys/block/${basename(iscsiDev)}/queue`;
     const setting = `${basename(iscsiDev)}: scheduler ${read(`${q}/scheduler`)}, max_sectors_kb ${read(`${q}/max_sectors_kb`)}, read_ahead_kb ${read(`${q}/read_ahead_kb`)}`;
     console.log(`data path: iSCSI ${iscsiDev} vs local ${localDev}; ${setting}`);
-    console.log(sh(['iscsiadm', '-m', 'session', '-P', '2']).split('\n').filter((l) => /Burst|DataSegment|R2T|ImmediateData/.test(l)).map((l) => l.trim()).join(', '));
+    console.log(
+      sh(['iscsiadm', '-m', 'session', '-P', '2'])
+        .split('\n')
+        .filter((l) => /Burst|DataSegment|R2T|ImmediateData/.test(l))
+        .map((l) => l.trim())
+        .join(', '),
+    );
 
     prefill(iscsiDev, SIZE);
     const figures = WORKLOADS.map(() => ({ iscsi: [] as number[], local: [] as number[] }));
@@ -90,12 +144,17 @@ describe.runIf(inGuest)('data path: fio through iSCSI vs the LV locally', () => 
         const f = figures[i] as { iscsi: number[]; local: number[] };
         f.local.push(runFio(localDev, w, { runtimeSeconds: RUNTIME }));
         f.iscsi.push(runFio(iscsiDev, w, { runtimeSeconds: RUNTIME }));
-        console.log(`data path round ${round + 1}/${ROUNDS} ${w.operation}: iSCSI ${f.iscsi.at(-1)?.toFixed(0)} vs local ${f.local.at(-1)?.toFixed(0)} ${w.unit}`);
+        console.log(
+          `data path round ${round + 1}/${ROUNDS} ${w.operation}: iSCSI ${f.iscsi.at(-1)?.toFixed(0)} vs local ${f.local.at(-1)?.toFixed(0)} ${w.unit}`,
+        );
       });
     }
     // a session recovery (nop-out timeout on a loaded host) explains an outlier: say so
-    const recoveries = sh(['dmesg']).split('\n').filter((l) => /conn(ection)?\d*:\d+: (detected conn error|ping timeout)|session recovery/i.test(l));
-    if (recoveries.length > 0) console.log(`data path: the kernel logged iSCSI connection errors during the run:\n${recoveries.join('\n')}`);
+    const recoveries = sh(['dmesg'])
+      .split('\n')
+      .filter((l) => /conn(ection)?\d*:\d+: (detected conn error|ping timeout)|session recovery/i.test(l));
+    if (recoveries.length > 0)
+      console.log(`data path: the kernel logged iSCSI connection errors during the run:\n${recoveries.join('\n')}`);
     WORKLOADS.forEach((w, i) => {
       const f = figures[i] as { iscsi: number[]; local: number[] };
       const plugin = median(f.iscsi);

@@ -75,7 +75,18 @@ export function runFio(device: string, w: FioWorkload, o: FioOptions = {}): numb
 
 /** Fills the first `bytes` of a device once (thin volumes: every later read and write hits allocated blocks). */
 export function prefill(device: string, bytes: number): void {
-  sh(['fio', '--name=fill', `--filename=${device}`, '--rw=write', '--bs=1M', '--iodepth=16', '--ioengine=libaio', '--direct=1', `--size=${bytes}`, '--output-format=terse']);
+  sh([
+    'fio',
+    '--name=fill',
+    `--filename=${device}`,
+    '--rw=write',
+    '--bs=1M',
+    '--iodepth=16',
+    '--ioengine=libaio',
+    '--direct=1',
+    `--size=${bytes}`,
+    '--output-format=terse',
+  ]);
 }
 
 export function median(xs: readonly number[]): number {

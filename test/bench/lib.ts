@@ -33,11 +33,14 @@ export interface Row {
 }
 
 export function writeRow(r: Omit<Row, 'ratio'> & { ratio?: number | null }): void {
-  const ratio = r.ratio !== undefined ? r.ratio : r.plugin !== null && r.bare !== null && r.bare > 0 ? r.plugin / r.bare : null;
+  const ratio =
+    r.ratio !== undefined ? r.ratio : r.plugin !== null && r.bare !== null && r.bare > 0 ? r.plugin / r.bare : null;
   const row: Row = { ...r, ratio: ratio === null ? null : round(ratio, 2) };
   mkdirSync(OUT, { recursive: true });
   appendFileSync(join(OUT, 'rows.jsonl'), `${JSON.stringify(row)}\n`);
-  console.log(`[bench] ${row.section} | ${row.operation} | plugin ${row.plugin} | bare ${row.bare} ${row.unit} | ratio ${row.ratio ?? '-'} | ${row.commands ?? ''}${row.note ? ` | ${row.note}` : ''}`);
+  console.log(
+    `[bench] ${row.section} | ${row.operation} | plugin ${row.plugin} | bare ${row.bare} ${row.unit} | ratio ${row.ratio ?? '-'} | ${row.commands ?? ''}${row.note ? ` | ${row.note}` : ''}`,
+  );
 }
 
 export const round = (n: number, digits = 0): number => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -78,7 +81,9 @@ function getMetrics(port: number): Promise<string> {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: HTTP ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: HTTP ${res.statusCode}`)),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -108,7 +113,10 @@ export function diff(after: Counts, before: Counts): Counts {
 function formatOne(c: Counts): string {
   const per = [...c].map(([k, v]) => [k, round(v, 1)] as const).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   if (per.length === 0) return '0';
-  return `${round(per.reduce((t, [, v]) => t + v, 0), 1)}: ${per.map(([k, v]) => `${k} ${v}`).join(', ')}`;
+  return `${round(
+    per.reduce((t, [, v]) => t + v, 0),
+    1,
+  )}: ${per.map(([k, v]) => `${k} ${v}`).join(', ')}`;
 }
 
 /**
@@ -120,7 +128,10 @@ export function formatCounts(samples: readonly Counts[]): string {
   const seen = new Map<string, number>();
   for (const s of samples) seen.set(formatOne(s), (seen.get(formatOne(s)) ?? 0) + 1);
   if (seen.size <= 1) return [...seen.keys()][0] ?? '';
-  return [...seen].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} (${n} call${n === 1 ? '' : 's'})`).join('; ');
+  return [...seen]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} (${n} call${n === 1 ? '' : 's'})`)
+    .join('; ');
 }
 
 /** A plugin started with --metrics-address; measure() times one call and counts the commands it ran. */
@@ -196,7 +207,10 @@ export async function pairs(
     bare: bare ? round(median(bMs)) : null,
     unit: 'ms',
     commands: formatCounts(cmds),
-    note: [row.note, refresh && refresh !== '0' ? `then the debounced inventory refresh: ${refresh}` : ''].filter(Boolean).join('; ') || undefined,
+    note:
+      [row.note, refresh && refresh !== '0' ? `then the debounced inventory refresh: ${refresh}` : '']
+        .filter(Boolean)
+        .join('; ') || undefined,
   });
   return { plugin: median(pMs), bare: bare ? median(bMs) : null };
 }

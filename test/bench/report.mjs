@@ -7,16 +7,41 @@ import { join } from 'node:path';
 
 export function table(rows) {
   const fmt = (v) => (v === null || v === undefined ? '-' : String(v));
-  const head = ['section', 'operation', 'plugin', 'bare', 'unit', 'ratio', 'commands per call (plugin metrics)', 'note'];
-  const body = rows.map((r) => [r.section, r.operation, fmt(r.plugin), fmt(r.bare), r.unit, r.ratio === null || r.ratio === undefined ? '-' : `${r.ratio}x`, r.commands ?? '', r.note ?? '']);
+  const head = [
+    'section',
+    'operation',
+    'plugin',
+    'bare',
+    'unit',
+    'ratio',
+    'commands per call (plugin metrics)',
+    'note',
+  ];
+  const body = rows.map((r) => [
+    r.section,
+    r.operation,
+    fmt(r.plugin),
+    fmt(r.bare),
+    r.unit,
+    r.ratio === null || r.ratio === undefined ? '-' : `${r.ratio}x`,
+    r.commands ?? '',
+    r.note ?? '',
+  ]);
   const esc = (s) => String(s).replace(/\|/g, '\\|');
-  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...body.map((c) => `| ${c.map(esc).join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...body.map((c) => `| ${c.map(esc).join(' | ')} |`),
+  ].join('\n');
 }
 
 export function readRows(dir) {
   const file = join(dir, 'rows.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

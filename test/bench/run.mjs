@@ -26,8 +26,14 @@ const benchOut = join(out, 'bench');
 // Every test/bench/*.bench.ts runs (scale.bench.ts skips itself unless --scale N, it takes long);
 // --only NAME runs test/bench/NAME.bench.ts alone.
 // --filter TEXT runs only the bench tests whose name contains TEXT (vitest -t).
-const command = ['./node_modules/.bin/vitest', 'run', '--project', 'bench', ...(values.only ? [`test/bench/${values.only}.bench.ts`] : []),
-  ...(values.filter ? ['-t', values.filter] : [])];
+const command = [
+  './node_modules/.bin/vitest',
+  'run',
+  '--project',
+  'bench',
+  ...(values.only ? [`test/bench/${values.only}.bench.ts`] : []),
+  ...(values.filter ? ['-t', values.filter] : []),
+];
 const timeout = Number(values.timeout ?? (scale > 0 ? 6 * 3600 : 3600));
 const started = Date.now();
 let code;
@@ -41,7 +47,12 @@ try {
     out,
     timeout,
     // BENCH_* variables of the host (BENCH_BATCH, BENCH_BATCH_ROUNDS, ...) reach the guest too
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_'))), BENCH_OUT: benchOut, BENCH_PAIRS: values.pairs, BENCH_SCALE: String(scale) },
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_'))),
+      BENCH_OUT: benchOut,
+      BENCH_PAIRS: values.pairs,
+      BENCH_SCALE: String(scale),
+    },
   });
 } catch (e) {
   if (!(e instanceof VmError)) throw e;
@@ -52,6 +63,8 @@ const rows = readRows(benchOut);
 if (rows.length > 0) {
   const md = table(rows);
   writeFileSync(join(benchOut, 'table.md'), `${md}\n`);
-  console.log(`\n${md}\n\n(${rows.length} rows in ${Math.round((Date.now() - started) / 1000)} s; ${join(benchOut, 'rows.jsonl')}, table.md beside it)`);
+  console.log(
+    `\n${md}\n\n(${rows.length} rows in ${Math.round((Date.now() - started) / 1000)} s; ${join(benchOut, 'rows.jsonl')}, table.md beside it)`,
+  );
 }
 process.exit(code);

@@ -15,15 +15,42 @@ import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { volumeLvName } from '../../src/lvm/names.js';
 import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap } from '../vm/lib.js';
-import { diff, formatCounts, MeasuredPlugin, OUT, pairs, PAIRS, PORTAL, round, run, scrape, timed, writeRow } from './lib.js';
+import {
+  diff,
+  formatCounts,
+  MeasuredPlugin,
+  OUT,
+  pairs,
+  PAIRS,
+  PORTAL,
+  round,
+  run,
+  scrape,
+  timed,
+  writeRow,
+} from './lib.js';
 
 const N = Number(process.env['BENCH_SCALE'] ?? 0);
 const VG = 'scalevg';
 const LEVELS = [...new Set([10, 100, 500, 1000, 2000, 5000].filter((l) => l < N).concat(N))];
 const kubelet = mkdtempSync('/tmp/bench-kubelet-');
 const flags = (statsInterval: number) => [
-  '--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--portals', PORTAL, '--kubelet-dir', kubelet,
-  '--over-subscription-ratio', '100', '--stats-interval', String(statsInterval), '--reconcile-interval', '0',
+  '--mode',
+  'all',
+  '--volume-group',
+  VG,
+  '--thin-pool',
+  'pool',
+  '--portals',
+  PORTAL,
+  '--kubelet-dir',
+  kubelet,
+  '--over-subscription-ratio',
+  '100',
+  '--stats-interval',
+  String(statsInterval),
+  '--reconcile-interval',
+  '0',
 ];
 const progress = (line: string): void => {
   mkdirSync(OUT, { recursive: true });
@@ -40,11 +67,37 @@ describe.runIf(inGuest && N > 0)(`bench: scale to ${N} thin volumes`, () => {
   it('fills the VG and measures at each count', async () => {
     makeVg(VG, disks.slice(0, 4), ['--metadatasize', '64m']);
     // the pool as the plugin makes it, with a 64 MiB metadata LV: 1,000 thin devices outgrow lvm's default
-    run(['lvcreate', '-q', '--yes', '--thin', '--extents', '60%VG', '--thinpool', 'pool', '--zero', 'y', '--errorwhenfull', 'y',
-      '--discards', 'passdown', '--poolmetadatasize', '64m', VG]);
+    run([
+      'lvcreate',
+      '-q',
+      '--yes',
+      '--thin',
+      '--extents',
+      '60%VG',
+      '--thinpool',
+      'pool',
+      '--zero',
+      'y',
+      '--errorwhenfull',
+      'y',
+      '--discards',
+      'passdown',
+      '--poolmetadatasize',
+      '64m',
+      VG,
+    ]);
     mp = await MeasuredPlugin.start(flags(0), 19102);
-    const template = (await call(mp.p.controller, 'CreateVolume', { name: 'scale-0', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: [mountCap()], parameters: {} })).volume?.volume_id;
-    const tags = run(['lvs', '--noheadings', '-o', 'lv_tags', `${VG}/${volumeLvName('scale-0')}`]).trim().split(',');
+    const template = (
+      await call(mp.p.controller, 'CreateVolume', {
+        name: 'scale-0',
+        capacity_range: { required_bytes: String(64 * MiB) },
+        volume_capabilities: [mountCap()],
+        parameters: {},
+      })
+    ).volume?.volume_id;
+    const tags = run(['lvs', '--noheadings', '-o', 'lv_tags', `${VG}/${volumeLvName('scale-0')}`])
+      .trim()
+      .split(',');
     progress(`template ${template}: ${tags.join(' ')}`);
     await mp.stop();
     mp = undefined;
@@ -55,7 +108,9 @@ describe.runIf(inGuest && N > 0)(`bench: scale to ${N} thin volumes`, () => {
       for (; count < level; count++) {
         const name = `scale-${count}`;
         const own = tags.flatMap((t) => ['--addtag', t.startsWith('csi.name=') ? `csi.name=${name}` : t]);
-        const ms = await timed(() => run(['lvcreate', '-q', '-y', '-T', '-V', '64m', '-n', volumeLvName(name), ...own, `${VG}/pool`]));
+        const ms = await timed(() =>
+          run(['lvcreate', '-q', '-y', '-T', '-V', '64m', '-n', volumeLvName(name), ...own, `${VG}/pool`]),
+        );
         if (count % 25 === 0) progress(`${count} volumes, lvcreate ${round(ms)} ms`);
       }
       progress(`reached ${count} volumes (fill took ${round((Date.now() - t0) / 1000)} s)`);
@@ -66,7 +121,9 @@ describe.runIf(inGuest && N > 0)(`bench: scale to ${N} thin volumes`, () => {
   async function measureAt(count: number, createAt: Map<number, number>): Promise<void> {
     const section = `scale @${count} volumes`;
     // idle first: a plugin with --stats-interval 5, the commands of 3 refreshes
-    const startMs = await timed(async () => (mp = await MeasuredPlugin.start(flags(5), 19102, { startTimeoutMs: 1_800_000 })));
+    const startMs = await timed(
+      async () => (mp = await MeasuredPlugin.start(flags(5), 19102, { startTimeoutMs: 1_800_000 })),
+    );
     writeRow({ section, operation: 'plugin start until Probe ready', plugin: round(startMs), bare: null, unit: 'ms' });
     const idle = mp as MeasuredPlugin;
     const s0 = await scrape(idle.port);
@@ -78,28 +135,82 @@ describe.runIf(inGuest && N > 0)(`bench: scale to ${N} thin volumes`, () => {
     }
     const refreshes = s1.refreshes - s0.refreshes;
     const per = new Map([...diff(s1.commands, s0.commands)].map(([k, v]) => [k, v / Math.max(1, refreshes)]));
-    writeRow({ section, operation: 'idle: commands per metrics refresh', plugin: [...per.values()].reduce((a, b) => a + b, 0), bare: null, unit: 'count', commands: formatCounts([per]), note: `over ${refreshes} refreshes, --stats-interval 5` });
+    writeRow({
+      section,
+      operation: 'idle: commands per metrics refresh',
+      plugin: [...per.values()].reduce((a, b) => a + b, 0),
+      bare: null,
+      unit: 'count',
+      commands: formatCounts([per]),
+      note: `over ${refreshes} refreshes, --stats-interval 5`,
+    });
     await idle.stop();
 
     mp = await MeasuredPlugin.start(flags(0), 19102, { startTimeoutMs: 1_800_000 });
     const m = mp;
     // CreateVolume pairs; the extra volumes are removed untimed afterwards so the count stays put
-    const created = await pairs(m, { section, operation: 'CreateVolume thin' }, PAIRS,
-      (i) => call(m.p.controller, 'CreateVolume', { name: `extra-${count}-${i}`, capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: [mountCap()], parameters: {} }),
-      (i) => run(['lvcreate', '-q', '-y', '-T', '-V', '64m', '-n', `bare-${count}-${i}`, '--addtag', 'csi.kind=volume', `${VG}/pool`]),
-      { settle: true });
+    const created = await pairs(
+      m,
+      { section, operation: 'CreateVolume thin' },
+      PAIRS,
+      (i) =>
+        call(m.p.controller, 'CreateVolume', {
+          name: `extra-${count}-${i}`,
+          capacity_range: { required_bytes: String(64 * MiB) },
+          volume_capabilities: [mountCap()],
+          parameters: {},
+        }),
+      (i) =>
+        run([
+          'lvcreate',
+          '-q',
+          '-y',
+          '-T',
+          '-V',
+          '64m',
+          '-n',
+          `bare-${count}-${i}`,
+          '--addtag',
+          'csi.kind=volume',
+          `${VG}/pool`,
+        ]),
+      { settle: true },
+    );
     createAt.set(count, created.plugin);
-    const extra = Array.from({ length: PAIRS }, (_, i) => [`${VG}/${volumeLvName(`extra-${count}-${i}`)}`, `${VG}/bare-${count}-${i}`]).flat();
+    const extra = Array.from({ length: PAIRS }, (_, i) => [
+      `${VG}/${volumeLvName(`extra-${count}-${i}`)}`,
+      `${VG}/bare-${count}-${i}`,
+    ]).flat();
     run(['lvremove', '-q', '-y', ...extra]);
     const first = [...createAt][0];
     if (first && first[0] !== count) {
-      writeRow({ section, operation: `CreateVolume median at ${count} vs at ${first[0]} volumes`, plugin: round(created.plugin), bare: round(first[1]), unit: 'ms', note: `bare column: the plugin's CreateVolume median at ${first[0]} volumes` });
+      writeRow({
+        section,
+        operation: `CreateVolume median at ${count} vs at ${first[0]} volumes`,
+        plugin: round(created.plugin),
+        bare: round(first[1]),
+        unit: 'ms',
+        note: `bare column: the plugin's CreateVolume median at ${first[0]} volumes`,
+      });
     }
 
-    await pairs(m, { section, operation: 'GetCapacity', note: 'bare: vgs' }, 3, () => call(m.p.controller, 'GetCapacity', { volume_capabilities: [mountCap()], parameters: {} }), () => run(['vgs', '-o', 'vg_free', VG]));
+    await pairs(
+      m,
+      { section, operation: 'GetCapacity', note: 'bare: vgs' },
+      3,
+      () => call(m.p.controller, 'GetCapacity', { volume_capabilities: [mountCap()], parameters: {} }),
+      () => run(['vgs', '-o', 'vg_free', VG]),
+    );
     await pairs(m, { section, operation: 'Probe' }, 3, () => call(m.p.identity, 'Probe', {}), null);
     const rss = m.rssMB();
-    writeRow({ section, operation: 'plugin RSS (VmRSS)', plugin: rss.rss, bare: null, unit: 'MB', note: `peak VmHWM ${rss.hwm} MB` });
+    writeRow({
+      section,
+      operation: 'plugin RSS (VmRSS)',
+      plugin: rss.rss,
+      bare: null,
+      unit: 'MB',
+      note: `peak VmHWM ${rss.hwm} MB`,
+    });
 
     // ListVolumes last (it runs commands per volume on this code, so it is long): every page of 100, once
     if (count > 100 && count < N) {
@@ -117,9 +228,24 @@ describe.runIf(inGuest && N > 0)(`bench: scale to ${N} thin volumes`, () => {
       } while (token);
     });
     const bareList = await timed(() => run(['lvs', '-o', 'lv_name,lv_size,lv_tags', VG]));
-    writeRow({ section, operation: `ListVolumes, all ${entries} entries (pages of 100)`, plugin: round(list.ms), bare: round(bareList), unit: 'ms', commands: `${formatCounts([list.commands])} (all pages)`, note: 'bare: one lvs' });
+    writeRow({
+      section,
+      operation: `ListVolumes, all ${entries} entries (pages of 100)`,
+      plugin: round(list.ms),
+      bare: round(bareList),
+      unit: 'ms',
+      commands: `${formatCounts([list.commands])} (all pages)`,
+      note: 'bare: one lvs',
+    });
     const after = m.rssMB();
-    writeRow({ section, operation: 'plugin RSS after ListVolumes of all', plugin: after.rss, bare: null, unit: 'MB', note: `peak VmHWM ${after.hwm} MB` });
+    writeRow({
+      section,
+      operation: 'plugin RSS after ListVolumes of all',
+      plugin: after.rss,
+      bare: null,
+      unit: 'MB',
+      note: `peak VmHWM ${after.hwm} MB`,
+    });
     await m.stop();
     mp = undefined;
   }

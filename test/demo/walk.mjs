@@ -13,9 +13,29 @@ const dataDir = process.env.DEMO_DATA_DIR ?? mkdtempSync('/tmp/csi-lvm-iscsi-dem
 const sock = join(dataDir, 'csi.sock');
 const MiB = 1024 * 1024;
 
-const child = spawn(process.execPath, [join(repo, 'dist', 'main.js'), '--mode', 'all', '--endpoint', `unix://${sock}`, '--node-id', 'demo-node', '--data-dir', dataDir, '--loop-vg-size', '512M', '--portals', '127.0.0.1:3260', '--log-level', 'warn'], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+const child = spawn(
+  process.execPath,
+  [
+    join(repo, 'dist', 'main.js'),
+    '--mode',
+    'all',
+    '--endpoint',
+    `unix://${sock}`,
+    '--node-id',
+    'demo-node',
+    '--data-dir',
+    dataDir,
+    '--loop-vg-size',
+    '512M',
+    '--portals',
+    '127.0.0.1:3260',
+    '--log-level',
+    'warn',
+  ],
+  {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
 
 const csi = loadCsi().csi.v1;
 let identity;
@@ -31,7 +51,9 @@ async function step(title, fn) {
   const start = performance.now();
   try {
     const detail = await fn();
-    console.log(`  ok   ${(performance.now() - start).toFixed(0).padStart(6)} ms  ${title}${detail ? `: ${detail}` : ''}`);
+    console.log(
+      `  ok   ${(performance.now() - start).toFixed(0).padStart(6)} ms  ${title}${detail ? `: ${detail}` : ''}`,
+    );
     return detail;
   } catch (e) {
     failures++;
@@ -55,7 +77,9 @@ async function until(fn, ms) {
 }
 
 console.log(`csi-lvm-iscsi walk-through (data dir ${dataDir})`);
-await step('start the plugin (all mode) and wait for its socket', () => until(() => existsSync(sock), 60_000).then(() => sock));
+await step('start the plugin (all mode) and wait for its socket', () =>
+  until(() => existsSync(sock), 60_000).then(() => sock),
+);
 identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
 controller = new csi.Controller(`unix://${sock}`, credentials.createInsecure());
 await step('Probe until ready (creates the loop VG and thin pool on first start)', () =>
@@ -65,28 +89,67 @@ await step('GetPluginInfo', async () => {
   const r = await rpc(identity, 'GetPluginInfo', {});
   return `${r.name} ${r.vendor_version}`;
 });
-await step('GetCapacity (thin)', async () => `${(Number((await rpc(controller, 'GetCapacity', { parameters: {} })).available_capacity) / MiB).toFixed(0)} MiB available`);
+await step(
+  'GetCapacity (thin)',
+  async () =>
+    `${(Number((await rpc(controller, 'GetCapacity', { parameters: {} })).available_capacity) / MiB).toFixed(0)} MiB available`,
+);
 const node = new csi.Node(`unix://${sock}`, credentials.createInsecure());
 const capOne = { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
 const cap = [capOne];
 const work = mkdtempSync('/tmp/csi-lvm-iscsi-kubelet-');
 const nodeId = await step('NodeGetInfo', async () => (await rpc(node, 'NodeGetInfo', {})).node_id);
 const vol = await step('CreateVolume demo-vol (thin, 64 MiB)', async () => {
-  const r = await rpc(controller, 'CreateVolume', { name: 'demo-vol', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: cap, parameters: {} });
+  const r = await rpc(controller, 'CreateVolume', {
+    name: 'demo-vol',
+    capacity_range: { required_bytes: String(64 * MiB) },
+    volume_capabilities: cap,
+    parameters: {},
+  });
   return r.volume.volume_id;
 });
 await step('CreateVolume demo-vol again (idempotent: same id)', async () => {
-  const r = await rpc(controller, 'CreateVolume', { name: 'demo-vol', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: cap, parameters: {} });
+  const r = await rpc(controller, 'CreateVolume', {
+    name: 'demo-vol',
+    capacity_range: { required_bytes: String(64 * MiB) },
+    volume_capabilities: cap,
+    parameters: {},
+  });
   if (r.volume.volume_id !== vol) throw new Error(`got ${r.volume.volume_id}`);
   return r.volume.volume_id;
 });
 
 async function attach(id, name) {
-  const ctx = (await rpc(controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: capOne, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+  const ctx = (
+    await rpc(controller, 'ControllerPublishVolume', {
+      volume_id: id,
+      node_id: nodeId,
+      volume_capability: capOne,
+      readonly: false,
+      secrets: {},
+      volume_context: {},
+    })
+  ).publish_context;
   const staging = join(work, name, 'globalmount');
   const target = join(work, name, 'pod');
-  await rpc(node, 'NodeStageVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: capOne, secrets: {}, volume_context: {} });
-  await rpc(node, 'NodePublishVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, target_path: target, volume_capability: capOne, readonly: false, secrets: {}, volume_context: {} });
+  await rpc(node, 'NodeStageVolume', {
+    volume_id: id,
+    publish_context: ctx,
+    staging_target_path: staging,
+    volume_capability: capOne,
+    secrets: {},
+    volume_context: {},
+  });
+  await rpc(node, 'NodePublishVolume', {
+    volume_id: id,
+    publish_context: ctx,
+    staging_target_path: staging,
+    target_path: target,
+    volume_capability: capOne,
+    readonly: false,
+    secrets: {},
+    volume_context: {},
+  });
   return { ctx, staging, target };
 }
 async function detach(id, a) {
@@ -94,19 +157,28 @@ async function detach(id, a) {
   await rpc(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: a.staging });
   await rpc(controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
 }
-const df = (path) => Number(execFileSync('df', ['-B1', '--output=size', path], { encoding: 'utf8' }).split('\n')[1].trim());
+const df = (path) =>
+  Number(execFileSync('df', ['-B1', '--output=size', path], { encoding: 'utf8' }).split('\n')[1].trim());
 
 let va;
-await step('ControllerPublishVolume + NodeStageVolume (iSCSI login, mkfs.ext4, mount) + NodePublishVolume', async () => {
-  va = await attach(vol, 'vol');
-  return `${va.ctx.targetIqn} mounted at ${va.target}`;
-});
-await step('write a file in the pod\'s mount', async () => {
+await step(
+  'ControllerPublishVolume + NodeStageVolume (iSCSI login, mkfs.ext4, mount) + NodePublishVolume',
+  async () => {
+    va = await attach(vol, 'vol');
+    return `${va.ctx.targetIqn} mounted at ${va.target}`;
+  },
+);
+await step("write a file in the pod's mount", async () => {
   writeFileSync(join(va.target, 'hello.txt'), 'written through iSCSI\n');
   execFileSync('sync');
   return join(va.target, 'hello.txt');
 });
-const snap = await step('CreateSnapshot demo-snap', async () => (await rpc(controller, 'CreateSnapshot', { source_volume_id: vol, name: 'demo-snap', parameters: {} })).snapshot.snapshot_id);
+const snap = await step(
+  'CreateSnapshot demo-snap',
+  async () =>
+    (await rpc(controller, 'CreateSnapshot', { source_volume_id: vol, name: 'demo-snap', parameters: {} })).snapshot
+      .snapshot_id,
+);
 const restored = await step('CreateVolume demo-restore from demo-snap (128 MiB)', async () => {
   const r = await rpc(controller, 'CreateVolume', {
     name: 'demo-restore',
@@ -127,11 +199,28 @@ await step('the file is there, on a larger file system', async () => {
   return `"${text}", ${(df(vb.target) / MiB).toFixed(0)} MiB vs ${(df(va.target) / MiB).toFixed(0)} MiB`;
 });
 await step('ControllerExpandVolume + NodeExpandVolume demo-vol to 96 MiB while mounted', async () => {
-  const r = await rpc(controller, 'ControllerExpandVolume', { volume_id: vol, capacity_range: { required_bytes: String(96 * MiB) }, volume_capability: capOne });
-  await rpc(node, 'NodeExpandVolume', { volume_id: vol, volume_path: va.target, staging_target_path: va.staging, capacity_range: { required_bytes: String(96 * MiB) }, volume_capability: capOne });
+  const r = await rpc(controller, 'ControllerExpandVolume', {
+    volume_id: vol,
+    capacity_range: { required_bytes: String(96 * MiB) },
+    volume_capability: capOne,
+  });
+  await rpc(node, 'NodeExpandVolume', {
+    volume_id: vol,
+    volume_path: va.target,
+    staging_target_path: va.staging,
+    capacity_range: { required_bytes: String(96 * MiB) },
+    volume_capability: capOne,
+  });
   return `${Number(r.capacity_bytes) / MiB} MiB volume, df shows ${(df(va.target) / MiB).toFixed(0)} MiB`;
 });
-await step('ListVolumes', async () => (await rpc(controller, 'ListVolumes', {})).entries.map((e) => `${e.volume.volume_id} (${Number(e.volume.capacity_bytes) / MiB} MiB, on ${e.status.published_node_ids.join(',')})`).join(', '));
+await step('ListVolumes', async () =>
+  (await rpc(controller, 'ListVolumes', {})).entries
+    .map(
+      (e) =>
+        `${e.volume.volume_id} (${Number(e.volume.capacity_bytes) / MiB} MiB, on ${e.status.published_node_ids.join(',')})`,
+    )
+    .join(', '),
+);
 await step('unpublish, unstage and delete everything', async () => {
   await detach(restored, vb);
   await detach(vol, va);
@@ -141,12 +230,16 @@ await step('unpublish, unstage and delete everything', async () => {
   await rpc(controller, 'DeleteVolume', { volume_id: vol });
   return '';
 });
-await step('stop the plugin (SIGTERM)', () => new Promise((resolve) => {
-  identity.close();
-  controller.close();
-  node.close();
-  child.once('exit', (code) => resolve(`exit ${code}, socket removed: ${!existsSync(sock)}`));
-  child.kill('SIGTERM');
-}));
+await step(
+  'stop the plugin (SIGTERM)',
+  () =>
+    new Promise((resolve) => {
+      identity.close();
+      controller.close();
+      node.close();
+      child.once('exit', (code) => resolve(`exit ${code}, socket removed: ${!existsSync(sock)}`));
+      child.kill('SIGTERM');
+    }),
+);
 console.log(`walk-through finished in ${((performance.now() - t0) / 1000).toFixed(1)} s with ${failures} failure(s)`);
 process.exit(failures ? 1 : 0);

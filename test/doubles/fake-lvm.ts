@@ -52,7 +52,16 @@ export class FakeLvm {
   /** A VG of `sizeBytes` (4 MiB extents), optionally with a thin pool of `thinPoolBytes`. */
   addVg(name: string, sizeBytes: number, thinPool?: { name: string; sizeBytes: number }): this {
     this.vgs.set(name, { name, uuid: this.uuid(), sizeBytes, tags: [], lvs: new Map() });
-    if (thinPool) this.put(name, { name: thinPool.name, type: 'thin-pool', sizeBytes: thinPool.sizeBytes, tags: [], readOnly: false, active: true, zero: true });
+    if (thinPool)
+      this.put(name, {
+        name: thinPool.name,
+        type: 'thin-pool',
+        sizeBytes: thinPool.sizeBytes,
+        tags: [],
+        readOnly: false,
+        active: true,
+        zero: true,
+      });
     return this;
   }
 
@@ -68,7 +77,8 @@ export class FakeLvm {
     },
     dmUuid: async (_major: number, minor: number) => {
       for (const vg of this.vgs.values()) {
-        for (const lv of vg.lvs.values()) if (this.minorOf(lv) === minor) return `LVM-${vg.uuid.replace(/-/g, '')}${lv.uuid.replace(/-/g, '')}`;
+        for (const lv of vg.lvs.values())
+          if (this.minorOf(lv) === minor) return `LVM-${vg.uuid.replace(/-/g, '')}${lv.uuid.replace(/-/g, '')}`;
       }
       return undefined;
     },
@@ -87,7 +97,10 @@ export class FakeLvm {
   async getVg(name: string): Promise<Vg | undefined> {
     const vg = this.vgs.get(name);
     if (!vg) return undefined;
-    const used = [...vg.lvs.values()].reduce((s, l) => s + (l.type === 'thin' ? 0 : l.type === 'cow' ? (l.cowBytes ?? 0) : l.sizeBytes), 0);
+    const used = [...vg.lvs.values()].reduce(
+      (s, l) => s + (l.type === 'thin' ? 0 : l.type === 'cow' ? (l.cowBytes ?? 0) : l.sizeBytes),
+      0,
+    );
     return {
       name,
       uuid: vg.uuid,
@@ -132,40 +145,97 @@ export class FakeLvm {
     const bytes = size.bytes ?? roundUp((v.sizeBytes * (size.percentOfVg ?? 100)) / 100);
     this.room(vg, bytes);
     this.op(`lvcreate thin-pool ${vg}/${pool}`);
-    this.put(vg, { name: pool, type: 'thin-pool', sizeBytes: bytes, tags: [], readOnly: false, active: true, zero: true });
+    this.put(vg, {
+      name: pool,
+      type: 'thin-pool',
+      sizeBytes: bytes,
+      tags: [],
+      readOnly: false,
+      active: true,
+      zero: true,
+    });
   }
 
   async createThin(vg: string, pool: string, lv: string, sizeBytes: number, tags: readonly string[]): Promise<void> {
     if (this.vg(vg).lvs.get(pool)?.type !== 'thin-pool') throw new NotFound(`thin pool ${vg}/${pool} not found`);
     this.fresh(vg, lv);
     this.op(`lvcreate thin ${vg}/${lv}`);
-    this.put(vg, { name: lv, type: 'thin', pool, sizeBytes: roundUp(sizeBytes), tags: [...tags], readOnly: false, active: true, zero: true });
+    this.put(vg, {
+      name: lv,
+      type: 'thin',
+      pool,
+      sizeBytes: roundUp(sizeBytes),
+      tags: [...tags],
+      readOnly: false,
+      active: true,
+      zero: true,
+    });
   }
 
-  async createLinear(vg: string, lv: string, sizeBytes: number, tags: readonly string[], o: { mirrors?: number; stripes?: number } = {}): Promise<void> {
+  async createLinear(
+    vg: string,
+    lv: string,
+    sizeBytes: number,
+    tags: readonly string[],
+    o: { mirrors?: number; stripes?: number } = {},
+  ): Promise<void> {
     this.fresh(vg, lv);
     const bytes = roundUp(sizeBytes);
     this.room(vg, bytes * ((o.mirrors ?? 0) + 1));
-    this.op(`lvcreate linear ${vg}/${lv}${o.mirrors ? ` mirrors=${o.mirrors}` : ''}${(o.stripes ?? 1) > 1 ? ` stripes=${o.stripes}` : ''}`);
+    this.op(
+      `lvcreate linear ${vg}/${lv}${o.mirrors ? ` mirrors=${o.mirrors}` : ''}${(o.stripes ?? 1) > 1 ? ` stripes=${o.stripes}` : ''}`,
+    );
     this.put(vg, { name: lv, type: 'linear', sizeBytes: bytes, tags: [...tags], readOnly: false, active: true });
   }
 
-  async createThinSnapshot(vg: string, origin: string, name: string, tags: readonly string[], o: { readOnly?: boolean; activate?: boolean } = {}): Promise<void> {
+  async createThinSnapshot(
+    vg: string,
+    origin: string,
+    name: string,
+    tags: readonly string[],
+    o: { readOnly?: boolean; activate?: boolean } = {},
+  ): Promise<void> {
     const src = this.lv(vg, origin);
     if (src.type !== 'thin') throw new Error(`FakeLvm: thin snapshot of ${vg}/${origin}, which is not thin`);
     this.fresh(vg, name);
     this.op(`lvcreate thin-snapshot ${vg}/${name} of ${origin}`);
-    this.put(vg, { name, type: 'thin', pool: src.pool as string, origin, sizeBytes: src.sizeBytes, tags: [...tags], readOnly: o.readOnly ?? false, active: o.activate ?? true, zero: true });
+    this.put(vg, {
+      name,
+      type: 'thin',
+      pool: src.pool,
+      origin,
+      sizeBytes: src.sizeBytes,
+      tags: [...tags],
+      readOnly: o.readOnly ?? false,
+      active: o.activate ?? true,
+      zero: true,
+    });
   }
 
-  async createCowSnapshot(vg: string, origin: string, name: string, sizeBytes: number, tags: readonly string[], o: { readOnly?: boolean } = {}): Promise<void> {
+  async createCowSnapshot(
+    vg: string,
+    origin: string,
+    name: string,
+    sizeBytes: number,
+    tags: readonly string[],
+    o: { readOnly?: boolean } = {},
+  ): Promise<void> {
     const src = this.lv(vg, origin);
     if (src.type !== 'linear') throw new Error(`FakeLvm: COW snapshot of ${vg}/${origin}, which is not thick`);
     this.fresh(vg, name);
     const cow = roundUp(sizeBytes);
     this.room(vg, cow);
     this.op(`lvcreate cow-snapshot ${vg}/${name} of ${origin}`);
-    this.put(vg, { name, type: 'cow', origin, sizeBytes: src.sizeBytes, cowBytes: cow, tags: [...tags], readOnly: o.readOnly ?? true, active: true });
+    this.put(vg, {
+      name,
+      type: 'cow',
+      origin,
+      sizeBytes: src.sizeBytes,
+      cowBytes: cow,
+      tags: [...tags],
+      readOnly: o.readOnly ?? true,
+      active: true,
+    });
   }
 
   async extend(vg: string, lv: string, newSizeBytes: number): Promise<boolean> {
@@ -196,11 +266,18 @@ export class FakeLvm {
     delete l.cowBytes;
   }
 
-  async changeTags(vg: string, lv: string, change: { add?: readonly string[]; del?: readonly string[] }): Promise<void> {
+  async changeTags(
+    vg: string,
+    lv: string,
+    change: { add?: readonly string[]; del?: readonly string[] },
+  ): Promise<void> {
     const l = this.lv(vg, lv);
     if (!change.add?.length && !change.del?.length) return;
     this.op(`lvchange tags ${vg}/${lv}`);
-    l.tags = [...l.tags.filter((t) => !(change.del ?? []).includes(t)), ...(change.add ?? []).filter((t) => !l.tags.includes(t))];
+    l.tags = [
+      ...l.tags.filter((t) => !(change.del ?? []).includes(t)),
+      ...(change.add ?? []).filter((t) => !l.tags.includes(t)),
+    ];
   }
 
   async addVgTags(vg: string, tags: readonly string[]): Promise<void> {
@@ -243,12 +320,16 @@ export class FakeLvm {
   }
 
   private fresh(vg: string, name: string): void {
-    if (this.vg(vg).lvs.has(name)) throw new AlreadyExists(`Logical Volume "${name}" already exists in volume group "${vg}"`);
+    if (this.vg(vg).lvs.has(name))
+      throw new AlreadyExists(`Logical Volume "${name}" already exists in volume group "${vg}"`);
   }
 
   private room(vg: string, bytes: number): void {
     const v = this.vg(vg);
-    const used = [...v.lvs.values()].reduce((s, l) => s + (l.type === 'thin' ? 0 : l.type === 'cow' ? (l.cowBytes ?? 0) : l.sizeBytes), 0);
+    const used = [...v.lvs.values()].reduce(
+      (s, l) => s + (l.type === 'thin' ? 0 : l.type === 'cow' ? (l.cowBytes ?? 0) : l.sizeBytes),
+      0,
+    );
     if (bytes > v.sizeBytes - used) throw new OutOfCapacity(`Volume group "${vg}" has insufficient free space`);
   }
 
@@ -262,7 +343,8 @@ export class FakeLvm {
 
   private byDmPath(path: string): { lv: FakeLv; minor: number } | undefined {
     for (const vg of this.vgs.values()) {
-      for (const lv of vg.lvs.values()) if (path === `/dev/mapper/${vg.name}-${lv.name}`) return { lv, minor: this.minorOf(lv) };
+      for (const lv of vg.lvs.values())
+        if (path === `/dev/mapper/${vg.name}-${lv.name}`) return { lv, minor: this.minorOf(lv) };
     }
     return undefined;
   }
@@ -271,7 +353,15 @@ export class FakeLvm {
     const v = this.vg(vg);
     const hasCow = [...v.lvs.values()].some((x) => x.type === 'cow' && x.origin === l.name);
     const volumeType: LvAttr['volumeType'] =
-      l.type === 'thin-pool' ? 'thin-pool' : l.type === 'thin' ? 'thin-volume' : l.type === 'cow' ? 'snapshot' : hasCow ? 'origin' : 'plain';
+      l.type === 'thin-pool'
+        ? 'thin-pool'
+        : l.type === 'thin'
+          ? 'thin-volume'
+          : l.type === 'cow'
+            ? 'snapshot'
+            : hasCow
+              ? 'origin'
+              : 'plain';
     const attr = {
       raw: '',
       volumeType,
@@ -313,6 +403,6 @@ export class FakeLvm {
       discards: undefined,
       whenFull: l.type === 'thin-pool' ? 'error' : undefined,
       metadataSizeBytes: undefined,
-    } as Lv;
+    };
   }
 }

@@ -50,7 +50,9 @@ export class FakeRunner implements CommandRunner {
   assertDone(): void {
     if (this.unexpected.length > 0) throw new Error(this.unexpected.join('\n'));
     if (this.queue.length > 0) {
-      throw new Error(`FakeRunner: ${this.queue.length} expected command(s) never ran, first: ${JSON.stringify(this.queue[0]?.argv)}`);
+      throw new Error(
+        `FakeRunner: ${this.queue.length} expected command(s) never ran, first: ${JSON.stringify(this.queue[0]?.argv)}`,
+      );
     }
   }
 }

@@ -6,7 +6,14 @@
 import { FailedPrecondition, NotFound } from '../../src/errors.js';
 import { assertChap } from '../../src/iscsi-target/chap.js';
 import { assertIscsiName } from '../../src/iscsi-target/iqn.js';
-import type { ChapCredentials, Target, TargetCallOptions, TargetKind, TargetSpec, TargetState } from '../../src/iscsi-target/types.js';
+import type {
+  ChapCredentials,
+  Target,
+  TargetCallOptions,
+  TargetKind,
+  TargetSpec,
+  TargetState,
+} from '../../src/iscsi-target/types.js';
 
 interface MemTarget {
   spec: TargetSpec;
@@ -27,12 +34,23 @@ export class MemoryTarget implements Target {
     assertIscsiName('iqn', spec.iqn);
     this.calls.push(`ensureTarget ${spec.iqn}`);
     const t = this.targets.get(spec.iqn);
-    if (t && t.spec.devicePath !== spec.devicePath) throw new FailedPrecondition(`${spec.iqn} exports ${t.spec.devicePath}`);
+    if (t && t.spec.devicePath !== spec.devicePath)
+      throw new FailedPrecondition(`${spec.iqn} exports ${t.spec.devicePath}`);
     if (t) t.spec = { ...spec, portals: [...spec.portals] };
-    else this.targets.set(spec.iqn, { spec: { ...spec, portals: [...spec.portals] }, initiators: new Map(), sizeBytes: undefined });
+    else
+      this.targets.set(spec.iqn, {
+        spec: { ...spec, portals: [...spec.portals] },
+        initiators: new Map(),
+        sizeBytes: undefined,
+      });
   }
 
-  async allowInitiator(iqn: string, initiatorIqn: string, chap?: ChapCredentials, _o?: TargetCallOptions): Promise<void> {
+  async allowInitiator(
+    iqn: string,
+    initiatorIqn: string,
+    chap?: ChapCredentials,
+    _o?: TargetCallOptions,
+  ): Promise<void> {
     assertIscsiName('initiatorIqn', initiatorIqn);
     if (chap) assertChap(chap);
     this.calls.push(`allowInitiator ${iqn} ${initiatorIqn}${chap ? ' chap' : ''}`);

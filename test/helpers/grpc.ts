@@ -7,7 +7,11 @@ type ReqOf<F> = F extends (req: infer Q, cb: (err: ServiceError | null, res?: in
 type ResOf<F> = F extends (req: infer _Q, cb: (err: ServiceError | null, res?: infer S) => void) => unknown ? S : never;
 
 /** Promise form of a unary call: call(client, 'CreateVolume', req). */
-export function call<C extends Client, M extends Methods<C> & string>(client: C, method: M, req: ReqOf<C[M]>): Promise<NonNullable<ResOf<C[M]>>> {
+export function call<C extends Client, M extends Methods<C> & string>(
+  client: C,
+  method: M,
+  req: ReqOf<C[M]>,
+): Promise<NonNullable<ResOf<C[M]>>> {
   return new Promise((resolve, reject) => {
     const fn = (client as unknown as Record<string, Unary<unknown, unknown>>)[method];
     if (!fn) throw new Error(`no method ${method}`);
@@ -16,10 +20,15 @@ export function call<C extends Client, M extends Methods<C> & string>(client: C,
 }
 
 /** An error's message, or the value as JSON when something else was thrown. */
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
+const errorText = (e: unknown): string =>
+  e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
 
 /** Polls until fn returns a truthy value (or resolves to one) or the time runs out. */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, describe?: () => string): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs: number,
+  describe?: () => string,
+): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -29,7 +38,10 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, de
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms${describe ? `: ${describe()}` : ''}${last ? ` (last error: ${errorText(last)})` : ''}`);
+    if (Date.now() > until)
+      throw new Error(
+        `timed out after ${timeoutMs} ms${describe ? `: ${describe()}` : ''}${last ? ` (last error: ${errorText(last)})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -6,7 +6,14 @@
 import { formatId, shortNodeId } from '../../src/agent/ids.js';
 import type { SnapshotParams } from '../../src/agent/params.js';
 import type { SizeRange } from '../../src/agent/sizing.js';
-import type { CapacityQuery, CreateVolumeArgs, PublishArgs, SnapshotInfo, StorageAgent, VolumeInfo } from '../../src/agent/types.js';
+import type {
+  CapacityQuery,
+  CreateVolumeArgs,
+  PublishArgs,
+  SnapshotInfo,
+  StorageAgent,
+  VolumeInfo,
+} from '../../src/agent/types.js';
 import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound } from '../../src/errors.js';
 import { snapshotLvName, volumeLvName } from '../../src/lvm/names.js';
 
@@ -32,27 +39,46 @@ export class MemoryAgent implements StorageAgent {
     return true;
   }
   private vgOf(vg: string): void {
-    if (!this.vgs.includes(vg)) throw new InvalidArgument('parameters.volumeGroup', `storage node ${this.nodeName} has no volume group ${vg}`);
+    if (!this.vgs.includes(vg))
+      throw new InvalidArgument('parameters.volumeGroup', `storage node ${this.nodeName} has no volume group ${vg}`);
   }
   async createVolume(a: CreateVolumeArgs): Promise<VolumeInfo> {
     this.calls.push('createVolume');
     this.vgOf(a.params.volumeGroup);
     const existing = [...this.volumes.values()].find((v) => v.name === a.name);
-    const size = Math.max(a.range.required, a.range.required === 0 && a.range.limit === 0 ? a.defaultBytes : 0, a.range.limit > 0 && a.range.required === 0 ? Math.min(a.defaultBytes, a.range.limit) : 0);
+    const size = Math.max(
+      a.range.required,
+      a.range.required === 0 && a.range.limit === 0 ? a.defaultBytes : 0,
+      a.range.limit > 0 && a.range.required === 0 ? Math.min(a.defaultBytes, a.range.limit) : 0,
+    );
     if (existing) {
-      if (existing.sizeBytes < a.range.required || (a.range.limit > 0 && existing.sizeBytes > a.range.limit)) throw new AlreadyExists(`volume ${a.name} exists with another size`);
+      if (existing.sizeBytes < a.range.required || (a.range.limit > 0 && existing.sizeBytes > a.range.limit))
+        throw new AlreadyExists(`volume ${a.name} exists with another size`);
       return existing;
     }
     if (a.source) {
       const where = a.source.id.split('/');
-      const found = a.source.kind === 'snapshot' ? this.snapshots.get(where[2] ?? '') : this.volumes.get(where[2] ?? '');
-      if (!found || where[0] !== this.nodeId) throw new NotFound(`source ${a.source.id} does not exist on ${this.nodeName}`);
+      const found =
+        a.source.kind === 'snapshot' ? this.snapshots.get(where[2] ?? '') : this.volumes.get(where[2] ?? '');
+      if (!found || where[0] !== this.nodeId)
+        throw new NotFound(`source ${a.source.id} does not exist on ${this.nodeName}`);
     }
     const lv = volumeLvName(a.name);
     const v: VolumeInfo = {
-      id: formatId({ node: this.nodeId, vg: a.params.volumeGroup, lv }), name: a.name, vg: a.params.volumeGroup, lv, sizeBytes: size || a.defaultBytes,
-      params: a.params, source: a.source, createdAt: new Date(1_700_000_000_000), state: 'ready', active: true, partial: false,
-      devicePath: `/dev/${a.params.volumeGroup}/${lv}`, snapshotCount: 0, published: [],
+      id: formatId({ node: this.nodeId, vg: a.params.volumeGroup, lv }),
+      name: a.name,
+      vg: a.params.volumeGroup,
+      lv,
+      sizeBytes: size || a.defaultBytes,
+      params: a.params,
+      source: a.source,
+      createdAt: new Date(1_700_000_000_000),
+      state: 'ready',
+      active: true,
+      partial: false,
+      devicePath: `/dev/${a.params.volumeGroup}/${lv}`,
+      snapshotCount: 0,
+      published: [],
     };
     this.volumes.set(lv, v);
     return v;
@@ -93,7 +119,17 @@ export class MemoryAgent implements StorageAgent {
       return existing;
     }
     const slv = snapshotLvName(name);
-    const s: SnapshotInfo = { id: formatId({ node: this.nodeId, vg, lv: slv }), name, vg, lv: slv, sourceVolumeId: src.id, sizeBytes: src.sizeBytes, createdAt: new Date(1_700_000_000_000), readyToUse: true, lvmType: 'thin' };
+    const s: SnapshotInfo = {
+      id: formatId({ node: this.nodeId, vg, lv: slv }),
+      name,
+      vg,
+      lv: slv,
+      sourceVolumeId: src.id,
+      sizeBytes: src.sizeBytes,
+      createdAt: new Date(1_700_000_000_000),
+      readyToUse: true,
+      lvmType: 'thin',
+    };
     this.snapshots.set(slv, s);
     return s;
   }
@@ -119,7 +155,12 @@ export class MemoryAgent implements StorageAgent {
     const v = await this.getVolume(a.vg, a.lv);
     if (!v) throw new NotFound(`volume ${a.vg}/${a.lv} does not exist`);
     if (!v.published.some((p) => p.nodeId === a.publication.nodeId)) v.published.push(a.publication);
-    return { kind: 'iscsi' as const, targetIqn: `iqn.2024-01.org.example:${a.vg}:${a.lv}`, portals: ['127.0.0.1:3260'], lun: 0 };
+    return {
+      kind: 'iscsi' as const,
+      targetIqn: `iqn.2024-01.org.example:${a.vg}:${a.lv}`,
+      portals: ['127.0.0.1:3260'],
+      lun: 0,
+    };
   }
   async unpublish(vg: string, lv: string, nodeId: string) {
     this.calls.push('unpublish');
@@ -128,7 +169,22 @@ export class MemoryAgent implements StorageAgent {
   }
   async poolStatus(vg: string) {
     this.calls.push('poolStatus');
-    return { vg, vgSizeBytes: 2 * this.freeBytes, vgFreeBytes: this.freeBytes, extentBytes: 4 << 20, pvCount: 1, thinPool: { name: 'pool', sizeBytes: this.freeBytes, dataPercent: 1, metadataPercent: 1, provisionedBytes: 0, zeroing: true, health: 'ok' } };
+    return {
+      vg,
+      vgSizeBytes: 2 * this.freeBytes,
+      vgFreeBytes: this.freeBytes,
+      extentBytes: 4 << 20,
+      pvCount: 1,
+      thinPool: {
+        name: 'pool',
+        sizeBytes: this.freeBytes,
+        dataPercent: 1,
+        metadataPercent: 1,
+        provisionedBytes: 0,
+        zeroing: true,
+        health: 'ok',
+      },
+    };
   }
   async capacity(q: CapacityQuery) {
     this.calls.push('capacity');

@@ -29,13 +29,44 @@ import { makeCerts, type CertDirs } from '../helpers/certs.js';
 const log = createLogger('fatal');
 
 const VOL: VolumeInfo = {
-  id: 'abcdefgh/vg1/vol-x', name: 'pvc-1', vg: 'vg1', lv: 'vol-x', sizeBytes: 5 * 1024 ** 3 + 4096,
-  params: { lvmType: 'thick', volumeGroup: 'vg1', mirrors: 1, stripes: 2, stripeSizeKiB: 64, volumeClear: 'zero', fsType: 'xfs', localAttach: true },
-  source: { kind: 'snapshot', id: 'abcdefgh/vg1/snap-y' }, createdAt: new Date(1_700_000_000_123), state: 'copying', active: true, partial: false,
-  devicePath: '/dev/vg1/vol-x', snapshotCount: 2,
-  published: [{ nodeId: 'w1:iqn.2024-01.test:w1', readOnly: true, mode: 'MULTI_NODE_READER_ONLY', chap: true }, { nodeId: 'w2:iqn.2024-01.test:w2', readOnly: false, mode: 'SINGLE_NODE_WRITER' }],
+  id: 'abcdefgh/vg1/vol-x',
+  name: 'pvc-1',
+  vg: 'vg1',
+  lv: 'vol-x',
+  sizeBytes: 5 * 1024 ** 3 + 4096,
+  params: {
+    lvmType: 'thick',
+    volumeGroup: 'vg1',
+    mirrors: 1,
+    stripes: 2,
+    stripeSizeKiB: 64,
+    volumeClear: 'zero',
+    fsType: 'xfs',
+    localAttach: true,
+  },
+  source: { kind: 'snapshot', id: 'abcdefgh/vg1/snap-y' },
+  createdAt: new Date(1_700_000_000_123),
+  state: 'copying',
+  active: true,
+  partial: false,
+  devicePath: '/dev/vg1/vol-x',
+  snapshotCount: 2,
+  published: [
+    { nodeId: 'w1:iqn.2024-01.test:w1', readOnly: true, mode: 'MULTI_NODE_READER_ONLY', chap: true },
+    { nodeId: 'w2:iqn.2024-01.test:w2', readOnly: false, mode: 'SINGLE_NODE_WRITER' },
+  ],
 };
-const SNAP: SnapshotInfo = { id: 'abcdefgh/vg1/snap-y', name: 'snap-1', vg: 'vg1', lv: 'snap-y', sourceVolumeId: VOL.id, sizeBytes: 1 << 30, createdAt: new Date(1_700_000_000_000), readyToUse: true, lvmType: 'thin' };
+const SNAP: SnapshotInfo = {
+  id: 'abcdefgh/vg1/snap-y',
+  name: 'snap-1',
+  vg: 'vg1',
+  lv: 'snap-y',
+  sourceVolumeId: VOL.id,
+  sizeBytes: 1 << 30,
+  createdAt: new Date(1_700_000_000_000),
+  readyToUse: true,
+  lvmType: 'thin',
+};
 
 /** Records calls; answers from fixed objects; throws domain errors on cue. */
 class ScriptedAgent implements StorageAgent {
@@ -89,13 +120,33 @@ class ScriptedAgent implements StorageAgent {
   async deleteSnapshot() {}
   async publish(a: PublishArgs) {
     this.calls.push(a);
-    return { kind: 'iscsi' as const, targetIqn: 'iqn.2024-01.org.example:vg1:vol-x', portals: ['10.0.0.1:3260', '10.0.0.2:3260'], lun: 1 };
+    return {
+      kind: 'iscsi' as const,
+      targetIqn: 'iqn.2024-01.org.example:vg1:vol-x',
+      portals: ['10.0.0.1:3260', '10.0.0.2:3260'],
+      lun: 1,
+    };
   }
   async unpublish(vg: string, lv: string, nodeId: string) {
     this.calls.push({ vg, lv, nodeId });
   }
   async poolStatus(vg: string) {
-    return { vg, vgSizeBytes: 100, vgFreeBytes: 50, extentBytes: 4 << 20, pvCount: 2, thinPool: { name: 'pool', sizeBytes: 80, dataPercent: 12.5, metadataPercent: 3.25, provisionedBytes: 900, zeroing: true, health: 'ok' } };
+    return {
+      vg,
+      vgSizeBytes: 100,
+      vgFreeBytes: 50,
+      extentBytes: 4 << 20,
+      pvCount: 2,
+      thinPool: {
+        name: 'pool',
+        sizeBytes: 80,
+        dataPercent: 12.5,
+        metadataPercent: 3.25,
+        provisionedBytes: 900,
+        zeroing: true,
+        health: 'ok',
+      },
+    };
   }
   async capacity() {
     return { availableBytes: 2 ** 40, maximumVolumeBytes: 2 ** 39 };
@@ -135,7 +186,13 @@ describe('agent API over mutual TLS', () => {
     expect(a.volumeGroups()).toEqual(['vg1', 'vg2']);
     expect(a.hasThinPool('vg1')).toBe(true);
     expect(a.hasThinPool('vg2')).toBe(false);
-    const create = { name: 'pvc-1', range: { required: VOL.sizeBytes, limit: 6 * 1024 ** 3 }, defaultBytes: 1 << 30, params: VOL.params, source: VOL.source };
+    const create = {
+      name: 'pvc-1',
+      range: { required: VOL.sizeBytes, limit: 6 * 1024 ** 3 },
+      defaultBytes: 1 << 30,
+      params: VOL.params,
+      source: VOL.source,
+    };
     expect(await a.createVolume(create)).toEqual(VOL);
     expect(agent.calls.at(-1)).toEqual(create);
     await a.expandVolume('vg1', 'vol-x', { required: 7 << 30, limit: 8 << 30 });
@@ -148,9 +205,19 @@ describe('agent API over mutual TLS', () => {
     expect(await a.listVolumes()).toEqual([VOL]);
     expect(await a.listSnapshots()).toEqual([SNAP]);
     expect(await a.poolStatus('vg1')).toEqual(await agent.poolStatus('vg1'));
-    expect(await a.capacity({ vg: 'vg1', lvmType: 'thin', mirrors: 0, stripes: 1 })).toEqual({ availableBytes: 2 ** 40, maximumVolumeBytes: 2 ** 39 });
+    expect(await a.capacity({ vg: 'vg1', lvmType: 'thin', mirrors: 0, stripes: 1 })).toEqual({
+      availableBytes: 2 ** 40,
+      maximumVolumeBytes: 2 ** 39,
+    });
     const chap = { userid: 'u.abc', password: 'p'.repeat(24), mutualUserid: 't.abc', mutualPassword: 'q'.repeat(24) };
-    const args: PublishArgs = { vg: 'vg1', lv: 'vol-x', publication: VOL.published[0] as PublishArgs['publication'], initiatorIqn: 'iqn.2024-01.test:w1', nodeName: 'w1', chap };
+    const args: PublishArgs = {
+      vg: 'vg1',
+      lv: 'vol-x',
+      publication: VOL.published[0] as PublishArgs['publication'],
+      initiatorIqn: 'iqn.2024-01.test:w1',
+      nodeName: 'w1',
+      chap,
+    };
     expect(await a.publish(args)).toEqual(await agent.publish(args));
     expect(agent.calls.at(-1)).toEqual(args);
     a.close();
@@ -159,7 +226,13 @@ describe('agent API over mutual TLS', () => {
   it('the agent locks per name: a second CreateVolume of a name while the first runs is ABORTED (Busy), whoever calls', async () => {
     const a = await client(certs.controller);
     const b = await client(certs.controller);
-    const args = { name: 'slow', range: { required: 1, limit: 0 }, defaultBytes: 1, params: VOL.params, source: undefined };
+    const args = {
+      name: 'slow',
+      range: { required: 1, limit: 0 },
+      defaultBytes: 1,
+      params: VOL.params,
+      source: undefined,
+    };
     const first = a.createVolume(args);
     await new Promise((r) => setTimeout(r, 200));
     expect(await b.createVolume(args).catch((e: unknown) => e)).toBeInstanceOf(Busy);
@@ -176,7 +249,15 @@ describe('agent API over mutual TLS', () => {
     const ia = await a.getVolume('bad', 'x').catch((e: unknown) => e);
     expect(ia).toBeInstanceOf(InvalidArgument);
     expect((ia as InvalidArgument).field).toBe('parameters.volumeGroup');
-    const oc = await a.createVolume({ name: 'too-big', range: { required: 1, limit: 0 }, defaultBytes: 1, params: VOL.params, source: undefined }).catch((e: unknown) => e);
+    const oc = await a
+      .createVolume({
+        name: 'too-big',
+        range: { required: 1, limit: 0 },
+        defaultBytes: 1,
+        params: VOL.params,
+        source: undefined,
+      })
+      .catch((e: unknown) => e);
     expect(oc).toBeInstanceOf(OutOfCapacity);
     a.close();
   });
@@ -192,8 +273,16 @@ describe('agent API over mutual TLS', () => {
   });
 
   for (const [what, key, reason] of [
-    ["another storage node's agent certificate (agents never call each other)", 'secondAgent', /names csi-lvm-iscsi-agent: agents never call each other/],
-    ['a client certificate of the right CA that does not name the controller', 'misnamedClient', /does not name csi-lvm-iscsi-controller \(it names some-other-name\)/],
+    [
+      "another storage node's agent certificate (agents never call each other)",
+      'secondAgent',
+      /names csi-lvm-iscsi-agent: agents never call each other/,
+    ],
+    [
+      'a client certificate of the right CA that does not name the controller',
+      'misnamedClient',
+      /does not name csi-lvm-iscsi-controller \(it names some-other-name\)/,
+    ],
     ['a certificate naming both identities', 'bothNames', /agents never call each other/],
   ] as const) {
     it(`refuses ${what}: PERMISSION_DENIED before any call reaches the agent`, async () => {
@@ -202,7 +291,17 @@ describe('agent API over mutual TLS', () => {
       const err = await a.connect().catch((e: unknown) => e);
       expect(String(err)).toMatch(reason);
       expect(a.connected).toBe(false);
-      expect(await a.createVolume({ name: 'pvc-x', range: { required: 1, limit: 0 }, defaultBytes: 1, params: VOL.params, source: undefined }).catch((e: unknown) => String(e))).toMatch(reason);
+      expect(
+        await a
+          .createVolume({
+            name: 'pvc-x',
+            range: { required: 1, limit: 0 },
+            defaultBytes: 1,
+            params: VOL.params,
+            source: undefined,
+          })
+          .catch((e: unknown) => String(e)),
+      ).toMatch(reason);
       expect(agent.calls.length).toBe(before);
       a.close();
     });
@@ -210,7 +309,12 @@ describe('agent API over mutual TLS', () => {
 
   it('refuses an agent whose certificate also names the controller (the two identities stay distinct)', async () => {
     const def = loadAgent().csilvmiscsi.agent.v1.Agent.service;
-    const other = await startServer({ kind: 'tcp', host: '127.0.0.1', port: 0 }, [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }], agentServerCredentials(await readTlsDir(certs.bothNames)), [controllerOnly(log)]);
+    const other = await startServer(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }],
+      agentServerCredentials(await readTlsDir(certs.bothNames)),
+      [controllerOnly(log)],
+    );
     try {
       const a = await client(certs.controller, 'storage-1', Number(other.address.split(':').pop()));
       expect(await a.connect().catch((e: unknown) => e)).toBeInstanceOf(Unavailable);
@@ -223,7 +327,11 @@ describe('agent API over mutual TLS', () => {
 
   it('refuses an agent whose certificate does not carry the agent name', async () => {
     const def = loadAgent().csilvmiscsi.agent.v1.Agent.service;
-    const other = await startServer({ kind: 'tcp', host: '127.0.0.1', port: 0 }, [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }], agentServerCredentials(await readTlsDir(certs.misnamedAgent)));
+    const other = await startServer(
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }],
+      agentServerCredentials(await readTlsDir(certs.misnamedAgent)),
+    );
     try {
       const a = await client(certs.controller, 'storage-1', Number(other.address.split(':').pop()));
       expect(await a.connect().catch((e: unknown) => e)).toBeInstanceOf(Unavailable);
@@ -245,7 +353,11 @@ describe('Kubernetes discovery of agent pods', () => {
   let api: Server;
   let seen = '';
   const pod = (node: string, ip: string, phase = 'Running', deleting = false) => ({
-    metadata: { name: `agent-${node}`, namespace: 'csi', ...(deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
+    metadata: {
+      name: `agent-${node}`,
+      namespace: 'csi',
+      ...(deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
+    },
     spec: { nodeName: node, containers: [] },
     status: { phase, podIP: ip },
   });
@@ -254,7 +366,19 @@ describe('Kubernetes discovery of agent pods', () => {
     api = createServer((req, res) => {
       seen = req.url ?? '';
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [pod('s2', '10.0.0.2'), pod('s1', '10.0.0.1'), pod('s3', '10.0.0.3', 'Pending'), pod('s4', '10.0.0.4', 'Running', true)] }));
+      res.end(
+        JSON.stringify({
+          kind: 'PodList',
+          apiVersion: 'v1',
+          metadata: {},
+          items: [
+            pod('s2', '10.0.0.2'),
+            pod('s1', '10.0.0.1'),
+            pod('s3', '10.0.0.3', 'Pending'),
+            pod('s4', '10.0.0.4', 'Running', true),
+          ],
+        }),
+      );
     });
     await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
   });
@@ -267,13 +391,22 @@ describe('Kubernetes discovery of agent pods', () => {
     writeFileSync(
       kubeconfig,
       JSON.stringify({
-        apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
-        clusters: [{ name: 'test', cluster: { server: `http://127.0.0.1:${addr.port}`, 'insecure-skip-tls-verify': true } }],
+        apiVersion: 'v1',
+        kind: 'Config',
+        'current-context': 'test',
+        clusters: [
+          { name: 'test', cluster: { server: `http://127.0.0.1:${addr.port}`, 'insecure-skip-tls-verify': true } },
+        ],
         users: [{ name: 'test', user: { token: 'test-token' } }],
         contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
       }),
     );
-    const d = await KubernetesDiscovery.create({ namespace: 'csi', labelSelector: 'app.kubernetes.io/component=agent', port: 9809, kubeconfig });
+    const d = await KubernetesDiscovery.create({
+      namespace: 'csi',
+      labelSelector: 'app.kubernetes.io/component=agent',
+      port: 9809,
+      kubeconfig,
+    });
     expect(await d.endpoints()).toEqual([
       { node: 's1', host: '10.0.0.1', port: 9809 },
       { node: 's2', host: '10.0.0.2', port: 9809 },

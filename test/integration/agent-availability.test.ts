@@ -61,7 +61,12 @@ describe('the controller executable with one of two storage agents stopped', () 
 
   const serve = async (agent: MemoryAgent, port = 0) => {
     const def = loadAgent().csilvmiscsi.agent.v1.Agent.service;
-    const server = await startServer({ kind: 'tcp', host: '127.0.0.1', port }, [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }], agentServerCredentials(await readTlsDir(certs.agent)), [controllerOnly(log)]);
+    const server = await startServer(
+      { kind: 'tcp', host: '127.0.0.1', port },
+      [{ definition: def, implementation: agentHandlers(agent, { log, locks: new KeyLocks() }) }],
+      agentServerCredentials(await readTlsDir(certs.agent)),
+      [controllerOnly(log)],
+    );
     servers.set(agent, { port: Number(server.address.split(':').pop()), server });
   };
   const stopAgent = async (agent: MemoryAgent) => {
@@ -70,7 +75,12 @@ describe('the controller executable with one of two storage agents stopped', () 
     if (s) s.server = undefined;
   };
   const create = (name: string) =>
-    call(controller, 'CreateVolume', { name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: CAPS, parameters: { volumeGroup: 'vg1' } } as never);
+    call(controller, 'CreateVolume', {
+      name,
+      capacity_range: { required_bytes: String(GiB) },
+      volume_capabilities: CAPS,
+      parameters: { volumeGroup: 'vg1' },
+    } as never);
   const codeOf = (e: unknown) => (e as { code: number }).code;
 
   beforeAll(async () => {
@@ -82,13 +92,39 @@ describe('the controller executable with one of two storage agents stopped', () 
     sock = join(dir, 'csi.sock');
     metricsPort = await freePort();
     const agents = `storage-a=127.0.0.1:${servers.get(a)?.port},storage-b=127.0.0.1:${servers.get(b)?.port}`;
-    child = spawn(process.execPath, [bin, '--mode', 'controller', '--endpoint', `unix://${sock}`, '--node-id', 'ctl', '--agents', agents, '--agent-tls-dir', certs.controller, '--metrics-address', `127.0.0.1:${metricsPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(
+      process.execPath,
+      [
+        bin,
+        '--mode',
+        'controller',
+        '--endpoint',
+        `unix://${sock}`,
+        '--node-id',
+        'ctl',
+        '--agents',
+        agents,
+        '--agent-tls-dir',
+        certs.controller,
+        '--metrics-address',
+        `127.0.0.1:${metricsPort}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitFor(() => existsSync(sock), 15_000, () => `socket never appeared; stderr:\n${stderr}`);
+    await waitFor(
+      () => existsSync(sock),
+      15_000,
+      () => `socket never appeared; stderr:\n${stderr}`,
+    );
     const csi = loadCsi().csi.v1;
     controller = new csi.Controller(`unix://${sock}`, credentials.createInsecure());
     identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
-    await waitFor(async () => (await get(metricsPort, '/readyz')).status === 200, 20_000, () => stderr);
+    await waitFor(
+      async () => (await get(metricsPort, '/readyz')).status === 200,
+      20_000,
+      () => stderr,
+    );
   });
 
   afterAll(async () => {
@@ -102,7 +138,12 @@ describe('the controller executable with one of two storage agents stopped', () 
   it('both up: a volume goes to the agent with the most room', async () => {
     const v = await create('pvc-on-a');
     expect(v.volume?.volume_id.startsWith(`${a.nodeId}/`)).toBe(true);
-    const s = await call(controller, 'CreateSnapshot', { name: 'snap-on-a', source_volume_id: v.volume?.volume_id ?? '', parameters: {}, secrets: {} });
+    const s = await call(controller, 'CreateSnapshot', {
+      name: 'snap-on-a',
+      source_volume_id: v.volume?.volume_id ?? '',
+      parameters: {},
+      secrets: {},
+    });
     expect(s.snapshot?.snapshot_id.startsWith(`${a.nodeId}/`)).toBe(true);
   });
 
@@ -112,22 +153,32 @@ describe('the controller executable with one of two storage agents stopped', () 
     expect(v.volume?.volume_id.startsWith(`${b.nodeId}/`)).toBe(true);
     const again = await create('pvc-new'); // idempotent on B while A is down
     expect(again.volume?.volume_id).toBe(v.volume?.volume_id);
-    const s = await call(controller, 'CreateSnapshot', { name: 'snap-on-b', source_volume_id: v.volume?.volume_id ?? '', parameters: {}, secrets: {} });
+    const s = await call(controller, 'CreateSnapshot', {
+      name: 'snap-on-b',
+      source_volume_id: v.volume?.volume_id ?? '',
+      parameters: {},
+      secrets: {},
+    });
     expect(s.snapshot?.snapshot_id.startsWith(`${b.nodeId}/`)).toBe(true);
     const list = await call(controller, 'ListVolumes', {});
     expect(list.entries.map((e) => e.volume?.volume_id)).toEqual([v.volume?.volume_id]);
     const snaps = await call(controller, 'ListSnapshots', {});
     expect(snaps.entries.map((e) => e.snapshot?.snapshot_id)).toEqual([s.snapshot?.snapshot_id]);
-    const cap = await call(controller, 'GetCapacity', { volume_capabilities: CAPS, parameters: { volumeGroup: 'vg1' } } as never);
+    const cap = await call(controller, 'GetCapacity', {
+      volume_capabilities: CAPS,
+      parameters: { volumeGroup: 'vg1' },
+    } as never);
     expect(cap.available_capacity).toBe(String(10 * GiB));
   });
 
-  it('agent A stopped: a name sent to A before is UNAVAILABLE (it may be there), and so are A\'s volumes: never NOT_FOUND or a delete that succeeds', async () => {
+  it("agent A stopped: a name sent to A before is UNAVAILABLE (it may be there), and so are A's volumes: never NOT_FOUND or a delete that succeeds", async () => {
     const e = await create('pvc-on-a').catch((x: unknown) => x);
     expect(codeOf(e)).toBe(Code.UNAVAILABLE);
     expect(String((e as Error).message)).toMatch(/may already exist on storage node storage-a/);
     const [onA] = [...a.volumes.values()];
-    const del = await call(controller, 'DeleteVolume', { volume_id: onA?.id ?? '', secrets: {} }).catch((x: unknown) => x);
+    const del = await call(controller, 'DeleteVolume', { volume_id: onA?.id ?? '', secrets: {} }).catch(
+      (x: unknown) => x,
+    );
     expect(codeOf(del)).toBe(Code.UNAVAILABLE);
     expect(String((del as Error).message)).toMatch(/storage-a/);
     expect(a.volumes.size).toBe(1);
@@ -148,14 +199,20 @@ describe('the controller executable with one of two storage agents stopped', () 
     await stopAgent(b);
     expect(codeOf(await call(controller, 'ListVolumes', {}).catch((x: unknown) => x))).toBe(Code.UNAVAILABLE);
     await waitFor(async () => (await get(metricsPort, '/readyz')).status === 503, 20_000);
-    expect((await get(metricsPort, '/readyz')).body).toMatch(/^not ready: no storage agent is reachable \(storage-a: .*storage-b: /);
+    expect((await get(metricsPort, '/readyz')).body).toMatch(
+      /^not ready: no storage agent is reachable \(storage-a: .*storage-b: /,
+    );
     expect((await call(identity, 'Probe', {})).ready?.value).toBe(true);
     expect(codeOf(await create('pvc-nowhere').catch((x: unknown) => x))).toBe(Code.UNAVAILABLE);
   });
 
   it('agent A back on its port: reconnected on its backoff, its volume found by name again (no duplicate)', async () => {
     await serve(a, servers.get(a)?.port);
-    await waitFor(async () => (await get(metricsPort, '/readyz')).status === 200, 45_000, () => stderr.slice(-2000));
+    await waitFor(
+      async () => (await get(metricsPort, '/readyz')).status === 200,
+      45_000,
+      () => stderr.slice(-2000),
+    );
     const v = await create('pvc-on-a');
     expect(v.volume?.volume_id).toBe([...a.volumes.values()][0]?.id);
     expect(a.volumes.size).toBe(1);

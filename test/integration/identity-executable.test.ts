@@ -30,12 +30,25 @@ describe('the csi-lvm-iscsi executable', () => {
     sock = join(dir, 'csi.sock');
     // controller mode: its Probe must not depend on any storage agent (none listens on port 1) or local volume group.
     const tls = makeCerts(join(dir, 'tls')).controller;
-    const flags = ['--mode', 'controller', '--agents', 'storage-1=127.0.0.1:1', '--agent-tls-dir', tls, '--driver-name', 'test.csi.example.org'];
+    const flags = [
+      '--mode',
+      'controller',
+      '--agents',
+      'storage-1=127.0.0.1:1',
+      '--agent-tls-dir',
+      tls,
+      '--driver-name',
+      'test.csi.example.org',
+    ];
     child = spawn(process.execPath, [bin, '--endpoint', `unix://${sock}`, '--node-id', 'node-a', ...flags], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitFor(() => existsSync(sock), 15_000, () => `socket never appeared; stderr:\n${stderr}`);
+    await waitFor(
+      () => existsSync(sock),
+      15_000,
+      () => `socket never appeared; stderr:\n${stderr}`,
+    );
   });
 
   afterAll(() => {

@@ -10,7 +10,16 @@
  * Logs of every process: $VM_OUT/kube/NAME.log (on the host while the guest runs).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { clusterObjects, hostPathOf, loadKustomization, sidecar, type Obj, type SidecarCommand } from './manifest.js';
 
@@ -28,22 +37,44 @@ const BIN = join(WORK, 'bin');
 const LOGS = join(process.env['VM_OUT'] ?? '/tmp', 'kube');
 const ADMIN_KUBECONFIG = join(WORK, 'admin.kubeconfig');
 const CONTAINERD_SOCK = '/run/containerd/containerd.sock';
-const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kubectl', 'csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer', 'snapshot-controller', 'csi-node-driver-registrar', 'livenessprobe'];
+const BINARIES = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubelet',
+  'kubectl',
+  'csi-provisioner',
+  'csi-attacher',
+  'csi-snapshotter',
+  'csi-resizer',
+  'snapshot-controller',
+  'csi-node-driver-registrar',
+  'livenessprobe',
+];
 
 export const log = (msg: string) => process.stdout.write(`[kube ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 export function run(argv: string[], input?: string, env?: Record<string, string>): string {
   const [cmd, ...args] = argv as [string, ...string[]];
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...env }, maxBuffer: 64 << 20 });
+    return execFileSync(cmd, args, {
+      encoding: 'utf8',
+      input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C', ...env },
+      maxBuffer: 64 << 20,
+    });
   } catch (e) {
     const err = e as { status?: number; stderr?: string; stdout?: string };
-    throw new Error(`${argv.join(' ')} exited ${err.status}: ${(err.stderr ?? '').trim() || (err.stdout ?? '').trim()}`);
+    throw new Error(
+      `${argv.join(' ')} exited ${err.status}: ${(err.stderr ?? '').trim() || (err.stdout ?? '').trim()}`,
+    );
   }
 }
 
 /** Errors of an API server too busy to answer in time (the guest is emulated on a loaded host): retried. */
-const TRANSIENT = /Client\.Timeout exceeded|TLS handshake timeout|connection refused|etcdserver: request timed out|the server was unable to return a response|context deadline exceeded|i\/o timeout|http2: client connection lost/;
+const TRANSIENT =
+  /Client\.Timeout exceeded|TLS handshake timeout|connection refused|etcdserver: request timed out|the server was unable to return a response|context deadline exceeded|i\/o timeout|http2: client connection lost/;
 
 export function kubectl(args: string[], input?: string): string {
   for (let attempt = 1; ; attempt++) {
@@ -56,9 +87,15 @@ export function kubectl(args: string[], input?: string): string {
   }
 }
 export const kget = <T = any>(args: string[]): T => JSON.parse(kubectl(['get', '-o', 'json', ...args])) as T;
-export const apply = (objs: object[]) => kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
+export const apply = (objs: object[]) =>
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
 
-export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 300_000, intervalMs = 1000): Promise<NonNullable<T>> {
+export async function until<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  timeoutMs = 300_000,
+  intervalMs = 1000,
+): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -69,7 +106,10 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -78,12 +118,21 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs
 function binarySource(): string {
   const dir = process.env['KUBE_TEST_BIN'] || join(repo, '..', 'shared', 'k8s');
   const missing = BINARIES.filter((b) => !existsSync(join(dir, 'bin', `${b}.xz`)) && !existsSync(join(dir, 'bin', b)));
-  if (missing.length > 0) throw new Error(`Kubernetes tier: binaries missing in ${dir}/bin: ${missing.join(', ')} (set KUBE_TEST_BIN to a directory with bin/ (NAME or NAME.xz), crds/ and images/, see test/kube/README.md)`);
-  for (const d of ['crds', 'images']) if (!existsSync(join(dir, d))) throw new Error(`Kubernetes tier: ${dir}/${d} is missing`);
+  if (missing.length > 0)
+    throw new Error(
+      `Kubernetes tier: binaries missing in ${dir}/bin: ${missing.join(', ')} (set KUBE_TEST_BIN to a directory with bin/ (NAME or NAME.xz), crds/ and images/, see test/kube/README.md)`,
+    );
+  for (const d of ['crds', 'images'])
+    if (!existsSync(join(dir, d))) throw new Error(`Kubernetes tier: ${dir}/${d} is missing`);
   return dir;
 }
 
-interface Proc { name: string; child: ChildProcess; restarts: number; stopped: boolean }
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  restarts: number;
+  stopped: boolean;
+}
 const procs: Proc[] = [];
 
 /** Starts a long-running process with its log in LOGS; `restart` respawns it when it exits (as kubelet would a container). */
@@ -112,7 +161,9 @@ function kubeconfig(file: string, user: string, token: string): void {
   const cfg = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'kube', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority': join(PKI, 'ca.crt') } }],
+    clusters: [
+      { name: 'kube', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority': join(PKI, 'ca.crt') } },
+    ],
     users: [{ name: user, user: { token } }],
     contexts: [{ name: 'kube', context: { cluster: 'kube', user } }],
     'current-context': 'kube',
@@ -123,10 +174,58 @@ function kubeconfig(file: string, user: string, token: string): void {
 function pki(): void {
   mkdirSync(PKI, { recursive: true });
   const o = (args: string[]) => run(['openssl', ...args]);
-  o(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=kube-test-ca', '-keyout', join(PKI, 'ca.key'), '-out', join(PKI, 'ca.crt')]);
-  o(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=kube-apiserver', '-keyout', join(PKI, 'apiserver.key'), '-out', join(PKI, 'apiserver.csr')]);
-  writeFileSync(join(PKI, 'apiserver.cnf'), `subjectAltName=IP:127.0.0.1,IP:${NODE_IP},IP:10.96.0.1,DNS:localhost,DNS:kubernetes.default.svc\n`);
-  o(['x509', '-req', '-in', join(PKI, 'apiserver.csr'), '-CA', join(PKI, 'ca.crt'), '-CAkey', join(PKI, 'ca.key'), '-CAcreateserial', '-days', '2', '-extfile', join(PKI, 'apiserver.cnf'), '-out', join(PKI, 'apiserver.crt')]);
+  o([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=kube-test-ca',
+    '-keyout',
+    join(PKI, 'ca.key'),
+    '-out',
+    join(PKI, 'ca.crt'),
+  ]);
+  o([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    '/CN=kube-apiserver',
+    '-keyout',
+    join(PKI, 'apiserver.key'),
+    '-out',
+    join(PKI, 'apiserver.csr'),
+  ]);
+  writeFileSync(
+    join(PKI, 'apiserver.cnf'),
+    `subjectAltName=IP:127.0.0.1,IP:${NODE_IP},IP:10.96.0.1,DNS:localhost,DNS:kubernetes.default.svc\n`,
+  );
+  o([
+    'x509',
+    '-req',
+    '-in',
+    join(PKI, 'apiserver.csr'),
+    '-CA',
+    join(PKI, 'ca.crt'),
+    '-CAkey',
+    join(PKI, 'ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    join(PKI, 'apiserver.cnf'),
+    '-out',
+    join(PKI, 'apiserver.crt'),
+  ]);
   // ECDSA throughout: RSA key generation takes seconds under emulation
   o(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(PKI, 'sa.key')]);
   o(['pkey', '-in', join(PKI, 'sa.key'), '-pubout', '-out', join(PKI, 'sa.pub')]);
@@ -138,13 +237,15 @@ function nodeHost(): void {
   run(['ip', 'link', 'add', 'kube0', 'type', 'dummy']);
   run(['ip', 'addr', 'add', `${NODE_IP}/24`, 'dev', 'kube0']);
   run(['ip', 'link', 'set', 'kube0', 'up']);
-  if (!run(['stat', '-f', '-c', '%T', '/sys/fs/cgroup']).includes('cgroup2')) run(['mount', '-t', 'cgroup2', 'none', '/sys/fs/cgroup']);
+  if (!run(['stat', '-f', '-c', '%T', '/sys/fs/cgroup']).includes('cgroup2'))
+    run(['mount', '-t', 'cgroup2', 'none', '/sys/fs/cgroup']);
   const ctrls = run(['cat', '/sys/fs/cgroup/cgroup.controllers']).trim().split(/\s+/).filter(Boolean);
   writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', ctrls.map((c) => `+${c}`).join(' '));
   // kubelet's and containerd's state on an ext4 disk of its own (the third virtio disk): on tmpfs
   // cadvisor finds no file system for them and kubelet's /stats/summary answers 500
   const stateDisk = (process.env['VM_DISKS'] ?? '').split(' ').filter(Boolean)[2];
-  if (!stateDisk) throw new Error('Kubernetes tier: needs a third virtio disk for the node state (test/kube/run.sh gives --disks 3)');
+  if (!stateDisk)
+    throw new Error('Kubernetes tier: needs a third virtio disk for the node state (test/kube/run.sh gives --disks 3)');
   run(['mkfs.ext4', '-q', '-F', stateDisk]);
   mkdirSync('/var/lib/kube-node', { recursive: true });
   run(['mount', stateDisk, '/var/lib/kube-node']);
@@ -185,7 +286,10 @@ export async function startCluster(): Promise<Cluster> {
           }
           const out = openSync(join(BIN, b), 'w', 0o755);
           const c = spawn('xz', ['-dc', join(src, 'bin', `${b}.xz`)], { stdio: ['ignore', out, 'inherit'] });
-          c.on('exit', (code) => (closeSync(out), code === 0 ? resolve() : reject(new Error(`xz -dc ${b}.xz exited ${code}`))));
+          c.on(
+            'exit',
+            (code) => (closeSync(out), code === 0 ? resolve() : reject(new Error(`xz -dc ${b}.xz exited ${code}`))),
+          );
         }),
     ),
   );
@@ -198,14 +302,29 @@ export async function startCluster(): Promise<Cluster> {
   const t = { admin: tok('admin'), kcm: tok('kcm'), sched: tok('sched'), kubelet: tok('kubelet') };
   writeFileSync(
     join(PKI, 'tokens.csv'),
-    [`${t.admin},kube-admin,uid-admin,"system:masters"`, `${t.kcm},system:kube-controller-manager,uid-kcm`, `${t.sched},system:kube-scheduler,uid-sched`, `${t.kubelet},system:node:${NODE},uid-node,"system:nodes"`].join('\n') + '\n',
+    [
+      `${t.admin},kube-admin,uid-admin,"system:masters"`,
+      `${t.kcm},system:kube-controller-manager,uid-kcm`,
+      `${t.sched},system:kube-scheduler,uid-sched`,
+      `${t.kubelet},system:node:${NODE},uid-node,"system:nodes"`,
+    ].join('\n') + '\n',
   );
   kubeconfig(ADMIN_KUBECONFIG, 'kube-admin', t.admin);
   kubeconfig(join(WORK, 'kcm.kubeconfig'), 'system:kube-controller-manager', t.kcm);
   kubeconfig(join(WORK, 'scheduler.kubeconfig'), 'system:kube-scheduler', t.sched);
   kubeconfig(join(WORK, 'kubelet.kubeconfig'), `system:node:${NODE}`, t.kubelet);
 
-  start('etcd', ['etcd', '--data-dir', '/var/lib/etcd-kube', '--listen-client-urls', 'http://127.0.0.1:2379', '--advertise-client-urls', 'http://127.0.0.1:2379', '--listen-peer-urls', 'http://127.0.0.1:2380']);
+  start('etcd', [
+    'etcd',
+    '--data-dir',
+    '/var/lib/etcd-kube',
+    '--listen-client-urls',
+    'http://127.0.0.1:2379',
+    '--advertise-client-urls',
+    'http://127.0.0.1:2379',
+    '--listen-peer-urls',
+    'http://127.0.0.1:2380',
+  ]);
   start('kube-apiserver', [
     join(BIN, 'kube-apiserver'),
     '--etcd-servers=http://127.0.0.1:2379',
@@ -231,7 +350,19 @@ export async function startCluster(): Promise<Cluster> {
   mkdirSync('/etc/cni/net.d', { recursive: true });
   writeFileSync(
     '/etc/cni/net.d/10-kube.conflist',
-    JSON.stringify({ cniVersion: '0.4.0', name: 'kube', plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.0.0/24' }]] } }] }),
+    JSON.stringify({
+      cniVersion: '0.4.0',
+      name: 'kube',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'cni0',
+          isGateway: true,
+          ipMasq: false,
+          ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.0.0/24' }]] },
+        },
+      ],
+    }),
   );
   mkdirSync(join(WORK, 'containerd'), { recursive: true });
   writeFileSync(
@@ -255,7 +386,15 @@ state = "/run/containerd"
   );
   start('containerd', ['containerd', '--config', join(WORK, 'containerd', 'config.toml')]);
   await until('containerd socket', () => existsSync(CONTAINERD_SOCK), 60_000, 500);
-  for (const img of ['pause.tar', 'busybox.tar']) await until(`ctr import ${img}`, () => run(['ctr', '--address', CONTAINERD_SOCK, '-n', 'k8s.io', 'images', 'import', join(src, 'images', img)]) !== undefined, 60_000, 2000);
+  for (const img of ['pause.tar', 'busybox.tar'])
+    await until(
+      `ctr import ${img}`,
+      () =>
+        run(['ctr', '--address', CONTAINERD_SOCK, '-n', 'k8s.io', 'images', 'import', join(src, 'images', img)]) !==
+        undefined,
+      60_000,
+      2000,
+    );
 
   // the storage: a VG on the first two disks; the plugin in all mode on the node plugin's socket
   const disks = (process.env['VM_DISKS'] ?? '').split(' ').filter(Boolean).slice(0, 2);
@@ -295,18 +434,46 @@ state = "/run/containerd"
     '--bind-address=127.0.0.1',
     '--v=1',
   ]);
-  start('kube-scheduler', [join(BIN, 'kube-scheduler'), `--kubeconfig=${join(WORK, 'scheduler.kubeconfig')}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--v=1']);
+  start('kube-scheduler', [
+    join(BIN, 'kube-scheduler'),
+    `--kubeconfig=${join(WORK, 'scheduler.kubeconfig')}`,
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    '--v=1',
+  ]);
 
   // the snapshot CRDs and snapshot-controller (cluster add-ons, not part of deploy/)
   kubectl(['apply', '-k', join(src, 'crds')]);
-  kubectl(['wait', '--for=condition=established', '--timeout=120s', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io']);
-  start('snapshot-controller', [join(BIN, 'snapshot-controller'), `--kubeconfig=${ADMIN_KUBECONFIG}`, '--leader-election=false', '--v=2'], { restart: true });
+  kubectl([
+    'wait',
+    '--for=condition=established',
+    '--timeout=120s',
+    'crd/volumesnapshotclasses.snapshot.storage.k8s.io',
+    'crd/volumesnapshots.snapshot.storage.k8s.io',
+    'crd/volumesnapshotcontents.snapshot.storage.k8s.io',
+  ]);
+  start(
+    'snapshot-controller',
+    [join(BIN, 'snapshot-controller'), `--kubeconfig=${ADMIN_KUBECONFIG}`, '--leader-election=false', '--v=2'],
+    { restart: true },
+  );
 
   // deploy/: everything but the workloads, plus the CHAP Secret its StorageClasses name
   apply(clusterObjects(objs));
-  apply([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'csi-lvm-iscsi-chap', namespace: NS }, type: 'Opaque', stringData: { chapUser: CHAP_USER, chapSecret: `kube-test-${Math.random().toString(36).slice(2)}-secret` } }]);
-  log(`deploy/ applied: ${clusterObjects(objs).map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
-
+  apply([
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'csi-lvm-iscsi-chap', namespace: NS },
+      type: 'Opaque',
+      stringData: { chapUser: CHAP_USER, chapSecret: `kube-test-${Math.random().toString(36).slice(2)}-secret` },
+    },
+  ]);
+  log(
+    `deploy/ applied: ${clusterObjects(objs)
+      .map((o) => `${o.kind}/${o.metadata.name}`)
+      .join(', ')}`,
+  );
 
   writeFileSync(
     join(WORK, 'kubelet.yaml'),
@@ -317,7 +484,12 @@ state = "/run/containerd"
       failSwapOn: false,
       authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
       authorization: { mode: 'AlwaysAllow' },
-      evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
+      evictionHard: {
+        'memory.available': '1Mi',
+        'nodefs.available': '1%',
+        'imagefs.available': '1%',
+        'nodefs.inodesFree': '1%',
+      },
       imageGCHighThresholdPercent: 100,
       imageGCLowThresholdPercent: 99,
       resolvConf: '',
@@ -330,26 +502,47 @@ state = "/run/containerd"
       // stats/summary answers 500 "cannot find filesystem info for device" for kubelet's root dir
     }),
   );
-  start('kubelet', [join(BIN, 'kubelet'), `--config=${join(WORK, 'kubelet.yaml')}`, `--kubeconfig=${join(WORK, 'kubelet.kubeconfig')}`, '--root-dir=/var/lib/kubelet', `--hostname-override=${NODE}`, `--node-ip=${NODE_IP}`, '--v=1']);
+  start('kubelet', [
+    join(BIN, 'kubelet'),
+    `--config=${join(WORK, 'kubelet.yaml')}`,
+    `--kubeconfig=${join(WORK, 'kubelet.kubeconfig')}`,
+    '--root-dir=/var/lib/kubelet',
+    `--hostname-override=${NODE}`,
+    `--node-ip=${NODE_IP}`,
+    '--v=1',
+  ]);
 
   // a ServiceAccount token per workload of deploy/ that calls the API, in a kubeconfig of its own
   const sa = (name: string) => {
     const file = join(WORK, `sa-${name}.kubeconfig`);
-    kubeconfig(file, `system:serviceaccount:${NS}:${name}`, kubectl(['-n', NS, 'create', 'token', name, '--duration=24h']).trim());
+    kubeconfig(
+      file,
+      `system:serviceaccount:${NS}:${name}`,
+      kubectl(['-n', NS, 'create', 'token', name, '--duration=24h']).trim(),
+    );
     return file;
   };
   const ctl = 'csi-lvm-iscsi-controller';
-  const ctlSa = (objs.find((o) => o.kind === 'Deployment' && o.metadata.name === ctl)?.['spec'] as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName;
+  const ctlSa = (
+    objs.find((o) => o.kind === 'Deployment' && o.metadata.name === ctl)?.['spec'] as {
+      template: { spec: { serviceAccountName: string } };
+    }
+  ).template.spec.serviceAccountName;
   const ctlKubeconfig = sa(ctlSa);
   const opts = { nodeName: NODE, emptyDirs: { 'socket-dir': pluginDir } };
   const sidecars = [
-    ...['csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer'].map((c) => sidecar(objs, ctl, c, { ...opts, kubeconfig: ctlKubeconfig })),
+    ...['csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer'].map((c) =>
+      sidecar(objs, ctl, c, { ...opts, kubeconfig: ctlKubeconfig }),
+    ),
     sidecar(objs, ctl, 'liveness-probe', opts),
     sidecar(objs, 'csi-lvm-iscsi-node', 'node-driver-registrar', opts),
     sidecar(objs, 'csi-lvm-iscsi-node', 'liveness-probe', opts),
   ];
   log('flags from deploy/ (manifest args -> process args):');
-  for (const s of sidecars) log(`  ${s.workload}/${s.container} as ServiceAccount ${s.namespace}/${s.serviceAccount}${s.args.some((a) => a.startsWith('--kubeconfig')) ? '' : ' (no API token)'}: ${s.args.join(' ')}`);
+  for (const s of sidecars)
+    log(
+      `  ${s.workload}/${s.container} as ServiceAccount ${s.namespace}/${s.serviceAccount}${s.args.some((a) => a.startsWith('--kubeconfig')) ? '' : ' (no API token)'}: ${s.args.join(' ')}`,
+    );
   log(`  plugin (the tier's own, all mode): ${pluginArgs.join(' ')}`);
 
   await until('plugin socket', () => existsSync(sock) || plugin.child.exitCode !== null, 300_000, 1000);
@@ -359,15 +552,37 @@ state = "/run/containerd"
   for (const s of sidecars) {
     const name = s.workload === ctl ? s.container : `node-${s.container}`;
     // the binary is the image's name (registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0)
-    const bin = s.image.replace(/:[^/:]*$/, '').split('/').pop() ?? '';
+    const bin =
+      s.image
+        .replace(/:[^/:]*$/, '')
+        .split('/')
+        .pop() ?? '';
     if (!BINARIES.includes(bin)) throw new Error(`${s.workload}/${s.container}: no binary for image ${s.image}`);
     start(name, [join(BIN, bin), ...s.args], { restart: true });
     await new Promise((r) => setTimeout(r, 3000));
   }
-  await until(`node ${NODE} Ready`, () => kget(['node', NODE]).status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'), 300_000, 2000);
+  await until(
+    `node ${NODE} Ready`,
+    () =>
+      kget(['node', NODE]).status?.conditions?.some(
+        (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+      ),
+    300_000,
+    2000,
+  );
   await until('no taints on the node', () => !(kget(['node', NODE]).spec?.taints?.length > 0), 300_000, 2000);
-  await until(`CSINode ${NODE} lists ${DRIVER}`, () => kget(['csinode', NODE]).spec?.drivers?.some((d: { name: string }) => d.name === DRIVER), 300_000, 2000);
-  await until('ServiceAccount default/default', () => kget(['-n', 'default', 'serviceaccount', 'default']).metadata?.name, 120_000, 2000);
+  await until(
+    `CSINode ${NODE} lists ${DRIVER}`,
+    () => kget(['csinode', NODE]).spec?.drivers?.some((d: { name: string }) => d.name === DRIVER),
+    300_000,
+    2000,
+  );
+  await until(
+    'ServiceAccount default/default',
+    () => kget(['-n', 'default', 'serviceaccount', 'default']).metadata?.name,
+    120_000,
+    2000,
+  );
   log(`cluster ready (${Math.round((Date.now() - t0) / 1000)} s)`);
 
   return {
@@ -386,18 +601,26 @@ state = "/run/containerd"
 }
 
 /** LIO iSCSI targets in configfs (IQNs). */
-export const lioTargets = (): string[] => (existsSync('/sys/kernel/config/target/iscsi') ? readdirSync('/sys/kernel/config/target/iscsi').filter((n) => n.startsWith('iqn.')) : []);
+export const lioTargets = (): string[] =>
+  existsSync('/sys/kernel/config/target/iscsi')
+    ? readdirSync('/sys/kernel/config/target/iscsi').filter((n) => n.startsWith('iqn.'))
+    : [];
 /** LIO iblock backstores (core/iblock_N/NAME). */
 export const lioBackstores = (): string[] =>
   existsSync('/sys/kernel/config/target/core')
     ? readdirSync('/sys/kernel/config/target/core')
         .filter((d) => d.startsWith('iblock_'))
-        .flatMap((d) => readdirSync(join('/sys/kernel/config/target/core', d)).filter((n) => !['hba_info', 'hba_mode'].includes(n)))
+        .flatMap((d) =>
+          readdirSync(join('/sys/kernel/config/target/core', d)).filter((n) => !['hba_info', 'hba_mode'].includes(n)),
+        )
     : [];
 /** iSCSI sessions of this node's initiator: target IQNs. */
 export function iscsiSessions(): string[] {
   try {
-    return run(['iscsiadm', '-m', 'session']).split('\n').filter(Boolean).map((l) => l.split(/\s+/)[3] ?? '');
+    return run(['iscsiadm', '-m', 'session'])
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/)[3] ?? '');
   } catch (e) {
     if (/No active sessions/.test(String(e))) return [];
     throw e;
@@ -405,11 +628,35 @@ export function iscsiSessions(): string[] {
 }
 /** LVs of the test VG, without the thin pool and its hidden parts. */
 export function lvs(): { name: string; size: number; attr: string; pool: string; origin: string; tags: string }[] {
-  const out = JSON.parse(run(['lvs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'lv_name,lv_size,lv_attr,pool_lv,origin,lv_tags', VG])) as { report: { lv: Record<string, string>[] }[] };
-  return (out.report[0]?.lv ?? []).filter((l) => l['lv_name'] !== 'thinpool' && !l['lv_name']!.startsWith('[')).map((l) => ({ name: l['lv_name']!, size: Number(l['lv_size']), attr: l['lv_attr']!, pool: l['pool_lv']!, origin: l['origin']!, tags: l['lv_tags']! }));
+  const out = JSON.parse(
+    run([
+      'lvs',
+      '--reportformat',
+      'json',
+      '--units',
+      'b',
+      '--nosuffix',
+      '-o',
+      'lv_name,lv_size,lv_attr,pool_lv,origin,lv_tags',
+      VG,
+    ]),
+  ) as { report: { lv: Record<string, string>[] }[] };
+  return (out.report[0]?.lv ?? [])
+    .filter((l) => l['lv_name'] !== 'thinpool' && !l['lv_name']!.startsWith('['))
+    .map((l) => ({
+      name: l['lv_name']!,
+      size: Number(l['lv_size']),
+      attr: l['lv_attr']!,
+      pool: l['pool_lv']!,
+      origin: l['origin']!,
+      tags: l['lv_tags']!,
+    }));
 }
 /** Mount points below kubelet's directory. */
-export const kubeletMounts = (): string[] => run(['findmnt', '-rn', '-o', 'TARGET']).split('\n').filter((m) => m.startsWith('/var/lib/kubelet/') && !m.includes('kubernetes.io~projected'));
+export const kubeletMounts = (): string[] =>
+  run(['findmnt', '-rn', '-o', 'TARGET'])
+    .split('\n')
+    .filter((m) => m.startsWith('/var/lib/kubelet/') && !m.includes('kubernetes.io~projected'));
 /** Mount points below kubelet's directory with their options (ro/rw first). */
 export const kubeletMountOptions = (): { target: string; options: string }[] =>
   run(['findmnt', '-rn', '-o', 'TARGET,OPTIONS'])
@@ -424,7 +671,9 @@ export function lioAclUsers(iqn: string): string[] {
     .filter((t) => t.startsWith('tpgt_'))
     .flatMap((t) => {
       const acls = join(tpgs, t, 'acls');
-      return existsSync(acls) ? readdirSync(acls).map((a) => readFileSync(join(acls, a, 'auth', 'userid'), 'utf8').trim()) : [];
+      return existsSync(acls)
+        ? readdirSync(acls).map((a) => readFileSync(join(acls, a, 'auth', 'userid'), 'utf8').trim())
+        : [];
     });
 }
 /** open-iscsi's node record of a target (iscsiadm -m node -T IQN): key = value lines. */

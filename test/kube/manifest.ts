@@ -19,14 +19,46 @@ import { parseAllDocuments } from 'yaml';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
-export type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
+export type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: unknown;
+};
 
-interface EnvVar { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }
-interface Mount { name: string; mountPath: string }
-interface Container { name: string; image: string; args?: string[]; env?: EnvVar[]; volumeMounts?: Mount[] }
-interface Volume { name: string; hostPath?: { path: string }; emptyDir?: object; secret?: object }
-interface PodSpec { serviceAccountName?: string; containers: Container[]; volumes?: Volume[] }
-export interface Rule { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[] }
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string } };
+}
+interface Mount {
+  name: string;
+  mountPath: string;
+}
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: EnvVar[];
+  volumeMounts?: Mount[];
+}
+interface Volume {
+  name: string;
+  hostPath?: { path: string };
+  emptyDir?: object;
+  secret?: object;
+}
+interface PodSpec {
+  serviceAccountName?: string;
+  containers: Container[];
+  volumes?: Volume[];
+}
+export interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
 
 /** Every document of a YAML stream (YAML 1.1, as sigs.k8s.io/yaml reads it); comment-only documents skipped. */
 export function parseDocs(text: string, where: string): Obj[] {
@@ -35,7 +67,8 @@ export function parseDocs(text: string, where: string): Obj[] {
     if (doc.errors.length > 0) throw new Error(`${where}: ${doc.errors.map((e) => e.message).join('; ')}`);
     const o = doc.toJS() as Obj | null;
     if (o === null) continue;
-    if (typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') throw new Error(`${where}: an object without kind or metadata.name`);
+    if (typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string')
+      throw new Error(`${where}: an object without kind or metadata.name`);
     out.push(o);
   }
   return out;
@@ -43,7 +76,8 @@ export function parseDocs(text: string, where: string): Obj[] {
 
 /** The objects `kubectl apply -k DIR` makes (resources listed in kustomization.yaml, in order). */
 export function loadKustomization(dir = join(ROOT, 'deploy')): Obj[] {
-  const kust = parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0]?.toJS() as { resources?: string[] } | undefined;
+  const kust = parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0]?.toJS() as
+    { resources?: string[] } | undefined;
   if (!kust?.resources?.length) throw new Error(`${dir}/kustomization.yaml lists no resources`);
   return kust.resources.flatMap((r) => parseDocs(readFileSync(join(dir, r), 'utf8'), r));
 }
@@ -90,10 +124,12 @@ export function sidecar(objs: Obj[], workload: string, container: string, opts: 
   if (!w) throw new Error(`deploy/: no Deployment or DaemonSet ${workload}`);
   const spec = podSpec(w);
   const c = spec.containers.find((x) => x.name === container);
-  if (!c) throw new Error(`${workload}: no container ${container} (has ${spec.containers.map((x) => x.name).join(', ')})`);
+  if (!c)
+    throw new Error(`${workload}: no container ${container} (has ${spec.containers.map((x) => x.name).join(', ')})`);
   const namespace = w.metadata.namespace ?? 'default';
   const manifestArgs = c.args ?? [];
-  if (!manifestArgs.some((a) => a.startsWith('--csi-address='))) throw new Error(`${workload}/${container}: no --csi-address=... in its args`);
+  if (!manifestArgs.some((a) => a.startsWith('--csi-address=')))
+    throw new Error(`${workload}/${container}: no --csi-address=... in its args`);
   const env = (name: string): string => {
     const e = (c.env ?? []).find((x) => x.name === name);
     const field = e?.valueFrom?.fieldRef?.fieldPath;
@@ -110,7 +146,9 @@ export function sidecar(objs: Obj[], workload: string, container: string, opts: 
   };
   const mapPath = (value: string): string => {
     if (!value.startsWith('/')) return value;
-    const m = [...(c.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length).find((x) => value === x.mountPath || value.startsWith(`${x.mountPath}/`));
+    const m = [...(c.volumeMounts ?? [])]
+      .sort((a, b) => b.mountPath.length - a.mountPath.length)
+      .find((x) => value === x.mountPath || value.startsWith(`${x.mountPath}/`));
     if (!m) return value; // a host path already (e.g. --kubelet-registration-path names kubelet's view)
     return hostDir(m) + value.slice(m.mountPath.length);
   };
@@ -130,7 +168,15 @@ export function sidecar(objs: Obj[], workload: string, container: string, opts: 
   }
   if (opts.kubeconfig) args.push(`--kubeconfig=${opts.kubeconfig}`);
   if (manifestArgs.includes('--leader-election')) args.push(`--leader-election-namespace=${namespace}`);
-  return { workload, container, image: c.image, serviceAccount: spec.serviceAccountName ?? 'default', namespace, manifestArgs, args };
+  return {
+    workload,
+    container,
+    image: c.image,
+    serviceAccount: spec.serviceAccountName ?? 'default',
+    namespace,
+    manifestArgs,
+    args,
+  };
 }
 
 /** The host directory of a DaemonSet/Deployment volume (hostPath). */
@@ -142,18 +188,39 @@ export function hostPathOf(objs: Obj[], workload: string, volume: string): strin
   return v.hostPath.path;
 }
 
-export interface Access { verb: string; group: string; resource: string; namespace?: string; name?: string }
+export interface Access {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
 
 /** The rules deploy/ grants the ServiceAccount `ns/sa` (ClusterRoles through ClusterRoleBindings, Roles through RoleBindings in their namespace). */
 function rulesFor(objs: Obj[], ns: string, sa: string): { rule: Rule; namespace?: string; from: string }[] {
   const out: { rule: Rule; namespace?: string; from: string }[] = [];
   for (const b of objs.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
     const subjects = (b['subjects'] as { kind: string; name: string; namespace?: string }[] | undefined) ?? [];
-    if (!subjects.some((s) => s.kind === 'ServiceAccount' && s.name === sa && (s.namespace ?? b.metadata.namespace) === ns)) continue;
+    if (
+      !subjects.some(
+        (s) => s.kind === 'ServiceAccount' && s.name === sa && (s.namespace ?? b.metadata.namespace) === ns,
+      )
+    )
+      continue;
     const ref = b['roleRef'] as { kind: string; name: string };
-    const role = objs.find((o) => o.kind === ref.kind && o.metadata.name === ref.name && (ref.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace));
+    const role = objs.find(
+      (o) =>
+        o.kind === ref.kind &&
+        o.metadata.name === ref.name &&
+        (ref.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace),
+    );
     if (!role) continue;
-    for (const rule of (role['rules'] as Rule[] | undefined) ?? []) out.push({ rule, ...(b.kind === 'RoleBinding' ? { namespace: b.metadata.namespace } : {}), from: `${role.kind}/${role.metadata.name}` });
+    for (const rule of (role['rules'] as Rule[] | undefined) ?? [])
+      out.push({
+        rule,
+        ...(b.kind === 'RoleBinding' ? { namespace: b.metadata.namespace } : {}),
+        from: `${role.kind}/${role.metadata.name}`,
+      });
   }
   return out;
 }
@@ -177,7 +244,11 @@ function neededAccess(ns: string): Record<string, Access[]> {
   const lease = (verb: string): Access => ({ verb, group: 'coordination.k8s.io', resource: 'leases', namespace: ns });
   return {
     'csi-provisioner': [
-      ...['get', 'list', 'watch', 'create', 'delete'].map((verb) => ({ verb, group: '', resource: 'persistentvolumes' })),
+      ...['get', 'list', 'watch', 'create', 'delete'].map((verb) => ({
+        verb,
+        group: '',
+        resource: 'persistentvolumes',
+      })),
       ...['get', 'list', 'watch', 'update'].map((verb) => ({ verb, group: '', resource: 'persistentvolumeclaims' })),
       { verb: 'list', group: 'storage.k8s.io', resource: 'storageclasses' },
       { verb: 'create', group: '', resource: 'events' },
@@ -186,7 +257,9 @@ function neededAccess(ns: string): Record<string, Access[]> {
       { verb: 'list', group: 'storage.k8s.io', resource: 'csinodes' },
       { verb: 'list', group: '', resource: 'nodes' },
       { verb: 'list', group: 'storage.k8s.io', resource: 'volumeattachments' },
-      lease('get'), lease('create'), lease('update'),
+      lease('get'),
+      lease('create'),
+      lease('update'),
     ],
     'csi-attacher': [
       { verb: 'patch', group: '', resource: 'persistentvolumes' },
@@ -194,14 +267,22 @@ function neededAccess(ns: string): Record<string, Access[]> {
       { verb: 'patch', group: 'storage.k8s.io', resource: 'volumeattachments' },
       { verb: 'patch', group: 'storage.k8s.io', resource: 'volumeattachments/status' },
       { verb: 'get', group: '', resource: 'secrets', namespace: ns, name: 'csi-lvm-iscsi-chap' },
-      lease('get'), lease('create'), lease('update'),
+      lease('get'),
+      lease('create'),
+      lease('update'),
     ],
     'csi-snapshotter': [
       { verb: 'list', group: 'snapshot.storage.k8s.io', resource: 'volumesnapshotclasses' },
-      ...['create', 'get', 'list', 'watch', 'update', 'delete', 'patch'].map((verb) => ({ verb, group: 'snapshot.storage.k8s.io', resource: 'volumesnapshotcontents' })),
+      ...['create', 'get', 'list', 'watch', 'update', 'delete', 'patch'].map((verb) => ({
+        verb,
+        group: 'snapshot.storage.k8s.io',
+        resource: 'volumesnapshotcontents',
+      })),
       { verb: 'update', group: 'snapshot.storage.k8s.io', resource: 'volumesnapshotcontents/status' },
       { verb: 'create', group: '', resource: 'events' },
-      lease('get'), lease('create'), lease('update'),
+      lease('get'),
+      lease('create'),
+      lease('update'),
     ],
     'csi-resizer': [
       { verb: 'patch', group: '', resource: 'persistentvolumes' },
@@ -210,7 +291,9 @@ function neededAccess(ns: string): Record<string, Access[]> {
       { verb: 'list', group: '', resource: 'pods' },
       { verb: 'list', group: 'storage.k8s.io', resource: 'volumeattributesclasses' },
       { verb: 'create', group: '', resource: 'events' },
-      lease('get'), lease('create'), lease('update'),
+      lease('get'),
+      lease('create'),
+      lease('update'),
     ],
   };
 }
@@ -222,10 +305,15 @@ export function missingAccess(objs: Obj[], workload: string): string[] {
   const ns = w.metadata.namespace ?? 'default';
   const out: string[] = [];
   for (const [side, list] of Object.entries(neededAccess(ns))) {
-    for (const a of list) if (!allows(objs, ns, sa, a)) out.push(`${side}: ${a.verb} ${a.group || 'core'}/${a.resource}${a.namespace ? ` in ${a.namespace}` : ''}${a.name ? ` (${a.name})` : ''}`);
+    for (const a of list)
+      if (!allows(objs, ns, sa, a))
+        out.push(
+          `${side}: ${a.verb} ${a.group || 'core'}/${a.resource}${a.namespace ? ` in ${a.namespace}` : ''}${a.name ? ` (${a.name})` : ''}`,
+        );
   }
   return out;
 }
 
 /** Objects to create in the cluster: everything but the workloads (their containers run as processes). */
-export const clusterObjects = (objs: Obj[]): Obj[] => objs.filter((o) => o.kind !== 'Deployment' && o.kind !== 'DaemonSet');
+export const clusterObjects = (objs: Obj[]): Obj[] =>
+  objs.filter((o) => o.kind !== 'Deployment' && o.kind !== 'DaemonSet');

@@ -25,7 +25,9 @@ const MiB = 1024 * 1024;
  */
 class LvmLike implements CommandRunner {
   readonly calls: string[][] = [];
-  private readonly lvs = new Map<string, Record<string, string>>([['pool', lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '1.00', meta: '1.00' })]]);
+  private readonly lvs = new Map<string, Record<string, string>>([
+    ['pool', lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '1.00', meta: '1.00' })],
+  ]);
 
   async run(argv: readonly string[], _o?: RunOptions): Promise<RunResult> {
     this.calls.push([...argv]);
@@ -46,11 +48,27 @@ class LvmLike implements CommandRunner {
         const name = value('--name');
         const origin = argv.includes('--snapshot') ? this.lvs.get(last.split('/')[1] ?? '') : undefined;
         if (argv.includes('--size')) {
-          this.lvs.set(name, { ...lvRow('vg0', name, { attr: '-wi-a-----', size: Number.parseInt(value('--size'), 10), tags: tags('--addtag') }), segtype: 'linear', lv_layout: 'linear' });
+          this.lvs.set(name, {
+            ...lvRow('vg0', name, {
+              attr: '-wi-a-----',
+              size: Number.parseInt(value('--size'), 10),
+              tags: tags('--addtag'),
+            }),
+            segtype: 'linear',
+            lv_layout: 'linear',
+          });
           return ok();
         }
         const size = origin ? Number(origin['lv_size']) : Number.parseInt(value('--virtualsize'), 10);
-        this.lvs.set(name, lvRow('vg0', name, { pool: 'pool', size, tags: tags('--addtag'), ...(origin ? { origin: origin['lv_name'] ?? '' } : {}) }));
+        this.lvs.set(
+          name,
+          lvRow('vg0', name, {
+            pool: 'pool',
+            size,
+            tags: tags('--addtag'),
+            ...(origin ? { origin: origin['lv_name'] ?? '' } : {}),
+          }),
+        );
         return ok();
       }
       case 'lvextend': {
@@ -67,7 +85,9 @@ class LvmLike implements CommandRunner {
         const l = this.lvs.get(last.split('/')[1] ?? '');
         if (l) {
           const del = new Set(tags('--deltag'));
-          l['lv_tags'] = [...(l['lv_tags'] ?? '').split(',').filter((t) => t && !del.has(t)), ...tags('--addtag')].sort().join(',');
+          l['lv_tags'] = [...(l['lv_tags'] ?? '').split(',').filter((t) => t && !del.has(t)), ...tags('--addtag')]
+            .sort()
+            .join(',');
         }
         return ok();
       }
@@ -89,12 +109,34 @@ let controller: InstanceType<typeof csi.Controller>;
 
 beforeAll(async () => {
   const r = loadConfig({
-    argv: ['--mode', 'all', '--node-id', 'storage-1', '--endpoint', 'tcp://127.0.0.1:0', '--volume-group', 'vg0', '--thin-pool', 'pool', '--portals', '127.0.0.1:3260', '--initiator-name', 'iqn.2024-01.org.example:storage-1', '--reconcile-interval', '0'],
+    argv: [
+      '--mode',
+      'all',
+      '--node-id',
+      'storage-1',
+      '--endpoint',
+      'tcp://127.0.0.1:0',
+      '--volume-group',
+      'vg0',
+      '--thin-pool',
+      'pool',
+      '--portals',
+      '127.0.0.1:3260',
+      '--initiator-name',
+      'iqn.2024-01.org.example:storage-1',
+      '--reconcile-interval',
+      '0',
+    ],
     env: {},
   });
   if (r.help) throw new Error('help');
   const log = createLogger('fatal', new Writable({ write: (_c, _e, cb) => cb() }));
-  plugin = await startPlugin(r.config, { log, runner, stamps: async () => 'the VG was not changed by anyone else', dmNames: async () => undefined });
+  plugin = await startPlugin(r.config, {
+    log,
+    runner,
+    stamps: async () => 'the VG was not changed by anyone else',
+    dmNames: async () => undefined,
+  });
   await plugin.initialized;
   const target = plugin.address.replace(/^tcp:\/\//, '');
   controller = new csi.Controller(target, credentials.createInsecure());
@@ -119,11 +161,20 @@ describe('commands per CSI call (thin volumes, steady state)', () => {
   let snapshotId = '';
 
   it('start: the VG is read once (its PVs, one vgs, one lvs)', () => {
-    expect(runner.calls.map((c) => c[0]).filter((p) => ['pvs', 'vgs', 'lvs'].includes(p ?? ''))).toEqual(['pvs', 'vgs', 'lvs']);
+    expect(runner.calls.map((c) => c[0]).filter((p) => ['pvs', 'vgs', 'lvs'].includes(p ?? ''))).toEqual([
+      'pvs',
+      'vgs',
+      'lvs',
+    ]);
   });
 
   it('CreateVolume: one lvcreate, nothing else; again (idempotent): nothing', async () => {
-    const req = { name: 'pvc-1', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: [cap], parameters: { lvmType: 'thin' } };
+    const req = {
+      name: 'pvc-1',
+      capacity_range: { required_bytes: String(64 * MiB) },
+      volume_capabilities: [cap],
+      parameters: { lvmType: 'thin' },
+    };
     expect(
       await commandsOf(async () => {
         volumeId = (await call(controller, 'CreateVolume', req)).volume?.volume_id ?? '';
@@ -153,7 +204,11 @@ describe('commands per CSI call (thin volumes, steady state)', () => {
     };
     expect(await commandsOf(() => call(controller, 'CreateVolume', req))).toEqual(['lvcreate']);
     const larger = { ...req, name: 'pvc-restore-larger', capacity_range: { required_bytes: String(96 * MiB) } };
-    expect(await commandsOf(() => call(controller, 'CreateVolume', larger))).toEqual(['lvcreate', 'lvextend', 'lvchange']);
+    expect(await commandsOf(() => call(controller, 'CreateVolume', larger))).toEqual([
+      'lvcreate',
+      'lvextend',
+      'lvchange',
+    ]);
   });
 
   it('ControllerExpandVolume: one lvextend; to the same size again: nothing', async () => {
@@ -175,7 +230,9 @@ describe('commands per CSI call (thin volumes, steady state)', () => {
   });
 
   it('DeleteSnapshot: one lvremove; DeleteVolume: one lvremove; again: nothing', async () => {
-    expect(await commandsOf(() => call(controller, 'DeleteSnapshot', { snapshot_id: snapshotId }))).toEqual(['lvremove']);
+    expect(await commandsOf(() => call(controller, 'DeleteSnapshot', { snapshot_id: snapshotId }))).toEqual([
+      'lvremove',
+    ]);
     expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: volumeId }))).toEqual(['lvremove']);
     expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: volumeId }))).toEqual([]);
   });
@@ -183,7 +240,12 @@ describe('commands per CSI call (thin volumes, steady state)', () => {
 
 describe('commands per CSI call (thick linear volumes)', () => {
   it('CreateVolume: one lvcreate; DeleteVolume with volumeClear none: the VG marked once (vgchange) and one lvremove', async () => {
-    const req = (name: string) => ({ name, capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [cap], parameters: { lvmType: 'thick', volumeClear: 'none' } });
+    const req = (name: string) => ({
+      name,
+      capacity_range: { required_bytes: String(32 * MiB) },
+      volume_capabilities: [cap],
+      parameters: { lvmType: 'thick', volumeClear: 'none' },
+    });
     let a = '';
     let b = '';
     expect(
@@ -192,7 +254,10 @@ describe('commands per CSI call (thick linear volumes)', () => {
       }),
     ).toEqual(['lvcreate']);
     b = (await call(controller, 'CreateVolume', req('thick-b'))).volume?.volume_id ?? '';
-    expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: a }))).toEqual(['vgchange', 'lvremove']);
+    expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: a }))).toEqual([
+      'vgchange',
+      'lvremove',
+    ]);
     expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: b }))).toEqual(['lvremove']);
   });
 });

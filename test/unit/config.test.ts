@@ -32,34 +32,89 @@ describe('config', () => {
 
   it('reads flags, then env, then the config file', () => {
     const file = JSON.stringify({ 'log-level': 'debug', 'volume-group': ['vg1', 'vg2'], mode: 'node' });
-    const c = load([...base, '--config', '/etc/x.json', '--mode', 'agent', '--agent-listen', '0.0.0.0:9809', '--agent-tls-dir', '/tls'], { [envName('log-level')]: 'warn' }, file);
+    const c = load(
+      [
+        ...base,
+        '--config',
+        '/etc/x.json',
+        '--mode',
+        'agent',
+        '--agent-listen',
+        '0.0.0.0:9809',
+        '--agent-tls-dir',
+        '/tls',
+      ],
+      { [envName('log-level')]: 'warn' },
+      file,
+    );
     expect(c.mode).toBe('agent');
     expect(c.logLevel).toBe('warn');
     expect(c.volumeGroups).toEqual(['vg1', 'vg2']);
   });
 
   it('controller and agent modes: the agent API needs its TLS directory, a controller its agents', () => {
-    expect(problems([...base, '--mode', 'agent'])).toEqual(['agent-listen: required in agent mode (host:port of the agent API)']);
+    expect(problems([...base, '--mode', 'agent'])).toEqual([
+      'agent-listen: required in agent mode (host:port of the agent API)',
+    ]);
     expect(problems([...base, '--mode', 'agent', '--agent-listen', '0.0.0.0:9809'])).toEqual([
       'agent-tls-dir: required with --agent-listen (the agent API is served with mutual TLS only)',
     ]);
     expect(problems([...base, '--mode', 'controller', '--agent-tls-dir', '/tls'])).toEqual([
       'agents: required in controller mode with static discovery (node=host:port,...)',
     ]);
-    expect(problems([...base, '--mode', 'controller', '--agent-tls-dir', 'tls', '--agents', 's1=10.0.0.1', '--agent-discovery', 'dns'])).toEqual([
+    expect(
+      problems([
+        ...base,
+        '--mode',
+        'controller',
+        '--agent-tls-dir',
+        'tls',
+        '--agents',
+        's1=10.0.0.1',
+        '--agent-discovery',
+        'dns',
+      ]),
+    ).toEqual([
       'agent-tls-dir: "tls" must be an absolute path',
       'agent-discovery: "dns" must be static or kubernetes',
       'agents: "s1=10.0.0.1" must be node=host:port',
     ]);
-    const c = load([...base, '--mode', 'controller', '--agent-tls-dir', '/tls', '--agents', 's1=10.0.0.1:9809, s2=[fd00::2]:9809']);
+    const c = load([
+      ...base,
+      '--mode',
+      'controller',
+      '--agent-tls-dir',
+      '/tls',
+      '--agents',
+      's1=10.0.0.1:9809, s2=[fd00::2]:9809',
+    ]);
     expect(c.agents).toEqual([
       { node: 's1', host: '10.0.0.1', port: 9809 },
       { node: 's2', host: 'fd00::2', port: 9809 },
     ]);
-    const k = load([...base, '--mode', 'controller', '--agent-tls-dir', '/tls', '--agent-discovery', 'kubernetes', '--namespace', 'csi']);
-    expect([k.agentDiscovery, k.namespace, k.agentPort, k.agentSelector]).toEqual(['kubernetes', 'csi', 9809, 'app.kubernetes.io/name=csi-lvm-iscsi,app.kubernetes.io/component=agent']);
-    expect(load([...base, '--reconcile-interval', '0', '--chap-secret-dir', '/etc/chap']).reconcileIntervalSeconds).toBe(0);
-    expect(problems([...base, '--chap-secret-dir', 'chap'])).toEqual(['chap-secret-dir: "chap" must be an absolute path']);
+    const k = load([
+      ...base,
+      '--mode',
+      'controller',
+      '--agent-tls-dir',
+      '/tls',
+      '--agent-discovery',
+      'kubernetes',
+      '--namespace',
+      'csi',
+    ]);
+    expect([k.agentDiscovery, k.namespace, k.agentPort, k.agentSelector]).toEqual([
+      'kubernetes',
+      'csi',
+      9809,
+      'app.kubernetes.io/name=csi-lvm-iscsi,app.kubernetes.io/component=agent',
+    ]);
+    expect(
+      load([...base, '--reconcile-interval', '0', '--chap-secret-dir', '/etc/chap']).reconcileIntervalSeconds,
+    ).toBe(0);
+    expect(problems([...base, '--chap-secret-dir', 'chap'])).toEqual([
+      'chap-secret-dir: "chap" must be an absolute path',
+    ]);
   });
 
   it('parses tcp endpoints and metrics addresses', () => {
@@ -69,7 +124,18 @@ describe('config', () => {
   });
 
   it('reports every bad value at once, naming each option', () => {
-    const p = problems(['--mode', 'sideways', '--endpoint', 'http://x', '--log-level', 'loud', '--volume-group', 'bad name', '--loop-vg-size', '1K']);
+    const p = problems([
+      '--mode',
+      'sideways',
+      '--endpoint',
+      'http://x',
+      '--log-level',
+      'loud',
+      '--volume-group',
+      'bad name',
+      '--loop-vg-size',
+      '1K',
+    ]);
     expect(p.join('\n')).toMatch(/mode: "sideways"/);
     expect(p.join('\n')).toMatch(/endpoint: "http:\/\/x"/);
     expect(p.join('\n')).toMatch(/node-id: required/);

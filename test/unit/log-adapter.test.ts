@@ -25,7 +25,9 @@ const SECRETS = {
 const VOLUME = 'abcdefgh/vg0/vol-x';
 const derived = chapFromSecrets(SECRETS, VOLUME, 'secrets');
 /** Every value that must never be logged: the Secret's values and the per-volume credentials derived from them. */
-const FORBIDDEN = [...Object.values(SECRETS), derived?.password, derived?.mutualPassword].filter((x): x is string => Boolean(x));
+const FORBIDDEN = [...Object.values(SECRETS), derived?.password, derived?.mutualPassword].filter((x): x is string =>
+  Boolean(x),
+);
 
 function capture() {
   const lines: string[] = [];
@@ -49,12 +51,21 @@ function fakeCall(request: Req): ServerUnaryCall<Req, unknown> {
   return Object.assign(new EventEmitter(), { request }) as unknown as ServerUnaryCall<Req, unknown>;
 }
 
-function invoke(spec: RpcSpec<Req, object>, deps: Parameters<typeof unary>[2], request: Req): Promise<{ err: unknown; res: unknown }> {
+function invoke(
+  spec: RpcSpec<Req, object>,
+  deps: Parameters<typeof unary>[2],
+  request: Req,
+): Promise<{ err: unknown; res: unknown }> {
   const handler = unary('Controller/ControllerPublishVolume', spec, deps);
   return new Promise((resolve) => handler(fakeCall(request), (err, res) => resolve({ err, res })));
 }
 
-const request = (): Req => ({ volume_id: VOLUME, node_id: 'worker-1:iqn.2024-01.test:w1', secrets: { ...SECRETS }, volume_context: { fsType: 'ext4' } });
+const request = (): Req => ({
+  volume_id: VOLUME,
+  node_id: 'worker-1:iqn.2024-01.test:w1',
+  secrets: { ...SECRETS },
+  volume_context: { fsType: 'ext4' },
+});
 
 describe('RPC adapter logs: request ids, and no secret in any line', () => {
   it('a successful call: request logged redacted, handler logging the raw request and credentials is censored', async () => {
@@ -86,9 +97,12 @@ describe('RPC adapter logs: request ids, and no secret in any line', () => {
     }
     // the key names stay visible, so an operator can see which keys were sent
     expect(lines.join('\n')).toContain('chapSecret=[REDACTED]');
-    for (const line of lines) for (const s of FORBIDDEN) expect(line, `a log line holds a secret: ${line}`).not.toContain(s);
+    for (const line of lines)
+      for (const s of FORBIDDEN) expect(line, `a log line holds a secret: ${line}`).not.toContain(s);
     const text = await metrics.registry.metrics();
-    expect(text).toContain('csi_lvm_iscsi_rpc_duration_seconds_count{method="Controller/ControllerPublishVolume",code="OK"} 1');
+    expect(text).toContain(
+      'csi_lvm_iscsi_rpc_duration_seconds_count{method="Controller/ControllerPublishVolume",code="OK"} 1',
+    );
   });
 
   it('a failing call logs the status with the request id, and still no secret', async () => {

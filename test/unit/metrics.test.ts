@@ -63,7 +63,9 @@ describe('metrics HTTP server', () => {
     const { status, body } = await get(port, '/metrics');
     expect(status).toBe(200);
     expect(body).toContain('csi_lvm_iscsi_rpc_duration_seconds_count{method="Controller/CreateVolume",code="OK"} 2');
-    expect(body).toContain('csi_lvm_iscsi_rpc_duration_seconds_count{method="Controller/CreateVolume",code="ABORTED"} 1');
+    expect(body).toContain(
+      'csi_lvm_iscsi_rpc_duration_seconds_count{method="Controller/CreateVolume",code="ABORTED"} 1',
+    );
     expect(body).toContain('csi_lvm_iscsi_command_duration_seconds_count{command="lvcreate"} 2');
     expect(body).toContain('csi_lvm_iscsi_command_failures_total{command="lvcreate"} 1');
     expect(body).not.toContain('secret-looking-arg');
@@ -120,7 +122,20 @@ describe('readinessProbe (/readyz over Readiness)', () => {
 /** An agent without the agent API (no --agent-listen): loaded as `all`, run as `agent` (no node service, no iscsid check). */
 function agentConfig(): Config {
   const r = loadConfig({
-    argv: ['--mode', 'all', '--node-id', 'storage-1', '--endpoint', 'tcp://127.0.0.1:0', '--volume-group', 'vg0', '--metrics-address', '127.0.0.1:0', '--portals', '127.0.0.1:3260'],
+    argv: [
+      '--mode',
+      'all',
+      '--node-id',
+      'storage-1',
+      '--endpoint',
+      'tcp://127.0.0.1:0',
+      '--volume-group',
+      'vg0',
+      '--metrics-address',
+      '127.0.0.1:0',
+      '--portals',
+      '127.0.0.1:3260',
+    ],
     env: {},
   });
   if (r.help) throw new Error('help');
@@ -150,10 +165,47 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     const LVS = ['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(',')];
     const PVS = ['pvs', ...cfg, ...REPORT, '-o', PV_FIELDS.join(',')];
     const vgs = JSON.stringify({
-      report: [{ vg: [{ vg_name: 'vg0', vg_uuid: 'u', vg_attr: 'wz--n-', vg_size: '1073741824', vg_free: '1073741824', vg_extent_size: '4194304', vg_extent_count: '256', vg_free_count: '256', pv_count: '1', lv_count: '0', snap_count: '0', vg_tags: '', vg_mda_size: '1044480', vg_mda_free: '514560', vg_mda_count: '1' }] }],
+      report: [
+        {
+          vg: [
+            {
+              vg_name: 'vg0',
+              vg_uuid: 'u',
+              vg_attr: 'wz--n-',
+              vg_size: '1073741824',
+              vg_free: '1073741824',
+              vg_extent_size: '4194304',
+              vg_extent_count: '256',
+              vg_free_count: '256',
+              pv_count: '1',
+              lv_count: '0',
+              snap_count: '0',
+              vg_tags: '',
+              vg_mda_size: '1044480',
+              vg_mda_free: '514560',
+              vg_mda_count: '1',
+            },
+          ],
+        },
+      ],
     });
     const lvs = JSON.stringify({ report: [{ lv: [] }] });
-    const pvs = JSON.stringify({ report: [{ pv: [{ pv_name: '/dev/vdb', pv_uuid: 'p', vg_name: 'vg0', pv_size: '1073741824', pv_free: '1073741824', dev_size: '1073741824' }] }] });
+    const pvs = JSON.stringify({
+      report: [
+        {
+          pv: [
+            {
+              pv_name: '/dev/vdb',
+              pv_uuid: 'p',
+              vg_name: 'vg0',
+              pv_size: '1073741824',
+              pv_free: '1073741824',
+              dev_size: '1073741824',
+            },
+          ],
+        },
+      ],
+    });
     // The agent reads its VG once (its PVs for the metadata stamp, then one vgs and one lvs); setup, recovery,
     // the export reconcile, the first inventory refresh and the readiness check all use that copy while the
     // stamp does not move.
@@ -162,7 +214,12 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
       .expect([...VGS, 'vg0'], { stdout: vgs })
       .expect([...LVS, 'vg0'], { stdout: lvs });
     const runner = new GatedRunner(fake);
-    const p = await startPlugin(config, { log: quiet(), runner, stamps: async () => 'stamp-1', dmNames: async () => undefined });
+    const p = await startPlugin(config, {
+      log: quiet(),
+      runner,
+      stamps: async () => 'stamp-1',
+      dmNames: async () => undefined,
+    });
     plugins.push(p);
     const port = p.metricsPort ?? 0;
 
@@ -193,9 +250,46 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     const LVS = ['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0'];
     const notFound = { exitCode: 5, stderr: '  Volume group "vg0" not found\n  Cannot process volume group vg0\n' };
     const vgs = JSON.stringify({
-      report: [{ vg: [{ vg_name: 'vg0', vg_uuid: 'u', vg_attr: 'wz--n-', vg_size: '1073741824', vg_free: '1073741824', vg_extent_size: '4194304', vg_extent_count: '256', vg_free_count: '256', pv_count: '1', lv_count: '0', snap_count: '0', vg_tags: '', vg_mda_size: '1044480', vg_mda_free: '514560', vg_mda_count: '1' }] }],
+      report: [
+        {
+          vg: [
+            {
+              vg_name: 'vg0',
+              vg_uuid: 'u',
+              vg_attr: 'wz--n-',
+              vg_size: '1073741824',
+              vg_free: '1073741824',
+              vg_extent_size: '4194304',
+              vg_extent_count: '256',
+              vg_free_count: '256',
+              pv_count: '1',
+              lv_count: '0',
+              snap_count: '0',
+              vg_tags: '',
+              vg_mda_size: '1044480',
+              vg_mda_free: '514560',
+              vg_mda_count: '1',
+            },
+          ],
+        },
+      ],
     });
-    const pvs = JSON.stringify({ report: [{ pv: [{ pv_name: '/dev/vdb', pv_uuid: 'p', vg_name: 'vg0', pv_size: '1073741824', pv_free: '1073741824', dev_size: '1073741824' }] }] });
+    const pvs = JSON.stringify({
+      report: [
+        {
+          pv: [
+            {
+              pv_name: '/dev/vdb',
+              pv_uuid: 'p',
+              vg_name: 'vg0',
+              pv_size: '1073741824',
+              pv_free: '1073741824',
+              dev_size: '1073741824',
+            },
+          ],
+        },
+      ],
+    });
     // the first attempt finds no vg0; the second (after the backoff) does
     const fake = new FakeRunner()
       .expect(PVS, { stdout: JSON.stringify({ report: [{ pv: [] }] }) })
@@ -204,7 +298,13 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
       .expect(VGS, { stdout: vgs })
       .expect(LVS, { stdout: JSON.stringify({ report: [{ lv: [] }] }) });
     const stamped: { stamp?: string } = {}; // the metadata stamp appears after the first attempt
-    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => stamped.stamp, dmNames: async () => undefined, startRetry: { initialMs: 300, maxMs: 300 } });
+    const p = await startPlugin(config, {
+      log: quiet(),
+      runner: fake,
+      stamps: async () => stamped.stamp,
+      dmNames: async () => undefined,
+      startRetry: { initialMs: 300, maxMs: 300 },
+    });
     plugins.push(p);
     const port = p.metricsPort ?? 0;
     await p.initialized; // the first attempt
@@ -214,7 +314,11 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     expect(r.body).toMatch(/^not ready: start failed, retrying: volume group vg0 does not exist/);
     expect(p.readiness.get()).toMatchObject({ state: 'initializing' });
     expect((await get(port, '/healthz')).status).toBe(200);
-    await waitFor(() => p.readiness.isReady(), 10_000, () => JSON.stringify(p.readiness.get()));
+    await waitFor(
+      () => p.readiness.isReady(),
+      10_000,
+      () => JSON.stringify(p.readiness.get()),
+    );
     expect(await get(port, '/readyz')).toEqual({ status: 200, body: 'ready\n' });
     fake.assertDone();
   });
@@ -224,14 +328,24 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     const cfg = lvmConfigArgs(lvmSettings());
     const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
     const fake = new FakeRunner()
-      .expect(['pvs', ...cfg, ...REPORT, '-o', PV_FIELDS.join(',')], { stdout: JSON.stringify({ report: [{ pv: [] }] }) })
-      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(','), 'vg0'], { exitCode: 5, stderr: '  Volume group "vg0" not found\n' });
-    const p = await startPlugin(config, { log: quiet(), runner: fake, stamps: async () => undefined, dmNames: async () => undefined, startRetry: { initialMs: 200, maxMs: 200 } });
+      .expect(['pvs', ...cfg, ...REPORT, '-o', PV_FIELDS.join(',')], {
+        stdout: JSON.stringify({ report: [{ pv: [] }] }),
+      })
+      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(','), 'vg0'], {
+        exitCode: 5,
+        stderr: '  Volume group "vg0" not found\n',
+      });
+    const p = await startPlugin(config, {
+      log: quiet(),
+      runner: fake,
+      stamps: async () => undefined,
+      dmNames: async () => undefined,
+      startRetry: { initialMs: 200, maxMs: 200 },
+    });
     await p.initialized;
     await p.stop(100);
     await new Promise((r) => setTimeout(r, 500));
     fake.assertDone(); // no second attempt ran after stop (FakeRunner would have failed on an unexpected command)
     expect(fake.calls.length).toBe(2);
   });
-
 });

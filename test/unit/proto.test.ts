@@ -10,13 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import {
-  LOADER_OPTIONS,
-  csiProtoPath,
-  loadCsi,
-  loadCsiPackageDefinition,
-  protoDir,
-} from '../../src/server/proto.js';
+import { LOADER_OPTIONS, csiProtoPath, loadCsi, loadCsiPackageDefinition, protoDir } from '../../src/server/proto.js';
 
 const repo = join(import.meta.dirname, '..', '..');
 
@@ -91,7 +85,14 @@ describe('proto loader', () => {
     const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const flags = pkg.scripts['gen-types']?.split(/\s+/) ?? [];
     expect(flags).toEqual(
-      expect.arrayContaining(['--keepCase', '--longs=String', '--enums=String', '--defaults', '--oneofs', 'proto/csi.proto']),
+      expect.arrayContaining([
+        '--keepCase',
+        '--longs=String',
+        '--enums=String',
+        '--defaults',
+        '--oneofs',
+        'proto/csi.proto',
+      ]),
     );
     expect(flags.some((f) => f.startsWith('--includeDirs') || f === '-I')).toBe(false);
   });
@@ -104,7 +105,8 @@ describe('proto loader', () => {
     // once gen-types runs with --importFileExtension=.js and that
     // package.json is gone.)
     const genPkg = join(repo, 'src', 'gen', 'package.json');
-    if (!existsSync(genPkg) || (JSON.parse(readFileSync(genPkg, 'utf8')) as { type?: string }).type !== 'commonjs') return;
+    if (!existsSync(genPkg) || (JSON.parse(readFileSync(genPkg, 'utf8')) as { type?: string }).type !== 'commonjs')
+      return;
     const offenders: string[] = [];
     const walk = (dir: string): void => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -223,7 +225,11 @@ describe('CSI v1.12.0 messages', () => {
       volume_capability: 5,
       secrets: 6,
     });
-    expect(fieldNumbers('NodeGetInfoResponse')).toEqual({ node_id: 1, max_volumes_per_node: 2, accessible_topology: 3 });
+    expect(fieldNumbers('NodeGetInfoResponse')).toEqual({
+      node_id: 1,
+      max_volumes_per_node: 2,
+      accessible_topology: 3,
+    });
   });
 
   it('controller publish and snapshot field numbers', () => {
@@ -250,7 +256,9 @@ describe('CSI v1.12.0 messages', () => {
       ready_to_use: 5,
       group_snapshot_id: 6,
     });
-    expect(root.lookupType('csi.v1.Snapshot').fields.creation_time?.resolvedType?.fullName).toBe('.google.protobuf.Timestamp');
+    expect(root.lookupType('csi.v1.Snapshot').fields.creation_time?.resolvedType?.fullName).toBe(
+      '.google.protobuf.Timestamp',
+    );
     expect(fieldNumbers('ControllerModifyVolumeRequest')).toEqual({ volume_id: 1, secrets: 2, mutable_parameters: 3 });
     expect(fieldNumbers('GetCapacityResponse')).toEqual({
       available_capacity: 1,

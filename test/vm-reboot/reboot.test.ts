@@ -21,14 +21,39 @@ import { credentials } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { derivePassword, volumeUser } from '../../src/agent/chap.js';
 import { loadCsi } from '../../src/server/proto.js';
-import { call, checksum, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, writePattern, type PluginProcess } from '../vm/lib.js';
+import {
+  call,
+  checksum,
+  disks,
+  inGuest,
+  makeVg,
+  MiB,
+  mountCap,
+  sh,
+  shStatus,
+  startPlugin,
+  waitFor,
+  writePattern,
+  type PluginProcess,
+} from '../vm/lib.js';
 
 const VG = 'rebootvg';
 const PORTAL = '127.0.0.1:3260';
 const NODE_A = 'node-a:iqn.2024-01.test.vm:guest';
 const phase = process.env['REBOOT_PHASE'];
 const stateFile = process.env['REBOOT_STATE'] ?? '';
-const flags = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '50', '--portals', PORTAL];
+const flags = [
+  '--mode',
+  'all',
+  '--volume-group',
+  VG,
+  '--thin-pool',
+  'pool',
+  '--thin-pool-percent',
+  '50',
+  '--portals',
+  PORTAL,
+];
 const SECRETS = { chapUser: 'tenant-rb', chapSecret: 'reboot-chap-key-0123456789' };
 
 interface Saved {
@@ -41,7 +66,8 @@ interface Saved {
 
 function loginAndWait(iqn: string, chap?: { user: string; pass: string }): string {
   shStatus(['iscsiadm', '-m', 'node', '-T', iqn, '-p', PORTAL, '-o', 'new']);
-  const set = (n: string, v: string) => sh(['iscsiadm', '-m', 'node', '-T', iqn, '-p', PORTAL, '-o', 'update', '-n', n, '-v', v]);
+  const set = (n: string, v: string) =>
+    sh(['iscsiadm', '-m', 'node', '-T', iqn, '-p', PORTAL, '-o', 'update', '-n', n, '-v', v]);
   if (chap) {
     set('node.session.auth.authmethod', 'CHAP');
     set('node.session.auth.username', chap.user);
@@ -70,10 +96,31 @@ function nodeClient(p: PluginProcess) {
   return new (loadCsi().csi.v1.Node)(`unix://${p.sock}`, credentials.createInsecure());
 }
 
-async function publishAndStage(p: PluginProcess, node: ReturnType<typeof nodeClient>, id: string, staging: string): Promise<string> {
-  const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: NODE_A, volume_capability: mountCap(), readonly: false, secrets: {}, volume_context: {} })).publish_context;
+async function publishAndStage(
+  p: PluginProcess,
+  node: ReturnType<typeof nodeClient>,
+  id: string,
+  staging: string,
+): Promise<string> {
+  const ctx = (
+    await call(p.controller, 'ControllerPublishVolume', {
+      volume_id: id,
+      node_id: NODE_A,
+      volume_capability: mountCap(),
+      readonly: false,
+      secrets: {},
+      volume_context: {},
+    })
+  ).publish_context;
   mkdirSync(staging, { recursive: true });
-  await call(node, 'NodeStageVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: mountCap(), secrets: {}, volume_context: {} });
+  await call(node, 'NodeStageVolume', {
+    volume_id: id,
+    publish_context: ctx,
+    staging_target_path: staging,
+    volume_capability: mountCap(),
+    secrets: {},
+    volume_context: {},
+  });
   return ctx['targetIqn'] ?? '';
 }
 
@@ -83,7 +130,12 @@ function dropCaches(): void {
 }
 
 function wwid(dev: string): string {
-  return sh(['udevadm', 'info', '--query=property', `--name=${dev}`]).split('\n').find((l) => l.startsWith('ID_SERIAL='))?.slice(10) ?? '';
+  return (
+    sh(['udevadm', 'info', '--query=property', `--name=${dev}`])
+      .split('\n')
+      .find((l) => l.startsWith('ID_SERIAL='))
+      ?.slice(10) ?? ''
+  );
 }
 
 describe.runIf(inGuest && phase === '1')('storage-node reboot, phase 1: before', () => {
@@ -94,11 +146,20 @@ describe.runIf(inGuest && phase === '1')('storage-node reboot, phase 1: before',
     const node = nodeClient(p);
     const swap: Partial<SwapSaved> = {};
     for (const name of ['rb-swap-a', 'rb-swap-b'] as const) {
-      const id = (await call(p.controller, 'CreateVolume', { name, capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [mountCap()], parameters: {} })).volume?.volume_id ?? '';
+      const id =
+        (
+          await call(p.controller, 'CreateVolume', {
+            name,
+            capacity_range: { required_bytes: String(32 * MiB) },
+            volume_capabilities: [mountCap()],
+            parameters: {},
+          })
+        ).volume?.volume_id ?? '';
       const staging = join(STAGING_ROOT, name, 'globalmount');
       const iqn = await publishAndStage(p, node, id, staging);
       const disk = realpathSync(byPathOf(iqn)).replace('/dev/', '');
-      if (name === 'rb-swap-a') swap.a = { id, iqn, staging, disk, state: readFileSync(`${staging}.lvm-iscsi.json`, 'utf8') };
+      if (name === 'rb-swap-a')
+        swap.a = { id, iqn, staging, disk, state: readFileSync(`${staging}.lvm-iscsi.json`, 'utf8') };
       else {
         writeFileSync(join(staging, 'data.bin'), createHash('sha512').update('tenant b').digest('hex').repeat(20000));
         dropCaches();
@@ -109,9 +170,30 @@ describe.runIf(inGuest && phase === '1')('storage-node reboot, phase 1: before',
     expect(swap.a?.disk).not.toBe(swap.b?.disk);
     writeFileSync(join(process.env['VM_OUT'] ?? '/tmp', SWAP_FILE), JSON.stringify(swap));
     const saved: Saved[] = [];
-    for (const [name, params, chap] of [['rb-thin', {}, false], ['rb-thick', { lvmType: 'thick' }, false], ['rb-chap', {}, true]] as const) {
-      const id = (await call(p.controller, 'CreateVolume', { name, capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [mountCap()], parameters: params })).volume?.volume_id ?? '';
-      const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: NODE_A, volume_capability: mountCap(), readonly: false, secrets: chap ? SECRETS : {}, volume_context: {} })).publish_context;
+    for (const [name, params, chap] of [
+      ['rb-thin', {}, false],
+      ['rb-thick', { lvmType: 'thick' }, false],
+      ['rb-chap', {}, true],
+    ] as const) {
+      const id =
+        (
+          await call(p.controller, 'CreateVolume', {
+            name,
+            capacity_range: { required_bytes: String(32 * MiB) },
+            volume_capabilities: [mountCap()],
+            parameters: params,
+          })
+        ).volume?.volume_id ?? '';
+      const ctx = (
+        await call(p.controller, 'ControllerPublishVolume', {
+          volume_id: id,
+          node_id: NODE_A,
+          volume_capability: mountCap(),
+          readonly: false,
+          secrets: chap ? SECRETS : {},
+          volume_context: {},
+        })
+      ).publish_context;
       const iqn = ctx['targetIqn'] ?? '';
       const dev = loginAndWait(iqn, chap ? credsOf(id) : undefined);
       await waitFor(() => existsSync(dev), 30_000);
@@ -141,7 +223,16 @@ describe.runIf(inGuest && phase === '2')('storage-node reboot, phase 2: after', 
       await waitFor(() => existsSync(early), 30_000);
       expect(checksum(early, 16 * MiB)).toBe(withChap.sum);
       for (const s of saved) {
-        const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: s.id, node_id: NODE_A, volume_capability: mountCap(), readonly: false, secrets: s.chap ? SECRETS : {}, volume_context: {} })).publish_context;
+        const ctx = (
+          await call(p.controller, 'ControllerPublishVolume', {
+            volume_id: s.id,
+            node_id: NODE_A,
+            volume_capability: mountCap(),
+            readonly: false,
+            secrets: s.chap ? SECRETS : {},
+            volume_context: {},
+          })
+        ).publish_context;
         expect(ctx['targetIqn']).toBe(s.iqn);
         const dev = loginAndWait(s.iqn, s.chap ? credsOf(s.id) : undefined);
         await waitFor(() => existsSync(dev), 30_000);
@@ -149,7 +240,9 @@ describe.runIf(inGuest && phase === '2')('storage-node reboot, phase 2: after', 
         expect(checksum(dev, 16 * MiB)).toBe(s.sum);
       }
       const swap = JSON.parse(readFileSync(join(dirname(stateFile), SWAP_FILE), 'utf8')) as SwapSaved;
-      const listed = (await call(p.controller, 'ListVolumes', {})).entries.filter((e) => ![swap.a.id, swap.b.id].includes(e.volume?.volume_id ?? ''));
+      const listed = (await call(p.controller, 'ListVolumes', {})).entries.filter(
+        (e) => ![swap.a.id, swap.b.id].includes(e.volume?.volume_id ?? ''),
+      );
       expect(listed.map((e) => e.status?.published_node_ids)).toEqual([[NODE_A], [NODE_A], [NODE_A]]);
     } finally {
       shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
@@ -157,7 +250,7 @@ describe.runIf(inGuest && phase === '2')('storage-node reboot, phase 2: after', 
     }
   });
 
-  it('disk names changed across the reboot: unstaging A with the state from before leaves B\'s disk, mount and data intact', async () => {
+  it("disk names changed across the reboot: unstaging A with the state from before leaves B's disk, mount and data intact", async () => {
     const swap = JSON.parse(readFileSync(join(dirname(stateFile), SWAP_FILE), 'utf8')) as SwapSaved;
     const p = await startPlugin([...flags, '--kubelet-dir', '/tmp/kubelet-reboot']);
     const node = nodeClient(p);

@@ -27,13 +27,40 @@ import { credentials, status as Code, type ClientReadableStream, type ServiceErr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
 import {
-  blockCap, call, destroyVg, disks, inGuest, makeVg, MiB, mountCap, rawLv, repo, sh, shStatus, startPlugin, waitFor, type PluginProcess,
+  blockCap,
+  call,
+  destroyVg,
+  disks,
+  inGuest,
+  makeVg,
+  MiB,
+  mountCap,
+  rawLv,
+  repo,
+  sh,
+  shStatus,
+  startPlugin,
+  waitFor,
+  type PluginProcess,
 } from './lib.js';
 
 const VG = 'confvg';
 const PROBE_VG = 'confprobevg';
 const FILLER = 'conf-filler';
-const FLAGS = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '50', '--default-volume-size', '16M', '--portals', '127.0.0.1:3260'];
+const FLAGS = [
+  '--mode',
+  'all',
+  '--volume-group',
+  VG,
+  '--thin-pool',
+  'pool',
+  '--thin-pool-percent',
+  '50',
+  '--default-volume-size',
+  '16M',
+  '--portals',
+  '127.0.0.1:3260',
+];
 
 // ---------------------------------------------------------------- helpers
 
@@ -80,7 +107,9 @@ async function race(a: Promise<unknown>, b: Promise<unknown>): Promise<string[]>
 function streamCode(s: ClientReadableStream<unknown>): Promise<Outcome> {
   return new Promise((resolve) => {
     s.on('data', () => undefined);
-    s.on('error', (e: ServiceError) => resolve({ code: e.code, name: Code[e.code] ?? String(e.code), message: e.details, detailsBin: 0 }));
+    s.on('error', (e: ServiceError) =>
+      resolve({ code: e.code, name: Code[e.code] ?? String(e.code), message: e.details, detailsBin: 0 }),
+    );
     s.on('end', () => resolve({ code: Code.OK, name: 'OK', message: '', detailsBin: 0 }));
   });
 }
@@ -90,16 +119,34 @@ function spawnUnready(flags: string[]) {
   const dir = mkdtempSync('/tmp/csi-conf-');
   const sock = join(dir, 'csi.sock');
   let log = '';
-  const child = spawn(process.execPath, [join(repo, 'dist', 'main.js'), '--endpoint', `unix://${sock}`, '--node-id', 'storage-1', '--log-level', 'debug', ...flags], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(repo, 'dist', 'main.js'),
+      '--endpoint',
+      `unix://${sock}`,
+      '--node-id',
+      'storage-1',
+      '--log-level',
+      'debug',
+      ...flags,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const csi = loadCsi().csi.v1;
   const identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
   return {
     log: () => log,
     identity,
-    ready: () => waitFor(() => existsSync(sock) || child.exitCode !== null, 60_000, () => log),
+    ready: () =>
+      waitFor(
+        () => existsSync(sock) || child.exitCode !== null,
+        60_000,
+        () => log,
+      ),
     stop: () =>
       new Promise<void>((resolve) => {
         identity.close();
@@ -110,8 +157,14 @@ function spawnUnready(flags: string[]) {
   };
 }
 
-const unsupportedMode = () => ({ mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' as const } });
-const range = (requiredMiB: number, limitMiB = 0) => ({ required_bytes: String(requiredMiB * MiB), limit_bytes: String(limitMiB * MiB) });
+const unsupportedMode = () => ({
+  mount: { fs_type: 'ext4', mount_flags: [] },
+  access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' as const },
+});
+const range = (requiredMiB: number, limitMiB = 0) => ({
+  required_bytes: String(requiredMiB * MiB),
+  limit_bytes: String(limitMiB * MiB),
+});
 const HASH = 'a'.repeat(26);
 const PUB_NODE = 'conf-node-a:iqn.2024-01.test.vm:guest';
 const PUB_NODE_2 = 'conf-node-b:iqn.2024-01.test.vm:other';
@@ -127,10 +180,25 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
   /** The id of a volume that was created and deleted. */
   let gone = '';
 
-  const create = (name: string, sizeMiB = 16, parameters: Record<string, string> = {}, extra: Record<string, unknown> = {}) =>
-    call(p.controller, 'CreateVolume', { name, capacity_range: range(sizeMiB), volume_capabilities: [mountCap()], parameters, ...extra });
-  const createId = async (name: string, sizeMiB = 16, parameters: Record<string, string> = {}, extra: Record<string, unknown> = {}) =>
-    (await create(name, sizeMiB, parameters, extra)).volume?.volume_id ?? '';
+  const create = (
+    name: string,
+    sizeMiB = 16,
+    parameters: Record<string, string> = {},
+    extra: Record<string, unknown> = {},
+  ) =>
+    call(p.controller, 'CreateVolume', {
+      name,
+      capacity_range: range(sizeMiB),
+      volume_capabilities: [mountCap()],
+      parameters,
+      ...extra,
+    });
+  const createId = async (
+    name: string,
+    sizeMiB = 16,
+    parameters: Record<string, string> = {},
+    extra: Record<string, unknown> = {},
+  ) => (await create(name, sizeMiB, parameters, extra)).volume?.volume_id ?? '';
   const snapshot = (name: string, source: string, parameters: Record<string, string> = {}) =>
     call(p.controller, 'CreateSnapshot', { name, source_volume_id: source, parameters });
   const snapshotId = async (name: string, source: string) => (await snapshot(name, source)).snapshot?.snapshot_id ?? '';
@@ -192,10 +260,14 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       try {
         await q.ready();
         // ready=false is allowed while initializing; once initialization has failed, FAILED_PRECONDITION.
-        const o = await waitFor(async () => {
-          const r = await outcome(call(q.identity, 'Probe', {}));
-          return r.code === Code.OK ? undefined : r;
-        }, 60_000, q.log);
+        const o = await waitFor(
+          async () => {
+            const r = await outcome(call(q.identity, 'Probe', {}));
+            return r.code === Code.OK ? undefined : r;
+          },
+          60_000,
+          q.log,
+        );
         expect(o.name, o.message).toBe('FAILED_PRECONDITION');
         expect(o.message).toMatch(/conf-no-such-vg/);
       } finally {
@@ -203,18 +275,21 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       }
     });
 
-    it.runIf(disks.length >= 3)('Probe: "Plugin not healthy" (its volume group vanished after start) -> FAILED_PRECONDITION', async () => {
-      makeVg(PROBE_VG, disks.slice(2, 3));
-      const q = await startPlugin(['--mode', 'all', '--volume-group', PROBE_VG]);
-      try {
-        await expectCode(call(q.identity, 'Probe', {}), Code.OK, 'Probe before');
-        destroyVg(PROBE_VG);
-        await expectCode(call(q.identity, 'Probe', {}), Code.FAILED_PRECONDITION, 'Probe after vgremove');
-      } finally {
-        await q.stop();
-        destroyVg(PROBE_VG);
-      }
-    });
+    it.runIf(disks.length >= 3)(
+      'Probe: "Plugin not healthy" (its volume group vanished after start) -> FAILED_PRECONDITION',
+      async () => {
+        makeVg(PROBE_VG, disks.slice(2, 3));
+        const q = await startPlugin(['--mode', 'all', '--volume-group', PROBE_VG]);
+        try {
+          await expectCode(call(q.identity, 'Probe', {}), Code.OK, 'Probe before');
+          destroyVg(PROBE_VG);
+          await expectCode(call(q.identity, 'Probe', {}), Code.FAILED_PRECONDITION, 'Probe after vgremove');
+        } finally {
+          await q.stop();
+          destroyVg(PROBE_VG);
+        }
+      },
+    );
   });
 
   // ====================================================== general rules
@@ -222,20 +297,42 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
   describe('Error Scheme: "Call not implemented" -> UNIMPLEMENTED', () => {
     it('ControllerModifyVolume, GetSnapshot -> UNIMPLEMENTED, and their capabilities are not advertised', async () => {
       const c = p.controller;
-      await expectCode(call(c, 'ControllerModifyVolume', { volume_id: base, mutable_parameters: { iops: '100' } }), Code.UNIMPLEMENTED, 'ControllerModifyVolume');
+      await expectCode(
+        call(c, 'ControllerModifyVolume', { volume_id: base, mutable_parameters: { iops: '100' } }),
+        Code.UNIMPLEMENTED,
+        'ControllerModifyVolume',
+      );
       await expectCode(call(c, 'GetSnapshot', { snapshot_id: baseSnap }), Code.UNIMPLEMENTED, 'GetSnapshot');
       const caps = (await call(c, 'ControllerGetCapabilities', {})).capabilities.map((x) => x.rpc?.type);
-      for (const absent of ['MODIFY_VOLUME', 'GET_SNAPSHOT', 'SINGLE_NODE_MULTI_WRITER']) expect(caps).not.toContain(absent);
-      for (const present of ['PUBLISH_UNPUBLISH_VOLUME', 'PUBLISH_READONLY', 'LIST_VOLUMES_PUBLISHED_NODES']) expect(caps).toContain(present);
+      for (const absent of ['MODIFY_VOLUME', 'GET_SNAPSHOT', 'SINGLE_NODE_MULTI_WRITER'])
+        expect(caps).not.toContain(absent);
+      for (const present of ['PUBLISH_UNPUBLISH_VOLUME', 'PUBLISH_READONLY', 'LIST_VOLUMES_PUBLISHED_NODES'])
+        expect(caps).toContain(present);
     });
 
     it('GroupController service (GroupControllerGetCapabilities, Create/Delete/GetVolumeGroupSnapshot) -> UNIMPLEMENTED', async () => {
       const g = new (loadCsi().csi.v1.GroupController)(`unix://${p.sock}`, credentials.createInsecure());
       try {
-        await expectCode(call(g, 'GroupControllerGetCapabilities', {}), Code.UNIMPLEMENTED, 'GroupControllerGetCapabilities');
-        await expectCode(call(g, 'CreateVolumeGroupSnapshot', { name: 'conf-group', source_volume_ids: [base] }), Code.UNIMPLEMENTED, 'CreateVolumeGroupSnapshot');
-        await expectCode(call(g, 'DeleteVolumeGroupSnapshot', { group_snapshot_id: 'x', snapshot_ids: [] }), Code.UNIMPLEMENTED, 'DeleteVolumeGroupSnapshot');
-        await expectCode(call(g, 'GetVolumeGroupSnapshot', { group_snapshot_id: 'x', snapshot_ids: [] }), Code.UNIMPLEMENTED, 'GetVolumeGroupSnapshot');
+        await expectCode(
+          call(g, 'GroupControllerGetCapabilities', {}),
+          Code.UNIMPLEMENTED,
+          'GroupControllerGetCapabilities',
+        );
+        await expectCode(
+          call(g, 'CreateVolumeGroupSnapshot', { name: 'conf-group', source_volume_ids: [base] }),
+          Code.UNIMPLEMENTED,
+          'CreateVolumeGroupSnapshot',
+        );
+        await expectCode(
+          call(g, 'DeleteVolumeGroupSnapshot', { group_snapshot_id: 'x', snapshot_ids: [] }),
+          Code.UNIMPLEMENTED,
+          'DeleteVolumeGroupSnapshot',
+        );
+        await expectCode(
+          call(g, 'GetVolumeGroupSnapshot', { group_snapshot_id: 'x', snapshot_ids: [] }),
+          Code.UNIMPLEMENTED,
+          'GetVolumeGroupSnapshot',
+        );
       } finally {
         g.close();
       }
@@ -254,7 +351,9 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
     });
 
     it('ControllerGetCapabilities: every advertised RPC capability is implemented (no UNIMPLEMENTED; CLONE_VOLUME sources are not refused as unsupported)', async () => {
-      const caps = (await call(p.controller, 'ControllerGetCapabilities', {})).capabilities.map((x) => x.rpc?.type ?? 'UNKNOWN');
+      const caps = (await call(p.controller, 'ControllerGetCapabilities', {})).capabilities.map(
+        (x) => x.rpc?.type ?? 'UNKNOWN',
+      );
       expect(caps).not.toContain('UNKNOWN');
       const c = p.controller;
       const missing = `${node}/${VG}/vol-${HASH}`;
@@ -287,7 +386,14 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
 
   describe('ControllerPublishVolume / ControllerUnpublishVolume', () => {
     const pub = (volume_id: string, node_id: string, readonly = false) =>
-      call(p.controller, 'ControllerPublishVolume', { volume_id, node_id, volume_capability: mountCap(), readonly, secrets: {}, volume_context: {} });
+      call(p.controller, 'ControllerPublishVolume', {
+        volume_id,
+        node_id,
+        volume_capability: mountCap(),
+        readonly,
+        secrets: {},
+        volume_context: {},
+      });
 
     it('"Volume published but is incompatible" -> ALREADY_EXISTS; "Volume published to another node" -> FAILED_PRECONDITION; "Volume in use" on delete -> FAILED_PRECONDITION; unpublish is idempotent', async () => {
       const v = (await create('conf-pub', 16)).volume?.volume_id ?? '';
@@ -295,25 +401,70 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       await pub(v, PUB_NODE);
       await expectCode(pub(v, PUB_NODE, true), Code.ALREADY_EXISTS, 'same node, readonly differs');
       await expectCode(pub(v, PUB_NODE_2), Code.FAILED_PRECONDITION, 'single-node volume on another node');
-      await expectCode(call(p.controller, 'DeleteVolume', { volume_id: v }), Code.FAILED_PRECONDITION, 'delete while published');
+      await expectCode(
+        call(p.controller, 'DeleteVolume', { volume_id: v }),
+        Code.FAILED_PRECONDITION,
+        'delete while published',
+      );
       await call(p.controller, 'ControllerUnpublishVolume', { volume_id: v, node_id: PUB_NODE });
       await call(p.controller, 'ControllerUnpublishVolume', { volume_id: v, node_id: PUB_NODE });
-      await call(p.controller, 'ControllerUnpublishVolume', { volume_id: `${node}/${VG}/vol-${HASH}`, node_id: PUB_NODE });
+      await call(p.controller, 'ControllerUnpublishVolume', {
+        volume_id: `${node}/${VG}/vol-${HASH}`,
+        node_id: PUB_NODE,
+      });
       await call(p.controller, 'DeleteVolume', { volume_id: v });
     });
   });
 
   describe('Error Scheme: "Missing required field" -> INVALID_ARGUMENT', () => {
     const rows: Array<{ title: string; run: () => Promise<unknown> }> = [
-      { title: 'CreateVolume: volume_capabilities[0].access_mode', run: () => call(p.controller, 'CreateVolume', { name: 'conf-req-2', volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [] } }] }) },
-      { title: 'CreateVolume: volume_capabilities[0] access_type (one of block/mount MUST be specified)', run: () => call(p.controller, 'CreateVolume', { name: 'conf-req-3', volume_capabilities: [{ access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }) },
-      { title: 'CreateVolume: volume_content_source with no type (one of the type fields MUST be specified)', run: () => call(p.controller, 'CreateVolume', { name: 'conf-req-4', volume_capabilities: [mountCap()], volume_content_source: {} }) },
-      { title: 'CreateVolume: volume_content_source.snapshot.snapshot_id', run: () => create('conf-req-5', 16, {}, fromSnapshot('')) },
-      { title: 'CreateVolume: volume_content_source.volume.volume_id', run: () => create('conf-req-6', 16, {}, fromVolume('')) },
-      { title: 'ValidateVolumeCapabilities: volume_capabilities[0].access_mode', run: () => call(p.controller, 'ValidateVolumeCapabilities', { volume_id: base, volume_capabilities: [{ block: {} }] }) },
+      {
+        title: 'CreateVolume: volume_capabilities[0].access_mode',
+        run: () =>
+          call(p.controller, 'CreateVolume', {
+            name: 'conf-req-2',
+            volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [] } }],
+          }),
+      },
+      {
+        title: 'CreateVolume: volume_capabilities[0] access_type (one of block/mount MUST be specified)',
+        run: () =>
+          call(p.controller, 'CreateVolume', {
+            name: 'conf-req-3',
+            volume_capabilities: [{ access_mode: { mode: 'SINGLE_NODE_WRITER' } }],
+          }),
+      },
+      {
+        title: 'CreateVolume: volume_content_source with no type (one of the type fields MUST be specified)',
+        run: () =>
+          call(p.controller, 'CreateVolume', {
+            name: 'conf-req-4',
+            volume_capabilities: [mountCap()],
+            volume_content_source: {},
+          }),
+      },
+      {
+        title: 'CreateVolume: volume_content_source.snapshot.snapshot_id',
+        run: () => create('conf-req-5', 16, {}, fromSnapshot('')),
+      },
+      {
+        title: 'CreateVolume: volume_content_source.volume.volume_id',
+        run: () => create('conf-req-6', 16, {}, fromVolume('')),
+      },
+      {
+        title: 'ValidateVolumeCapabilities: volume_capabilities[0].access_mode',
+        run: () =>
+          call(p.controller, 'ValidateVolumeCapabilities', { volume_id: base, volume_capabilities: [{ block: {} }] }),
+      },
       // CapacityRange: "At least one of the these fields MUST be specified" - {} carries neither.
-      { title: 'ControllerExpandVolume: capacity_range with neither required_bytes nor limit_bytes', run: () => call(p.controller, 'ControllerExpandVolume', { volume_id: base, capacity_range: {} }) },
-      { title: 'ControllerGetVolume: volume_id', run: () => call(p.controller, 'ControllerGetVolume', { volume_id: '' }) },
+      {
+        title: 'ControllerExpandVolume: capacity_range with neither required_bytes nor limit_bytes',
+        run: () => call(p.controller, 'ControllerExpandVolume', { volume_id: base, capacity_range: {} }),
+      },
+      {
+        title: 'ControllerGetVolume: volume_id',
+        run: () => call(p.controller, 'ControllerGetVolume', { volume_id: '' }),
+      },
     ];
     it.each(rows)('$title missing -> INVALID_ARGUMENT', async ({ title, run }) => {
       await expectCode(run(), Code.INVALID_ARGUMENT, title);
@@ -323,21 +474,62 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
   describe('Error Scheme: "Invalid or unsupported field in the request" -> INVALID_ARGUMENT', () => {
     const rows: Array<{ title: string; run: () => Promise<unknown> }> = [
       { title: 'CreateVolume: unknown parameter', run: () => create('conf-inv-1', 16, { colour: 'red' }) },
-      { title: 'CreateVolume: unsupported access mode (MULTI_NODE_MULTI_WRITER)', run: () => call(p.controller, 'CreateVolume', { name: 'conf-inv-2', volume_capabilities: [mountCap(), unsupportedMode()] }) },
-      { title: 'CreateVolume: unsupported fs_type', run: () => call(p.controller, 'CreateVolume', { name: 'conf-inv-3', volume_capabilities: [mountCap('no-such-fs')] }) },
-      { title: 'CreateVolume: negative capacity_range.required_bytes (MUST NOT be negative)', run: () => call(p.controller, 'CreateVolume', { name: 'conf-inv-4', capacity_range: { required_bytes: '-1' }, volume_capabilities: [mountCap()] }) },
+      {
+        title: 'CreateVolume: unsupported access mode (MULTI_NODE_MULTI_WRITER)',
+        run: () =>
+          call(p.controller, 'CreateVolume', {
+            name: 'conf-inv-2',
+            volume_capabilities: [mountCap(), unsupportedMode()],
+          }),
+      },
+      {
+        title: 'CreateVolume: unsupported fs_type',
+        run: () =>
+          call(p.controller, 'CreateVolume', { name: 'conf-inv-3', volume_capabilities: [mountCap('no-such-fs')] }),
+      },
+      {
+        title: 'CreateVolume: negative capacity_range.required_bytes (MUST NOT be negative)',
+        run: () =>
+          call(p.controller, 'CreateVolume', {
+            name: 'conf-inv-4',
+            capacity_range: { required_bytes: '-1' },
+            volume_capabilities: [mountCap()],
+          }),
+      },
       // "mutable_parameters ... SHALL NOT be specified unless the SP has the MODIFY_VOLUME
       // capability" and "Plugins MUST treat these as if they take precedence over the
       // parameters field": a plugin without MODIFY_VOLUME cannot honour them, so silently
       // ignoring them is not allowed; the field is unsupported -> INVALID_ARGUMENT.
-      { title: 'CreateVolume: mutable_parameters without the MODIFY_VOLUME capability', run: () => create('conf-inv-5', 16, {}, { mutable_parameters: { lvmType: 'thick' } }) },
-      { title: 'GetCapacity: unknown parameter', run: () => call(p.controller, 'GetCapacity', { parameters: { colour: 'red' } }) },
-      { title: 'GetCapacity: unsupported volume capability', run: () => call(p.controller, 'GetCapacity', { volume_capabilities: [unsupportedMode()] }) },
+      {
+        title: 'CreateVolume: mutable_parameters without the MODIFY_VOLUME capability',
+        run: () => create('conf-inv-5', 16, {}, { mutable_parameters: { lvmType: 'thick' } }),
+      },
+      {
+        title: 'GetCapacity: unknown parameter',
+        run: () => call(p.controller, 'GetCapacity', { parameters: { colour: 'red' } }),
+      },
+      {
+        title: 'GetCapacity: unsupported volume capability',
+        run: () => call(p.controller, 'GetCapacity', { volume_capabilities: [unsupportedMode()] }),
+      },
       { title: 'CreateSnapshot: unknown parameter', run: () => snapshot('conf-inv-snap-1', base, { colour: 'red' }) },
-      { title: 'CreateSnapshot: out-of-range snapshotReserve', run: () => snapshot('conf-inv-snap-2', base, { snapshotReserve: '0' }) },
-      { title: 'ListVolumes: negative max_entries (MUST NOT be negative)', run: () => call(p.controller, 'ListVolumes', { max_entries: -1 }) },
-      { title: 'ListSnapshots: negative max_entries (MUST NOT be negative)', run: () => call(p.controller, 'ListSnapshots', { max_entries: -1 }) },
-      { title: 'ControllerExpandVolume: negative capacity_range.required_bytes', run: () => call(p.controller, 'ControllerExpandVolume', { volume_id: base, capacity_range: { required_bytes: '-1' } }) },
+      {
+        title: 'CreateSnapshot: out-of-range snapshotReserve',
+        run: () => snapshot('conf-inv-snap-2', base, { snapshotReserve: '0' }),
+      },
+      {
+        title: 'ListVolumes: negative max_entries (MUST NOT be negative)',
+        run: () => call(p.controller, 'ListVolumes', { max_entries: -1 }),
+      },
+      {
+        title: 'ListSnapshots: negative max_entries (MUST NOT be negative)',
+        run: () => call(p.controller, 'ListSnapshots', { max_entries: -1 }),
+      },
+      {
+        title: 'ControllerExpandVolume: negative capacity_range.required_bytes',
+        run: () =>
+          call(p.controller, 'ControllerExpandVolume', { volume_id: base, capacity_range: { required_bytes: '-1' } }),
+      },
     ];
     it.each(rows)('$title -> INVALID_ARGUMENT', async ({ title, run }) => {
       await expectCode(run(), Code.INVALID_ARGUMENT, title);
@@ -350,43 +542,91 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
     it('idempotency: same name, compatible arguments -> OK with the same volume (same request, other capability, narrower range it satisfies, parameters spelled out, CO metadata keys)', async () => {
       const id = await createId('conf-idem');
       const again = async (req: Record<string, unknown>) =>
-        (await call(p.controller, 'CreateVolume', { name: 'conf-idem', capacity_range: range(16), volume_capabilities: [mountCap()], parameters: {}, ...req })).volume?.volume_id;
+        (
+          await call(p.controller, 'CreateVolume', {
+            name: 'conf-idem',
+            capacity_range: range(16),
+            volume_capabilities: [mountCap()],
+            parameters: {},
+            ...req,
+          })
+        ).volume?.volume_id;
       expect(await again({})).toBe(id);
-      expect(await again({ volume_capabilities: [blockCap(), { block: {}, access_mode: { mode: 'MULTI_NODE_READER_ONLY' } }] })).toBe(id);
+      expect(
+        await again({
+          volume_capabilities: [blockCap(), { block: {}, access_mode: { mode: 'MULTI_NODE_READER_ONLY' } }],
+        }),
+      ).toBe(id);
       expect(await again({ capacity_range: range(8) })).toBe(id);
       expect(await again({ capacity_range: range(16, 16) })).toBe(id);
       expect(await again({ capacity_range: null })).toBe(id);
       expect(await again({ parameters: { lvmType: 'thin', volumeGroup: VG } })).toBe(id);
-      expect(await again({ parameters: { 'csi.storage.k8s.io/pvc/name': 'claim', 'csi.storage.k8s.io/pvc/namespace': 'default' } })).toBe(id);
+      expect(
+        await again({
+          parameters: { 'csi.storage.k8s.io/pvc/name': 'claim', 'csi.storage.k8s.io/pvc/namespace': 'default' },
+        }),
+      ).toBe(id);
     });
 
     it('"Volume already exists but is incompatible" with capacity_range -> ALREADY_EXISTS', async () => {
       await createId('conf-incompat-size');
       await expectCode(create('conf-incompat-size', 32), Code.ALREADY_EXISTS, 'required_bytes above the existing size');
-      await expectCode(create('conf-incompat-size', 0, {}, { capacity_range: range(0, 8) }), Code.ALREADY_EXISTS, 'limit_bytes below the existing size');
+      await expectCode(
+        create('conf-incompat-size', 0, {}, { capacity_range: range(0, 8) }),
+        Code.ALREADY_EXISTS,
+        'limit_bytes below the existing size',
+      );
     });
 
     it('"Volume already exists but is incompatible" with parameters -> ALREADY_EXISTS', async () => {
       await createId('conf-incompat-params');
-      await expectCode(create('conf-incompat-params', 16, { lvmType: 'thick' }), Code.ALREADY_EXISTS, 'lvmType thick for a thin volume');
+      await expectCode(
+        create('conf-incompat-params', 16, { lvmType: 'thick' }),
+        Code.ALREADY_EXISTS,
+        'lvmType thick for a thin volume',
+      );
       await expectCode(create('conf-incompat-params', 16, { fsType: 'xfs' }), Code.ALREADY_EXISTS, 'another fsType');
     });
 
     it('"Volume already exists but is incompatible" with volume_content_source -> ALREADY_EXISTS', async () => {
       await createId('conf-incompat-src');
-      await expectCode(create('conf-incompat-src', 16, {}, fromVolume(base)), Code.ALREADY_EXISTS, 'a source for a volume made empty');
-      await expectCode(create('conf-incompat-src', 16, {}, fromSnapshot(baseSnap)), Code.ALREADY_EXISTS, 'a snapshot source for a volume made empty');
+      await expectCode(
+        create('conf-incompat-src', 16, {}, fromVolume(base)),
+        Code.ALREADY_EXISTS,
+        'a source for a volume made empty',
+      );
+      await expectCode(
+        create('conf-incompat-src', 16, {}, fromSnapshot(baseSnap)),
+        Code.ALREADY_EXISTS,
+        'a snapshot source for a volume made empty',
+      );
       const restored = await createId('conf-incompat-src2', 16, {}, fromSnapshot(baseSnap));
       expect(restored).not.toBe('');
-      await expectCode(create('conf-incompat-src2', 16), Code.ALREADY_EXISTS, 'no source for a volume made from a snapshot');
-      await expectCode(create('conf-incompat-src2', 16, {}, fromVolume(base)), Code.ALREADY_EXISTS, 'a volume source for a volume made from a snapshot');
-      await expectCode(create('conf-incompat-src2', 16, {}, fromSnapshot(baseSnap)), Code.OK, 'the same snapshot source');
+      await expectCode(
+        create('conf-incompat-src2', 16),
+        Code.ALREADY_EXISTS,
+        'no source for a volume made from a snapshot',
+      );
+      await expectCode(
+        create('conf-incompat-src2', 16, {}, fromVolume(base)),
+        Code.ALREADY_EXISTS,
+        'a volume source for a volume made from a snapshot',
+      );
+      await expectCode(
+        create('conf-incompat-src2', 16, {}, fromSnapshot(baseSnap)),
+        Code.OK,
+        'the same snapshot source',
+      );
     });
 
     it('"Source does not exist" -> NOT_FOUND (unknown, foreign, malformed ids; a volume id given as snapshot and vice versa)', async () => {
       let i = 0;
       for (const id of [...absentIds(), `${node}/${VG}/snap-${HASH}`, base]) {
-        await expectCode(create(`conf-nosrc-s${i++}`, 16, {}, fromSnapshot(id)), Code.NOT_FOUND, `snapshot source ${id}`);
+        await expectCode(
+          create(`conf-nosrc-s${i++}`, 16, {}, fromSnapshot(id)),
+          Code.NOT_FOUND,
+          `snapshot source ${id}`,
+        );
       }
       for (const id of [...absentIds(), baseSnap]) {
         await expectCode(create(`conf-nosrc-v${i++}`, 16, {}, fromVolume(id)), Code.NOT_FOUND, `volume source ${id}`);
@@ -394,10 +634,26 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
     });
 
     it('"Unsupported capacity_range" -> OUT_OF_RANGE (required above limit; limit below one extent; rounding above limit; limit below the source snapshot)', async () => {
-      await expectCode(create('conf-oor-1', 0, {}, { capacity_range: range(16, 8) }), Code.OUT_OF_RANGE, 'required 16M, limit 8M');
-      await expectCode(create('conf-oor-2', 0, {}, { capacity_range: range(0, 1) }), Code.OUT_OF_RANGE, 'limit 1M, extents of 4M');
-      await expectCode(create('conf-oor-3', 0, {}, { capacity_range: range(17, 18) }), Code.OUT_OF_RANGE, 'required 17M rounds to 20M, limit 18M');
-      await expectCode(create('conf-oor-4', 0, {}, { ...fromSnapshot(baseSnap), capacity_range: range(0, 8) }), Code.OUT_OF_RANGE, 'limit 8M, source snapshot 16M');
+      await expectCode(
+        create('conf-oor-1', 0, {}, { capacity_range: range(16, 8) }),
+        Code.OUT_OF_RANGE,
+        'required 16M, limit 8M',
+      );
+      await expectCode(
+        create('conf-oor-2', 0, {}, { capacity_range: range(0, 1) }),
+        Code.OUT_OF_RANGE,
+        'limit 1M, extents of 4M',
+      );
+      await expectCode(
+        create('conf-oor-3', 0, {}, { capacity_range: range(17, 18) }),
+        Code.OUT_OF_RANGE,
+        'required 17M rounds to 20M, limit 18M',
+      );
+      await expectCode(
+        create('conf-oor-4', 0, {}, { ...fromSnapshot(baseSnap), capacity_range: range(0, 8) }),
+        Code.OUT_OF_RANGE,
+        'limit 8M, source snapshot 16M',
+      );
     });
 
     it('"Operation pending for volume" (two concurrent calls, same name) -> ABORTED; the retry -> OK', async () => {
@@ -425,13 +681,18 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
 
   describe('DeleteVolume', () => {
     it('"volume does not exist" -> OK: unknown, foreign and malformed ids, a repeated delete, a snapshot id and the thin pool (neither is deleted)', async () => {
-      for (const id of absentIds()) await expectCode(call(p.controller, 'DeleteVolume', { volume_id: id }), Code.OK, id);
+      for (const id of absentIds())
+        await expectCode(call(p.controller, 'DeleteVolume', { volume_id: id }), Code.OK, id);
       const id = await createId('conf-del');
       await expectCode(call(p.controller, 'DeleteVolume', { volume_id: id }), Code.OK, 'first delete');
       await expectCode(call(p.controller, 'DeleteVolume', { volume_id: id }), Code.OK, 'repeated delete');
       await expectCode(call(p.controller, 'DeleteVolume', { volume_id: baseSnap }), Code.OK, 'a snapshot id');
       expect((await call(p.controller, 'ListSnapshots', { snapshot_id: baseSnap })).entries).toHaveLength(1);
-      await expectCode(call(p.controller, 'DeleteVolume', { volume_id: `${node}/${VG}/pool` }), Code.OK, 'the thin pool');
+      await expectCode(
+        call(p.controller, 'DeleteVolume', { volume_id: `${node}/${VG}/pool` }),
+        Code.OK,
+        'the thin pool',
+      );
       expect(rawLv(VG, 'pool')).toBeDefined();
     });
 
@@ -439,10 +700,18 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       const id = await createId('conf-del-origin');
       const snap = await snapshotId('conf-del-origin-snap', id);
       await expectCode(call(p.controller, 'DeleteVolume', { volume_id: id }), Code.OK, 'delete the origin');
-      await expectCode(call(p.controller, 'ControllerGetVolume', { volume_id: id }), Code.NOT_FOUND, 'the deleted origin');
+      await expectCode(
+        call(p.controller, 'ControllerGetVolume', { volume_id: id }),
+        Code.NOT_FOUND,
+        'the deleted origin',
+      );
       const listed = (await call(p.controller, 'ListSnapshots', {})).entries.map((e) => e.snapshot?.snapshot_id);
       expect(listed).toContain(snap);
-      expect((await call(p.controller, 'ListSnapshots', { source_volume_id: id })).entries.map((e) => e.snapshot?.snapshot_id)).toEqual([snap]);
+      expect(
+        (await call(p.controller, 'ListSnapshots', { source_volume_id: id })).entries.map(
+          (e) => e.snapshot?.snapshot_id,
+        ),
+      ).toEqual([snap]);
       await expectCode(create('conf-del-origin-restore', 16, {}, fromSnapshot(snap)), Code.OK, 'restore');
       // CreateSnapshot idempotency does not depend on the source still existing.
       expect(await snapshotId('conf-del-origin-snap', id)).toBe(snap);
@@ -464,15 +733,25 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
   describe('ValidateVolumeCapabilities', () => {
     it('"Volume does not exist" -> NOT_FOUND (unknown, foreign, malformed ids; a snapshot id; a deleted volume)', async () => {
       for (const id of [...absentIds(), baseSnap, gone]) {
-        await expectCode(call(p.controller, 'ValidateVolumeCapabilities', { volume_id: id, volume_capabilities: [mountCap()] }), Code.NOT_FOUND, id);
+        await expectCode(
+          call(p.controller, 'ValidateVolumeCapabilities', { volume_id: id, volume_capabilities: [mountCap()] }),
+          Code.NOT_FOUND,
+          id,
+        );
       }
     });
 
     it('"SHALL return confirmed only if all the volume capabilities specified are supported": one unsupported among supported -> OK, not confirmed, with a message', async () => {
-      const r = await call(p.controller, 'ValidateVolumeCapabilities', { volume_id: base, volume_capabilities: [mountCap(), blockCap(), unsupportedMode()] });
+      const r = await call(p.controller, 'ValidateVolumeCapabilities', {
+        volume_id: base,
+        volume_capabilities: [mountCap(), blockCap(), unsupportedMode()],
+      });
       expect(r.confirmed).toBeFalsy();
       expect(r.message).not.toBe('');
-      const ok = await call(p.controller, 'ValidateVolumeCapabilities', { volume_id: base, volume_capabilities: [mountCap(), blockCap()] });
+      const ok = await call(p.controller, 'ValidateVolumeCapabilities', {
+        volume_id: base,
+        volume_capabilities: [mountCap(), blockCap()],
+      });
       expect(ok.confirmed?.volume_capabilities).toHaveLength(2);
     });
   });
@@ -482,7 +761,11 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
   describe('ListVolumes', () => {
     it('"Invalid starting_token" -> ABORTED', async () => {
       await expectCode(call(p.controller, 'ListVolumes', { starting_token: 'garbage' }), Code.ABORTED, 'garbage');
-      await expectCode(call(p.controller, 'ListVolumes', { starting_token: Buffer.from('not a token of ours').toString('base64url') }), Code.ABORTED, 'base64 junk');
+      await expectCode(
+        call(p.controller, 'ListVolumes', { starting_token: Buffer.from('not a token of ours').toString('base64url') }),
+        Code.ABORTED,
+        'base64 junk',
+      );
     });
 
     it('max_entries: "MUST NOT return more entries"; "MUST set next_token" when there are more; next_token works as starting_token', async () => {
@@ -512,7 +795,14 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
   describe('GetCapacity', () => {
     it('answers OK for supported capabilities and parameters (no table rows beyond the general ones)', async () => {
       await expectCode(call(p.controller, 'GetCapacity', {}), Code.OK, 'no arguments');
-      await expectCode(call(p.controller, 'GetCapacity', { volume_capabilities: [mountCap(), blockCap()], parameters: { lvmType: 'thick' } }), Code.OK, 'thick');
+      await expectCode(
+        call(p.controller, 'GetCapacity', {
+          volume_capabilities: [mountCap(), blockCap()],
+          parameters: { lvmType: 'thick' },
+        }),
+        Code.OK,
+        'thick',
+      );
       const r = await call(p.controller, 'GetCapacity', { parameters: { lvmType: 'thin' } });
       expect(Number(r.available_capacity)).toBeGreaterThanOrEqual(0);
     });
@@ -557,12 +847,17 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
 
   describe('DeleteSnapshot', () => {
     it('"snapshot does not exist" -> OK: unknown, foreign and malformed ids, a repeated delete, a volume id (not deleted)', async () => {
-      for (const id of [...absentIds(), `${node}/${VG}/snap-${HASH}`]) await expectCode(call(p.controller, 'DeleteSnapshot', { snapshot_id: id }), Code.OK, id);
+      for (const id of [...absentIds(), `${node}/${VG}/snap-${HASH}`])
+        await expectCode(call(p.controller, 'DeleteSnapshot', { snapshot_id: id }), Code.OK, id);
       const s = await snapshotId('conf-snap-del', base);
       await expectCode(call(p.controller, 'DeleteSnapshot', { snapshot_id: s }), Code.OK, 'first delete');
       await expectCode(call(p.controller, 'DeleteSnapshot', { snapshot_id: s }), Code.OK, 'repeated delete');
       await expectCode(call(p.controller, 'DeleteSnapshot', { snapshot_id: base }), Code.OK, 'a volume id');
-      await expectCode(call(p.controller, 'ControllerGetVolume', { volume_id: base }), Code.OK, 'the volume is still there');
+      await expectCode(
+        call(p.controller, 'ControllerGetVolume', { volume_id: base }),
+        Code.OK,
+        'the volume is still there',
+      );
     });
 
     it('"Operation pending for snapshot" (two concurrent deletes) -> ABORTED; the retry -> OK', async () => {
@@ -593,7 +888,9 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       for (const id of absentIds()) await empty({ source_volume_id: id });
       const other = await createId('conf-ls-other');
       await empty({ snapshot_id: baseSnap, source_volume_id: other });
-      expect((await call(p.controller, 'ListSnapshots', { snapshot_id: baseSnap, source_volume_id: base })).entries).toHaveLength(1);
+      expect(
+        (await call(p.controller, 'ListSnapshots', { snapshot_id: baseSnap, source_volume_id: base })).entries,
+      ).toHaveLength(1);
     });
     // max_entries / next_token: csi-sanity's "ListSnapshots should return next token when a
     // limited number of entries are requested" (sanity-thin.test.ts).
@@ -604,13 +901,18 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
   describe('ControllerExpandVolume', () => {
     it('"Volume does not exist" -> NOT_FOUND (unknown, foreign, malformed ids; a snapshot id; a deleted volume)', async () => {
       for (const id of [...absentIds(), baseSnap, gone]) {
-        await expectCode(call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: range(32) }), Code.NOT_FOUND, id);
+        await expectCode(
+          call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: range(32) }),
+          Code.NOT_FOUND,
+          id,
+        );
       }
     });
 
     it('"Unsupported capacity_range" -> OUT_OF_RANGE (required above limit; already above limit; rounding above limit)', async () => {
       const id = await createId('conf-exp-oor');
-      const expand = (r: ReturnType<typeof range>) => call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: r });
+      const expand = (r: ReturnType<typeof range>) =>
+        call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: r });
       await expectCode(expand(range(32, 24)), Code.OUT_OF_RANGE, 'required 32M, limit 24M');
       await expectCode(expand(range(8, 12)), Code.OUT_OF_RANGE, 'volume is 16M, limit 12M');
       await expectCode(expand(range(17, 18)), Code.OUT_OF_RANGE, 'required 17M rounds to 20M, limit 18M');
@@ -618,7 +920,8 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
 
     it('idempotency: volume already >= the request -> OK; a repeated expansion -> OK with the same capacity', async () => {
       const id = await createId('conf-exp-idem');
-      const expand = (r: ReturnType<typeof range>) => call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: r });
+      const expand = (r: ReturnType<typeof range>) =>
+        call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: r });
       expect((await expand(range(8))).capacity_bytes).toBe(String(16 * MiB));
       expect((await expand(range(16, 16))).capacity_bytes).toBe(String(16 * MiB));
       expect((await expand(range(24))).capacity_bytes).toBe(String(24 * MiB));
@@ -628,17 +931,35 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
     it('"Exceeds capabilities" (a volume_capability the volume does not support) -> INVALID_ARGUMENT, and the volume is not grown', async () => {
       const id = await createId('conf-exp-caps');
       await expectCode(
-        call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: range(24), volume_capability: unsupportedMode() }),
+        call(p.controller, 'ControllerExpandVolume', {
+          volume_id: id,
+          capacity_range: range(24),
+          volume_capability: unsupportedMode(),
+        }),
         Code.INVALID_ARGUMENT,
         'MULTI_NODE_MULTI_WRITER',
       );
       await expectCode(
-        call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: range(24), volume_capability: mountCap('no-such-fs') }),
+        call(p.controller, 'ControllerExpandVolume', {
+          volume_id: id,
+          capacity_range: range(24),
+          volume_capability: mountCap('no-such-fs'),
+        }),
         Code.INVALID_ARGUMENT,
         'fs_type no-such-fs',
       );
-      expect((await call(p.controller, 'ControllerGetVolume', { volume_id: id })).volume?.capacity_bytes).toBe(String(16 * MiB));
-      await expectCode(call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: range(24), volume_capability: blockCap() }), Code.OK, 'block capability');
+      expect((await call(p.controller, 'ControllerGetVolume', { volume_id: id })).volume?.capacity_bytes).toBe(
+        String(16 * MiB),
+      );
+      await expectCode(
+        call(p.controller, 'ControllerExpandVolume', {
+          volume_id: id,
+          capacity_range: range(24),
+          volume_capability: blockCap(),
+        }),
+        Code.OK,
+        'block capability',
+      );
     });
 
     it('"Operation pending for volume" (two concurrent expansions) -> ABORTED; the retry -> OK', async () => {

@@ -13,7 +13,23 @@ import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
 import { TPG_PARAMS } from '../../src/iscsi-target/lio-layout.js';
-import { blockCap, call, checksum, disks, inGuest, isZero, lvsJson, makeVg, MiB, sh, shStatus, startPlugin, teardownExports, writePattern, type PluginProcess } from './lib.js';
+import {
+  blockCap,
+  call,
+  checksum,
+  disks,
+  inGuest,
+  isZero,
+  lvsJson,
+  makeVg,
+  MiB,
+  sh,
+  shStatus,
+  startPlugin,
+  teardownExports,
+  writePattern,
+  type PluginProcess,
+} from './lib.js';
 
 const VG = 'dpvg';
 const PORTAL = '127.0.0.1:3260';
@@ -31,7 +47,9 @@ function negotiated(iqn: string): Record<string, string> {
   const out = sh(['iscsiadm', '-m', 'session', '-P', '2']);
   const block = out.split(/^Target: /m).find((b) => b.startsWith(iqn)) ?? '';
   const params = block.split('Negotiated iSCSI params:')[1] ?? '';
-  return Object.fromEntries([...params.matchAll(/^\s*(\w+): (\S+)\s*$/gm)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']));
+  return Object.fromEntries(
+    [...params.matchAll(/^\s*(\w+): (\S+)\s*$/gm)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']),
+  );
 }
 
 describe.runIf(inGuest)('data path settings on the real kernel', () => {
@@ -42,7 +60,22 @@ describe.runIf(inGuest)('data path settings on the real kernel', () => {
 
   beforeAll(async () => {
     makeVg(VG, disks.slice(0, 2));
-    p = await startPlugin(['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', PORTAL, '--job-wait-seconds', '60', '--kubelet-dir', kubelet]);
+    p = await startPlugin([
+      '--mode',
+      'all',
+      '--volume-group',
+      VG,
+      '--thin-pool',
+      'pool',
+      '--thin-pool-percent',
+      '60',
+      '--portals',
+      PORTAL,
+      '--job-wait-seconds',
+      '60',
+      '--kubelet-dir',
+      kubelet,
+    ]);
     node = new (loadCsi().csi.v1.Node)(`unix://${p.sock}`, credentials.createInsecure());
     nodeId = (await call(node, 'NodeGetInfo', {})).node_id;
     step('plugin ready');
@@ -56,15 +89,39 @@ describe.runIf(inGuest)('data path settings on the real kernel', () => {
 
   it('target offers and the session negotiates large transfers; the disk gets scheduler none; data round-trips', async () => {
     const cap = blockCap();
-    const id = (await call(p.controller, 'CreateVolume', { name: 'dp-settings', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: [cap], parameters: {} })).volume?.volume_id ?? '';
-    const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+    const id =
+      (
+        await call(p.controller, 'CreateVolume', {
+          name: 'dp-settings',
+          capacity_range: { required_bytes: String(64 * MiB) },
+          volume_capabilities: [cap],
+          parameters: {},
+        })
+      ).volume?.volume_id ?? '';
+    const ctx = (
+      await call(p.controller, 'ControllerPublishVolume', {
+        volume_id: id,
+        node_id: nodeId,
+        volume_capability: cap,
+        readonly: false,
+        secrets: {},
+        volume_context: {},
+      })
+    ).publish_context;
     const iqn = ctx['targetIqn'] ?? '';
     step('published');
     const tpg = `/sys/kernel/config/target/iscsi/${iqn}/tpgt_1`;
     for (const [key, value] of TPG_PARAMS) expect(`${key}=${read(join(tpg, 'param', key))}`).toBe(`${key}=${value}`);
 
     const staging = join(kubelet, 'staging', 'dp-settings');
-    const stage = { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: cap, secrets: {}, volume_context: {} };
+    const stage = {
+      volume_id: id,
+      publish_context: ctx,
+      staging_target_path: staging,
+      volume_capability: cap,
+      secrets: {},
+      volume_context: {},
+    };
     await call(node, 'NodeStageVolume', stage);
     step('staged');
 
@@ -88,7 +145,18 @@ describe.runIf(inGuest)('data path settings on the real kernel', () => {
     // buffered and direct 1 MiB writes through iSCSI, then writes on the LV read back through iSCSI
     step('settings checked');
     writePattern(dev, 16 * MiB, 'through-iscsi');
-    sh(['dd', `if=${dev}`, `of=${dev}`, 'bs=1M', 'count=16', 'skip=0', 'seek=16', 'oflag=direct', 'iflag=direct', 'status=none']);
+    sh([
+      'dd',
+      `if=${dev}`,
+      `of=${dev}`,
+      'bs=1M',
+      'count=16',
+      'skip=0',
+      'seek=16',
+      'oflag=direct',
+      'iflag=direct',
+      'status=none',
+    ]);
     expect(checksum(local, 32 * MiB)).toBe(checksum(dev, 32 * MiB));
     expect([isZero(local, 0, 16 * MiB), isZero(local, 16 * MiB, 16 * MiB)]).toEqual([false, false]);
     writePattern(local, 32 * MiB, 'on-the-lv');

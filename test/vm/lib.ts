@@ -19,7 +19,12 @@ export const MiB = 1024 * 1024;
 
 export function sh(argv: string[], input?: string): string {
   const [cmd, ...args] = argv as [string, ...string[]];
-  return execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, input, stdio: ['pipe', 'pipe', 'pipe'] });
+  return execFileSync(cmd, args, {
+    encoding: 'utf8',
+    env: { ...process.env, LC_ALL: 'C' },
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 export function shStatus(argv: string[]): { code: number; out: string } {
@@ -47,7 +52,18 @@ export interface RawLv {
 
 /** `lvs --reportformat json` straight from LVM, independent of the code under test. */
 export function lvsJson(vg: string): RawLv[] {
-  const out = sh(['lvs', '-a', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'lv_name,vg_name,lv_size,lv_attr,lv_tags,pool_lv,origin,segtype,stripes,data_percent,lv_active', vg]);
+  const out = sh([
+    'lvs',
+    '-a',
+    '--reportformat',
+    'json',
+    '--units',
+    'b',
+    '--nosuffix',
+    '-o',
+    'lv_name,vg_name,lv_size,lv_attr,lv_tags,pool_lv,origin,segtype,stripes,data_percent,lv_active',
+    vg,
+  ]);
   const parsed = JSON.parse(out) as { report: Array<{ lv: RawLv[] }> };
   return parsed.report[0]?.lv ?? [];
 }
@@ -166,10 +182,13 @@ export interface PluginProcess {
 
 /** The Node.js flags the image's ENTRYPOINT gives (between the node binary and main.js): the tests run the plugin as the image does. */
 function imageNodeFlags(): string[] {
-  const line = readFileSync(join(repo, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('ENTRYPOINT '));
+  const line = readFileSync(join(repo, 'Dockerfile'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('ENTRYPOINT '));
   const argv = JSON.parse(line?.slice('ENTRYPOINT '.length) ?? '[]') as string[];
   const main = argv.findIndex((a) => a.endsWith('/dist/main.js'));
-  if (main < 1) throw new Error(`the Dockerfile's ENTRYPOINT does not start dist/main.js with node: ${line ?? '(none)'}`);
+  if (main < 1)
+    throw new Error(`the Dockerfile's ENTRYPOINT does not start dist/main.js with node: ${line ?? '(none)'}`);
   return argv.slice(1, main);
 }
 
@@ -178,21 +197,52 @@ function imageNodeFlags(): string[] {
  * later --node-id wins) on a fresh unix socket and waits until Probe says
  * ready (or only until it serves, with ready: false).
  */
-export async function startPlugin(flags: string[], opts: { ready?: boolean; startTimeoutMs?: number } = {}): Promise<PluginProcess> {
+export async function startPlugin(
+  flags: string[],
+  opts: { ready?: boolean; startTimeoutMs?: number } = {},
+): Promise<PluginProcess> {
   const dir = mkdtempSync('/tmp/csi-vm-');
   const sock = join(dir, 'csi.sock');
   let log = '';
-  const child = spawn(process.execPath, [...imageNodeFlags(), join(repo, 'dist', 'main.js'), '--endpoint', `unix://${sock}`, '--node-id', 'storage-1', '--log-level', 'debug', ...flags], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...imageNodeFlags(),
+      join(repo, 'dist', 'main.js'),
+      '--endpoint',
+      `unix://${sock}`,
+      '--node-id',
+      'storage-1',
+      '--log-level',
+      'debug',
+      ...flags,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  await waitFor(() => existsSync(sock) || child.exitCode !== null, opts.startTimeoutMs ?? 180_000, () => log);
+  await waitFor(
+    () => existsSync(sock) || child.exitCode !== null,
+    opts.startTimeoutMs ?? 180_000,
+    () => log,
+  );
   if (child.exitCode !== null) throw new Error(`plugin exited ${child.exitCode}:\n${log}`);
   const csi = loadCsi().csi.v1;
   const identity = new csi.Identity(`unix://${sock}`, credentials.createInsecure());
   const controller = new csi.Controller(`unix://${sock}`, credentials.createInsecure());
-  if (opts.ready === false) await waitFor(async () => (await call(identity, 'GetPluginInfo', {})).name, 60_000, () => log);
-  else await waitFor(async () => (await call(identity, 'Probe', {})).ready?.value, Math.max(120_000, opts.startTimeoutMs ?? 0), () => log);
+  if (opts.ready === false)
+    await waitFor(
+      async () => (await call(identity, 'GetPluginInfo', {})).name,
+      60_000,
+      () => log,
+    );
+  else
+    await waitFor(
+      async () => (await call(identity, 'Probe', {})).ready?.value,
+      Math.max(120_000, opts.startTimeoutMs ?? 0),
+      () => log,
+    );
   return {
     sock,
     child,
@@ -240,5 +290,8 @@ export async function codeOf(p: Promise<unknown>): Promise<number> {
   }
 }
 
-export const mountCap = (fs = 'ext4') => ({ mount: { fs_type: fs, mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' as const } });
+export const mountCap = (fs = 'ext4') => ({
+  mount: { fs_type: fs, mount_flags: [] },
+  access_mode: { mode: 'SINGLE_NODE_WRITER' as const },
+});
 export const blockCap = () => ({ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' as const } });

@@ -18,19 +18,42 @@ import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { blockCap, call, checksum, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, writePattern, type PluginProcess } from './lib.js';
+import {
+  blockCap,
+  call,
+  checksum,
+  destroyVg,
+  disks,
+  inGuest,
+  makeVg,
+  MiB,
+  mountCap,
+  sh,
+  shStatus,
+  startPlugin,
+  writePattern,
+  type PluginProcess,
+} from './lib.js';
 
 const VG = 'kubeletvg';
 const DRIVER = 'lvm-iscsi.csi.example.org';
 const PORTAL = '127.0.0.1:3260';
 type Node = InstanceType<ReturnType<typeof loadCsi>['csi']['v1']['Node']>;
 type Mode = 'SINGLE_NODE_WRITER' | 'SINGLE_NODE_READER_ONLY' | 'MULTI_NODE_READER_ONLY';
-type Cap = ReturnType<typeof blockCap> | { mount: { fs_type: string; mount_flags: string[] }; access_mode: { mode: Mode } };
+type Cap =
+  ReturnType<typeof blockCap> | { mount: { fs_type: string; mount_flags: string[] }; access_mode: { mode: Mode } };
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const dfBytes = (path: string) => Number(sh(['df', '-B1', '--output=size', path]).split('\n')[1]?.trim());
-const failure = (p: Promise<unknown>) => p.then(() => ({ code: 0, details: '' }), (e: { code: number; details: string }) => ({ code: e.code, details: e.details }));
-const readerCap = (mode: Mode, fs = 'ext4'): Cap => ({ mount: { fs_type: fs, mount_flags: [] }, access_mode: { mode } });
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => ({ code: 0, details: '' }),
+    (e: { code: number; details: string }) => ({ code: e.code, details: e.details }),
+  );
+const readerCap = (mode: Mode, fs = 'ext4'): Cap => ({
+  mount: { fs_type: fs, mount_flags: [] },
+  access_mode: { mode },
+});
 
 describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }, () => {
   let p: PluginProcess;
@@ -38,7 +61,22 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
   let nodeId = '';
   const root = mkdtempSync('/tmp/kubelet-');
   const csiDir = join(root, 'plugins/kubernetes.io/csi');
-  const flags = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '90', '--portals', PORTAL, '--job-wait-seconds', '60', '--kubelet-dir', root];
+  const flags = [
+    '--mode',
+    'all',
+    '--volume-group',
+    VG,
+    '--thin-pool',
+    'pool',
+    '--thin-pool-percent',
+    '90',
+    '--portals',
+    PORTAL,
+    '--job-wait-seconds',
+    '60',
+    '--kubelet-dir',
+    root,
+  ];
   const connect = (pp: PluginProcess) => new (loadCsi().csi.v1.Node)(`unix://${pp.sock}`, credentials.createInsecure());
 
   beforeAll(async () => {
@@ -56,32 +94,79 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
   });
 
   const create = async (name: string, mib: number, cap: Cap, source?: object) =>
-    (await call(p.controller, 'CreateVolume', { name, capacity_range: { required_bytes: String(mib * MiB) }, volume_capabilities: [cap], parameters: {}, ...(source ? { volume_content_source: source } : {}) })).volume?.volume_id ?? '';
+    (
+      await call(p.controller, 'CreateVolume', {
+        name,
+        capacity_range: { required_bytes: String(mib * MiB) },
+        volume_capabilities: [cap],
+        parameters: {},
+        ...(source ? { volume_content_source: source } : {}),
+      })
+    ).volume?.volume_id ?? '';
 
   /** kubelet's paths (1.24+): staging per volume, one target per pod; raw block under volumeDevices. */
   const paths = (pv: string, block: boolean) =>
     block
-      ? { staging: join(csiDir, 'volumeDevices/staging', pv), target: (pod: string) => join(csiDir, 'volumeDevices/publish', pv, pod) }
-      : { staging: join(csiDir, DRIVER, createHash('sha256').update(pv).digest('hex'), 'globalmount'), target: (pod: string) => join(root, 'pods', pod, 'volumes/kubernetes.io~csi', pv, 'mount') };
+      ? {
+          staging: join(csiDir, 'volumeDevices/staging', pv),
+          target: (pod: string) => join(csiDir, 'volumeDevices/publish', pv, pod),
+        }
+      : {
+          staging: join(csiDir, DRIVER, createHash('sha256').update(pv).digest('hex'), 'globalmount'),
+          target: (pod: string) => join(root, 'pods', pod, 'volumes/kubernetes.io~csi', pv, 'mount'),
+        };
 
   async function stage(id: string, cap: Cap, pv: string, readonly = false) {
-    const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly, secrets: {}, volume_context: {} })).publish_context;
+    const ctx = (
+      await call(p.controller, 'ControllerPublishVolume', {
+        volume_id: id,
+        node_id: nodeId,
+        volume_capability: cap,
+        readonly,
+        secrets: {},
+        volume_context: {},
+      })
+    ).publish_context;
     const { staging, target } = paths(pv, 'block' in cap);
     mkdirSync(staging, { recursive: true }); // kubelet makes the staging directory
-    const req = { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: cap, secrets: {}, volume_context: {} };
+    const req = {
+      volume_id: id,
+      publish_context: ctx,
+      staging_target_path: staging,
+      volume_capability: cap,
+      secrets: {},
+      volume_context: {},
+    };
     return { ctx, staging, target, req };
   }
-  async function publish(id: string, cap: Cap, a: { ctx: Record<string, string>; staging: string }, target: string, readonly = false) {
+  async function publish(
+    id: string,
+    cap: Cap,
+    a: { ctx: Record<string, string>; staging: string },
+    target: string,
+    readonly = false,
+  ) {
     mkdirSync(join(target, '..'), { recursive: true }); // kubelet makes the parent, the plugin the target itself
-    await call(node, 'NodePublishVolume', { volume_id: id, publish_context: a.ctx, staging_target_path: a.staging, target_path: target, volume_capability: cap, readonly, secrets: {}, volume_context: {} });
+    await call(node, 'NodePublishVolume', {
+      volume_id: id,
+      publish_context: a.ctx,
+      staging_target_path: a.staging,
+      target_path: target,
+      volume_capability: cap,
+      readonly,
+      secrets: {},
+      volume_context: {},
+    });
   }
-  const unpublish = (id: string, target: string) => call(node, 'NodeUnpublishVolume', { volume_id: id, target_path: target });
+  const unpublish = (id: string, target: string) =>
+    call(node, 'NodeUnpublishVolume', { volume_id: id, target_path: target });
   async function teardown(id: string, staging: string) {
     await call(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: staging });
     await call(p.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
     await call(p.controller, 'DeleteVolume', { volume_id: id });
   }
-  const stateOf = (staging: string) => JSON.parse(readFileSync(`${staging}.lvm-iscsi.json`, 'utf8')) as { targets: string[]; readOnly?: boolean };
+  const stateOf = (staging: string) =>
+    JSON.parse(readFileSync(`${staging}.lvm-iscsi.json`, 'utf8')) as { targets: string[]; readOnly?: boolean };
 
   for (const kind of ['ext4', 'xfs', 'block'] as const) {
     it(`${kind}: NodeGetVolumeStats and NodeExpandVolume by target path, with and without the staging path`, async () => {
@@ -104,7 +189,11 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
       }
 
       // kubelet: volume_path = the pod's target path, nothing else; also by the staging path, and with both
-      const byTarget = await call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path: target, staging_target_path: '' });
+      const byTarget = await call(node, 'NodeGetVolumeStats', {
+        volume_id: id,
+        volume_path: target,
+        staging_target_path: '',
+      });
       expect(byTarget.volume_condition?.abnormal).toBe(false);
       const bytes = byTarget.usage.find((u) => u.unit === 'BYTES');
       if (block) expect(Number(bytes?.total)).toBe(size * MiB);
@@ -113,14 +202,34 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
         { volume_id: id, volume_path: a.staging, staging_target_path: '' },
         { volume_id: id, volume_path: target, staging_target_path: a.staging },
       ]) {
-        expect((await call(node, 'NodeGetVolumeStats', req)).usage.find((u) => u.unit === 'BYTES')?.total).toBe(bytes?.total);
+        expect((await call(node, 'NodeGetVolumeStats', req)).usage.find((u) => u.unit === 'BYTES')?.total).toBe(
+          bytes?.total,
+        );
       }
       // not there: NOT_FOUND, relative or absolute; another volume's path: NOT_FOUND naming it
       for (const volume_path of ['some/path', join(root, 'nowhere')]) {
-        expect((await failure(call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path, staging_target_path: '' }))).code).toBe(Code.NOT_FOUND);
-        expect((await failure(call(node, 'NodeExpandVolume', { volume_id: id, volume_path, staging_target_path: '', capacity_range: null, volume_capability: null, secrets: {} }))).code).toBe(Code.NOT_FOUND);
+        expect(
+          (await failure(call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path, staging_target_path: '' })))
+            .code,
+        ).toBe(Code.NOT_FOUND);
+        expect(
+          (
+            await failure(
+              call(node, 'NodeExpandVolume', {
+                volume_id: id,
+                volume_path,
+                staging_target_path: '',
+                capacity_range: null,
+                volume_capability: null,
+                secrets: {},
+              }),
+            )
+          ).code,
+        ).toBe(Code.NOT_FOUND);
       }
-      const other = await failure(call(node, 'NodeGetVolumeStats', { volume_id: `${id}-other`, volume_path: target, staging_target_path: '' }));
+      const other = await failure(
+        call(node, 'NodeGetVolumeStats', { volume_id: `${id}-other`, volume_path: target, staging_target_path: '' }),
+      );
       expect(other).toEqual({ code: Code.NOT_FOUND, details: expect.stringContaining(`holds volume ${id}`) });
 
       // kubelet: target path + staging path; csi-sanity: target path alone
@@ -128,9 +237,21 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
       for (const staging_target_path of [a.staging, '']) {
         want += 16;
         const capacity_range = { required_bytes: String(want * MiB), limit_bytes: '0' };
-        await call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range, volume_capability: cap, secrets: {} });
+        await call(p.controller, 'ControllerExpandVolume', {
+          volume_id: id,
+          capacity_range,
+          volume_capability: cap,
+          secrets: {},
+        });
         const before = block ? 0 : dfBytes(target);
-        const grown = await call(node, 'NodeExpandVolume', { volume_id: id, volume_path: target, staging_target_path, capacity_range, volume_capability: cap, secrets: {} });
+        const grown = await call(node, 'NodeExpandVolume', {
+          volume_id: id,
+          volume_path: target,
+          staging_target_path,
+          capacity_range,
+          volume_capability: cap,
+          secrets: {},
+        });
         expect(Number(grown.capacity_bytes)).toBe(want * MiB);
         if (block) expect(Number(sh(['blockdev', '--getsize64', target]).trim())).toBe(want * MiB);
         else expect(dfBytes(target)).toBeGreaterThan(before);
@@ -166,9 +287,16 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
     expect(stateOf(a.staging).targets.sort()).toEqual([pod2, pod3].sort());
     writeFileSync(join(pod3, 'three.txt'), 'written by pod c\n');
     expect(readFileSync(join(pod2, 'three.txt'), 'utf8')).toBe('written by pod c\n');
-    for (const t of [pod2, pod3]) expect((await call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path: t, staging_target_path: '' })).volume_condition?.abnormal).toBe(false);
+    for (const t of [pod2, pod3])
+      expect(
+        (await call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path: t, staging_target_path: '' }))
+          .volume_condition?.abnormal,
+      ).toBe(false);
     // the old pod's path is gone: NOT_FOUND for stats, OK for a repeated unpublish
-    expect((await failure(call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path: pod1, staging_target_path: '' }))).code).toBe(Code.NOT_FOUND);
+    expect(
+      (await failure(call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path: pod1, staging_target_path: '' })))
+        .code,
+    ).toBe(Code.NOT_FOUND);
     await unpublish(id, pod1);
 
     await unpublish(id, pod2);
@@ -188,7 +316,10 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
     sh(['umount', target]); // something unmounted it behind the plugin's back, and a file landed in the bare directory
     writeFileSync(join(target, 'stray.txt'), 'not on the volume\n');
     const err = await failure(unpublish(id, target));
-    expect(err).toEqual({ code: Code.FAILED_PRECONDITION, details: expect.stringMatching(/never removed recursively/) });
+    expect(err).toEqual({
+      code: Code.FAILED_PRECONDITION,
+      details: expect.stringMatching(/never removed recursively/),
+    });
     expect(readFileSync(join(target, 'stray.txt'), 'utf8')).toBe('not on the volume\n');
     sh(['rm', join(target, 'stray.txt')]);
     await unpublish(id, target);
@@ -212,7 +343,10 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
     p = await startPlugin(flags);
     node = connect(p);
 
-    expect((await call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path: t1, staging_target_path: '' })).volume_condition?.abnormal).toBe(false);
+    expect(
+      (await call(node, 'NodeGetVolumeStats', { volume_id: id, volume_path: t1, staging_target_path: '' }))
+        .volume_condition?.abnormal,
+    ).toBe(false);
     expect(readFileSync(join(t2, 'r.txt'), 'utf8')).toBe('before the restart\n');
     await unpublish(id, t1);
     await unpublish(id, t1);
@@ -256,13 +390,24 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
       writeFileSync(join(t, 'late.bin'), Buffer.alloc(MiB, 'late')); // ...and the journal/log is dirty again
       sh(['sync']);
       // a snapshot of the mounted volume: its file system needs journal recovery
-      const snap = (await call(p.controller, 'CreateSnapshot', { source_volume_id: id, name: `kl-ro-snap-${fs}`, parameters: {}, secrets: {} })).snapshot?.snapshot_id ?? '';
+      const snap =
+        (
+          await call(p.controller, 'CreateSnapshot', {
+            source_volume_id: id,
+            name: `kl-ro-snap-${fs}`,
+            parameters: {},
+            secrets: {},
+          })
+        ).snapshot?.snapshot_id ?? '';
       const dirty = await create(`kl-ro-dirty-${fs}`, size, rw, { snapshot: { snapshot_id: snap } });
       await unpublish(id, t);
       await call(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: a.staging });
       await call(p.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
 
-      for (const [vol, label] of [[id, 'clean'], [dirty, 'dirty']] as const) {
+      for (const [vol, label] of [
+        [id, 'clean'],
+        [dirty, 'dirty'],
+      ] as const) {
         const lv = `/dev/${VG}/${vol.split('/')[2]}`;
         const before = checksum(lv, size * MiB);
         const ro = readerCap(label === 'clean' ? 'SINGLE_NODE_READER_ONLY' : 'MULTI_NODE_READER_ONLY', fs);
@@ -278,7 +423,11 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
         const write = shStatus(['sh', '-c', `echo x > ${join(pod, 'new.txt')}`]);
         expect(write.code).not.toBe(0);
         expect(write.out).toMatch(/Read-only file system/);
-        const stats = await call(node, 'NodeGetVolumeStats', { volume_id: vol, volume_path: pod, staging_target_path: '' });
+        const stats = await call(node, 'NodeGetVolumeStats', {
+          volume_id: vol,
+          volume_path: pod,
+          staging_target_path: '',
+        });
         expect(stats.volume_condition?.abnormal).toBe(false);
         await unpublish(vol, pod);
         await call(node, 'NodeUnstageVolume', { volume_id: vol, staging_target_path: b.staging });

@@ -51,9 +51,17 @@ class RecordingRunner implements CommandRunner {
 
 /** What findmnt (util-linux) says is mounted at a path: the reference for src/host/mountinfo.ts. */
 function findmntSays(path: string): { target: string; source: string; fstype: string; majMin: string; fsroot: string } {
-  const doc = JSON.parse(sh(['findmnt', '-J', '-o', 'TARGET,SOURCE,FSTYPE,MAJ:MIN,FSROOT', '--mountpoint', path])) as { filesystems: Record<string, string>[] };
+  const doc = JSON.parse(sh(['findmnt', '-J', '-o', 'TARGET,SOURCE,FSTYPE,MAJ:MIN,FSROOT', '--mountpoint', path])) as {
+    filesystems: Record<string, string>[];
+  };
   const f = doc.filesystems.at(-1) ?? {};
-  return { target: f['target'] ?? '', source: f['source'] ?? '', fstype: f['fstype'] ?? '', majMin: f['maj:min'] ?? '', fsroot: f['fsroot'] ?? '' };
+  return {
+    target: f['target'] ?? '',
+    source: f['source'] ?? '',
+    fstype: f['fstype'] ?? '',
+    majMin: f['maj:min'] ?? '',
+    fsroot: f['fsroot'] ?? '',
+  };
 }
 
 function save(name: string, text: string): void {
@@ -73,7 +81,13 @@ describe.runIf(inGuest)('node layers: iscsiadm, blkid, mkfs, mount, grow on real
     if (!disk) throw new Error('needs 3 disks');
     makeVg(VG, [disk]);
     sh(['lvcreate', '-q', '-y', '-L', '64M', '-n', LV, VG]);
-    await lio.ensureTarget({ iqn: IQN, volumeKey: `${VG}/${LV}`, devicePath: `/dev/${VG}/${LV}`, serial: unitSerial(VG, LV), portals: [{ address: '127.0.0.1', port: 3260 }] });
+    await lio.ensureTarget({
+      iqn: IQN,
+      volumeKey: `${VG}/${LV}`,
+      devicePath: `/dev/${VG}/${LV}`,
+      serial: unitSerial(VG, LV),
+      portals: [{ address: '127.0.0.1', port: 3260 }],
+    });
     await lio.allowInitiator(IQN, INITIATOR);
     rmSync(DIR, { recursive: true, force: true });
     await ensureDir(STAGE);
@@ -113,9 +127,16 @@ describe.runIf(inGuest)('node layers: iscsiadm, blkid, mkfs, mount, grow on real
     save('iscsiadm-session-P3.txt', tree);
     const mine = await iscsi.sessionsOf(IQN, PORTAL);
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({ iqn: IQN, portal: PORTAL, state: 'LOGGED_IN', devices: [{ lun: 0, device: sd, state: 'running' }] });
+    expect(mine[0]).toMatchObject({
+      iqn: IQN,
+      portal: PORTAL,
+      state: 'LOGGED_IN',
+      devices: [{ lun: 0, device: sd, state: 'running' }],
+    });
     expect(mine[0]?.initiatorName ?? INITIATOR).toBe(INITIATOR);
-    await expect(waitForDevice(byPathDevice(PORTAL, IQN, 7), 600)).rejects.toThrow(/lun-7 did not appear within 0\.6 s/);
+    await expect(waitForDevice(byPathDevice(PORTAL, IQN, 7), 600)).rejects.toThrow(
+      /lun-7 did not appear within 0\.6 s/,
+    );
   });
 
   it('a fresh LV is blank; after mkfs.ext4 it is not', async () => {
@@ -326,7 +347,11 @@ describe.runIf(inGuest)('node layers: dm-multipath over two portals', () => {
     // `multipathd shutdown` can exit non-zero on a loaded guest (seen once) although the daemon stops:
     // what the later tests need is the daemon gone, so wait for that rather than trust the exit code.
     shStatus(['multipathd', 'shutdown']);
-    await waitFor(async () => !(await multipathdListening()), 30_000, () => 'multipathd still listening after shutdown');
+    await waitFor(
+      async () => !(await multipathdListening()),
+      30_000,
+      () => 'multipathd still listening after shutdown',
+    );
     daemon = false;
   });
 

@@ -18,7 +18,19 @@ import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, type PluginProcess } from './lib.js';
+import {
+  call,
+  destroyVg,
+  disks,
+  inGuest,
+  makeVg,
+  MiB,
+  mountCap,
+  sh,
+  shStatus,
+  startPlugin,
+  type PluginProcess,
+} from './lib.js';
 
 const VG = 'safevg';
 const DRIVER = 'lvm-iscsi.csi.example.org';
@@ -29,7 +41,12 @@ function sha(path: string): string {
 }
 function sessionIqns(): string[] {
   const r = shStatus(['iscsiadm', '-m', 'session']);
-  return r.code === 0 ? r.out.split('\n').map((l) => l.split(/\s+/)[3] ?? '').filter(Boolean) : [];
+  return r.code === 0
+    ? r.out
+        .split('\n')
+        .map((l) => l.split(/\s+/)[3] ?? '')
+        .filter(Boolean)
+    : [];
 }
 function nodeRecords(): string {
   const r = shStatus(['iscsiadm', '-m', 'node']);
@@ -42,12 +59,27 @@ function dropCaches(): void {
   writeFileSync('/proc/sys/vm/drop_caches', '3');
 }
 
-describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own devices', () => {
+describe.runIf(inGuest)("node safety: unstage acts only on the volume's own devices", () => {
   let p: PluginProcess;
   let node: InstanceType<ReturnType<typeof loadCsi>['csi']['v1']['Node']>;
   let nodeId = '';
   const root = mkdtempSync('/tmp/kubelet-');
-  const flags = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', PORTAL, '--job-wait-seconds', '60', '--kubelet-dir', root];
+  const flags = [
+    '--mode',
+    'all',
+    '--volume-group',
+    VG,
+    '--thin-pool',
+    'pool',
+    '--thin-pool-percent',
+    '60',
+    '--portals',
+    PORTAL,
+    '--job-wait-seconds',
+    '60',
+    '--kubelet-dir',
+    root,
+  ];
 
   beforeAll(async () => {
     makeVg(VG, disks.slice(0, 2));
@@ -65,8 +97,25 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
 
   async function volume(name: string, fs = 'ext4') {
     const cap = mountCap(fs);
-    const id = (await call(p.controller, 'CreateVolume', { name, capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [cap], parameters: {} })).volume?.volume_id ?? '';
-    const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+    const id =
+      (
+        await call(p.controller, 'CreateVolume', {
+          name,
+          capacity_range: { required_bytes: String(32 * MiB) },
+          volume_capabilities: [cap],
+          parameters: {},
+        })
+      ).volume?.volume_id ?? '';
+    const ctx = (
+      await call(p.controller, 'ControllerPublishVolume', {
+        volume_id: id,
+        node_id: nodeId,
+        volume_capability: cap,
+        readonly: false,
+        secrets: {},
+        volume_context: {},
+      })
+    ).publish_context;
     return { id, ctx, iqn: ctx['targetIqn'] ?? '' };
   }
   const stagingOf = (name: string) => join(root, 'plugins/kubernetes.io/csi', DRIVER, name, 'globalmount');
@@ -83,7 +132,7 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
     await call(p.controller, 'DeleteVolume', { volume_id: v.id });
   }
 
-  it('unstaging A whose saved disk names point at B\'s disk leaves B\'s disk, mount and data intact and ends A\'s session', async () => {
+  it("unstaging A whose saved disk names point at B's disk leaves B's disk, mount and data intact and ends A's session", async () => {
     const a = await volume('swap-a');
     const b = await volume('swap-b');
     const sa = stagingOf('swap-a');
@@ -135,7 +184,9 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
     const other = mkdtempSync('/tmp/elsewhere-');
     sh(['mount', disk, other]);
 
-    const mounted = await call(node, 'NodeUnstageVolume', { volume_id: c.id, staging_target_path: sc }).catch((e: { code: number; details: string }) => e);
+    const mounted = await call(node, 'NodeUnstageVolume', { volume_id: c.id, staging_target_path: sc }).catch(
+      (e: { code: number; details: string }) => e,
+    );
     expect((mounted as { code: number }).code).toBe(Code.FAILED_PRECONDITION);
     expect((mounted as { details: string }).details).toContain(`mounted at ${other}`);
     expect(sessionIqns()).toContain(c.iqn);
@@ -146,7 +197,9 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
     sh(['umount', sc]);
     const sectors = sh(['blockdev', '--getsz', disk]).trim();
     sh(['dmsetup', 'create', 'safety-holder', '--table', `0 ${sectors} linear ${disk} 0`]);
-    const held = await call(node, 'NodeUnstageVolume', { volume_id: c.id, staging_target_path: sc }).catch((e: { code: number; details: string }) => e);
+    const held = await call(node, 'NodeUnstageVolume', { volume_id: c.id, staging_target_path: sc }).catch(
+      (e: { code: number; details: string }) => e,
+    );
     expect((held as { code: number }).code).toBe(Code.FAILED_PRECONDITION);
     expect((held as { details: string }).details).toMatch(/is held by dm-\d+ \(safety-holder\)/);
     expect(sessionIqns()).toContain(c.iqn);
@@ -171,7 +224,9 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
     expect(sessionIqns()).not.toContain(d.iqn);
 
     const wrong = stagingOf('fail-d-xfs');
-    const failed = await call(node, 'NodeStageVolume', stageReq(d, wrong, 'xfs')).catch((e: { code: number; details: string }) => e);
+    const failed = await call(node, 'NodeStageVolume', stageReq(d, wrong, 'xfs')).catch(
+      (e: { code: number; details: string }) => e,
+    );
     expect((failed as { code: number }).code).toBe(Code.FAILED_PRECONDITION);
     expect((failed as { details: string }).details).toMatch(/holds a ext4 file system, not xfs/);
     expect(sessionIqns()).not.toContain(d.iqn);
@@ -182,7 +237,12 @@ describe.runIf(inGuest)('node safety: unstage acts only on the volume\'s own dev
     // staged and in use at its own path: a failing stage elsewhere leaves that session alone
     await call(node, 'NodeStageVolume', stageReq(d, first));
     writeFileSync(join(first, 'in-use.txt'), 'in use\n');
-    expect(await call(node, 'NodeStageVolume', stageReq(d, wrong, 'xfs')).then(() => 0, (e: { code: number }) => e.code)).toBe(Code.FAILED_PRECONDITION);
+    expect(
+      await call(node, 'NodeStageVolume', stageReq(d, wrong, 'xfs')).then(
+        () => 0,
+        (e: { code: number }) => e.code,
+      ),
+    ).toBe(Code.FAILED_PRECONDITION);
     expect(sessionIqns()).toContain(d.iqn);
     dropCaches();
     expect(readFileSync(join(first, 'in-use.txt'), 'utf8')).toBe('in use\n');

@@ -13,7 +13,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
 import { unitSerial } from '../../src/iscsi-target/iqn.js';
 import { LioTarget } from '../../src/iscsi-target/lio.js';
-import { blockCap, call, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, type PluginProcess } from './lib.js';
+import {
+  blockCap,
+  call,
+  destroyVg,
+  disks,
+  inGuest,
+  makeVg,
+  MiB,
+  mountCap,
+  sh,
+  shStatus,
+  startPlugin,
+  waitFor,
+  type PluginProcess,
+} from './lib.js';
 
 const VG = 'nodevg2';
 const LIO = '/sys/kernel/config/target/iscsi';
@@ -51,7 +65,22 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
   let node: InstanceType<ReturnType<typeof loadCsi>['csi']['v1']['Node']>;
   let nodeId = '';
   const root = mkdtempSync('/tmp/kubelet-');
-  const flags = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '60', '--portals', PORTAL, '--job-wait-seconds', '60', '--kubelet-dir', root];
+  const flags = [
+    '--mode',
+    'all',
+    '--volume-group',
+    VG,
+    '--thin-pool',
+    'pool',
+    '--thin-pool-percent',
+    '60',
+    '--portals',
+    PORTAL,
+    '--job-wait-seconds',
+    '60',
+    '--kubelet-dir',
+    root,
+  ];
 
   beforeAll(async () => {
     makeVg(VG, disks.slice(0, 2));
@@ -80,21 +109,48 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
 
   /** Publish, stage and publish to a pod path, each RPC `times` in a row. */
   async function attach(id: string, cap: object, name: string, times = 2) {
-    const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+    const ctx = (
+      await call(p.controller, 'ControllerPublishVolume', {
+        volume_id: id,
+        node_id: nodeId,
+        volume_capability: cap,
+        readonly: false,
+        secrets: {},
+        volume_context: {},
+      })
+    ).publish_context;
     // kubelet's layout (1.24+): <kubelet-dir>/plugins/kubernetes.io/csi/<driver>/<sha256(volume handle)>/globalmount
     const staging = join(root, 'plugins/kubernetes.io/csi', DRIVER, name, 'globalmount');
     const target = join(root, name, 'pod');
-    const stage = { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: cap, secrets: {}, volume_context: {} };
+    const stage = {
+      volume_id: id,
+      publish_context: ctx,
+      staging_target_path: staging,
+      volume_capability: cap,
+      secrets: {},
+      volume_context: {},
+    };
     for (let i = 0; i < times; i++) await call(node, 'NodeStageVolume', stage);
-    const pub = { volume_id: id, publish_context: ctx, staging_target_path: staging, target_path: target, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} };
+    const pub = {
+      volume_id: id,
+      publish_context: ctx,
+      staging_target_path: staging,
+      target_path: target,
+      volume_capability: cap,
+      readonly: false,
+      secrets: {},
+      volume_context: {},
+    };
     for (let i = 0; i < times; i++) await call(node, 'NodePublishVolume', pub);
     return { staging, target, ctx };
   }
 
   async function detach(id: string, a: { staging: string; target: string }, times = 2) {
     for (let i = 0; i < times; i++) await call(node, 'NodeUnpublishVolume', { volume_id: id, target_path: a.target });
-    for (let i = 0; i < times; i++) await call(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: a.staging });
-    for (let i = 0; i < times; i++) await call(p.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
+    for (let i = 0; i < times; i++)
+      await call(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: a.staging });
+    for (let i = 0; i < times; i++)
+      await call(p.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: nodeId });
   }
 
   it('reports a node id naming the node and its initiator, and its capabilities', async () => {
@@ -120,7 +176,9 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
       expect(Number(stats.usage.find((u) => u.unit === 'BYTES')?.used)).toBeGreaterThan(0);
 
       sh(['fsfreeze', '-f', va.staging]);
-      const snap = (await call(p.controller, 'CreateSnapshot', { source_volume_id: a, name: `snap-${fs}`, parameters: {} })).snapshot?.snapshot_id ?? '';
+      const snap =
+        (await call(p.controller, 'CreateSnapshot', { source_volume_id: a, name: `snap-${fs}`, parameters: {} }))
+          .snapshot?.snapshot_id ?? '';
       sh(['fsfreeze', '-u', va.staging]);
       const b = await create(`life-${fs}-restore`, size * 2, cap, { snapshot: { snapshot_id: snap } });
       const vb = await attach(b, cap, `b-${fs}`);
@@ -128,8 +186,18 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
       expect(dfBytes(vb.target)).toBeGreaterThan(dfBytes(va.target) * 1.5);
 
       const before = dfBytes(va.target);
-      await call(p.controller, 'ControllerExpandVolume', { volume_id: a, capacity_range: { required_bytes: String(size * 2 * MiB) }, volume_capability: cap });
-      const expandReq = { volume_id: a, volume_path: va.target, staging_target_path: va.staging, capacity_range: { required_bytes: String(size * 2 * MiB) }, volume_capability: cap };
+      await call(p.controller, 'ControllerExpandVolume', {
+        volume_id: a,
+        capacity_range: { required_bytes: String(size * 2 * MiB) },
+        volume_capability: cap,
+      });
+      const expandReq = {
+        volume_id: a,
+        volume_path: va.target,
+        staging_target_path: va.staging,
+        capacity_range: { required_bytes: String(size * 2 * MiB) },
+        volume_capability: cap,
+      };
       const grown = await call(node, 'NodeExpandVolume', expandReq);
       expect(Number(grown.capacity_bytes)).toBe(size * 2 * MiB);
       expect(await call(node, 'NodeExpandVolume', expandReq)).toEqual(grown);
@@ -154,7 +222,16 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
     const a = await attach(v, cap, 'blk');
     expect(shStatus(['blkid', '-p', a.target]).code).toBe(2);
     expect(Number(sh(['blockdev', '--getsize64', a.target]).trim())).toBe(32 * MiB);
-    const second = { volume_id: v, publish_context: a.ctx, staging_target_path: a.staging, target_path: join(root, 'blk', 'pod2'), volume_capability: cap, readonly: false, secrets: {}, volume_context: {} };
+    const second = {
+      volume_id: v,
+      publish_context: a.ctx,
+      staging_target_path: a.staging,
+      target_path: join(root, 'blk', 'pod2'),
+      volume_capability: cap,
+      readonly: false,
+      secrets: {},
+      volume_context: {},
+    };
     await call(node, 'NodePublishVolume', second);
     expect(Number(sh(['blockdev', '--getsize64', second.target_path]).trim())).toBe(32 * MiB);
     await call(node, 'NodeUnpublishVolume', { volume_id: v, target_path: second.target_path });
@@ -178,7 +255,15 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
 
   it('local attach: on the storage node itself the LV is used directly, no target is made', async () => {
     const cap = mountCap();
-    const v = (await call(p.controller, 'CreateVolume', { name: 'life-local', capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [cap], parameters: { localAttach: 'true' } })).volume?.volume_id ?? '';
+    const v =
+      (
+        await call(p.controller, 'CreateVolume', {
+          name: 'life-local',
+          capacity_range: { required_bytes: String(32 * MiB) },
+          volume_capabilities: [cap],
+          parameters: { localAttach: 'true' },
+        })
+      ).volume?.volume_id ?? '';
     const a = await attach(v, cap, 'local');
     expect(a.ctx).toEqual({ attach: 'local', devicePath: `/dev/${VG}/${v.split('/')[2]}` });
     expect(existsSync(LIO) ? readdirSync(LIO).filter((x) => x.startsWith('iqn.')) : []).toEqual([]);
@@ -186,17 +271,44 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
     writeFileSync(join(a.target, 'local.txt'), 'local attach\n');
     expect(readFileSync(join(a.target, 'local.txt'), 'utf8')).toBe('local attach\n');
     // another node still gets iSCSI for the same kind of volume
-    const w = (await call(p.controller, 'CreateVolume', { name: 'life-local-2', capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [cap], parameters: { localAttach: 'true' } })).volume?.volume_id ?? '';
-    const other = (await call(p.controller, 'ControllerPublishVolume', { volume_id: w, node_id: 'elsewhere:iqn.2024-01.test.vm:other', volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
+    const w =
+      (
+        await call(p.controller, 'CreateVolume', {
+          name: 'life-local-2',
+          capacity_range: { required_bytes: String(32 * MiB) },
+          volume_capabilities: [cap],
+          parameters: { localAttach: 'true' },
+        })
+      ).volume?.volume_id ?? '';
+    const other = (
+      await call(p.controller, 'ControllerPublishVolume', {
+        volume_id: w,
+        node_id: 'elsewhere:iqn.2024-01.test.vm:other',
+        volume_capability: cap,
+        readonly: false,
+        secrets: {},
+        volume_context: {},
+      })
+    ).publish_context;
     expect(other['attach']).toBe('iscsi');
-    await call(p.controller, 'ControllerUnpublishVolume', { volume_id: w, node_id: 'elsewhere:iqn.2024-01.test.vm:other' });
+    await call(p.controller, 'ControllerUnpublishVolume', {
+      volume_id: w,
+      node_id: 'elsewhere:iqn.2024-01.test.vm:other',
+    });
     await detach(v, a);
     await call(p.controller, 'DeleteVolume', { volume_id: v });
     await call(p.controller, 'DeleteVolume', { volume_id: w });
   });
 
   it('rejects bad paths naming the field', async () => {
-    const err = await call(node, 'NodeStageVolume', { volume_id: 'x', staging_target_path: 'relative/path', volume_capability: mountCap(), publish_context: {}, secrets: {}, volume_context: {} }).catch((e: { code: number; details: string }) => e);
+    const err = await call(node, 'NodeStageVolume', {
+      volume_id: 'x',
+      staging_target_path: 'relative/path',
+      volume_capability: mountCap(),
+      publish_context: {},
+      secrets: {},
+      volume_context: {},
+    }).catch((e: { code: number; details: string }) => e);
     expect((err as { code: number }).code).toBe(Code.INVALID_ARGUMENT);
     expect((err as { details: string }).details).toMatch(/staging_target_path/);
   });
@@ -204,10 +316,19 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
   it('several portals without multipathd: FAILED_PRECONDITION naming it, before any login', async () => {
     const iqn = `${PREFIX}:${VG}:never`;
     const ctx = { attach: 'iscsi', targetIqn: iqn, portals: `${PORTAL},127.0.0.2:3260`, lun: '0' };
-    const req = { volume_id: 'x/nodevg2/never', publish_context: ctx, staging_target_path: join(root, 'mp', 'globalmount'), volume_capability: mountCap(), secrets: {}, volume_context: {} };
+    const req = {
+      volume_id: 'x/nodevg2/never',
+      publish_context: ctx,
+      staging_target_path: join(root, 'mp', 'globalmount'),
+      volume_capability: mountCap(),
+      secrets: {},
+      volume_context: {},
+    };
     const err = await call(node, 'NodeStageVolume', req).catch((e: { code: number; details: string }) => e);
     expect((err as { code: number }).code).toBe(Code.FAILED_PRECONDITION);
-    expect((err as { details: string }).details).toMatch(/has 2 portals and needs dm-multipath: multipathd is not running/);
+    expect((err as { details: string }).details).toMatch(
+      /has 2 portals and needs dm-multipath: multipathd is not running/,
+    );
     expect(shStatus(['iscsiadm', '-m', 'node']).out).not.toContain(iqn);
   });
 
@@ -218,9 +339,29 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
     writeFileSync(join(vk.target, 'before.txt'), 'written before the restart\n');
     // staged, then its state file lost: still mounted, so in use and left alone
     const inuse = await create('orph-inuse', 32, cap);
-    const ctxU = (await call(p.controller, 'ControllerPublishVolume', { volume_id: inuse, node_id: nodeId, volume_capability: cap, readonly: false, secrets: {}, volume_context: {} })).publish_context;
-    const vu = { staging: join(root, 'plugins/kubernetes.io/csi', DRIVER, 'orph-inuse', 'globalmount'), target: join(root, 'orph-inuse', 'pod'), ctx: ctxU };
-    await call(node, 'NodeStageVolume', { volume_id: inuse, publish_context: ctxU, staging_target_path: vu.staging, volume_capability: cap, secrets: {}, volume_context: {} });
+    const ctxU = (
+      await call(p.controller, 'ControllerPublishVolume', {
+        volume_id: inuse,
+        node_id: nodeId,
+        volume_capability: cap,
+        readonly: false,
+        secrets: {},
+        volume_context: {},
+      })
+    ).publish_context;
+    const vu = {
+      staging: join(root, 'plugins/kubernetes.io/csi', DRIVER, 'orph-inuse', 'globalmount'),
+      target: join(root, 'orph-inuse', 'pod'),
+      ctx: ctxU,
+    };
+    await call(node, 'NodeStageVolume', {
+      volume_id: inuse,
+      publish_context: ctxU,
+      staging_target_path: vu.staging,
+      volume_capability: cap,
+      secrets: {},
+      volume_context: {},
+    });
     const stateFile = `${vu.staging}.lvm-iscsi.json`;
     const saved = readFileSync(stateFile, 'utf8');
     rmSync(stateFile);
@@ -234,7 +375,13 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
       writeFileSync(img, '');
       sh(['truncate', '-s', '8M', img]);
       loops.push(sh(['losetup', '-f', '--show', img]).trim());
-      await lio.ensureTarget({ iqn, volumeKey: `test/${name}`, devicePath: loops.at(-1) ?? '', serial: unitSerial('test', name), portals: [{ address: '127.0.0.1', port: 3260 }] });
+      await lio.ensureTarget({
+        iqn,
+        volumeKey: `test/${name}`,
+        devicePath: loops.at(-1) ?? '',
+        serial: unitSerial('test', name),
+        portals: [{ address: '127.0.0.1', port: 3260 }],
+      });
       await lio.allowInitiator(iqn, 'iqn.2024-01.test.vm:guest');
       loginByHand(iqn);
     };
@@ -259,10 +406,16 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
       expect(records).not.toContain(recordOnly);
       expect(records).toContain(FOREIGN);
       expect(existsSync(lostDisk)).toBe(false);
-      const lines = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; iqn?: string; reasons?: string[] });
+      const lines = log
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; iqn?: string; reasons?: string[] });
       expect(lines.find((l) => l.msg.startsWith('orphaned iSCSI session removed'))?.iqn).toBe(lostIqn);
       expect(lines.find((l) => l.msg.startsWith('orphaned iSCSI node record deleted'))?.iqn).toBe(recordOnly);
-      expect(lines.find((l) => l.msg.includes('in use: left alone'))).toMatchObject({ iqn: vu.ctx['targetIqn'], reasons: expect.arrayContaining([expect.stringMatching(/ is mounted at .*orph-inuse\/globalmount$/)]) });
+      expect(lines.find((l) => l.msg.includes('in use: left alone'))).toMatchObject({
+        iqn: vu.ctx['targetIqn'],
+        reasons: expect.arrayContaining([expect.stringMatching(/ is mounted at .*orph-inuse\/globalmount$/)]),
+      });
       expect(lines.some((l) => l.msg.includes('clean-up of orphaned iSCSI sessions done'))).toBe(true);
 
       // the staged volume goes on working: written through, read back from the device
@@ -271,7 +424,15 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
       writeFileSync('/proc/sys/vm/drop_caches', '3');
       expect(readFileSync(join(vk.target, 'before.txt'), 'utf8')).toBe('written before the restart\n');
       expect(readFileSync(join(vk.target, 'after.txt'), 'utf8')).toBe('written after the restart\n');
-      expect((await call(node, 'NodeGetVolumeStats', { volume_id: keep, volume_path: vk.target, staging_target_path: vk.staging })).volume_condition?.abnormal).toBe(false);
+      expect(
+        (
+          await call(node, 'NodeGetVolumeStats', {
+            volume_id: keep,
+            volume_path: vk.target,
+            staging_target_path: vk.staging,
+          })
+        ).volume_condition?.abnormal,
+      ).toBe(false);
     } finally {
       for (const iqn of [lostIqn, FOREIGN, recordOnly]) {
         shStatus(['iscsiadm', '-m', 'node', '-T', iqn, '-p', PORTAL, '--logout']);

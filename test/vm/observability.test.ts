@@ -15,7 +15,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivePassword } from '../../src/agent/chap.js';
 import { loadCsi } from '../../src/server/proto.js';
 import { LioTarget } from '../../src/iscsi-target/lio.js';
-import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, type PluginProcess } from './lib.js';
+import {
+  call,
+  destroyVg,
+  disks,
+  inGuest,
+  makeVg,
+  MiB,
+  mountCap,
+  sh,
+  shStatus,
+  startPlugin,
+  type PluginProcess,
+} from './lib.js';
 
 const VG = 'obsvg';
 const SECRETS = {
@@ -69,11 +81,14 @@ describe.runIf(inGuest)('observability: /metrics during a volume life, and logs 
       await new Promise((r) => setTimeout(r, 500));
     }
   };
-  const until = (name: string, labels: Labels, want: (v: number | undefined) => boolean) => poll(`${name}${JSON.stringify(labels)}`, (t) => want(series(t, name, labels)));
+  const until = (name: string, labels: Labels, want: (v: number | undefined) => boolean) =>
+    poll(`${name}${JSON.stringify(labels)}`, (t) => want(series(t, name, labels)));
   const refreshes = (text: string) => series(text, 'csi_lvm_iscsi_inventory_refreshes_total', { result: 'ok' }) ?? 0;
   const step = (what: string) => console.log(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${what}`);
-  const rpcCount = (text: string, method: string, code = 'OK') => series(text, 'csi_lvm_iscsi_rpc_duration_seconds_count', { method, code }) ?? 0;
-  const cmdCount = (text: string, command: string) => series(text, 'csi_lvm_iscsi_command_duration_seconds_count', { command }) ?? 0;
+  const rpcCount = (text: string, method: string, code = 'OK') =>
+    series(text, 'csi_lvm_iscsi_rpc_duration_seconds_count', { method, code }) ?? 0;
+  const cmdCount = (text: string, command: string) =>
+    series(text, 'csi_lvm_iscsi_command_duration_seconds_count', { command }) ?? 0;
   const VGL = { vg: VG };
   const POOL = { vg: VG, pool: 'pool' };
 
@@ -81,8 +96,22 @@ describe.runIf(inGuest)('observability: /metrics during a volume life, and logs 
     makeVg(VG, disks.slice(0, 2));
     port = await freePort();
     p = await startPlugin([
-      '--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '50', '--portals', '127.0.0.1:3260',
-      '--metrics-address', `127.0.0.1:${port}`, '--stats-interval', '5', '--reconcile-interval', '0',
+      '--mode',
+      'all',
+      '--volume-group',
+      VG,
+      '--thin-pool',
+      'pool',
+      '--thin-pool-percent',
+      '50',
+      '--portals',
+      '127.0.0.1:3260',
+      '--metrics-address',
+      `127.0.0.1:${port}`,
+      '--stats-interval',
+      '5',
+      '--reconcile-interval',
+      '0',
     ]);
     node = new (loadCsi().csi.v1.Node)(`unix://${p.sock}`, credentials.createInsecure());
     step('plugin ready');
@@ -117,7 +146,14 @@ describe.runIf(inGuest)('observability: /metrics during a volume life, and logs 
     // create: the RPC and lvcreate counters move at once, the volumes gauge after the debounced refresh
     const cap = mountCap('ext4');
     const id =
-      (await call(p.controller, 'CreateVolume', { name: 'obs-vol', capacity_range: { required_bytes: String(32 * MiB) }, volume_capabilities: [cap], parameters: {} })).volume?.volume_id ?? '';
+      (
+        await call(p.controller, 'CreateVolume', {
+          name: 'obs-vol',
+          capacity_range: { required_bytes: String(32 * MiB) },
+          volume_capabilities: [cap],
+          parameters: {},
+        })
+      ).volume?.volume_id ?? '';
     const afterCreate = await scrape();
     expect(rpcCount(afterCreate, 'Controller/CreateVolume')).toBe(rpcCount(before, 'Controller/CreateVolume') + 1);
     expect(cmdCount(afterCreate, 'lvcreate')).toBeGreaterThan(cmdCount(before, 'lvcreate'));
@@ -126,14 +162,29 @@ describe.runIf(inGuest)('observability: /metrics during a volume life, and logs 
 
     // publish with CHAP: one target
     const nodeId = (await call(node, 'NodeGetInfo', {})).node_id;
-    const ctx = (await call(p.controller, 'ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: cap, readonly: false, secrets: SECRETS, volume_context: {} }))
-      .publish_context;
+    const ctx = (
+      await call(p.controller, 'ControllerPublishVolume', {
+        volume_id: id,
+        node_id: nodeId,
+        volume_capability: cap,
+        readonly: false,
+        secrets: SECRETS,
+        volume_context: {},
+      })
+    ).publish_context;
     await until('csi_lvm_iscsi_exported_targets', {}, (v) => v === 1);
     step('published; targets gauge 1');
 
     // stage (CHAP login, mkfs, mount): one session, seen at the next timer refresh
     staging = join(sh(['mktemp', '-d', '/tmp/obs-XXXXXX']).trim(), 'globalmount');
-    await call(node, 'NodeStageVolume', { volume_id: id, publish_context: ctx, staging_target_path: staging, volume_capability: cap, secrets: SECRETS, volume_context: {} });
+    await call(node, 'NodeStageVolume', {
+      volume_id: id,
+      publish_context: ctx,
+      staging_target_path: staging,
+      volume_capability: cap,
+      secrets: SECRETS,
+      volume_context: {},
+    });
     await until('csi_lvm_iscsi_iscsi_sessions', {}, (v) => v === 1);
     step('staged; sessions gauge 1');
     expect(await get('/readyz')).toBe(200);
@@ -141,14 +192,26 @@ describe.runIf(inGuest)('observability: /metrics during a volume life, and logs 
     // data written through iSCSI lands in the thin pool (seen at the snapshot's refresh)
     writeFileSync(join(staging, 'fill.bin'), Buffer.alloc(16 * MiB, 0x5a));
     sh(['sync']);
-    const snap = (await call(p.controller, 'CreateSnapshot', { source_volume_id: id, name: 'obs-snap', parameters: {} })).snapshot?.snapshot_id ?? '';
+    const snap =
+      (await call(p.controller, 'CreateSnapshot', { source_volume_id: id, name: 'obs-snap', parameters: {} })).snapshot
+        ?.snapshot_id ?? '';
     const snapped = await until('csi_lvm_iscsi_snapshots', VGL, (v) => v === 1);
     expect(series(snapped, 'csi_lvm_iscsi_thin_pool_data_percent', POOL)).toBeGreaterThan(dataBefore ?? 0);
     step('16 MiB written, snapshot taken; snapshots gauge 1, data% up');
 
     // expand while staged
-    await call(p.controller, 'ControllerExpandVolume', { volume_id: id, capacity_range: { required_bytes: String(48 * MiB) }, volume_capability: cap });
-    await call(node, 'NodeExpandVolume', { volume_id: id, volume_path: staging, staging_target_path: staging, capacity_range: { required_bytes: String(48 * MiB) }, volume_capability: cap });
+    await call(p.controller, 'ControllerExpandVolume', {
+      volume_id: id,
+      capacity_range: { required_bytes: String(48 * MiB) },
+      volume_capability: cap,
+    });
+    await call(node, 'NodeExpandVolume', {
+      volume_id: id,
+      volume_path: staging,
+      staging_target_path: staging,
+      capacity_range: { required_bytes: String(48 * MiB) },
+      volume_capability: cap,
+    });
     step('expanded');
 
     // idle: each refresh is exactly one vgs and one lvs, however many LVs, and nothing else runs them.
@@ -165,7 +228,9 @@ describe.runIf(inGuest)('observability: /metrics during a volume life, and logs 
     expect(spread(drift.vgs), `vgs - refreshes over the window: ${[...drift.vgs].join(',')}`).toBeLessThanOrEqual(1);
     expect(spread(drift.lvs), `lvs - refreshes over the window: ${[...drift.lvs].join(',')}`).toBeLessThanOrEqual(1);
     expect(series(idle1, 'csi_lvm_iscsi_volumes', VGL)).toBe(1);
-    step(`idle: ${refreshes(idle1) - r0} refreshes, vgs-refreshes in {${[...drift.vgs].join(',')}}, lvs-refreshes in {${[...drift.lvs].join(',')}}`);
+    step(
+      `idle: ${refreshes(idle1) - r0} refreshes, vgs-refreshes in {${[...drift.vgs].join(',')}}, lvs-refreshes in {${[...drift.lvs].join(',')}}`,
+    );
 
     // teardown: sessions and targets go back to 0, then volumes and snapshots
     await call(node, 'NodeUnstageVolume', { volume_id: id, staging_target_path: staging });
@@ -180,10 +245,19 @@ describe.runIf(inGuest)('observability: /metrics during a volume life, and logs 
     const after = await scrape();
     step('deleted; volumes gauge 0');
     expect(series(after, 'csi_lvm_iscsi_snapshots', VGL)).toBe(0);
-    for (const m of ['CreateVolume', 'ControllerPublishVolume', 'CreateSnapshot', 'ControllerExpandVolume', 'ControllerUnpublishVolume', 'DeleteSnapshot', 'DeleteVolume']) {
+    for (const m of [
+      'CreateVolume',
+      'ControllerPublishVolume',
+      'CreateSnapshot',
+      'ControllerExpandVolume',
+      'ControllerUnpublishVolume',
+      'DeleteSnapshot',
+      'DeleteVolume',
+    ]) {
       expect(rpcCount(after, `Controller/${m}`), m).toBe(rpcCount(before, `Controller/${m}`) + 1);
     }
-    for (const m of ['NodeStageVolume', 'NodeExpandVolume', 'NodeUnstageVolume']) expect(rpcCount(after, `Node/${m}`), m).toBe(1);
+    for (const m of ['NodeStageVolume', 'NodeExpandVolume', 'NodeUnstageVolume'])
+      expect(rpcCount(after, `Node/${m}`), m).toBe(1);
     expect(series(after, 'csi_lvm_iscsi_inventory_refreshes_total', { result: 'error' }) ?? 0).toBe(0);
 
     // the logs: JSON lines, RPC lines with a request id, and no secret value anywhere
@@ -196,7 +270,10 @@ describe.runIf(inGuest)('observability: /metrics during a volume life, and logs 
     expect(lines.length).toBeGreaterThan(20);
     const leaks = lines.filter((l) => forbidden.some((s) => l.includes(s)));
     expect(leaks, 'log lines holding a secret value').toEqual([]);
-    const rpcLines = lines.filter((l) => l.includes('"method":"Controller/ControllerPublishVolume"') || l.includes('"method":"Node/NodeStageVolume"'));
+    const rpcLines = lines.filter(
+      (l) =>
+        l.includes('"method":"Controller/ControllerPublishVolume"') || l.includes('"method":"Node/NodeStageVolume"'),
+    );
     expect(rpcLines.length).toBeGreaterThan(0);
     for (const l of rpcLines) expect(JSON.parse(l)).toHaveProperty('request_id');
     // the requests were logged (debug), with the secret keys named but not their values

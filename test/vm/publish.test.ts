@@ -13,7 +13,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivePassword, volumeUser } from '../../src/agent/chap.js';
 import { LioTarget } from '../../src/iscsi-target/lio.js';
 import {
-  call, checksum, codeOf, destroyVg, disks, inGuest, makeVg, MiB, mountCap, sh, shStatus, startPlugin, waitFor, writePattern, type PluginProcess,
+  call,
+  checksum,
+  codeOf,
+  destroyVg,
+  disks,
+  inGuest,
+  makeVg,
+  MiB,
+  mountCap,
+  sh,
+  shStatus,
+  startPlugin,
+  waitFor,
+  writePattern,
+  type PluginProcess,
 } from './lib.js';
 
 const VG = 'pubvg';
@@ -32,9 +46,15 @@ function iscsiadm(args: string[]) {
 }
 
 /** Creates the node record and logs in through `iface`; returns iscsiadm's exit code. */
-function loginAt(iqn: string, iface: string, chap?: { user: string; pass: string; muser?: string; mpass?: string }, portal = LIO_PORTAL): number {
+function loginAt(
+  iqn: string,
+  iface: string,
+  chap?: { user: string; pass: string; muser?: string; mpass?: string },
+  portal = LIO_PORTAL,
+): number {
   iscsiadm(['-m', 'node', '-T', iqn, '-p', portal, '-I', iface, '-o', 'new']);
-  const set = (n: string, v: string) => sh(['iscsiadm', '-m', 'node', '-T', iqn, '-p', portal, '-I', iface, '-o', 'update', '-n', n, '-v', v]);
+  const set = (n: string, v: string) =>
+    sh(['iscsiadm', '-m', 'node', '-T', iqn, '-p', portal, '-I', iface, '-o', 'update', '-n', n, '-v', v]);
   set('node.session.auth.authmethod', chap ? 'CHAP' : 'None');
   if (chap) {
     set('node.session.auth.username', chap.user);
@@ -96,7 +116,9 @@ const lio: Backend = {
 /** tgtd's view of one target: the block of `tgtadm --op show` that starts with its name. */
 function tgtBlock(iqn: string): string | undefined {
   const out = sh(['tgtadm', '--lld', 'iscsi', '--mode', 'target', '--op', 'show']);
-  return out.split(/\n(?=Target \d+: )/).find((b) => new RegExp(`^Target \\d+: ${iqn.replace(/[.]/g, '\\.')}\\n`).test(b));
+  return out
+    .split(/\n(?=Target \d+: )/)
+    .find((b) => new RegExp(`^Target \\d+: ${iqn.replace(/[.]/g, '\\.')}\\n`).test(b));
 }
 
 let tgtd: ChildProcess | undefined;
@@ -108,7 +130,10 @@ const tgt: Backend = {
     const block = tgtBlock(iqn);
     if (block === undefined) return undefined;
     const acl = block.split('ACL information:')[1] ?? '';
-    return acl.split('\n').map((l) => l.trim()).filter(Boolean);
+    return acl
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
   },
   start: async () => {
     tgtd = spawn('tgtd', ['-f', '--iscsi', `portal=${TGT_PORTAL}`], { stdio: 'ignore' });
@@ -127,7 +152,22 @@ const tgt: Backend = {
 describe.runIf(inGuest).each([lio, tgt])('publish through the plugin on $name', (b) => {
   let p: PluginProcess;
   const PORTAL = b.portal;
-  const flags = ['--mode', 'all', '--volume-group', VG, '--thin-pool', 'pool', '--thin-pool-percent', '50', '--portals', PORTAL, '--job-wait-seconds', '30', '--target-backend', b.name];
+  const flags = [
+    '--mode',
+    'all',
+    '--volume-group',
+    VG,
+    '--thin-pool',
+    'pool',
+    '--thin-pool-percent',
+    '50',
+    '--portals',
+    PORTAL,
+    '--job-wait-seconds',
+    '30',
+    '--target-backend',
+    b.name,
+  ];
   const login = (iqn: string, iface: string, chap?: Parameters<typeof loginAt>[2]) => loginAt(iqn, iface, chap, PORTAL);
 
   beforeAll(async () => {
@@ -147,10 +187,25 @@ describe.runIf(inGuest).each([lio, tgt])('publish through the plugin on $name', 
   });
 
   const create = async (name: string, sizeMiB = 32, parameters: Record<string, string> = {}) =>
-    (await call(p.controller, 'CreateVolume', { name, capacity_range: { required_bytes: String(sizeMiB * MiB) }, volume_capabilities: [mountCap()], parameters })).volume?.volume_id ?? '';
+    (
+      await call(p.controller, 'CreateVolume', {
+        name,
+        capacity_range: { required_bytes: String(sizeMiB * MiB) },
+        volume_capabilities: [mountCap()],
+        parameters,
+      })
+    ).volume?.volume_id ?? '';
   const pub = (volume_id: string, node_id: string, secrets: Record<string, string> = {}, readonly = false) =>
-    call(p.controller, 'ControllerPublishVolume', { volume_id, node_id, volume_capability: mountCap(), readonly, secrets, volume_context: {} });
-  const unpub = (volume_id: string, node_id: string) => call(p.controller, 'ControllerUnpublishVolume', { volume_id, node_id });
+    call(p.controller, 'ControllerPublishVolume', {
+      volume_id,
+      node_id,
+      volume_capability: mountCap(),
+      readonly,
+      secrets,
+      volume_context: {},
+    });
+  const unpub = (volume_id: string, node_id: string) =>
+    call(p.controller, 'ControllerUnpublishVolume', { volume_id, node_id });
 
   it('exports to the published node only; others are refused; unpublish ends the session at once', async () => {
     const v = await create('pub-a');
@@ -212,43 +267,58 @@ describe.runIf(inGuest).each([lio, tgt])('publish through the plugin on $name', 
     const muser = volumeUser('target1', v);
     expect(login(iqn, 'default', { user, pass: 'wrong-password-123456' })).not.toBe(0);
     logoutAll(iqn);
-    expect(login(iqn, 'default', { user, pass: derivePassword(KEY, v, 'initiator'), muser, mpass: derivePassword(MKEY, v, 'target') })).toBe(0);
+    expect(
+      login(iqn, 'default', {
+        user,
+        pass: derivePassword(KEY, v, 'initiator'),
+        muser,
+        mpass: derivePassword(MKEY, v, 'target'),
+      }),
+    ).toBe(0);
     expect(sessions(iqn)).toBe(1);
     // mutual CHAP with the wrong target secret: the initiator refuses the target
     logoutAll(iqn);
-    expect(login(iqn, 'default', { user, pass: derivePassword(KEY, v, 'initiator'), muser, mpass: 'not-the-target-secret' })).not.toBe(0);
+    expect(
+      login(iqn, 'default', { user, pass: derivePassword(KEY, v, 'initiator'), muser, mpass: 'not-the-target-secret' }),
+    ).not.toBe(0);
     logoutAll(iqn);
     await unpub(v, NODE_A);
     await call(p.controller, 'DeleteVolume', { volume_id: v });
   });
 
   // tgt re-reads a LUN's size only by re-opening it, refused while logged in (see src/iscsi-target/tgt.ts)
-  it.runIf(b.name === 'lio')('expansion reaches the initiator, and a killed agent leaves the live export and its I/O alone', async () => {
-    const v = await create('pub-grow');
-    const iqn = (await pub(v, NODE_A)).publish_context['targetIqn'] ?? '';
-    expect(login(iqn, 'default')).toBe(0);
-    const dev = byPath(iqn, '0');
-    await waitFor(() => existsSync(dev), 30_000);
-    await call(p.controller, 'ControllerExpandVolume', { volume_id: v, capacity_range: { required_bytes: String(48 * MiB) } });
-    sh(['iscsiadm', '-m', 'session', '--rescan']);
-    await waitFor(() => Number(sh(['blockdev', '--getsize64', dev]).trim()) === 48 * MiB, 30_000);
+  it.runIf(b.name === 'lio')(
+    'expansion reaches the initiator, and a killed agent leaves the live export and its I/O alone',
+    async () => {
+      const v = await create('pub-grow');
+      const iqn = (await pub(v, NODE_A)).publish_context['targetIqn'] ?? '';
+      expect(login(iqn, 'default')).toBe(0);
+      const dev = byPath(iqn, '0');
+      await waitFor(() => existsSync(dev), 30_000);
+      await call(p.controller, 'ControllerExpandVolume', {
+        volume_id: v,
+        capacity_range: { required_bytes: String(48 * MiB) },
+      });
+      sh(['iscsiadm', '-m', 'session', '--rescan']);
+      await waitFor(() => Number(sh(['blockdev', '--getsize64', dev]).trim()) === 48 * MiB, 30_000);
 
-    writePattern(dev, 8 * MiB, 'before-kill');
-    const before = checksum(dev, 8 * MiB);
-    p.child.kill('SIGKILL');
-    await new Promise((r) => p.child.once('exit', r));
-    writePattern(dev, 8 * MiB, 'while-dead');
-    const during = checksum(dev, 8 * MiB);
-    expect(during).not.toBe(before);
-    p = await startPlugin(flags);
-    expect(sessions(iqn)).toBe(1);
-    expect(readdirSync(`${LIO}/${iqn}/tpgt_1/acls`)).toEqual([IQN_A]);
-    writePattern(dev, 8 * MiB, 'after-restart');
-    expect(checksum(dev, 8 * MiB)).toBe(checksum(`/dev/${VG}/${v.split('/')[2]}`, 8 * MiB));
-    await unpub(v, NODE_A);
-    logoutAll(iqn);
-    await call(p.controller, 'DeleteVolume', { volume_id: v });
-  });
+      writePattern(dev, 8 * MiB, 'before-kill');
+      const before = checksum(dev, 8 * MiB);
+      p.child.kill('SIGKILL');
+      await new Promise((r) => p.child.once('exit', r));
+      writePattern(dev, 8 * MiB, 'while-dead');
+      const during = checksum(dev, 8 * MiB);
+      expect(during).not.toBe(before);
+      p = await startPlugin(flags);
+      expect(sessions(iqn)).toBe(1);
+      expect(readdirSync(`${LIO}/${iqn}/tpgt_1/acls`)).toEqual([IQN_A]);
+      writePattern(dev, 8 * MiB, 'after-restart');
+      expect(checksum(dev, 8 * MiB)).toBe(checksum(`/dev/${VG}/${v.split('/')[2]}`, 8 * MiB));
+      await unpub(v, NODE_A);
+      logoutAll(iqn);
+      await call(p.controller, 'DeleteVolume', { volume_id: v });
+    },
+  );
 
   it('publishes a volume whose LV is inactive: the LV is activated, the target exports it', async () => {
     // an lvcreate killed at its deadline after LVM committed the LV leaves it inactive, and
@@ -277,7 +347,10 @@ describe.runIf(inGuest).each([lio, tgt])('publish through the plugin on $name', 
     await p.stop();
     // forget the publication behind the plugin's back: the target is now nobody's
     const lv = v.split('/')[2] ?? '';
-    const tags = sh(['lvs', '--noheadings', '-o', 'lv_tags', `${VG}/${lv}`]).trim().split(',').filter((t) => t.startsWith('csi.published'));
+    const tags = sh(['lvs', '--noheadings', '-o', 'lv_tags', `${VG}/${lv}`])
+      .trim()
+      .split(',')
+      .filter((t) => t.startsWith('csi.published'));
     sh(['lvchange', ...tags.flatMap((t) => ['--deltag', t]), `${VG}/${lv}`]);
     p = await startPlugin(flags);
     expect(existsSync(`${LIO}/${iqn}`)).toBe(false);

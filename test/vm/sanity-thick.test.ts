@@ -18,7 +18,13 @@ export const THICK_FOCUS = [
 
 describe.runIf(inGuest)('csi-sanity v5.4.0: thick volumes (lvmType: thick), Controller specs', () => {
   it('0 Failed; skipped only where the plugin does not advertise the capability', async () => {
-    const r = await runSanity({ label: 'thick', parameters: { lvmType: 'thick' }, focus: THICK_FOCUS, sizeMiB: 32, expandMiB: 64 });
+    const r = await runSanity({
+      label: 'thick',
+      parameters: { lvmType: 'thick' },
+      focus: THICK_FOCUS,
+      sizeMiB: 32,
+      expandMiB: 64,
+    });
     console.log(describeResult('thick', r));
     expect(r.specs.filter((s) => s.status === 'passed').length, `no spec passed (log ${r.logFile})`).toBeGreaterThan(0);
     expect(unexpectedSpecs(r, true)).toEqual([]);

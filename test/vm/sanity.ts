@@ -51,9 +51,14 @@ export interface SanityRun {
 }
 
 const unescapeXml = (s: string) =>
-  s.replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCodePoint(parseInt(h, 16)))
+  s
+    .replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCodePoint(parseInt(h, 16)))
     .replace(/&#([0-9]+);/g, (_, d: string) => String.fromCodePoint(parseInt(d, 10)))
-    .replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /** The specs of a ginkgo JUnit report (one <testcase> each; status attribute as ginkgo v2 writes it). */
 function parseJunit(xml: string): SpecResult[] {
@@ -65,12 +70,20 @@ function parseJunit(xml: string): SpecResult[] {
     const attr = (n: string) => unescapeXml(new RegExp(`\\b${n}="([^"]*)"`).exec(attrs)?.[1] ?? '');
     const name = attr('name');
     // ginkgo's suite-level nodes (BeforeSuite/AfterSuite/ReportAfterSuite) are testcases too
-    if (/^\[(BeforeSuite|AfterSuite|SynchronizedBeforeSuite|SynchronizedAfterSuite|ReportBeforeSuite|ReportAfterSuite)\]/.test(name)) {
+    if (
+      /^\[(BeforeSuite|AfterSuite|SynchronizedBeforeSuite|SynchronizedAfterSuite|ReportBeforeSuite|ReportAfterSuite)\]/.test(
+        name,
+      )
+    ) {
       if (attr('status') === 'passed' || attr('status') === '') continue;
     }
     const fail = /<(failure|error)\b[^>]*?message="([^"]*)"[^>]*>([\s\S]*?)<\/\1>/.exec(body);
     const skip = /<skipped\b[^>]*?message="([^"]*)"/.exec(body);
-    const message = fail ? `${unescapeXml(fail[2] ?? '')}\n${unescapeXml(fail[3] ?? '').trim()}` : skip ? unescapeXml(skip[1] ?? '') : '';
+    const message = fail
+      ? `${unescapeXml(fail[2] ?? '')}\n${unescapeXml(fail[3] ?? '').trim()}`
+      : skip
+        ? unescapeXml(skip[1] ?? '')
+        : '';
     out.push({ name, status: attr('status') || (fail ? 'failed' : skip ? 'skipped' : 'passed'), message });
   }
   return out;
@@ -83,7 +96,10 @@ function parseJunit(xml: string): SpecResult[] {
  */
 export async function runSanity(run: SanityRun): Promise<SanityResult> {
   const bin = sanityBinary();
-  if (!existsSync(bin)) throw new Error(`csi-sanity not found at ${bin}: put the v5.4.0 binary there (../shared/tools/csi-sanity beside the repo) or set CSI_SANITY`);
+  if (!existsSync(bin))
+    throw new Error(
+      `csi-sanity not found at ${bin}: put the v5.4.0 binary there (../shared/tools/csi-sanity beside the repo) or set CSI_SANITY`,
+    );
   const vg = `sanity${run.label}vg`;
   const work = mkdtempSync(`/tmp/sanity-${run.label}-`);
   const outDir = process.env['VM_OUT'] || work;
@@ -95,13 +111,27 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
   makeVg(vg, disks.slice(0, 4));
   try {
     p = await startPlugin([
-      '--mode', 'all', '--volume-group', vg, '--thin-pool', 'pool', '--thin-pool-percent', '50',
-      '--default-volume-size', `${run.sizeMiB}M`, '--portals', '127.0.0.1:3260', '--kubelet-dir', kubelet,
-      '--node-id', 'sanity-node',
+      '--mode',
+      'all',
+      '--volume-group',
+      vg,
+      '--thin-pool',
+      'pool',
+      '--thin-pool-percent',
+      '50',
+      '--default-volume-size',
+      `${run.sizeMiB}M`,
+      '--portals',
+      '127.0.0.1:3260',
+      '--kubelet-dir',
+      kubelet,
+      '--node-id',
+      'sanity-node',
       // csi-sanity does not retry: a call that finds a background copy or wipe running
       // answers ABORTED after --job-wait-seconds (a CO retries it). 60 s covers a 64 MiB
       // wipe under software emulation.
-      '--job-wait-seconds', '60',
+      '--job-wait-seconds',
+      '60',
       ...(run.maxVolumesPerNode ? ['--max-volumes-per-node', String(run.maxVolumesPerNode)] : []),
     ]);
     const args = [
@@ -116,7 +146,12 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
     ];
     if (run.parameters) {
       const file = join(work, 'parameters.yaml');
-      writeFileSync(file, Object.entries(run.parameters).map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`).join(''));
+      writeFileSync(
+        file,
+        Object.entries(run.parameters)
+          .map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`)
+          .join(''),
+      );
       args.push(`-csi.testvolumeparameters=${file}`);
     }
     if (run.maxVolumesPerNode) args.push('-csi.testnodevolumeattachlimit');
@@ -126,7 +161,10 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
     const started = Date.now();
     let text = '';
     const exitCode = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GINKGO_NO_COLOR: 'TRUE' } });
+      const child = spawn(bin, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, GINKGO_NO_COLOR: 'TRUE' },
+      });
       const take = (d: Buffer) => {
         text += d.toString();
         log.write(d);
@@ -140,7 +178,8 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
     log.write(`\n[exit ${exitCode}, ${seconds} s]\n--- plugin log ---\n${p.log()}`);
     await new Promise((r) => log.end(r));
     const ranLine = /Ran \d+ of \d+ Specs? in [\d.]+ seconds/.exec(text)?.[0] ?? '';
-    const summaryLine = /(SUCCESS|FAIL)! -- \d+ Passed \| \d+ Failed \| \d+ Pending \| \d+ Skipped/.exec(text)?.[0] ?? '';
+    const summaryLine =
+      /(SUCCESS|FAIL)! -- \d+ Passed \| \d+ Failed \| \d+ Pending \| \d+ Skipped/.exec(text)?.[0] ?? '';
     const specs = existsSync(junit) ? parseJunit(readFileSync(junit, 'utf8')) : [];
     return { exitCode, ranLine, summaryLine, specs, seconds, logFile };
   } finally {
@@ -156,8 +195,14 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
  * (ginkgo's JUnit message is "skipped - <reason>").
  */
 const ALLOWED_SKIPS: Array<{ reason: RegExp; why: string }> = [
-  { reason: /^skipped - (Controller)?Modify ?Volume not supported$/i, why: 'no MODIFY_VOLUME controller capability (ControllerModifyVolume, VolumeAttributesClass)' },
-  { reason: /^skipped - GroupControllerService not supported$/, why: 'no GROUP_CONTROLLER_SERVICE plugin capability (volume group snapshots)' },
+  {
+    reason: /^skipped - (Controller)?Modify ?Volume not supported$/i,
+    why: 'no MODIFY_VOLUME controller capability (ControllerModifyVolume, VolumeAttributesClass)',
+  },
+  {
+    reason: /^skipped - GroupControllerService not supported$/,
+    why: 'no GROUP_CONTROLLER_SERVICE plugin capability (volume group snapshots)',
+  },
 ];
 /** Specs csi-sanity v5.4.0 itself marks pending (XIt). */
 const ALLOWED_PENDING = [/ListVolumes pagination should detect volumes added between pages/];
@@ -177,10 +222,18 @@ export function unexpectedSpecs(r: SanityResult, focused: boolean): string[] {
 
 /** The report printed to the test log: summary line, every skip and every failure with its message. */
 export function describeResult(label: string, r: SanityResult): string {
-  const lines = [`csi-sanity ${label}: ${r.ranLine || '(no "Ran" line)'} -- ${r.summaryLine || '(no summary line)'} [exit ${r.exitCode}, ${r.seconds} s, log ${r.logFile}]`];
-  const notFocused = r.specs.filter((x) => x.status === 'skipped' && (x.message === 'skipped' || x.message === '')).length;
+  const lines = [
+    `csi-sanity ${label}: ${r.ranLine || '(no "Ran" line)'} -- ${r.summaryLine || '(no summary line)'} [exit ${r.exitCode}, ${r.seconds} s, log ${r.logFile}]`,
+  ];
+  const notFocused = r.specs.filter(
+    (x) => x.status === 'skipped' && (x.message === 'skipped' || x.message === ''),
+  ).length;
   if (notFocused) lines.push(`  (${notFocused} specs outside -ginkgo.focus)`);
-  for (const s of r.specs.filter((x) => (x.status === 'skipped' && x.message !== 'skipped' && x.message !== '') || x.status === 'pending')) lines.push(`  ${s.status.toUpperCase()}: ${s.name}${s.message ? ` (${s.message.split('\n')[0]})` : ''}`);
-  for (const s of r.specs.filter((x) => x.status !== 'passed' && x.status !== 'skipped' && x.status !== 'pending')) lines.push(`  ${s.status.toUpperCase()}: ${s.name}\n    ${s.message.replace(/\n/g, '\n    ')}`);
+  for (const s of r.specs.filter(
+    (x) => (x.status === 'skipped' && x.message !== 'skipped' && x.message !== '') || x.status === 'pending',
+  ))
+    lines.push(`  ${s.status.toUpperCase()}: ${s.name}${s.message ? ` (${s.message.split('\n')[0]})` : ''}`);
+  for (const s of r.specs.filter((x) => x.status !== 'passed' && x.status !== 'skipped' && x.status !== 'pending'))
+    lines.push(`  ${s.status.toUpperCase()}: ${s.name}\n    ${s.message.replace(/\n/g, '\n    ')}`);
   return lines.join('\n');
 }

@@ -22,7 +22,8 @@ const CONFIGFS = '/sys/kernel/config/target';
 const LOGIN_AUTH_FAILED = 24; // iscsiadm: ISCSI_ERR_LOGIN_AUTH_FAILED
 
 const portal = (port: number) => `127.0.0.1:${port}`;
-const byPath = (port: number, iqn: string, lun: number) => `/dev/disk/by-path/ip-127.0.0.1:${port}-iscsi-${iqn}-lun-${lun}`;
+const byPath = (port: number, iqn: string, lun: number) =>
+  `/dev/disk/by-path/ip-127.0.0.1:${port}-iscsi-${iqn}-lun-${lun}`;
 
 function iscsiadm(...args: string[]): { code: number; out: string } {
   return shStatus(['iscsiadm', ...args]);
@@ -43,7 +44,12 @@ function nodeSet(iqn: string, port: number, iface: string, settings: Record<stri
   }
 }
 
-function setChap(iqn: string, port: number, iface: string, chap: { user: string; password: string; userIn?: string; passwordIn?: string } | undefined): void {
+function setChap(
+  iqn: string,
+  port: number,
+  iface: string,
+  chap: { user: string; password: string; userIn?: string; passwordIn?: string } | undefined,
+): void {
   if (!chap) return nodeSet(iqn, port, iface, { 'node.session.auth.authmethod': 'None' });
   nodeSet(iqn, port, iface, {
     'node.session.auth.authmethod': 'CHAP',
@@ -76,7 +82,11 @@ function sessionState(iqn: string): string {
 
 async function diskOf(port: number, iqn: string, lun: number): Promise<string> {
   const link = byPath(port, iqn, lun);
-  await waitFor(() => existsSync(link), 30_000, () => `no ${link}; by-path: ${readdirSync('/dev/disk/by-path').join(' ')}`);
+  await waitFor(
+    () => existsSync(link),
+    30_000,
+    () => `no ${link}; by-path: ${readdirSync('/dev/disk/by-path').join(' ')}`,
+  );
   sh(['udevadm', 'settle']);
   return sh(['readlink', '-f', link]).trim();
 }
@@ -94,7 +104,9 @@ const size = (dev: string) => Number(sh(['blockdev', '--getsize64', dev]).trim()
 
 /** A read that bypasses the cache; false when the device refuses it (within 60 s). */
 function canRead(dev: string): boolean {
-  return shStatus(['timeout', '60', 'dd', `if=${dev}`, 'of=/dev/null', 'bs=4096', 'count=1', 'iflag=direct']).code === 0;
+  return (
+    shStatus(['timeout', '60', 'dd', `if=${dev}`, 'of=/dev/null', 'bs=4096', 'count=1', 'iflag=direct']).code === 0
+  );
 }
 
 function configfsEntries(pattern: RegExp): string[] {
@@ -104,7 +116,12 @@ function configfsEntries(pattern: RegExp): string[] {
     for (const d of readdirSync(dir, { withFileTypes: true })) {
       const p = `${dir}/${d.name}`;
       if (pattern.test(d.name)) out.push(p);
-      if (d.isDirectory() && !d.isSymbolicLink() && !['statistics', 'fabric_statistics', 'alua', 'param', 'attrib', 'auth', 'wwn', 'pr', 'action'].includes(d.name)) walk(p, depth + 1);
+      if (
+        d.isDirectory() &&
+        !d.isSymbolicLink() &&
+        !['statistics', 'fabric_statistics', 'alua', 'param', 'attrib', 'auth', 'wwn', 'pr', 'action'].includes(d.name)
+      )
+        walk(p, depth + 1);
     }
   };
   walk(CONFIGFS, 0);
@@ -119,7 +136,12 @@ const lvSpec = (lv: string, port: number): TargetSpec => ({
   portals: [{ address: '127.0.0.1', port }],
 });
 
-const CHAP: ChapCredentials = { userid: 'csi-user-1', password: 'Init1ator-secret', mutualUserid: 'csi-target-1', mutualPassword: 'Targ3t-secret-xy' };
+const CHAP: ChapCredentials = {
+  userid: 'csi-user-1',
+  password: 'Init1ator-secret',
+  mutualUserid: 'csi-target-1',
+  mutualPassword: 'Targ3t-secret-xy',
+};
 
 describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
   beforeAll(() => {
@@ -137,7 +159,8 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
     iscsiadm('-m', 'node', '-o', 'delete');
     iscsiadm('-m', 'iface', '-I', 'other', '-o', 'delete');
     const lio = new LioTarget();
-    for (const t of await lio.listTargets().catch(() => [])) if (t.iqn.includes(`:${VG}:`)) await lio.removeTarget(t.iqn).catch(() => undefined);
+    for (const t of await lio.listTargets().catch(() => []))
+      if (t.iqn.includes(`:${VG}:`)) await lio.removeTarget(t.iqn).catch(() => undefined);
     destroyVg(VG);
   });
 
@@ -162,7 +185,9 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       expect(wwn).toBe(`0x6001405${spec.serial.slice(0, 25)}`);
       expect(existsSync(`/dev/disk/by-id/wwn-${wwn}`)).toBe(true);
       // emulate_tpu=1: the initiator sees a device that takes discards
-      expect(Number(readFileSync(`/sys/block/${dev.replace('/dev/', '')}/queue/discard_max_bytes`, 'utf8'))).toBeGreaterThan(0);
+      expect(
+        Number(readFileSync(`/sys/block/${dev.replace('/dev/', '')}/queue/discard_max_bytes`, 'utf8')),
+      ).toBeGreaterThan(0);
       // data written through iSCSI is on the LV
       writePattern(dev, MiB, 'lio');
       expect(checksum(`/dev/${VG}/lv1`, MiB)).toBe(checksum(dev, MiB));
@@ -206,7 +231,11 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       sh(['lvextend', '-q', '-L', '48m', `${VG}/lv1`]);
       await lio.refreshSize(iqn);
       sh(['iscsiadm', '-m', 'session', '--rescan']);
-      await waitFor(() => size(dev) === 48 * MiB, 20_000, () => `size ${size(dev)}`);
+      await waitFor(
+        () => size(dev) === 48 * MiB,
+        20_000,
+        () => `size ${size(dev)}`,
+      );
       expect((await lio.listTargets()).find((t) => t.iqn === iqn)?.sizeBytes).toBe(48 * MiB);
     });
 
@@ -217,7 +246,11 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       const tookMs = Date.now() - t0;
       expect(existsSync(`${CONFIGFS}/iscsi/${iqn}/tpgt_1/acls/${GUEST}`)).toBe(false);
       expect((await lio.listTargets()).find((t) => t.iqn === iqn)?.initiators).toEqual([]);
-      await waitFor(() => sessionState(iqn) !== 'LOGGED_IN', 10_000, () => sessionState(iqn));
+      await waitFor(
+        () => sessionState(iqn) !== 'LOGGED_IN',
+        10_000,
+        () => sessionState(iqn),
+      );
       expect(canRead(dev)).toBe(false);
       console.log(`LIO deny took ${tookMs} ms; initiator session state now ${sessionState(iqn)}`);
       await lio.denyInitiator(iqn, GUEST); // already gone: OK
@@ -240,7 +273,12 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       expect(login(iqn, 3260)).toBe(0);
       forget(iqn, 3260);
       record(iqn, 3260, 'default');
-      setChap(iqn, 3260, 'default', { user: CHAP.userid, password: CHAP.password, userIn: CHAP.mutualUserid as string, passwordIn: CHAP.mutualPassword as string });
+      setChap(iqn, 3260, 'default', {
+        user: CHAP.userid,
+        password: CHAP.password,
+        userIn: CHAP.mutualUserid as string,
+        passwordIn: CHAP.mutualPassword as string,
+      });
       expect(login(iqn, 3260)).toBe(0);
       expect(sessionState(iqn)).toBe('LOGGED_IN');
       // changed credentials: the live session stays, the next login needs the new ones
@@ -254,7 +292,11 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       expect(configfsEntries(new RegExp(`${VG}|lv1`))).toEqual([]);
       expect(existsSync(`${CONFIGFS}/iscsi/${iqn}`)).toBe(false);
       expect(sh(['dmsetup', 'info', '--noheadings', '-c', '-o', 'open', `${VG}-lv1`]).trim()).toBe('0');
-      await waitFor(() => sessionState(iqn) !== 'LOGGED_IN', 10_000, () => sessionState(iqn));
+      await waitFor(
+        () => sessionState(iqn) !== 'LOGGED_IN',
+        10_000,
+        () => sessionState(iqn),
+      );
       forget(iqn, 3260);
 
       await lio.ensureTarget(spec);
@@ -282,7 +324,11 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       const d = await diskOf(3260, s.iqn, 0);
       const r = shStatus(['blkdiscard', d]);
       expect(r.code, r.out).toBe(0);
-      await waitFor(() => used() < 5, 20_000, () => `thin1 data ${used()}%`);
+      await waitFor(
+        () => used() < 5,
+        20_000,
+        () => `thin1 data ${used()}%`,
+      );
       console.log(`LIO discard: thin1 data ${used()}% after blkdiscard on ${d}`);
       forget(s.iqn, 3260);
       await lio.removeTarget(s.iqn);
@@ -301,7 +347,11 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       tgtd = spawn('tgtd', ['-f', '--iscsi', 'portal=127.0.0.1:3261'], { stdio: ['ignore', 'pipe', 'pipe'] });
       tgtd.stdout?.on('data', (d: Buffer) => (tgtdLog += d.toString()));
       tgtd.stderr?.on('data', (d: Buffer) => (tgtdLog += d.toString()));
-      await waitFor(() => shStatus(['tgtadm', '--lld', 'iscsi', '--mode', 'target', '--op', 'show']).code === 0, 30_000, () => tgtdLog);
+      await waitFor(
+        () => shStatus(['tgtadm', '--lld', 'iscsi', '--mode', 'target', '--op', 'show']).code === 0,
+        30_000,
+        () => tgtdLog,
+      );
     });
 
     afterAll(async () => {
@@ -330,10 +380,20 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       writePattern(dev, MiB, 'tgt');
       expect(checksum(`/dev/${VG}/lv2`, MiB)).toBe(checksum(dev, MiB));
       const state = (await tgt.listTargets()).find((t) => t.iqn === iqn);
-      expect(state).toMatchObject({ devicePath: spec.devicePath, serial: spec.serial, lun: 1, authRequired: false, enabled: true });
-      expect(state?.initiators).toEqual([{ iqn: GUEST, chapUserid: undefined, mutualChapUserid: undefined, sessions: 1 }]);
+      expect(state).toMatchObject({
+        devicePath: spec.devicePath,
+        serial: spec.serial,
+        lun: 1,
+        authRequired: false,
+        enabled: true,
+      });
+      expect(state?.initiators).toEqual([
+        { iqn: GUEST, chapUserid: undefined, mutualChapUserid: undefined, sessions: 1 },
+      ]);
       expect(state?.portals).toContainEqual({ address: '127.0.0.1', port: 3261 });
-      console.log(`tgt: ${dev} ID_SERIAL=${props['ID_SERIAL']} ID_WWN_WITH_EXTENSION=${props['ID_WWN_WITH_EXTENSION'] ?? '-'}`);
+      console.log(
+        `tgt: ${dev} ID_SERIAL=${props['ID_SERIAL']} ID_WWN_WITH_EXTENSION=${props['ID_WWN_WITH_EXTENSION'] ?? '-'}`,
+      );
     });
 
     it('discovery lists the target to the allowed initiator only (tgt binds targets to initiator names)', () => {
@@ -354,7 +414,10 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       sh(['lvextend', '-q', '-L', '48m', `${VG}/lv2`]);
       await expect(tgt.refreshSize(iqn)).rejects.toBeInstanceOf(FailedPrecondition);
       forget(iqn, 3261);
-      await waitFor(async () => (await tgt.listTargets()).find((t) => t.iqn === iqn)?.initiators[0]?.sessions === 0, 10_000);
+      await waitFor(
+        async () => (await tgt.listTargets()).find((t) => t.iqn === iqn)?.initiators[0]?.sessions === 0,
+        10_000,
+      );
       await tgt.refreshSize(iqn);
       record(iqn, 3261, 'default');
       expect(login(iqn, 3261)).toBe(0);
@@ -370,7 +433,11 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       const tookMs = Date.now() - t0;
       const state = (await tgt.listTargets()).find((t) => t.iqn === iqn);
       expect(state?.initiators).toEqual([]);
-      await waitFor(() => sessionState(iqn) !== 'LOGGED_IN', 10_000, () => sessionState(iqn));
+      await waitFor(
+        () => sessionState(iqn) !== 'LOGGED_IN',
+        10_000,
+        () => sessionState(iqn),
+      );
       expect(canRead(dev)).toBe(false);
       console.log(`tgt deny took ${tookMs} ms; initiator session state now ${sessionState(iqn)}`);
       await tgt.denyInitiator(iqn, GUEST);
@@ -390,7 +457,12 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       expect(login(iqn, 3261)).toBe(0);
       forget(iqn, 3261);
       record(iqn, 3261, 'default');
-      setChap(iqn, 3261, 'default', { user: CHAP.userid, password: CHAP.password, userIn: CHAP.mutualUserid as string, passwordIn: CHAP.mutualPassword as string });
+      setChap(iqn, 3261, 'default', {
+        user: CHAP.userid,
+        password: CHAP.password,
+        userIn: CHAP.mutualUserid as string,
+        passwordIn: CHAP.mutualPassword as string,
+      });
       expect(login(iqn, 3261)).toBe(0);
       // a changed password: re-created account; the live session stays, the old password no longer logs in
       await tgt.allowInitiator(iqn, GUEST, { ...CHAP, password: 'Changed-secret-22' });
@@ -408,7 +480,11 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
       await tgt.removeTarget(iqn);
       expect((await tgt.listTargets()).find((t) => t.iqn === iqn)).toBeUndefined();
       expect(sh(['tgtadm', '--lld', 'iscsi', '--mode', 'account', '--op', 'show'])).not.toMatch(/csi-/);
-      await waitFor(() => sessionState(iqn) !== 'LOGGED_IN', 10_000, () => sessionState(iqn));
+      await waitFor(
+        () => sessionState(iqn) !== 'LOGGED_IN',
+        10_000,
+        () => sessionState(iqn),
+      );
       forget(iqn, 3261);
       expect(sh(['dmsetup', 'info', '--noheadings', '-c', '-o', 'open', `${VG}-lv2`]).trim()).toBe('0');
     });

@@ -16,7 +16,13 @@ export function agentSetup(o: { thinPool?: boolean } = {}) {
   const log = createLogger('fatal');
   const jobs = new Jobs(log);
   const target = new MemoryTarget();
-  const exports = new Exports(fake.lvm, target, log, { nodeId: 'n1', nodeName: 'storage-1', iqnPrefix: 'iqn.2024-01.org.example.csi', portals: [{ address: '127.0.0.1', port: 3260 }] });
+  const exports = new Exports(fake.lvm, target, log, {
+    nodeId: 'n1',
+    nodeName: 'storage-1',
+    iqnPrefix: 'iqn.2024-01.org.example.csi',
+    portals: [{ address: '127.0.0.1', port: 3260 }],
+    deviceProbe: fake.probe,
+  });
   const agent = new LocalAgent(fake.lvm, fake.runner, jobs, exports, log, {
     nodeName: 'storage-1',
     volumeGroups: ['vg'],
@@ -35,7 +41,12 @@ export function volumeParams(p: Record<string, string> = {}): VolumeParams {
   return parseVolumeParams(p, { volumeGroups: ['vg'], thinPoolConfigured: () => true });
 }
 
-export function createArgs(name: string, bytes: number, p: Record<string, string> = {}, source?: SourceRef): CreateVolumeArgs {
+export function createArgs(
+  name: string,
+  bytes: number,
+  p: Record<string, string> = {},
+  source?: SourceRef,
+): CreateVolumeArgs {
   return { name, range: { required: bytes, limit: 0 }, defaultBytes: bytes, params: volumeParams(p), source };
 }
 

@@ -11,12 +11,23 @@ const base: PoolStatus = {
   vgFreeBytes: 400 * MiB,
   extentBytes: 4 * MiB,
   pvCount: 3,
-  thinPool: { name: 'pool', sizeBytes: 500 * MiB, dataPercent: 10, metadataPercent: 5, provisionedBytes: 600 * MiB, zeroing: true, health: 'ok' },
+  thinPool: {
+    name: 'pool',
+    sizeBytes: 500 * MiB,
+    dataPercent: 10,
+    metadataPercent: 5,
+    provisionedBytes: 600 * MiB,
+    zeroing: true,
+    health: 'ok',
+  },
 };
 
 describe('capacity', () => {
   it('thick: free minus the reserved share, whole extents', () => {
-    expect(capacityFor(base, { vg: 'vg0', lvmType: 'thick', mirrors: 0, stripes: 1 }, limits)).toEqual({ availableBytes: 300 * MiB, maximumVolumeBytes: 300 * MiB });
+    expect(capacityFor(base, { vg: 'vg0', lvmType: 'thick', mirrors: 0, stripes: 1 }, limits)).toEqual({
+      availableBytes: 300 * MiB,
+      maximumVolumeBytes: 300 * MiB,
+    });
   });
 
   it('thick mirrors: divided by the copies, less one metadata extent per leg', () => {
@@ -25,15 +36,28 @@ describe('capacity', () => {
   });
 
   it('thick: zero when there are fewer PVs than copies or stripes', () => {
-    expect(capacityFor(base, { vg: 'vg0', lvmType: 'thick', mirrors: 3, stripes: 1 }, limits).maximumVolumeBytes).toBe(0);
-    expect(noRoomReason(base, { vg: 'vg0', lvmType: 'thick', mirrors: 3, stripes: 1 }, MiB, limits)).toMatch(/need 4 physical volumes/);
-    expect(noRoomReason(base, { vg: 'vg0', lvmType: 'thick', mirrors: 0, stripes: 4 }, MiB, limits)).toMatch(/4 stripes/);
+    expect(capacityFor(base, { vg: 'vg0', lvmType: 'thick', mirrors: 3, stripes: 1 }, limits).maximumVolumeBytes).toBe(
+      0,
+    );
+    expect(noRoomReason(base, { vg: 'vg0', lvmType: 'thick', mirrors: 3, stripes: 1 }, MiB, limits)).toMatch(
+      /need 4 physical volumes/,
+    );
+    expect(noRoomReason(base, { vg: 'vg0', lvmType: 'thick', mirrors: 0, stripes: 4 }, MiB, limits)).toMatch(
+      /4 stripes/,
+    );
   });
 
   it('thin: pool x ratio minus provisioned', () => {
-    expect(capacityFor(base, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, limits)).toEqual({ availableBytes: 400 * MiB, maximumVolumeBytes: 400 * MiB });
-    expect(noRoomReason(base, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, 404 * MiB, limits)).toMatch(/over-subscription/);
-    expect(noRoomReason(base, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, 400 * MiB, limits)).toBeUndefined();
+    expect(capacityFor(base, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, limits)).toEqual({
+      availableBytes: 400 * MiB,
+      maximumVolumeBytes: 400 * MiB,
+    });
+    expect(noRoomReason(base, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, 404 * MiB, limits)).toMatch(
+      /over-subscription/,
+    );
+    expect(
+      noRoomReason(base, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, 400 * MiB, limits),
+    ).toBeUndefined();
   });
 
   it('thin: nothing once data or metadata passes the threshold', () => {
@@ -41,7 +65,9 @@ describe('capacity', () => {
     expect(capacityFor(full, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, limits).availableBytes).toBe(0);
     expect(noRoomReason(full, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, MiB, limits)).toMatch(/95% full/);
     const meta = { ...base, thinPool: { ...base.thinPool!, metadataPercent: 91 } };
-    expect(noRoomReason(meta, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, MiB, limits)).toMatch(/metadata is 91% full/);
+    expect(noRoomReason(meta, { vg: 'vg0', lvmType: 'thin', mirrors: 0, stripes: 1 }, MiB, limits)).toMatch(
+      /metadata is 91% full/,
+    );
   });
 
   it('thin: an unhealthy pool takes nothing new, whatever its fill', () => {
@@ -51,7 +77,9 @@ describe('capacity', () => {
       expect(thinPoolProblem(sick, 90)).toBe(`thin pool vg0/pool is unhealthy (${health})`);
     }
     expect(thinPoolProblem(base, 90)).toBeUndefined();
-    expect(thinPoolProblem({ ...base, thinPool: { ...base.thinPool!, metadataPercent: 90 } }, 90)).toMatch(/metadata is 90% full, at or above the 90% threshold/);
+    expect(thinPoolProblem({ ...base, thinPool: { ...base.thinPool!, metadataPercent: 90 } }, 90)).toMatch(
+      /metadata is 90% full, at or above the 90% threshold/,
+    );
     expect(thinPoolProblem({ ...base, thinPool: undefined }, 90)).toMatch(/has no thin pool/);
   });
 

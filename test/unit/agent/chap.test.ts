@@ -19,8 +19,15 @@ describe('CHAP from secrets', () => {
   });
 
   it('one-way and mutual', () => {
-    expect(chapFromSecrets({ chapUser: 'u', chapSecret: key }, 'v', 'secrets')).toEqual({ userid: volumeUser('u', 'v'), password: derivePassword(key, 'v', 'initiator') });
-    const m = chapFromSecrets({ chapUser: 'u', chapSecret: key, mutualUser: 't', mutualSecret: `${key}-2` }, 'v', 'secrets');
+    expect(chapFromSecrets({ chapUser: 'u', chapSecret: key }, 'v', 'secrets')).toEqual({
+      userid: volumeUser('u', 'v'),
+      password: derivePassword(key, 'v', 'initiator'),
+    });
+    const m = chapFromSecrets(
+      { chapUser: 'u', chapSecret: key, mutualUser: 't', mutualSecret: `${key}-2` },
+      'v',
+      'secrets',
+    );
     expect(m?.mutualUserid).toBe(volumeUser('t', 'v'));
     expect(m?.mutualPassword).toBe(derivePassword(`${key}-2`, 'v', 'target'));
   });
@@ -45,6 +52,8 @@ describe('CHAP from secrets', () => {
       expect(String(e)).not.toContain(key);
     }
     expect(() => chapFromSecrets({ chapUser: 'u', chapSecret: 'short' }, 'v', 'secrets')).toThrow(/chapSecret/);
-    expect(() => chapFromSecrets({ chapUser: 'u', chapSecret: key, mutualUser: 't' }, 'v', 'secrets')).toThrow(/mutualSecret/);
+    expect(() => chapFromSecrets({ chapUser: 'u', chapSecret: key, mutualUser: 't' }, 'v', 'secrets')).toThrow(
+      /mutualSecret/,
+    );
   });
 });

@@ -26,7 +26,9 @@ describe('volumes from a source', () => {
     const { fake, agent } = agentSetup();
     const v = await agent.createVolume(createArgs('src', 8 * MiB, { lvmType: 'thick' }));
     const s = await agent.createSnapshot('snap', 'vg', v.lv, { snapshotReserve: 100 });
-    const r = await agent.createVolume(createArgs('restore', 12 * MiB, { lvmType: 'thick' }, { kind: 'snapshot', id: s.id }));
+    const r = await agent.createVolume(
+      createArgs('restore', 12 * MiB, { lvmType: 'thick' }, { kind: 'snapshot', id: s.id }),
+    );
     expect(r).toMatchObject({ state: 'ready', sizeBytes: 12 * MiB });
     expect(ddSummary(fake.dd)).toEqual([
       `copy /dev/mapper/vg-${s.lv} -> /dev/mapper/vg-${r.lv} seek=0 count=${8 * MiB}`,
@@ -38,7 +40,9 @@ describe('volumes from a source', () => {
   it('thick clone of a volume: copied from a temporary COW snapshot, which is zeroed and removed afterwards', async () => {
     const { fake, agent } = agentSetup();
     const v = await agent.createVolume(createArgs('src', 8 * MiB, { lvmType: 'thick' }));
-    const c = await agent.createVolume(createArgs('clone', 8 * MiB, { lvmType: 'thick' }, { kind: 'volume', id: v.id }));
+    const c = await agent.createVolume(
+      createArgs('clone', 8 * MiB, { lvmType: 'thick' }, { kind: 'volume', id: v.id }),
+    );
     const tmp = temporaryLvName(c.lv);
     expect(c.state).toBe('ready');
     expect(ddSummary(fake.dd)).toEqual([
@@ -62,7 +66,7 @@ describe('volumes from a source', () => {
     const { fake, agent } = agentSetup();
     const v = await agent.createVolume(createArgs('src', 8 * MiB, { lvmType: 'thick' }));
     const s = await agent.createSnapshot('snap', 'vg', v.lv, { snapshotReserve: 100 });
-    const run = fake.runner.run;
+    const run = fake.runner.run.bind(fake.runner);
     let fail = true;
     fake.runner.run = async (argv, o) => {
       if (fail && argv.some((a) => a.startsWith('if=/dev/mapper/'))) throw new Error('dd: read error');

@@ -15,8 +15,19 @@ const log = createLogger('fatal');
 
 function volume(lv: string, chap: boolean, mode = 'SINGLE_NODE_WRITER'): VolumeInfo {
   return {
-    id: `n1/vg/${lv}`, name: lv, vg: 'vg', lv, sizeBytes: 1 << 20, params: { localAttach: false } as VolumeInfo['params'], source: undefined,
-    createdAt: new Date(0), state: 'ready', active: true, partial: false, devicePath: `/dev/vg/${lv}`, snapshotCount: 0,
+    id: `n1/vg/${lv}`,
+    name: lv,
+    vg: 'vg',
+    lv,
+    sizeBytes: 1 << 20,
+    params: { localAttach: false } as VolumeInfo['params'],
+    source: undefined,
+    createdAt: new Date(0),
+    state: 'ready',
+    active: true,
+    partial: false,
+    devicePath: `/dev/vg/${lv}`,
+    snapshotCount: 0,
     published: [{ nodeId: `node-a:${INIT}`, readOnly: false, mode, ...(chap ? { chap: true } : {}) }],
   };
 }
@@ -24,7 +35,10 @@ function volume(lv: string, chap: boolean, mode = 'SINGLE_NODE_WRITER'): VolumeI
 function exportsWith(target: MemoryTarget, secrets?: Record<string, string>) {
   // reconcile reads no LVM: the volumes are handed to it
   return new Exports({} as Lvm, target, log, {
-    nodeId: 'n1', nodeName: 'storage-1', iqnPrefix: PREFIX, portals: [{ address: '127.0.0.1', port: 3260 }],
+    nodeId: 'n1',
+    nodeName: 'storage-1',
+    iqnPrefix: PREFIX,
+    portals: [{ address: '127.0.0.1', port: 3260 }],
     ...(secrets ? { agentSecrets: async () => secrets } : {}),
   });
 }
@@ -46,7 +60,13 @@ describe('Exports.reconcile', () => {
 
   it('removes targets under the prefix that no published volume owns, leaves foreign and matching ones alone', async () => {
     const target = new MemoryTarget();
-    const spec = (iqn: string) => ({ iqn, volumeKey: 'vg/x', devicePath: '/dev/vg/x', serial: '0'.repeat(32), portals: [{ address: '127.0.0.1', port: 3260 }] });
+    const spec = (iqn: string) => ({
+      iqn,
+      volumeKey: 'vg/x',
+      devicePath: '/dev/vg/x',
+      serial: '0'.repeat(32),
+      portals: [{ address: '127.0.0.1', port: 3260 }],
+    });
     const mine = targetIqn('vg', 'vol-plain', PREFIX);
     const orphan = targetIqn('vg', 'vol-gone', PREFIX);
     await target.ensureTarget(spec(mine));
@@ -61,7 +81,11 @@ describe('Exports.reconcile', () => {
 
   it('re-creates a reader-only volume read-only even when its record (written before the rule) says readOnly false', async () => {
     const target = new MemoryTarget();
-    await exportsWith(target).reconcile(async () => [volume('vol-rox', false, 'MULTI_NODE_READER_ONLY'), volume('vol-sro', false, 'SINGLE_NODE_READER_ONLY'), volume('vol-rw', false)]);
+    await exportsWith(target).reconcile(async () => [
+      volume('vol-rox', false, 'MULTI_NODE_READER_ONLY'),
+      volume('vol-sro', false, 'SINGLE_NODE_READER_ONLY'),
+      volume('vol-rw', false),
+    ]);
     expect(target.targets.get(targetIqn('vg', 'vol-rox', PREFIX))?.spec.readOnly).toBe(true);
     expect(target.targets.get(targetIqn('vg', 'vol-sro', PREFIX))?.spec.readOnly).toBe(true);
     expect(target.targets.get(targetIqn('vg', 'vol-rw', PREFIX))?.spec.readOnly).toBe(false);
@@ -81,21 +105,34 @@ describe('Exports.reconcile', () => {
 
 describe('Exports.publish refuses before anything changes', () => {
   // the LVM is never reached: every refusal comes first (a read would throw on this empty Lvm)
-  const args = (o: Partial<{ nodeId: string; iqn: string; node: string; chap: { userid: string; password: string } }> = {}) => ({
-    vg: 'vg', lv: 'vol-a', publication: { nodeId: o.nodeId ?? `node-a:${INIT}`, readOnly: false, mode: 'SINGLE_NODE_WRITER' },
-    initiatorIqn: o.iqn ?? INIT, nodeName: o.node ?? 'node-a', chap: o.chap,
+  const args = (
+    o: Partial<{ nodeId: string; iqn: string; node: string; chap: { userid: string; password: string } }> = {},
+  ) => ({
+    vg: 'vg',
+    lv: 'vol-a',
+    publication: { nodeId: o.nodeId ?? `node-a:${INIT}`, readOnly: false, mode: 'SINGLE_NODE_WRITER' },
+    initiatorIqn: o.iqn ?? INIT,
+    nodeName: o.node ?? 'node-a',
+    chap: o.chap,
   });
   it.each([
     ['a publication node id that is not ours', args({ nodeId: 'node-a' }), /publication.node_id/],
     ['an initiator other than the node id names', args({ iqn: 'iqn.2024-01.test:node-b' }), /initiator_iqn/],
     ['a node name other than the node id names', args({ node: 'node-b' }), /initiator_iqn and node_name/],
-    ['CHAP credentials the target cannot take', args({ chap: { userid: '', password: 'short' } }), /chap|CHAP|password|userid/],
-  ])('%s: INVALID_ARGUMENT, no target made (found by the host fuzz test: tgtadm made a target for a bad IQN)', async (_what, a, message) => {
-    const target = new MemoryTarget();
-    await expect(exportsWith(target).publish(a as never)).rejects.toThrow(message);
-    expect(target.targets.size).toBe(0);
-    expect(target.calls).toEqual([]);
-  });
+    [
+      'CHAP credentials the target cannot take',
+      args({ chap: { userid: '', password: 'short' } }),
+      /chap|CHAP|password|userid/,
+    ],
+  ])(
+    '%s: INVALID_ARGUMENT, no target made (found by the host fuzz test: tgtadm made a target for a bad IQN)',
+    async (_what, a, message) => {
+      const target = new MemoryTarget();
+      await expect(exportsWith(target).publish(a as never)).rejects.toThrow(message);
+      expect(target.targets.size).toBe(0);
+      expect(target.calls).toEqual([]);
+    },
+  );
 });
 
 describe('Exports.reconcile with CHAP publications of several Secrets', () => {
@@ -111,14 +148,22 @@ describe('Exports.reconcile with CHAP publications of several Secrets', () => {
     const lines: string[] = [];
     const target = new MemoryTarget();
     const ex = new Exports({} as Lvm, target, createLogger('info', { write: (s: string) => void lines.push(s) }), {
-      nodeId: 'n1', nodeName: 'storage-1', iqnPrefix: PREFIX, portals: [{ address: '127.0.0.1', port: 3260 }], agentSecrets: async () => SECRETS,
+      nodeId: 'n1',
+      nodeName: 'storage-1',
+      iqnPrefix: PREFIX,
+      portals: [{ address: '127.0.0.1', port: 3260 }],
+      agentSecrets: async () => SECRETS,
     });
     const same = withId('vol-same', SECRETS);
     const other = withId('vol-other', OTHER);
     const legacy = withId('vol-legacy', undefined);
     await ex.reconcile(async () => [same, other, legacy]);
-    expect([...target.targets.keys()].sort()).toEqual([targetIqn('vg', 'vol-legacy', PREFIX), targetIqn('vg', 'vol-same', PREFIX)].sort());
-    expect(target.targets.get(targetIqn('vg', 'vol-same', PREFIX))?.initiators.get(INIT)?.chap).toEqual(chapFromSecrets(SECRETS, same.id, 'x'));
+    expect([...target.targets.keys()].sort()).toEqual(
+      [targetIqn('vg', 'vol-legacy', PREFIX), targetIqn('vg', 'vol-same', PREFIX)].sort(),
+    );
+    expect(target.targets.get(targetIqn('vg', 'vol-same', PREFIX))?.initiators.get(INIT)?.chap).toEqual(
+      chapFromSecrets(SECRETS, same.id, 'x'),
+    );
     expect(lines.join('\n')).toMatch(/not re-creating a CHAP publication made with another Secret/);
     for (const s of [SECRETS.chapSecret, OTHER.chapSecret]) expect(lines.join('\n')).not.toContain(s);
   });
@@ -126,7 +171,16 @@ describe('Exports.reconcile with CHAP publications of several Secrets', () => {
   it('the fingerprint goes into the published tag and comes back; credentials never do', () => {
     const chap = chapFromSecrets(OTHER, 'n1/vg/vol-x', 'x');
     if (!chap) throw new Error('no chap');
-    const text = encodePublished([{ nodeId: `node-a:${INIT}`, readOnly: false, mode: 'SINGLE_NODE_WRITER', chap: true, chapId: chapFingerprint(chap) }]) ?? '';
+    const text =
+      encodePublished([
+        {
+          nodeId: `node-a:${INIT}`,
+          readOnly: false,
+          mode: 'SINGLE_NODE_WRITER',
+          chap: true,
+          chapId: chapFingerprint(chap),
+        },
+      ]) ?? '';
     expect(decodePublished(text)[0]?.chapId).toBe(chapFingerprint(chap));
     expect(text).not.toContain(chap.password);
     expect(chapFingerprint(chap)).not.toBe(chapFingerprint({ ...chap, password: `${chap.password}x` }));

@@ -14,7 +14,17 @@ describe('volume ids', () => {
   });
 
   it('reject what this plugin did not make', () => {
-    for (const bad of ['', 'x', 'a/b', 'a/b/c/d', 'a//c', '../vg/lv', 'n/vg/-lv', 'n/v g/lv', `n/vg/${'x'.repeat(200)}`]) {
+    for (const bad of [
+      '',
+      'x',
+      'a/b',
+      'a/b/c/d',
+      'a//c',
+      '../vg/lv',
+      'n/vg/-lv',
+      'n/v g/lv',
+      `n/vg/${'x'.repeat(200)}`,
+    ]) {
       expect(parseId(bad), bad).toBeUndefined();
     }
   });

@@ -30,10 +30,20 @@ const volumeTags = (name: string, extra: Record<string, string> = {}) =>
 function fixture(n: number): { vgs: string; lvs: string } {
   const lvs = [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '12.50', meta: '3.25' })];
   for (let i = 0; i < n; i++) lvs.push(lvRow('vg0', `vol-${i}`, { pool: 'pool', tags: volumeTags(`pvc-${i}`) }));
-  lvs.push(lvRow('vg0', 'snap-0', { pool: 'pool', origin: 'vol-0', attr: 'Vri---tz-k', tags: tagsFor({ kind: 'snapshot', name: 's0', source: 'x/vg0/vol-0', ready: '1' }) }));
+  lvs.push(
+    lvRow('vg0', 'snap-0', {
+      pool: 'pool',
+      origin: 'vol-0',
+      attr: 'Vri---tz-k',
+      tags: tagsFor({ kind: 'snapshot', name: 's0', source: 'x/vg0/vol-0', ready: '1' }),
+    }),
+  );
   lvs.push(lvRow('vg0', 'vol-gone', { pool: 'pool', tags: volumeTags('pvc-gone', { state: 'deleting' }) }));
   lvs.push(lvRow('other', 'root', { attr: '-wi-ao----', size: 4096 * MiB }));
-  return { vgs: report('vg', [vgRow('vg0', 1024 * MiB, 200 * MiB), vgRow('other', 8192 * MiB, 0)]), lvs: report('lv', lvs) };
+  return {
+    vgs: report('vg', [vgRow('vg0', 1024 * MiB, 200 * MiB), vgRow('other', 8192 * MiB, 0)]),
+    lvs: report('lv', lvs),
+  };
 }
 
 function setup(o: { debounceMs?: number; target?: MemoryTarget } = {}) {
@@ -156,7 +166,14 @@ describe('Inventory (capacity and inventory gauges)', () => {
   it('the timer refreshes every interval; stop() ends it', async () => {
     vi.useFakeTimers();
     const runner = new FakeRunner();
-    const inv = new Inventory({ lvm: new CachedLvm(runner, settings, stamp), log, volumeGroups: ['vg0'], nodeId: 'n', iqnPrefix: PREFIX, intervalMs: 60_000 });
+    const inv = new Inventory({
+      lvm: new CachedLvm(runner, settings, stamp),
+      log,
+      volumeGroups: ['vg0'],
+      nodeId: 'n',
+      iqnPrefix: PREFIX,
+      intervalMs: 60_000,
+    });
     const f = fixture(1);
     for (let i = 0; i < 2; i++) runner.expect(VGS, { stdout: f.vgs }).expect(LVS, { stdout: f.lvs });
     inv.start();
@@ -177,8 +194,19 @@ describe('Inventory (capacity and inventory gauges)', () => {
     const fake = new FakeRunner();
     let release!: () => void;
     const slow = new Promise<void>((r) => (release = r));
-    const runner = { calls: fake.calls, run: async (argv: readonly string[], o?: Parameters<FakeRunner['run']>[1]) => (argv[0] === 'vgs' ? slow.then(() => fake.run(argv, o)) : fake.run(argv, o)) };
-    const inv = new Inventory({ lvm: new CachedLvm(runner, settings, stamp), log, volumeGroups: ['vg0'], nodeId: 'n', iqnPrefix: PREFIX, intervalMs: 1_000 });
+    const runner = {
+      calls: fake.calls,
+      run: async (argv: readonly string[], o?: Parameters<FakeRunner['run']>[1]) =>
+        argv[0] === 'vgs' ? slow.then(() => fake.run(argv, o)) : fake.run(argv, o),
+    };
+    const inv = new Inventory({
+      lvm: new CachedLvm(runner, settings, stamp),
+      log,
+      volumeGroups: ['vg0'],
+      nodeId: 'n',
+      iqnPrefix: PREFIX,
+      intervalMs: 1_000,
+    });
     const f = fixture(1);
     fake.expect(VGS, { stdout: f.vgs }).expect(LVS, { stdout: f.lvs });
     inv.start();
@@ -206,7 +234,13 @@ describe('Inventory (capacity and inventory gauges)', () => {
   it('counts the targets under the IQN prefix and their logged-in sessions (no command for LIO)', async () => {
     const target = new MemoryTarget();
     const { runner, inv, metrics, script } = setup({ target });
-    const spec = (lv: string, iqn = `${PREFIX}:vg0:${lv}`) => ({ iqn, volumeKey: `vg0/${lv}`, devicePath: `/dev/vg0/${lv}`, serial: lv, portals: [{ address: '127.0.0.1', port: 3260 }] });
+    const spec = (lv: string, iqn = `${PREFIX}:vg0:${lv}`) => ({
+      iqn,
+      volumeKey: `vg0/${lv}`,
+      devicePath: `/dev/vg0/${lv}`,
+      serial: lv,
+      portals: [{ address: '127.0.0.1', port: 3260 }],
+    });
     await target.ensureTarget(spec('vol-0'));
     await target.ensureTarget(spec('vol-1'));
     await target.ensureTarget(spec('x', 'iqn.2003-01.org.linux-iscsi.other:foreign'));
@@ -229,15 +263,28 @@ describe('notifyOnChange', () => {
       return undefined as never;
     };
     return {
-      nodeId: 'n', nodeName: 'node', volumeGroups: () => ['vg0'], hasThinPool: () => true,
-      createVolume: ok('createVolume'), findVolumeByName: ok('findVolumeByName'), getVolume: ok('getVolume'), listVolumes: ok('listVolumes'),
+      nodeId: 'n',
+      nodeName: 'node',
+      volumeGroups: () => ['vg0'],
+      hasThinPool: () => true,
+      createVolume: ok('createVolume'),
+      findVolumeByName: ok('findVolumeByName'),
+      getVolume: ok('getVolume'),
+      listVolumes: ok('listVolumes'),
       deleteVolume: async () => {
         calls.push('deleteVolume');
         throw new Error('busy');
       },
-      expandVolume: ok('expandVolume'), createSnapshot: ok('createSnapshot'), findSnapshotByName: ok('findSnapshotByName'), getSnapshot: ok('getSnapshot'),
-      listSnapshots: ok('listSnapshots'), deleteSnapshot: ok('deleteSnapshot'), publish: ok('publish'), unpublish: ok('unpublish'),
-      poolStatus: ok('poolStatus'), capacity: ok('capacity'),
+      expandVolume: ok('expandVolume'),
+      createSnapshot: ok('createSnapshot'),
+      findSnapshotByName: ok('findSnapshotByName'),
+      getSnapshot: ok('getSnapshot'),
+      listSnapshots: ok('listSnapshots'),
+      deleteSnapshot: ok('deleteSnapshot'),
+      publish: ok('publish'),
+      unpublish: ok('unpublish'),
+      poolStatus: ok('poolStatus'),
+      capacity: ok('capacity'),
     };
   }
 

@@ -37,8 +37,20 @@ describe('job progress logging', () => {
     await jobs.wait('vg/lv');
     const progress = lines.filter((l) => l['msg'] === 'background job progress');
     expect(progress.map((l) => l['percent'])).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
-    expect(progress[0]).toMatchObject({ job: 'copy', key: 'vg/lv', done_mib: 100, total_mib: 1000, seconds: 1, mib_per_second: 100, eta_seconds: 9 });
-    expect(lines.map((l) => l['msg'])).toEqual(['background job started', ...progress.map(() => 'background job progress'), 'background job finished']);
+    expect(progress[0]).toMatchObject({
+      job: 'copy',
+      key: 'vg/lv',
+      done_mib: 100,
+      total_mib: 1000,
+      seconds: 1,
+      mib_per_second: 100,
+      eta_seconds: 9,
+    });
+    expect(lines.map((l) => l['msg'])).toEqual([
+      'background job started',
+      ...progress.map(() => 'background job progress'),
+      'background job finished',
+    ]);
   });
 
   it('a slow job logs at least every 30 s even within one tenth', async () => {
@@ -60,7 +72,12 @@ describe('job progress logging', () => {
   it('a job stopped at shutdown says so at info, not as a failure', async () => {
     const { lines, log } = capture();
     const jobs = new Jobs(log);
-    jobs.start('vg/lv', 'copy', (ctx) => new Promise<void>((_res, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason as Error))));
+    jobs.start(
+      'vg/lv',
+      'copy',
+      (ctx) =>
+        new Promise<void>((_res, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason as Error))),
+    );
     await jobs.stopAll();
     expect(lines.find((l) => l['msg'] === 'background job failed')).toBeUndefined();
     expect(lines.find((l) => String(l['msg']).startsWith('background job stopped'))).toMatchObject({ level: 'info' });
@@ -81,7 +98,17 @@ describe('blockcopy chunks', () => {
     const chunk = 100 * MiB;
     for (let off = 0; off < total; off += chunk) {
       runner.expect([
-        'dd', 'if=/dev/a', 'of=/dev/b', 'bs=1M', `count=${chunk}`, 'iflag=direct,count_bytes,skip_bytes', `skip=${off}`, 'oflag=direct,seek_bytes', `seek=${off}`, 'conv=notrunc,nocreat', 'status=none',
+        'dd',
+        'if=/dev/a',
+        'of=/dev/b',
+        'bs=1M',
+        `count=${chunk}`,
+        'iflag=direct,count_bytes,skip_bytes',
+        `skip=${off}`,
+        'oflag=direct,seek_bytes',
+        `seek=${off}`,
+        'conv=notrunc,nocreat',
+        'status=none',
       ]);
     }
     const seen: Array<[number, number]> = [];
@@ -94,7 +121,18 @@ describe('blockcopy chunks', () => {
 
   it('zeroing reports bytes relative to its own range', async () => {
     const runner = new FakeRunner();
-    runner.expect(['dd', 'if=/dev/zero', 'of=/dev/b', 'bs=1M', `count=${8 * MiB}`, 'iflag=count_bytes', 'oflag=direct,seek_bytes', `seek=${16 * MiB}`, 'conv=notrunc,nocreat', 'status=none']);
+    runner.expect([
+      'dd',
+      'if=/dev/zero',
+      'of=/dev/b',
+      'bs=1M',
+      `count=${8 * MiB}`,
+      'iflag=count_bytes',
+      'oflag=direct,seek_bytes',
+      `seek=${16 * MiB}`,
+      'conv=notrunc,nocreat',
+      'status=none',
+    ]);
     const seen: Array<{ done: number; total: number }> = [];
     await zeroBlocks(runner, '/dev/b', 16 * MiB, 8 * MiB, { onProgress: (_f, b) => seen.push(b) });
     runner.assertDone();

@@ -41,7 +41,12 @@ describe('Jobs', () => {
   it('stopAll aborts the jobs signal', async () => {
     const jobs = new Jobs(log);
     let aborted = false;
-    jobs.start('k', 'copy', (ctx) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => ((aborted = true), resolve()))));
+    jobs.start(
+      'k',
+      'copy',
+      (ctx) =>
+        new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => ((aborted = true), resolve()))),
+    );
     await jobs.stopAll();
     expect(aborted).toBe(true);
   });

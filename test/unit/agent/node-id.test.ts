@@ -15,12 +15,21 @@ describe('node ids', () => {
   });
 
   it('reject malformed ids', () => {
-    for (const bad of ['', 'worker-1', ':iqn.1993-08.org.debian:01', 'Worker:iqn.1993-08.org.debian:01', 'w:not-an-iqn', `w:iqn.1993-08.org.debian:${'a'.repeat(300)}`]) {
+    for (const bad of [
+      '',
+      'worker-1',
+      ':iqn.1993-08.org.debian:01',
+      'Worker:iqn.1993-08.org.debian:01',
+      'w:not-an-iqn',
+      `w:iqn.1993-08.org.debian:${'a'.repeat(300)}`,
+    ]) {
       expect(parseNodeId(bad), bad).toBeUndefined();
     }
   });
 
   it('refuse to make an id over 256 bytes', () => {
-    expect(() => formatNodeId({ node: 'n'.repeat(200), iqn: `iqn.1993-08.org.debian:${'a'.repeat(60)}` })).toThrow(/256/);
+    expect(() => formatNodeId({ node: 'n'.repeat(200), iqn: `iqn.1993-08.org.debian:${'a'.repeat(60)}` })).toThrow(
+      /256/,
+    );
   });
 });

@@ -16,13 +16,21 @@ function fieldOf(fn: () => unknown): string {
 
 describe('StorageClass parameters', () => {
   it('defaults to thin on a VG with a thin pool, thick (zeroed on delete) without', () => {
-    expect(parseVolumeParams({}, d)).toMatchObject({ lvmType: 'thin', volumeGroup: 'vg0', mirrors: 0, stripes: 1, volumeClear: 'none' });
+    expect(parseVolumeParams({}, d)).toMatchObject({
+      lvmType: 'thin',
+      volumeGroup: 'vg0',
+      mirrors: 0,
+      stripes: 1,
+      volumeClear: 'none',
+    });
     expect(parseVolumeParams({ volumeGroup: 'vg1' }, d)).toMatchObject({ lvmType: 'thick', volumeClear: 'zero' });
   });
 
   it('parses thick layouts', () => {
     expect(parseVolumeParams({ lvmType: 'thick', mirrors: '1' }, d)).toMatchObject({ mirrors: 1 });
-    expect(parseVolumeParams({ lvmType: 'thick', stripes: '2', stripeSize: '64k', volumeClear: 'none' }, d)).toMatchObject({
+    expect(
+      parseVolumeParams({ lvmType: 'thick', stripes: '2', stripeSize: '64k', volumeClear: 'none' }, d),
+    ).toMatchObject({
       stripes: 2,
       stripeSizeKiB: 64,
       volumeClear: 'none',
@@ -35,15 +43,19 @@ describe('StorageClass parameters', () => {
     expect(fieldOf(() => parseVolumeParams({ lvmType: 'thin', volumeGroup: 'vg1' }, d))).toBe('parameters.lvmType');
     expect(fieldOf(() => parseVolumeParams({ lvmType: 'thick', stripes: 'two' }, d))).toBe('parameters.stripes');
     expect(fieldOf(() => parseVolumeParams({ lvmType: 'thick', stripeSize: '64k' }, d))).toBe('parameters.stripeSize');
-    expect(fieldOf(() => parseVolumeParams({ lvmType: 'thick', stripes: '2', stripeSize: '3k' }, d))).toBe('parameters.stripeSize');
-    expect(fieldOf(() => parseVolumeParams({ lvmType: 'thick', mirrors: '1', stripes: '2' }, d))).toBe('parameters.stripes');
+    expect(fieldOf(() => parseVolumeParams({ lvmType: 'thick', stripes: '2', stripeSize: '3k' }, d))).toBe(
+      'parameters.stripeSize',
+    );
+    expect(fieldOf(() => parseVolumeParams({ lvmType: 'thick', mirrors: '1', stripes: '2' }, d))).toBe(
+      'parameters.stripes',
+    );
     expect(fieldOf(() => parseVolumeParams({ volumeGroup: 'other' }, d))).toBe('parameters.volumeGroup');
     expect(fieldOf(() => parseVolumeParams({ fsType: 'btrfs' }, d))).toBe('parameters.fsType');
     expect(fieldOf(() => parseVolumeParams({ colour: 'red' }, d))).toBe('parameters.colour');
     expect(fieldOf(() => parseVolumeParams({ lvmType: 'fat' }, d))).toBe('parameters.lvmType');
   });
 
-  it('accepts the provisioner\'s extra metadata keys', () => {
+  it("accepts the provisioner's extra metadata keys", () => {
     expect(parseVolumeParams({ 'csi.storage.k8s.io/pvc/name': 'data' }, d).lvmType).toBe('thin');
   });
 

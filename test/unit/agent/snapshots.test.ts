@@ -12,12 +12,21 @@ describe('CreateSnapshot', () => {
     const w = await agent.createVolume(createArgs('pvc-2', 16 * MiB));
     fake.ops.length = 0;
     const s = await agent.createSnapshot('snap-1', 'vg', v.lv, { snapshotReserve: 100 });
-    expect(s).toMatchObject({ name: 'snap-1', lv: snapshotLvName('snap-1'), sourceVolumeId: v.id, sizeBytes: 16 * MiB, readyToUse: true, lvmType: 'thin' });
+    expect(s).toMatchObject({
+      name: 'snap-1',
+      lv: snapshotLvName('snap-1'),
+      sourceVolumeId: v.id,
+      sizeBytes: 16 * MiB,
+      readyToUse: true,
+      lvmType: 'thin',
+    });
     expect(fake.ops).toEqual([`lvcreate thin-snapshot vg/${s.lv} of ${v.lv}`]);
     const lv = await fake.getLv('vg', s.lv);
     expect({ readOnly: lv?.attr.permission, active: lv?.active }).toEqual({ readOnly: 'read-only', active: false });
     expect(await agent.createSnapshot('snap-1', 'vg', v.lv, { snapshotReserve: 100 })).toEqual(s);
-    await expect(agent.createSnapshot('snap-1', 'vg', w.lv, { snapshotReserve: 100 })).rejects.toBeInstanceOf(AlreadyExists);
+    await expect(agent.createSnapshot('snap-1', 'vg', w.lv, { snapshotReserve: 100 })).rejects.toBeInstanceOf(
+      AlreadyExists,
+    );
     expect(fake.ops).toHaveLength(1);
   });
 
@@ -28,12 +37,16 @@ describe('CreateSnapshot', () => {
     expect(s).toMatchObject({ sizeBytes: 40 * MiB, lvmType: 'thick', readyToUse: true });
     expect((await fake.getLv('vg', s.lv))?.sizeBytes).toBe(12 * MiB); // 25% of 40 MiB = 10 MiB -> 3 extents
     const big = await agent.createVolume(createArgs('pvc-big', 400 * MiB, { lvmType: 'thick' }));
-    await expect(agent.createSnapshot('snap-big', 'vg', big.lv, { snapshotReserve: 100 })).rejects.toBeInstanceOf(OutOfCapacity);
+    await expect(agent.createSnapshot('snap-big', 'vg', big.lv, { snapshotReserve: 100 })).rejects.toBeInstanceOf(
+      OutOfCapacity,
+    );
   });
 
   it('a missing source is NotFound', async () => {
     const { fake, agent } = agentSetup();
-    await expect(agent.createSnapshot('snap-x', 'vg', 'vol-none', { snapshotReserve: 100 })).rejects.toBeInstanceOf(NotFound);
+    await expect(agent.createSnapshot('snap-x', 'vg', 'vol-none', { snapshotReserve: 100 })).rejects.toBeInstanceOf(
+      NotFound,
+    );
     expect(fake.ops).toEqual([]);
   });
 });
@@ -45,7 +58,12 @@ describe('DeleteSnapshot', () => {
     const sz = await agent.createSnapshot('snap-z', 'vg', z.lv, { snapshotReserve: 50 });
     fake.ops.length = 0;
     await agent.deleteSnapshot('vg', sz.lv);
-    expect(fake.ops).toEqual([`lvchange tags vg/${sz.lv}`, `lvconvert --splitsnapshot vg/${sz.lv}`, `lvchange --permission rw vg/${sz.lv}`, `lvremove vg/${sz.lv}`]);
+    expect(fake.ops).toEqual([
+      `lvchange tags vg/${sz.lv}`,
+      `lvconvert --splitsnapshot vg/${sz.lv}`,
+      `lvchange --permission rw vg/${sz.lv}`,
+      `lvremove vg/${sz.lv}`,
+    ]);
     expect(ddSummary(fake.dd)).toEqual([`zero /dev/mapper/vg-${sz.lv} seek=0 count=${4 * MiB}`]);
     expect(fake.names('vg')).toEqual(['pool', z.lv]);
 
@@ -73,7 +91,12 @@ describe('DeleteSnapshot', () => {
     const s = await agent.createSnapshot('snap-r', 'vg', v.lv, { snapshotReserve: 100 });
     // the restore's LV without its completion mark, as a crash leaves it before recovery resumes the copy
     const params = JSON.stringify(volumeParams({ lvmType: 'thick' }));
-    await fake.createLinear('vg', 'vol-restore', 8 * MiB, tagsFor({ kind: 'volume', name: 'restore', params, source: `snapshot:${s.id}`, size: String(8 * MiB) }));
+    await fake.createLinear(
+      'vg',
+      'vol-restore',
+      8 * MiB,
+      tagsFor({ kind: 'volume', name: 'restore', params, source: `snapshot:${s.id}`, size: String(8 * MiB) }),
+    );
     await expect(agent.deleteSnapshot('vg', s.lv)).rejects.toBeInstanceOf(Busy);
     expect(fake.names('vg')).toContain(s.lv);
   });

@@ -8,10 +8,19 @@ describe('CreateVolume', () => {
   it('thin: one lvcreate of a ready thin LV; again: the same volume and no command; other size: AlreadyExists', async () => {
     const { fake, agent } = agentSetup();
     const v = await agent.createVolume(createArgs('pvc-1', 64 * MiB));
-    expect(v).toMatchObject({ name: 'pvc-1', vg: 'vg', lv: volumeLvName('pvc-1'), sizeBytes: 64 * MiB, state: 'ready', params: { lvmType: 'thin' } });
+    expect(v).toMatchObject({
+      name: 'pvc-1',
+      vg: 'vg',
+      lv: volumeLvName('pvc-1'),
+      sizeBytes: 64 * MiB,
+      state: 'ready',
+      params: { lvmType: 'thin' },
+    });
     expect(fake.ops).toEqual([`lvcreate thin vg/${v.lv}`]);
     expect(await agent.createVolume(createArgs('pvc-1', 64 * MiB))).toEqual(v);
-    await expect(agent.createVolume({ ...createArgs('pvc-1', 128 * MiB), range: { required: 128 * MiB, limit: 128 * MiB } })).rejects.toBeInstanceOf(AlreadyExists);
+    await expect(
+      agent.createVolume({ ...createArgs('pvc-1', 128 * MiB), range: { required: 128 * MiB, limit: 128 * MiB } }),
+    ).rejects.toBeInstanceOf(AlreadyExists);
     expect(fake.ops).toHaveLength(1);
   });
 
@@ -31,15 +40,21 @@ describe('CreateVolume', () => {
 
   it('no room: OutOfCapacity, nothing created', async () => {
     const { fake, agent } = agentSetup();
-    await expect(agent.createVolume(createArgs('big', 2048 * MiB, { lvmType: 'thick' }))).rejects.toBeInstanceOf(OutOfCapacity);
+    await expect(agent.createVolume(createArgs('big', 2048 * MiB, { lvmType: 'thick' }))).rejects.toBeInstanceOf(
+      OutOfCapacity,
+    );
     expect(fake.ops).toEqual([]);
   });
 
   it('volumeGroup not served here: InvalidArgument naming the parameter', async () => {
     const { agent } = agentSetup();
     const args = createArgs('pvc-4', 8 * MiB);
-    await expect(agent.createVolume({ ...args, params: { ...args.params, volumeGroup: 'other' } })).rejects.toMatchObject({ field: 'parameters.volumeGroup' });
-    await expect(agent.createVolume({ ...args, params: { ...args.params, volumeGroup: 'other' } })).rejects.toBeInstanceOf(InvalidArgument);
+    await expect(
+      agent.createVolume({ ...args, params: { ...args.params, volumeGroup: 'other' } }),
+    ).rejects.toMatchObject({ field: 'parameters.volumeGroup' });
+    await expect(
+      agent.createVolume({ ...args, params: { ...args.params, volumeGroup: 'other' } }),
+    ).rejects.toBeInstanceOf(InvalidArgument);
   });
 });
 
@@ -87,14 +102,24 @@ describe('DeleteVolume', () => {
     expect(await agent.listVolumes()).toEqual([]);
     await agent.deleteSnapshot('vg', s.lv);
     expect(fake.names('vg')).toEqual(['pool']);
-    expect(ddSummary(fake.dd)).toEqual([`zero /dev/mapper/vg-${s.lv} seek=0 count=${4 * MiB}`, `zero /dev/mapper/vg-${v.lv} seek=0 count=${8 * MiB}`]);
+    expect(ddSummary(fake.dd)).toEqual([
+      `zero /dev/mapper/vg-${s.lv} seek=0 count=${4 * MiB}`,
+      `zero /dev/mapper/vg-${v.lv} seek=0 count=${8 * MiB}`,
+    ]);
   });
 
   it('a published volume is refused', async () => {
     const { agent } = agentSetup();
     const v = await agent.createVolume(createArgs('pvc-p', 8 * MiB));
     const publication = { nodeId: 'node-a:iqn.2024-01.test:node-a', readOnly: false, mode: 'SINGLE_NODE_WRITER' };
-    await agent.publish({ vg: 'vg', lv: v.lv, publication, initiatorIqn: 'iqn.2024-01.test:node-a', nodeName: 'node-a', chap: undefined });
+    await agent.publish({
+      vg: 'vg',
+      lv: v.lv,
+      publication,
+      initiatorIqn: 'iqn.2024-01.test:node-a',
+      nodeName: 'node-a',
+      chap: undefined,
+    });
     await expect(agent.deleteVolume('vg', v.lv)).rejects.toBeInstanceOf(FailedPrecondition);
   });
 });
@@ -107,6 +132,8 @@ describe('ControllerExpandVolume', () => {
     expect(fake.ops.at(-1)).toBe(`lvextend vg/${t.lv} ${16 * MiB}`);
     const k = await agent.createVolume(createArgs('pvc-k', 8 * MiB, { lvmType: 'thick' }));
     await agent.createSnapshot('snap-k', 'vg', k.lv, { snapshotReserve: 50 });
-    await expect(agent.expandVolume('vg', k.lv, { required: 16 * MiB, limit: 0 })).rejects.toBeInstanceOf(FailedPrecondition);
+    await expect(agent.expandVolume('vg', k.lv, { required: 16 * MiB, limit: 0 })).rejects.toBeInstanceOf(
+      FailedPrecondition,
+    );
   });
 });

@@ -5,7 +5,7 @@
  * at run time), and every read of `process.env`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, posix, relative, sep } from 'node:path';
+import { join, posix, relative, sep } from 'node:path';
 import ts from 'typescript';
 
 export interface ImportEdge {
@@ -21,7 +21,7 @@ export interface ImportEdge {
   line: number;
 }
 
-export interface EnvRead {
+interface EnvRead {
   file: string;
   line: number;
 }
@@ -62,12 +62,18 @@ function isEnvRead(n: ts.Node): boolean {
     (ts.isIdentifier(e) && e.text === 'process') || (ts.isPropertyAccessExpression(e) && e.name.text === 'process');
   if (ts.isPropertyAccessExpression(n)) return n.name.text === 'env' && isProcess(n.expression);
   if (ts.isElementAccessExpression(n)) {
-    return ts.isStringLiteralLike(n.argumentExpression) && n.argumentExpression.text === 'env' && isProcess(n.expression);
+    return (
+      ts.isStringLiteralLike(n.argumentExpression) && n.argumentExpression.text === 'env' && isProcess(n.expression)
+    );
   }
   if (ts.isVariableDeclaration(n) && n.initializer && isProcess(n.initializer) && ts.isObjectBindingPattern(n.name)) {
     return n.name.elements.some((e) => (e.propertyName ?? e.name).getText() === 'env');
   }
-  if (ts.isImportDeclaration(n) && ts.isStringLiteral(n.moduleSpecifier) && ['process', 'node:process'].includes(n.moduleSpecifier.text)) {
+  if (
+    ts.isImportDeclaration(n) &&
+    ts.isStringLiteral(n.moduleSpecifier) &&
+    ['process', 'node:process'].includes(n.moduleSpecifier.text)
+  ) {
     const b = n.importClause?.namedBindings;
     return !!b && ts.isNamedImports(b) && b.elements.some((e) => (e.propertyName ?? e.name).text === 'env');
   }
@@ -76,7 +82,9 @@ function isEnvRead(n: ts.Node): boolean {
 
 /** Reads every .ts file below `<root>/<dir>`; paths in the answer are relative to `root`. */
 export function importGraph(root: string, dir = 'src'): ImportGraph {
-  const files = listTs(join(root, dir)).map((p) => relative(root, p).split(sep).join('/')).sort();
+  const files = listTs(join(root, dir))
+    .map((p) => relative(root, p).split(sep).join('/'))
+    .sort();
   const edges: ImportEdge[] = [];
   const envReads: EnvRead[] = [];
   for (const file of files) {
@@ -107,6 +115,3 @@ export function importGraph(root: string, dir = 'src'): ImportGraph {
   }
   return { files, edges, envReads };
 }
-
-/** The directory of a file relative to the root ("src/lvm/lvm.ts" -> "src/lvm"). */
-export const folderOf = (file: string): string => dirname(file).split(sep).join('/');

@@ -50,7 +50,12 @@ describe('import rules', () => {
       const root = copy();
       appendFileSync(
         join(root, 'src/lvm/lvm.ts'),
-        ["import { execa } from 'execa';", "import type { Metadata } from '@grpc/grpc-js';", 'export const lang = process.env.LANG;', ''].join('\n'),
+        [
+          "import { execa } from 'execa';",
+          "import type { Metadata } from '@grpc/grpc-js';",
+          'export const lang = process.env.LANG;',
+          '',
+        ].join('\n'),
       );
       expect(checkImports(importGraph(root)).map((l) => l.split(':')[0])).toEqual([
         'only-the-runner-imports-execa',
@@ -81,8 +86,12 @@ describe('import rules', () => {
 
   it('reports a cycle once, however it is entered', () => {
     const e = (from: string, to: string) => ({ from, to, typeOnly: false, line: 1 });
-    expect(unitCycles([e('src/agent/a.ts', 'src/lvm/b.ts'), e('src/lvm/b.ts', 'src/host/c.ts'), e('src/host/c.ts', 'src/agent/d.ts')])).toEqual([
-      'src/agent -> src/lvm -> src/host -> src/agent',
-    ]);
+    expect(
+      unitCycles([
+        e('src/agent/a.ts', 'src/lvm/b.ts'),
+        e('src/lvm/b.ts', 'src/host/c.ts'),
+        e('src/host/c.ts', 'src/agent/d.ts'),
+      ]),
+    ).toEqual(['src/agent -> src/lvm -> src/host -> src/agent']);
   });
 });

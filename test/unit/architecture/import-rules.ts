@@ -12,7 +12,7 @@ import type { ImportEdge, ImportGraph } from './import-graph.js';
  * never import each other (lvm/ knows nothing of iscsi-target/). Every file
  * of src/ must fall in a unit here: a new folder has to be placed.
  */
-export const LAYERS: readonly (readonly string[])[] = [
+const LAYERS: readonly (readonly string[])[] = [
   ['src/main.ts'], // the executable: flags, subcommand, signals
   ['src/app.ts', 'src/adopt-command.ts'], // composition roots
   ['src/csi'], // CSI Identity, Controller, Node semantics
@@ -29,14 +29,14 @@ export const LAYERS: readonly (readonly string[])[] = [
 const TOOLS = ['src/lvm/', 'src/iscsi-target/', 'src/iscsi-initiator/', 'src/host/', 'src/exec/'];
 const under = (prefixes: readonly string[]) => (p: string) => prefixes.some((x) => p.startsWith(x));
 
-export interface Rule {
+interface Rule {
   name: string;
   /** What the rule keeps, for the failure message. */
   why: string;
   forbidden: (e: ImportEdge) => boolean;
 }
 
-export const RULES: readonly Rule[] = [
+const RULES: readonly Rule[] = [
   {
     name: 'production-never-imports-tests',
     why: 'src/ imports nothing under test/: test doubles (test/doubles) never ship in dist/',
@@ -50,12 +50,16 @@ export const RULES: readonly Rule[] = [
   {
     name: 'only-the-node-service-drives-the-initiator',
     why: "only the CSI Node service (csi/node*.ts) imports iscsi-initiator/ and host/: they are the node's tools",
-    forbidden: (e) => e.from.startsWith('src/csi/') && !/^src\/csi\/node[-.]/.test(e.from) && under(['src/iscsi-initiator/', 'src/host/'])(e.to),
+    forbidden: (e) =>
+      e.from.startsWith('src/csi/') &&
+      !/^src\/csi\/node[-.]/.test(e.from) &&
+      under(['src/iscsi-initiator/', 'src/host/'])(e.to),
   },
   {
     name: 'tools-know-nothing-of-csi-or-grpc',
     why: 'lvm/, iscsi-target/, iscsi-initiator/, host/, exec/ import nothing of csi/, server/, agent/, gen/ or @grpc/*',
-    forbidden: (e) => under(TOOLS)(e.from) && (under(['src/csi/', 'src/server/', 'src/agent/', 'src/gen/', '@grpc/'])(e.to)),
+    forbidden: (e) =>
+      under(TOOLS)(e.from) && under(['src/csi/', 'src/server/', 'src/agent/', 'src/gen/', '@grpc/'])(e.to),
   },
   {
     name: 'only-the-runner-imports-execa',
@@ -69,9 +73,9 @@ export const RULES: readonly Rule[] = [
   },
 ];
 
-export const ENV_READER = 'src/config.ts';
+const ENV_READER = 'src/config.ts';
 
-export function unitOf(file: string): string | undefined {
+function unitOf(file: string): string | undefined {
   for (const layer of LAYERS) for (const u of layer) if (file === u || file.startsWith(`${u}/`)) return u;
   return undefined;
 }
@@ -110,7 +114,8 @@ export function unitCycles(edges: readonly ImportEdge[]): string[] {
 /** Every broken rule, one line each; empty when the graph keeps them all. */
 export function checkImports(g: ImportGraph): string[] {
   const out: string[] = [];
-  for (const f of g.files) if (!unitOf(f)) out.push(`unplaced: ${f} is in no layer (add its folder to LAYERS and docs/architecture.md)`);
+  for (const f of g.files)
+    if (!unitOf(f)) out.push(`unplaced: ${f} is in no layer (add its folder to LAYERS and docs/architecture.md)`);
   for (const e of g.edges) {
     const at = `${e.from}:${e.line} -> ${e.to}${e.typeOnly ? ' (type-only)' : ''}`;
     for (const r of RULES) if (r.forbidden(e)) out.push(`${r.name}: ${at}: ${r.why}`);
@@ -121,7 +126,8 @@ export function checkImports(g: ImportGraph): string[] {
     if (lb < la) out.push(`layers: ${at}: ${a} may not import ${b}, a layer above it`);
     else if (lb === la) out.push(`layers: ${at}: ${a} and ${b} are siblings in one layer and never import each other`);
   }
-  for (const r of g.envReads) if (r.file !== ENV_READER) out.push(`only-config-reads-the-environment: ${r.file}:${r.line} reads process.env`);
+  for (const r of g.envReads)
+    if (r.file !== ENV_READER) out.push(`only-config-reads-the-environment: ${r.file}:${r.line} reads process.env`);
   for (const c of unitCycles(g.edges)) out.push(`cycle: ${c}`);
   return out;
 }

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../../src/backoff.js';
 import { askEach } from '../../../src/csi/agent-fanout.js';
-import type { AgentDirectory } from '../../../src/csi/controller-ops.js';
+import type { AgentDirectory } from '../../../src/agent/types.js';
 import { CreateAttempts } from '../../../src/csi/create-attempts.js';
 import { InvalidArgument, Unavailable } from '../../../src/errors.js';
 import { MemoryAgent } from '../../helpers/memory-agent.js';
 
 function directory(agents: MemoryAgent[], down: Record<string, string> = {}): AgentDirectory {
-  return { all: () => agents, byNodeId: (id) => agents.find((a) => a.nodeId === id), unavailable: (a) => down[a.nodeName] };
+  return {
+    all: () => agents,
+    byNodeId: (id) => agents.find((a) => a.nodeId === id),
+    unavailable: (a) => down[a.nodeName],
+  };
 }
 
 describe('askEach', () => {
@@ -18,15 +22,20 @@ describe('askEach', () => {
       return x.nodeName;
     });
     expect(r.answers).toEqual([{ agent: c, value: 'c' }]);
-    expect(r.skipped.map((s) => [s.agent.nodeName, s.reason])).toEqual([['a', 'unreachable since t0'], ['b', 'connect ECONNREFUSED']]);
+    expect(r.skipped.map((s) => [s.agent.nodeName, s.reason])).toEqual([
+      ['a', 'unreachable since t0'],
+      ['b', 'connect ECONNREFUSED'],
+    ]);
   });
 
   it('any other error is the answer', async () => {
     const [a, b] = [new MemoryAgent('a'), new MemoryAgent('b')];
-    await expect(askEach(directory([a, b]), async (x) => {
-      if (x === b) throw new InvalidArgument('parameters.volumeGroup', 'no such volume group');
-      return 1;
-    })).rejects.toBeInstanceOf(InvalidArgument);
+    await expect(
+      askEach(directory([a, b]), async (x) => {
+        if (x === b) throw new InvalidArgument('parameters.volumeGroup', 'no such volume group');
+        return 1;
+      }),
+    ).rejects.toBeInstanceOf(InvalidArgument);
   });
 });
 

@@ -21,7 +21,9 @@ describe('sizing', () => {
 
   it('is OUT_OF_RANGE when required > limit or the rounded size passes the limit', () => {
     expect(() => sizeRequest({ required_bytes: '10', limit_bytes: '5' })).toThrow(OutOfRange);
-    expect(() => chooseSize(sizeRequest({ required_bytes: String(5 * MiB), limit_bytes: String(6 * MiB) }), 0, extent, 0)).toThrow(OutOfRange);
+    expect(() =>
+      chooseSize(sizeRequest({ required_bytes: String(5 * MiB), limit_bytes: String(6 * MiB) }), 0, extent, 0),
+    ).toThrow(OutOfRange);
   });
 
   it('grows to the source size', () => {

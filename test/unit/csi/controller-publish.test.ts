@@ -11,7 +11,13 @@ const B = 'node-b:iqn.2024-01.test:b';
 /** One agent with one volume; publish records the publication like the real agent. */
 function setup(published: VolumeInfo['published'] = []) {
   const v = {
-    id: 'n1/vg/vol-x', name: 'x', vg: 'vg', lv: 'vol-x', state: 'ready', published: [...published], params: { localAttach: false },
+    id: 'n1/vg/vol-x',
+    name: 'x',
+    vg: 'vg',
+    lv: 'vol-x',
+    state: 'ready',
+    published: [...published],
+    params: { localAttach: false },
   } as unknown as VolumeInfo;
   const calls: PublishArgs[] = [];
   const agent = {
@@ -24,9 +30,19 @@ function setup(published: VolumeInfo['published'] = []) {
       return { kind: 'iscsi', targetIqn: 'iqn.2024-01.x:vg:vol-x', portals: ['127.0.0.1:3260'], lun: 0 };
     },
   } as unknown as StorageAgent;
-  const o = { agents: { all: () => [agent], byNodeId: (id: string) => (id === 'n1' ? agent : undefined) }, maxVolumesPerNode: 0 };
+  const o = {
+    agents: { all: () => [agent], byNodeId: (id: string) => (id === 'n1' ? agent : undefined) },
+    maxVolumesPerNode: 0,
+  };
   const req = (node_id: string, mode: string, readonly = false) =>
-    ({ volume_id: v.id, node_id, readonly, secrets: {}, volume_context: {}, volume_capability: { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode } } }) as unknown as ControllerPublishVolumeRequest__Output;
+    ({
+      volume_id: v.id,
+      node_id,
+      readonly,
+      secrets: {},
+      volume_context: {},
+      volume_capability: { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode } },
+    }) as unknown as ControllerPublishVolumeRequest__Output;
   return { o, req, calls, v };
 }
 
@@ -60,7 +76,9 @@ describe('ControllerPublishVolume: reader-only access modes', () => {
     const { o, req } = setup();
     await publish(o, req(A, 'MULTI_NODE_MULTI_WRITER'));
     await expect(publish(o, req(B, 'MULTI_NODE_READER_ONLY'))).rejects.toThrow(FailedPrecondition);
-    await expect(publish(o, req(B, 'MULTI_NODE_MULTI_WRITER', true))).rejects.toThrow(new RegExp(`read-write to node ${A}`));
+    await expect(publish(o, req(B, 'MULTI_NODE_MULTI_WRITER', true))).rejects.toThrow(
+      new RegExp(`read-write to node ${A}`),
+    );
     const ro = setup();
     await publish(ro.o, ro.req(A, 'MULTI_NODE_READER_ONLY'));
     await expect(publish(ro.o, ro.req(B, 'MULTI_NODE_MULTI_WRITER'))).rejects.toThrow(/read-only to node/);

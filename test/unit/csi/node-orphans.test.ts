@@ -37,7 +37,10 @@ function tree(sessions: S[]): string {
     out += '\t\t**********\n\t\tInterface:\n\t\t**********\n\t\tIface Name: default\n';
     out += `\t\tSID: ${s.sid}\n\t\tiSCSI Connection State: LOGGED IN\n\t\tiSCSI Session State: ${s.state ?? 'LOGGED_IN'}\n`;
     out += `\t\tHost Number: ${s.sid}\tState: running\n`;
-    s.disks.forEach((d, i) => (out += `\t\tscsi${s.sid} Channel 00 Id 0 Lun: ${i}\n\t\t\tAttached scsi disk ${d}\t\tState: running\n`));
+    s.disks.forEach(
+      (d, i) =>
+        (out += `\t\tscsi${s.sid} Channel 00 Id 0 Lun: ${i}\n\t\t\tAttached scsi disk ${d}\t\tState: running\n`),
+    );
   }
   return out;
 }
@@ -54,7 +57,18 @@ function files(root: string, entries: Record<string, string | null>): void {
 }
 
 const state = (targetIqn: string | undefined, extra: object = {}) =>
-  JSON.stringify({ volumeId: 'n/vg0/x', attach: targetIqn ? 'iscsi' : 'local', ...(targetIqn ? { targetIqn } : {}), portals: [P1], lun: 0, device: '/dev/sda', disks: ['sda'], block: false, targets: [], ...extra });
+  JSON.stringify({
+    volumeId: 'n/vg0/x',
+    attach: targetIqn ? 'iscsi' : 'local',
+    ...(targetIqn ? { targetIqn } : {}),
+    portals: [P1],
+    lun: 0,
+    device: '/dev/sda',
+    disks: ['sda'],
+    block: false,
+    targets: [],
+    ...extra,
+  });
 
 function kubelet(entries: Record<string, string | null> = {}): string {
   const root = mkdtempSync(join(tmpdir(), 'kubelet-'));
@@ -108,7 +122,9 @@ describe('stagedTargets', () => {
 
   it('throws on a state file it cannot parse (it might own any session)', async () => {
     const root = kubelet({ [`${DRIVER}/ff/globalmount.lvm-iscsi.json`]: 'not json' });
-    await expect(stagedTargets(join(root, 'plugins/kubernetes.io/csi'))).rejects.toThrow(/cannot read the stage state .*globalmount.lvm-iscsi.json/);
+    await expect(stagedTargets(join(root, 'plugins/kubernetes.io/csi'))).rejects.toThrow(
+      /cannot read the stage state .*globalmount.lvm-iscsi.json/,
+    );
     const root2 = kubelet({ [`${DRIVER}/ff/globalmount.lvm-iscsi.json`]: '{"volumeId":"x","attach":"iscsi"}' });
     await expect(stagedTargets(join(root2, 'plugins/kubernetes.io/csi'))).rejects.toThrow(/names no target/);
   });
@@ -134,19 +150,41 @@ describe('planOrphans', () => {
   ];
 
   it('takes only unowned, idle targets under "<prefix>:", grouped per target with every portal', () => {
-    const plan = planOrphans({ iqnPrefix: PREFIX, sessions, records, owned: new Set([iqn('owned')]), running: new Set([iqn('staging-now')]) });
-    expect(plan.candidates.map((c) => [c.iqn, c.portals, c.sessions.map((s) => s.sid)])).toEqual([[iqn('orphan'), [P1, P2, '10.0.2.5:3260'], [2, 3]]]);
+    const plan = planOrphans({
+      iqnPrefix: PREFIX,
+      sessions,
+      records,
+      owned: new Set([iqn('owned')]),
+      running: new Set([iqn('staging-now')]),
+    });
+    expect(plan.candidates.map((c) => [c.iqn, c.portals, c.sessions.map((s) => s.sid)])).toEqual([
+      [iqn('orphan'), [P1, P2, '10.0.2.5:3260'], [2, 3]],
+    ]);
     expect(plan.staleRecords).toEqual([{ iqn: iqn('record-only'), portal: P1 }]);
   });
 });
 
 describe('cleanupOrphans', () => {
   const noMounts = new MountTable(async () => '');
-  const node = (target: string, portal: string, ...rest: string[]) => ['iscsiadm', '-m', 'node', '-T', target, '-p', portal, ...rest];
+  const node = (target: string, portal: string, ...rest: string[]) => [
+    'iscsiadm',
+    '-m',
+    'node',
+    '-T',
+    target,
+    '-p',
+    portal,
+    ...rest,
+  ];
 
   function sysfs(): string {
     const root = mkdtempSync(join(tmpdir(), 'csi-sysfs-'));
-    const one = (sid: number, lv: string, name: string, state?: string) => ({ sid, iqn: iqn(lv), ...(state ? { state } : {}), disks: [{ name, lun: 0 }] });
+    const one = (sid: number, lv: string, name: string, state?: string) => ({
+      sid,
+      iqn: iqn(lv),
+      ...(state ? { state } : {}),
+      disks: [{ name, lun: 0 }],
+    });
     fakeIscsiSysfs(root, [
       one(2, 'orphan', 'sdb'),
       one(3, 'mounted', 'sdc'),
@@ -193,7 +231,13 @@ describe('cleanupOrphans', () => {
     mountinfo(
       { target: '/', source: '/dev/vda1', majMin: '254:1' },
       { target: '/mnt/by-hand', source: '/dev/sdc', majMin: '8:32' },
-      { target: '/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-x/pod', source: 'udev', fstype: 'devtmpfs', majMin: '0:5', fsroot: '/sde1' },
+      {
+        target: '/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-x/pod',
+        source: 'udev',
+        fstype: 'devtmpfs',
+        majMin: '0:5',
+        fsroot: '/sde1',
+      },
     ),
   );
 
@@ -217,7 +261,13 @@ describe('cleanupOrphans', () => {
       { iqn: iqn('staging-now'), portal: P1, sid: 10, disks: ['sdj'] },
       { iqn: iqn('dead'), portal: P1, sid: 11, disks: ['sdk'], state: 'FAILED' },
     ]);
-    const records = [`${P1},1 ${iqn('orphan')}`, `${P2},-1 ${iqn('orphan')}`, `${P1},1 ${iqn('only-a-record')}`, `${P1},1 ${FOREIGN}`, `${P1},1 ${iqn('owned')}`].join('\n');
+    const records = [
+      `${P1},1 ${iqn('orphan')}`,
+      `${P2},-1 ${iqn('orphan')}`,
+      `${P1},1 ${iqn('only-a-record')}`,
+      `${P1},1 ${FOREIGN}`,
+      `${P1},1 ${iqn('owned')}`,
+    ].join('\n');
     runner
       .expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: sessions })
       .expect(['iscsiadm', '-m', 'node'], { stdout: `${records}\n` })
@@ -269,15 +319,21 @@ describe('cleanupOrphans', () => {
     expect(report.kept).toEqual([
       { iqn: iqn('mounted'), reasons: ['sdc is mounted at /mnt/by-hand'] },
       { iqn: iqn('held'), reasons: ['sdd is held by dm-9 (tenantvg-data)'] },
-      { iqn: iqn('raw-bound'), reasons: ['sde1 is mounted at /var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-x/pod'] },
+      {
+        iqn: iqn('raw-bound'),
+        reasons: ['sde1 is mounted at /var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-x/pod'],
+      },
       { iqn: iqn('claimed'), reasons: [expect.stringMatching(/^sdi is claimed by the kernel/)] },
     ]);
     expect(report.recordsDeleted).toEqual([{ iqn: iqn('only-a-record'), portal: P1 }]);
     expect(report.failed).toEqual([]);
     expect(probed).toEqual(['/devtest/sdb', '/devtest/dm-3', '/devtest/sdi']); // the map, not its paths
-    for (const d of ['sdb', 'sdg', 'sdh', 'sdk']) expect(readFileSync(join(sys, 'block', d, 'device/delete'), 'utf8')).toBe('1');
+    for (const d of ['sdb', 'sdg', 'sdh', 'sdk'])
+      expect(readFileSync(join(sys, 'block', d, 'device/delete'), 'utf8')).toBe('1');
     expect(readFileSync(join(sys, 'block/sdc/device/delete'), 'utf8')).toBe('');
-    expect(lines.filter((l) => l.includes('"level":"warn"')).map((l) => (JSON.parse(l) as { iqn: string }).iqn)).toEqual([iqn('mounted'), iqn('held'), iqn('raw-bound'), iqn('claimed')]);
+    expect(
+      lines.filter((l) => l.includes('"level":"warn"')).map((l) => (JSON.parse(l) as { iqn: string }).iqn),
+    ).toEqual([iqn('mounted'), iqn('held'), iqn('raw-bound'), iqn('claimed')]);
     expect(lines.join('')).toContain('start-up clean-up of orphaned iSCSI sessions done');
     // the gate is open again
     expect(() => gate.enter(iqn('x'))()).not.toThrow();
@@ -297,10 +353,23 @@ describe('cleanupOrphans', () => {
         ]),
       })
       .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 });
-    for (let i = 0; i < FLUSH_ATTEMPTS; i++) runner.expect(['multipath', '-f', 'mpatha'], { exitCode: 1, stderr: 'mpatha: map in use\n' });
-    runner.expect(['blockdev', '--flushbufs', '/dev/sdb']).expect(node(iqn('orphan'), P1, '--logout')).expect(node(iqn('orphan'), P1, '-o', 'delete'));
+    for (let i = 0; i < FLUSH_ATTEMPTS; i++)
+      runner.expect(['multipath', '-f', 'mpatha'], { exitCode: 1, stderr: 'mpatha: map in use\n' });
+    runner
+      .expect(['blockdev', '--flushbufs', '/dev/sdb'])
+      .expect(node(iqn('orphan'), P1, '--logout'))
+      .expect(node(iqn('orphan'), P1, '-o', 'delete'));
     const { log } = logger();
-    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, mounts: noMounts, probe: async () => 'free' });
+    const report = await cleanupOrphans({
+      kubeletDir: root,
+      iqnPrefix: PREFIX,
+      runner,
+      iscsi,
+      log,
+      sysfsRoot: sys,
+      mounts: noMounts,
+      probe: async () => 'free',
+    });
     runner.assertDone();
     expect(report.failed).toEqual([{ iqn: iqn('multipath'), error: expect.stringMatching(/map in use/) }]);
     expect(report.removed.map((r) => r.iqn)).toEqual([iqn('orphan')]);
@@ -318,13 +387,27 @@ describe('cleanupOrphans', () => {
     const iscsi = new Iscsiadm(runner, undefined, { mutex: new Mutex() });
     runner
       // a listing whose names are out of date: it says the orphan's disk is sdb
-      .expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: tree([{ iqn: iqn('owned'), portal: P1, sid: 1, disks: ['sda'] }, { iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdb'] }]) })
+      .expect(['iscsiadm', '-m', 'session', '-P', '3'], {
+        stdout: tree([
+          { iqn: iqn('owned'), portal: P1, sid: 1, disks: ['sda'] },
+          { iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdb'] },
+        ]),
+      })
       .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 })
       .expect(['blockdev', '--flushbufs', '/dev/sdm'])
       .expect(node(iqn('orphan'), P1, '--logout'))
       .expect(node(iqn('orphan'), P1, '-o', 'delete'));
     const { log } = logger();
-    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, mounts: noMounts, probe: async () => 'free' });
+    const report = await cleanupOrphans({
+      kubeletDir: root,
+      iqnPrefix: PREFIX,
+      runner,
+      iscsi,
+      log,
+      sysfsRoot: sys,
+      mounts: noMounts,
+      probe: async () => 'free',
+    });
     runner.assertDone();
     expect(report.removed).toEqual([{ iqn: iqn('orphan'), portals: [P1], disks: ['sdm'] }]);
     expect(readFileSync(join(sys, 'block/sdm/device/delete'), 'utf8')).toBe('1');
@@ -338,16 +421,36 @@ describe('cleanupOrphans', () => {
       { sid: 2, iqn: iqn('orphan'), disks: [{ name: 'sdm', lun: 0, dev: '8:192' }] },
       { sid: 3, iqn: iqn('other'), disks: [{ name: 'sdn', lun: 0, dev: '8:208' }] },
     ]);
-    files(sys, { 'block/sdm/holders/dm-5': null, 'block/dm-5/dm/uuid': 'mpath-3600\n', 'block/dm-5/dm/name': 'mpathx\n', 'block/dm-5/holders': null, 'block/dm-5/slaves/sdm': null, 'block/dm-5/slaves/sdn': null });
+    files(sys, {
+      'block/sdm/holders/dm-5': null,
+      'block/dm-5/dm/uuid': 'mpath-3600\n',
+      'block/dm-5/dm/name': 'mpathx\n',
+      'block/dm-5/holders': null,
+      'block/dm-5/slaves/sdm': null,
+      'block/dm-5/slaves/sdn': null,
+    });
     const runner = new FakeRunner();
     const iscsi = new Iscsiadm(runner, undefined, { mutex: new Mutex() });
     runner
-      .expect(['iscsiadm', '-m', 'session', '-P', '3'], { stdout: tree([{ iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdm'] }]) })
+      .expect(['iscsiadm', '-m', 'session', '-P', '3'], {
+        stdout: tree([{ iqn: iqn('orphan'), portal: P1, sid: 2, disks: ['sdm'] }]),
+      })
       .expect(['iscsiadm', '-m', 'node'], { exitCode: 21 });
     const { log } = logger();
-    const report = await cleanupOrphans({ kubeletDir: root, iqnPrefix: PREFIX, runner, iscsi, log, sysfsRoot: sys, mounts: noMounts, probe: async () => 'free' });
+    const report = await cleanupOrphans({
+      kubeletDir: root,
+      iqnPrefix: PREFIX,
+      runner,
+      iscsi,
+      log,
+      sysfsRoot: sys,
+      mounts: noMounts,
+      probe: async () => 'free',
+    });
     runner.assertDone();
-    expect(report.kept).toEqual([{ iqn: iqn('orphan'), reasons: ['multipath map mpathx also holds sdn, which are not disks of this target'] }]);
+    expect(report.kept).toEqual([
+      { iqn: iqn('orphan'), reasons: ['multipath map mpathx also holds sdn, which are not disks of this target'] },
+    ]);
     expect(readFileSync(join(sys, 'block/sdm/device/delete'), 'utf8')).toBe('');
   });
 
@@ -356,9 +459,18 @@ describe('cleanupOrphans', () => {
     const iscsi = new Iscsiadm(runner, undefined, { mutex: new Mutex() });
     const { log, lines } = logger();
     const missing = await cleanupOrphans({ kubeletDir: '/nonexistent/kubelet', iqnPrefix: PREFIX, runner, iscsi, log });
-    expect(missing.skipped).toMatch(/\/nonexistent\/kubelet\/plugins\/kubernetes.io\/csi does not exist.*--kubelet-dir/);
+    expect(missing.skipped).toMatch(
+      /\/nonexistent\/kubelet\/plugins\/kubernetes.io\/csi does not exist.*--kubelet-dir/,
+    );
     const gate = new StageGate();
-    const broken = await cleanupOrphans({ kubeletDir: kubelet({ 'pv/pvc-1/globalmount.lvm-iscsi.json': '{' }), iqnPrefix: PREFIX, runner, iscsi, log, gate });
+    const broken = await cleanupOrphans({
+      kubeletDir: kubelet({ 'pv/pvc-1/globalmount.lvm-iscsi.json': '{' }),
+      iqnPrefix: PREFIX,
+      runner,
+      iscsi,
+      log,
+      gate,
+    });
     expect(broken.skipped).toMatch(/cannot read the stage state .*pvc-1.*; it might own any session/);
     runner.assertDone(); // not one command
     expect(() => gate.enter()).not.toThrow();

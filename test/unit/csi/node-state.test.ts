@@ -5,7 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { NotFound } from '../../../src/errors.js';
 import { locate, PublishIndex, publishIndexDir, writeState, type StageState } from '../../../src/csi/node-state.js';
 
-const state = (volumeId: string, targets: string[]): StageState => ({ volumeId, attach: 'iscsi', targetIqn: 'iqn.x:y', portals: ['127.0.0.1:3260'], lun: 0, device: '/dev/sdz', disks: ['sdz'], block: false, fsType: 'ext4', targets });
+const state = (volumeId: string, targets: string[]): StageState => ({
+  volumeId,
+  attach: 'iscsi',
+  targetIqn: 'iqn.x:y',
+  portals: ['127.0.0.1:3260'],
+  lun: 0,
+  device: '/dev/sdz',
+  disks: ['sdz'],
+  block: false,
+  fsType: 'ext4',
+  targets,
+});
 
 describe('publish index and locate()', () => {
   const setup = async () => {

@@ -32,7 +32,19 @@ function setup(stateDisks: string[], reads: (staging: string) => string[] = () =
   mkdirSync(staging);
   writeFileSync(
     `${staging}.lvm-iscsi.json`,
-    JSON.stringify({ volumeId: 'vol-a', attach: 'iscsi', targetIqn: IQN_A, portals: [P1], lun: 0, device: `/dev/${stateDisks[0]}`, disks: stateDisks, wwids: [WWID_A], block: false, fsType: 'ext4', targets: [] }),
+    JSON.stringify({
+      volumeId: 'vol-a',
+      attach: 'iscsi',
+      targetIqn: IQN_A,
+      portals: [P1],
+      lun: 0,
+      device: `/dev/${stateDisks[0]}`,
+      disks: stateDisks,
+      wwids: [WWID_A],
+      block: false,
+      fsType: 'ext4',
+      targets: [],
+    }),
   );
   const runner = new FakeRunner();
   const mounts = scriptedTable(...reads(staging));
@@ -50,9 +62,13 @@ function setup(stateDisks: string[], reads: (staging: string) => string[] = () =
 const fsEntry = (target: string, source: string, majMin: string) => ({ target, source, majMin });
 
 describe('unstageVolume', () => {
-  it('takes apart the disk of the target (sdb), not the one the saved state names (sda, now B\'s)', async () => {
+  it("takes apart the disk of the target (sdb), not the one the saved state names (sda, now B's)", async () => {
     const staged = (at: string) => fsEntry(at, '/dev/sdb', '8:16');
-    const { sys, staging, runner, deps, mounts } = setup(['sda'], (at) => [mountinfo(staged(at), fsEntry('/var/lib/kubelet/b', '/dev/sda', '8:0')), mountinfo(staged(at)), '']);
+    const { sys, staging, runner, deps, mounts } = setup(['sda'], (at) => [
+      mountinfo(staged(at), fsEntry('/var/lib/kubelet/b', '/dev/sda', '8:0')),
+      mountinfo(staged(at)),
+      '',
+    ]);
     const probed: string[] = [];
     runner
       .expect(['umount', staging])
@@ -69,22 +85,30 @@ describe('unstageVolume', () => {
   });
 
   it('is FAILED_PRECONDITION naming the other mount, before anything is unmounted or logged out', async () => {
-    const { staging, runner, deps } = setup(['sdb'], (at) => [mountinfo(fsEntry(at, '/dev/sdb', '8:16'), fsEntry('/mnt/by-hand', '/dev/sdb', '8:16'))]);
-    await expect(unstageVolume({ ...deps, probe: async () => 'free' }, 'vol-a', staging)).rejects.toThrow(FailedPrecondition);
+    const { staging, runner, deps } = setup(['sdb'], (at) => [
+      mountinfo(fsEntry(at, '/dev/sdb', '8:16'), fsEntry('/mnt/by-hand', '/dev/sdb', '8:16')),
+    ]);
+    await expect(unstageVolume({ ...deps, probe: async () => 'free' }, 'vol-a', staging)).rejects.toThrow(
+      FailedPrecondition,
+    );
     runner.assertDone();
     expect(existsSync(`${staging}.lvm-iscsi.json`)).toBe(true);
   });
 
   it('is FAILED_PRECONDITION when the kernel has the device claimed after the staging umount; the session stays', async () => {
     const { staging, runner, deps } = setup(['sdb'], () => ['', '']);
-    await expect(unstageVolume({ ...deps, probe: async () => 'busy' }, 'vol-a', staging)).rejects.toThrow(/\/dev\/sdb is claimed by the kernel/);
+    await expect(unstageVolume({ ...deps, probe: async () => 'busy' }, 'vol-a', staging)).rejects.toThrow(
+      /\/dev\/sdb is claimed by the kernel/,
+    );
     runner.assertDone();
   });
 
   it('refuses a disk of the target whose WWID is not the one seen at stage', async () => {
     const { sys, staging, runner, deps } = setup(['sdb']);
     writeFileSync(join(sys, 'block/sdb/device/wwid'), `${WWID_B}\n`);
-    await expect(unstageVolume({ ...deps, probe: async () => 'free' }, 'vol-a', staging)).rejects.toThrow(/reports WWID .*not touching it/);
+    await expect(unstageVolume({ ...deps, probe: async () => 'free' }, 'vol-a', staging)).rejects.toThrow(
+      /reports WWID .*not touching it/,
+    );
     runner.assertDone(); // not one command
   });
 

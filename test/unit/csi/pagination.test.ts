@@ -25,7 +25,11 @@ describe('page', () => {
 
   it('does not skip entries when one on an earlier page was deleted', () => {
     const first = page(items, 2, '');
-    const after = page(items.filter((x) => x.id !== 'a'), 2, first.nextToken);
+    const after = page(
+      items.filter((x) => x.id !== 'a'),
+      2,
+      first.nextToken,
+    );
     expect(after.entries.map((e) => e.id)).toEqual(['c', 'd']);
   });
 

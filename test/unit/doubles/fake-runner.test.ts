@@ -4,7 +4,9 @@ import { FakeRunner } from '../../doubles/fake-runner.js';
 
 describe('FakeRunner', () => {
   it('answers scripted commands in order', async () => {
-    const r = new FakeRunner().expect(['lvs', '-a'], { stdout: 'x' }).expect(['vgs'], { exitCode: 5, stderr: 'not found' });
+    const r = new FakeRunner()
+      .expect(['lvs', '-a'], { stdout: 'x' })
+      .expect(['vgs'], { exitCode: 5, stderr: 'not found' });
     await expect(r.run(['lvs', '-a'])).resolves.toMatchObject({ stdout: 'x', exitCode: 0 });
     await expect(r.run(['vgs'])).rejects.toBeInstanceOf(CommandFailed);
     r.assertDone();

@@ -8,14 +8,21 @@ const node = process.execPath;
 describe('ExecaRunner', () => {
   it('runs an argv without a shell and with LC_ALL=C', async () => {
     const r = new ExecaRunner();
-    const res = await r.run([node, '-e', 'process.stdout.write(process.env.LC_ALL + " " + process.argv[1])', '$(echo hi); rm -rf /']);
+    const res = await r.run([
+      node,
+      '-e',
+      'process.stdout.write(process.env.LC_ALL + " " + process.argv[1])',
+      '$(echo hi); rm -rf /',
+    ]);
     expect(res.stdout).toBe('C $(echo hi); rm -rf /');
     expect(res.exitCode).toBe(0);
   });
 
   it('throws CommandFailed with argv, exit code and stderr', async () => {
     const r = new ExecaRunner();
-    const err = await r.run([node, '-e', 'process.stderr.write("bad thing\\n"); process.exit(5)']).catch((e: unknown) => e);
+    const err = await r
+      .run([node, '-e', 'process.stderr.write("bad thing\\n"); process.exit(5)'])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandFailed);
     const cf = err as CommandFailed;
     expect(cf.exitCode).toBe(5);
@@ -29,7 +36,9 @@ describe('ExecaRunner', () => {
   });
 
   it('kills a command at its timeout', async () => {
-    const err = (await new ExecaRunner().run([node, '-e', 'setTimeout(() => {}, 60000)'], { timeoutMs: 300 }).catch((e: unknown) => e)) as CommandFailed;
+    const err = (await new ExecaRunner()
+      .run([node, '-e', 'setTimeout(() => {}, 60000)'], { timeoutMs: 300 })
+      .catch((e: unknown) => e)) as CommandFailed;
     expect(err).toBeInstanceOf(CommandFailed);
     expect(err.timedOut).toBe(true);
   });
@@ -46,7 +55,9 @@ describe('ExecaRunner', () => {
   it('redacts secrets from the argv and stderr of a failure', async () => {
     const secret = 'S3cretChapPass';
     const err = (await new ExecaRunner()
-      .run([node, '-e', 'process.stderr.write("pw=" + process.argv[1]); process.exit(1)', secret], { secrets: [secret] })
+      .run([node, '-e', 'process.stderr.write("pw=" + process.argv[1]); process.exit(1)', secret], {
+        secrets: [secret],
+      })
       .catch((e: unknown) => e)) as CommandFailed;
     expect(JSON.stringify(err.argv)).not.toContain(secret);
     expect(err.stderr).not.toContain(secret);
@@ -65,6 +76,9 @@ describe('ExecaRunner', () => {
     const r = new ExecaRunner({ observer: { onFinish: (i) => seen.push({ ok: i.ok, exitCode: i.exitCode }) } });
     await r.run([node, '-e', '0']);
     await r.run([node, '-e', 'process.exit(2)']).catch(() => undefined);
-    expect(seen).toEqual([{ ok: true, exitCode: 0 }, { ok: false, exitCode: 2 }]);
+    expect(seen).toEqual([
+      { ok: true, exitCode: 0 },
+      { ok: false, exitCode: 2 },
+    ]);
   });
 });

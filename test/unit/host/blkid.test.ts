@@ -11,14 +11,25 @@ const WIPEFS = (d: string) => ['wipefs', '-n', '-J', d];
 
 describe('parsers', () => {
   it('blkid -o export: ext4 (VM tier), xfs, a dos partition table', () => {
-    expect(parseBlkidExport(fixture('blkid-export-ext4-vm.txt'))).toMatchObject({ type: 'ext4', usage: 'filesystem', label: 'nodelayers', ptType: undefined });
-    expect(parseBlkidExport(fixture('blkid-export-xfs.txt'))).toMatchObject({ type: 'xfs', usage: 'filesystem', uuid: 'f352f8c7-66da-4192-8aca-4322a6c005a6' });
+    expect(parseBlkidExport(fixture('blkid-export-ext4-vm.txt'))).toMatchObject({
+      type: 'ext4',
+      usage: 'filesystem',
+      label: 'nodelayers',
+      ptType: undefined,
+    });
+    expect(parseBlkidExport(fixture('blkid-export-xfs.txt'))).toMatchObject({
+      type: 'xfs',
+      usage: 'filesystem',
+      uuid: 'f352f8c7-66da-4192-8aca-4322a6c005a6',
+    });
     expect(parseBlkidExport(fixture('blkid-export-dos.txt'))).toMatchObject({ type: undefined, ptType: 'dos' });
     expect(parseBlkidExport('LABEL=my\\ label\nTYPE=ext4\n').label).toBe('my label');
   });
 
   it('wipefs -n -J', () => {
-    expect(parseWipefsJson(fixture('wipefs-ext4.json'))).toEqual([{ device: '/dev/sdb', offset: '0x438', type: 'ext4' }]);
+    expect(parseWipefsJson(fixture('wipefs-ext4.json'))).toEqual([
+      { device: '/dev/sdb', offset: '0x438', type: 'ext4' },
+    ]);
     expect(parseWipefsJson(fixture('wipefs-none.json'))).toEqual([]);
     expect(parseWipefsJson('')).toEqual([]);
   });
@@ -27,7 +38,9 @@ describe('parsers', () => {
 describe('BlockProbe', () => {
   it('probe: exit 2 is nothing found; a file system is parsed', async () => {
     const runner = new FakeRunner();
-    runner.expect(BLKID('/dev/sdb'), { exitCode: 2, inspect: (o) => expect(o?.okExitCodes).toEqual([2, 8]) }).expect(BLKID('/dev/sdc'), { stdout: fixture('blkid-export-xfs.txt') });
+    runner
+      .expect(BLKID('/dev/sdb'), { exitCode: 2, inspect: (o) => expect(o?.okExitCodes).toEqual([2, 8]) })
+      .expect(BLKID('/dev/sdc'), { stdout: fixture('blkid-export-xfs.txt') });
     const p = new BlockProbe(runner);
     expect(await p.probe('/dev/sdb')).toBeUndefined();
     expect(await p.fsType('/dev/sdc')).toBe('xfs');
@@ -36,7 +49,9 @@ describe('BlockProbe', () => {
 
   it('probe: exit 8 (ambivalent) is FailedPrecondition; exit 4 is an error, never "blank"', async () => {
     const runner = new FakeRunner();
-    runner.expect(BLKID('/dev/sdb'), { exitCode: 8 }).expect(BLKID('/dev/sdb'), { exitCode: 4, stderr: 'blkid: error\n' });
+    runner
+      .expect(BLKID('/dev/sdb'), { exitCode: 8 })
+      .expect(BLKID('/dev/sdb'), { exitCode: 4, stderr: 'blkid: error\n' });
     const p = new BlockProbe(runner);
     await expect(p.isBlank('/dev/sdb')).rejects.toBeInstanceOf(FailedPrecondition);
     await expect(p.isBlank('/dev/sdb')).rejects.toBeInstanceOf(CommandFailed);

@@ -15,16 +15,36 @@ import {
 } from '../../../src/host/lvm-filter.js';
 
 const PREFIX = 'iqn.2024-01.org.example.csi-lvm-iscsi';
-const LVMCONFIG = ['lvmconfig', '--typeconfig', 'full', 'devices/global_filter', 'devices/filter', 'devices/use_devicesfile', 'devices/devicesfile'];
+const LVMCONFIG = [
+  'lvmconfig',
+  '--typeconfig',
+  'full',
+  'devices/global_filter',
+  'devices/filter',
+  'devices/use_devicesfile',
+  'devices/devicesfile',
+];
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
-const settings = (o: Partial<LvmDeviceSettings> = {}): LvmDeviceSettings => ({ globalFilter: ['a|.*|'], filter: ['a|.*|'], useDevicesFile: false, devicesFile: 'system.devices', ...o });
+const settings = (o: Partial<LvmDeviceSettings> = {}): LvmDeviceSettings => ({
+  globalFilter: ['a|.*|'],
+  filter: ['a|.*|'],
+  useDevicesFile: false,
+  devicesFile: 'system.devices',
+  ...o,
+});
 const RECOMMENDED = ['r|^/dev/disk/by-path/.*-iscsi-.*|', 'r|^/dev/disk/by-id/dm-uuid-mpath-.*|'];
 
 describe('parseLvmconfigDevices', () => {
   it("reads lvm2 2.03.16's output (Debian 12 defaults), escapes included", () => {
     expect(parseLvmconfigDevices(fixture('lvmconfig-devices-debian12.txt'))).toEqual(settings());
-    const text = 'global_filter=["r|^/dev/disk/by-path/.*-iscsi-.*|","r|\\"quoted\\"|"]\nfilter=[]\nuse_devicesfile=1\ndevicesfile="local.devices"\n';
-    expect(parseLvmconfigDevices(text)).toEqual({ globalFilter: ['r|^/dev/disk/by-path/.*-iscsi-.*|', 'r|"quoted"|'], filter: [], useDevicesFile: true, devicesFile: 'local.devices' });
+    const text =
+      'global_filter=["r|^/dev/disk/by-path/.*-iscsi-.*|","r|\\"quoted\\"|"]\nfilter=[]\nuse_devicesfile=1\ndevicesfile="local.devices"\n';
+    expect(parseLvmconfigDevices(text)).toEqual({
+      globalFilter: ['r|^/dev/disk/by-path/.*-iscsi-.*|', 'r|"quoted"|'],
+      filter: [],
+      useDevicesFile: true,
+      devicesFile: 'local.devices',
+    });
   });
 });
 
@@ -59,18 +79,32 @@ describe('lvmIscsiProblem', () => {
   });
 
   it('accepting only explicit local devices is enough; accepting sd kernel names is not', () => {
-    expect(lvmIscsiProblem(settings({ globalFilter: ['a|^/dev/vda[0-9]*$|', 'a|^/dev/disk/by-id/nvme-Samsung.*|', 'r|.*|'] }), false, PREFIX)).toBeUndefined();
-    expect(lvmIscsiProblem(settings({ globalFilter: ['a|^/dev/sd.*|', 'r|.*|'] }), false, PREFIX)).toMatch(/would scan iSCSI disks attached/);
-    expect(lvmIscsiProblem(settings({ globalFilter: ['r|^/dev/disk/by-path/.*-iscsi-.*|'] }), false, PREFIX)).toMatch(/would scan multipath maps over them/);
+    expect(
+      lvmIscsiProblem(
+        settings({ globalFilter: ['a|^/dev/vda[0-9]*$|', 'a|^/dev/disk/by-id/nvme-Samsung.*|', 'r|.*|'] }),
+        false,
+        PREFIX,
+      ),
+    ).toBeUndefined();
+    expect(lvmIscsiProblem(settings({ globalFilter: ['a|^/dev/sd.*|', 'r|.*|'] }), false, PREFIX)).toMatch(
+      /would scan iSCSI disks attached/,
+    );
+    expect(lvmIscsiProblem(settings({ globalFilter: ['r|^/dev/disk/by-path/.*-iscsi-.*|'] }), false, PREFIX)).toMatch(
+      /would scan multipath maps over them/,
+    );
   });
 
   it('a devices file in use is enough; use_devicesfile without the file is not', () => {
     expect(lvmIscsiProblem(settings({ useDevicesFile: true }), true, PREFIX)).toBeUndefined();
-    expect(lvmIscsiProblem(settings({ useDevicesFile: true }), false, PREFIX)).toMatch(/use_devicesfile=1, but the devices file system.devices does not exist/);
+    expect(lvmIscsiProblem(settings({ useDevicesFile: true }), false, PREFIX)).toMatch(
+      /use_devicesfile=1, but the devices file system.devices does not exist/,
+    );
   });
 
   it('the sample names carry the IQN prefix in the by-path link', () => {
-    expect(sampleIscsiDeviceNames(PREFIX).disk).toContain(`/dev/disk/by-path/ip-192.0.2.10:3260-iscsi-${PREFIX}:vg:vol-sample-lun-0`);
+    expect(sampleIscsiDeviceNames(PREFIX).disk).toContain(
+      `/dev/disk/by-path/ip-192.0.2.10:3260-iscsi-${PREFIX}:vg:vol-sample-lun-0`,
+    );
   });
 });
 
@@ -82,16 +116,27 @@ describe('checkHostLvmIgnoresIscsi', () => {
     const runner = new FakeRunner();
     runner
       .expect(LVMCONFIG, { stdout: fixture('lvmconfig-devices-debian12.txt') })
-      .expect(LVMCONFIG, { stdout: 'global_filter=["a|.*|"]\nfilter=["a|.*|"]\nuse_devicesfile=1\ndevicesfile="system.devices"\n' })
+      .expect(LVMCONFIG, {
+        stdout: 'global_filter=["a|.*|"]\nfilter=["a|.*|"]\nuse_devicesfile=1\ndevicesfile="system.devices"\n',
+      })
       .expect(LVMCONFIG, { stdout: `global_filter=["${RECOMMENDED.join('","')}"]\n` })
       .expect(LVMCONFIG, { stdout: 'global_filter=["a|(unclosed|"]\n' })
       .expect(LVMCONFIG, { exitCode: 127, stderr: 'lvmconfig: not found\n' });
     const check = () => checkHostLvmIgnoresIscsi(runner, { iqnPrefix: PREFIX, lvmSystemDir: etc });
-    expect(await check()).toMatchObject({ status: 'problem', message: expect.stringMatching(/would scan iSCSI disks/) });
+    expect(await check()).toMatchObject({
+      status: 'problem',
+      message: expect.stringMatching(/would scan iSCSI disks/),
+    });
     expect(await check()).toEqual({ status: 'ok', how: 'devices file' });
     expect(await check()).toEqual({ status: 'ok', how: 'filter' });
-    expect(await check()).toMatchObject({ status: 'unknown', message: expect.stringMatching(/could not evaluate the host's LVM filters/) });
-    expect(await check()).toMatchObject({ status: 'unknown', message: expect.stringMatching(/could not check .*lvmconfig/) });
+    expect(await check()).toMatchObject({
+      status: 'unknown',
+      message: expect.stringMatching(/could not evaluate the host's LVM filters/),
+    });
+    expect(await check()).toMatchObject({
+      status: 'unknown',
+      message: expect.stringMatching(/could not check .*lvmconfig/),
+    });
     runner.assertDone();
   });
 });

@@ -13,7 +13,15 @@ describe('mkfs', () => {
   it('builds argv without force flags, with label and extra arguments', () => {
     expect(mkfsArgv('ext4', '/dev/sdb')).toEqual(['mkfs.ext4', '-q', '/dev/sdb']);
     expect(mkfsArgv('xfs', '/dev/sdb', { label: 'data' })).toEqual(['mkfs.xfs', '-q', '-L', 'data', '/dev/sdb']);
-    expect(mkfsArgv('ext4', '/dev/sdb', { extraArgs: parseMkfsArgs(' -m 0  -E nodiscard ') })).toEqual(['mkfs.ext4', '-q', '-m', '0', '-E', 'nodiscard', '/dev/sdb']);
+    expect(mkfsArgv('ext4', '/dev/sdb', { extraArgs: parseMkfsArgs(' -m 0  -E nodiscard ') })).toEqual([
+      'mkfs.ext4',
+      '-q',
+      '-m',
+      '0',
+      '-E',
+      'nodiscard',
+      '/dev/sdb',
+    ]);
   });
 
   it('rejects unknown file systems, bad labels and paths in extra arguments', () => {

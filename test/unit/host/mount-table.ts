@@ -20,7 +20,10 @@ const esc = (s: string) => s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).t
 /** mountinfo text for these mounts (per-mount rw/ro as given, superblock rw). */
 export function mountinfo(...mounts: TestMount[]): string {
   return mounts
-    .map((m) => `${nextId++} 1 ${m.majMin ?? '8:16'} ${esc(m.fsroot ?? '/')} ${esc(m.target)} ${m.ro ? 'ro' : 'rw'},relatime shared:1 - ${m.fstype ?? 'ext4'} ${esc(m.source)} rw\n`)
+    .map(
+      (m) =>
+        `${nextId++} 1 ${m.majMin ?? '8:16'} ${esc(m.fsroot ?? '/')} ${esc(m.target)} ${m.ro ? 'ro' : 'rw'},relatime shared:1 - ${m.fstype ?? 'ext4'} ${esc(m.source)} rw\n`,
+    )
     .join('');
 }
 

@@ -114,7 +114,12 @@ describe('Mounter.bindMount', () => {
   });
 
   it('read-write wanted over a read-only bind, or a bind of something else: FailedPrecondition', async () => {
-    const { m, done } = setup(table({ target: PUB, source: '/dev/sdb', ro: true }), staged, table({ target: PUB, source: '/dev/sdc', majMin: '8:32' }), staged);
+    const { m, done } = setup(
+      table({ target: PUB, source: '/dev/sdb', ro: true }),
+      staged,
+      table({ target: PUB, source: '/dev/sdc', majMin: '8:32' }),
+      staged,
+    );
     await expect(m.bindMount(STAGE, PUB, false)).rejects.toThrow(/read-only already/);
     await expect(m.bindMount(STAGE, PUB, false)).rejects.toThrow(/not a bind of/);
     done();
@@ -130,7 +135,12 @@ describe('Mounter.bindMount', () => {
 
 describe('Mounter.unmount / queries', () => {
   it('unmounts stacked mounts until none is left; nothing mounted is OK', async () => {
-    const { runner, m, done } = setup(table({ target: PUB, source: '/dev/sdb' }, { target: PUB, source: '/dev/sdc' }), table({ target: PUB, source: '/dev/sdb' }), NONE, NONE);
+    const { runner, m, done } = setup(
+      table({ target: PUB, source: '/dev/sdb' }, { target: PUB, source: '/dev/sdc' }),
+      table({ target: PUB, source: '/dev/sdb' }),
+      NONE,
+      NONE,
+    );
     runner.expect(['umount', PUB]).expect(['umount', PUB]);
     expect(await m.unmount(PUB)).toBe(2);
     expect(await m.unmount(PUB)).toBe(0);

@@ -26,14 +26,32 @@ describe('parseMountinfo', () => {
 
   it('read-only per mount (a read-only bind) or per superblock (errors=remount-ro after I/O errors)', () => {
     const all = parseMountinfo(fixture);
-    expect(all.find((m) => m.target === '/tmp/node-layers/pub')).toMatchObject({ device: '/dev/sda', readOnly: true, fsOptions: ['rw'] });
-    expect(all.find((m) => m.target === '/mnt/broken')).toMatchObject({ device: '/dev/sdc', readOnly: true, vfsOptions: ['rw', 'relatime'] });
+    expect(all.find((m) => m.target === '/tmp/node-layers/pub')).toMatchObject({
+      device: '/dev/sda',
+      readOnly: true,
+      fsOptions: ['rw'],
+    });
+    expect(all.find((m) => m.target === '/mnt/broken')).toMatchObject({
+      device: '/dev/sdc',
+      readOnly: true,
+      vfsOptions: ['rw', 'relatime'],
+    });
   });
 
   it('a block device bound onto a file: devtmpfs with the node as root; a sub-tree bind shows its root in brackets', () => {
     const all = parseMountinfo(fixture);
-    expect(all.find((m) => m.target === '/tmp/node-layers/blk')).toMatchObject({ source: 'devtmpfs[/sda]', device: 'devtmpfs', fstype: 'devtmpfs', fsroot: '/sda' });
-    expect(all.find((m) => m.target.endsWith('pvc-1/mount'))).toMatchObject({ source: '/dev/sdb[/data]', device: '/dev/sdb', fsroot: '/data', readOnly: true });
+    expect(all.find((m) => m.target === '/tmp/node-layers/blk')).toMatchObject({
+      source: 'devtmpfs[/sda]',
+      device: 'devtmpfs',
+      fstype: 'devtmpfs',
+      fsroot: '/sda',
+    });
+    expect(all.find((m) => m.target.endsWith('pvc-1/mount'))).toMatchObject({
+      source: '/dev/sdb[/data]',
+      device: '/dev/sdb',
+      fsroot: '/data',
+      readOnly: true,
+    });
   });
 
   it('octal escapes in paths are decoded; the kernel order is kept (stacked mounts: topmost last)', () => {
@@ -42,8 +60,16 @@ describe('parseMountinfo', () => {
   });
 
   it('optional fields of any number before the separator', () => {
-    const [m] = parseMountinfo('36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 shared:7 propagate_from:2 - ext3 /dev/root rw,errors=continue\n');
-    expect(m).toMatchObject({ target: '/mnt/parent', fsroot: '/mnt1', source: '/dev/root[/mnt1]', fstype: 'ext3', fsOptions: ['rw', 'errors=continue'] });
+    const [m] = parseMountinfo(
+      '36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 shared:7 propagate_from:2 - ext3 /dev/root rw,errors=continue\n',
+    );
+    expect(m).toMatchObject({
+      target: '/mnt/parent',
+      fsroot: '/mnt1',
+      source: '/dev/root[/mnt1]',
+      fstype: 'ext3',
+      fsOptions: ['rw', 'errors=continue'],
+    });
     expect(parseMountinfo('36 35 98:0 / /x rw - ext3 /dev/root rw\n')).toHaveLength(1);
   });
 
@@ -53,7 +79,9 @@ describe('parseMountinfo', () => {
   });
 
   it('the test helper writes what the parser reads back', () => {
-    const [m] = parseMountinfo(mountinfo({ target: '/a b/c', source: '/dev/sdb', ro: true, majMin: '8:17', fsroot: '/d' }));
+    const [m] = parseMountinfo(
+      mountinfo({ target: '/a b/c', source: '/dev/sdb', ro: true, majMin: '8:17', fsroot: '/d' }),
+    );
     expect(m).toMatchObject({ target: '/a b/c', device: '/dev/sdb', readOnly: true, majMin: '8:17', fsroot: '/d' });
   });
 });
@@ -87,7 +115,7 @@ describe('MountTable', () => {
     expect(await t.mountsOf('/dev/sdz')).toEqual([]);
   });
 
-  it('reads this process\'s real mount table: / is mounted', async () => {
+  it("reads this process's real mount table: / is mounted", async () => {
     expect((await new MountTable().mountAt('/'))?.target).toBe('/');
   });
 });

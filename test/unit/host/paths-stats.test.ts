@@ -8,7 +8,9 @@ import { fsStats } from '../../../src/host/stats.js';
 
 describe('assertSafePath', () => {
   it('accepts absolute normalized paths', () => {
-    expect(assertSafePath('target_path', '/var/lib/kubelet/pods/p/volumes/x/mount')).toBe('/var/lib/kubelet/pods/p/volumes/x/mount');
+    expect(assertSafePath('target_path', '/var/lib/kubelet/pods/p/volumes/x/mount')).toBe(
+      '/var/lib/kubelet/pods/p/volumes/x/mount',
+    );
     expect(assertSafePath('target_path', '/')).toBe('/');
   });
 

@@ -18,7 +18,13 @@ function sysfs(entries: Record<string, string | null>): string {
   return root;
 }
 
-const mount = (target: string, device: string, majMin: string, fstype = 'ext4', fsroot = '/'): MountLike => ({ target, device, majMin, fstype, fsroot });
+const mount = (target: string, device: string, majMin: string, fstype = 'ext4', fsroot = '/'): MountLike => ({
+  target,
+  device,
+  majMin,
+  fstype,
+  fsroot,
+});
 
 describe('diskUse', () => {
   const sys = sysfs({
@@ -55,18 +61,38 @@ describe('diskUse', () => {
   });
 
   it('mounts of the disk by major:minor or by name, and raw binds of its device node', async () => {
-    const mounts = [mount('/a', '/dev/disk/by-id/x', '8:16'), mount('/b', '/dev/sdb', '0:0'), mount('/c', 'udev', '0:5', 'devtmpfs', '/sdb'), mount('/d', 'udev', '0:5', 'devtmpfs', '/sdbb')];
-    expect((await diskUse('sdb', mounts, { sysfsRoot: sys })).users).toEqual(['sdb is mounted at /a', 'sdb is mounted at /b', 'sdb is mounted at /c']);
+    const mounts = [
+      mount('/a', '/dev/disk/by-id/x', '8:16'),
+      mount('/b', '/dev/sdb', '0:0'),
+      mount('/c', 'udev', '0:5', 'devtmpfs', '/sdb'),
+      mount('/d', 'udev', '0:5', 'devtmpfs', '/sdbb'),
+    ];
+    expect((await diskUse('sdb', mounts, { sysfsRoot: sys })).users).toEqual([
+      'sdb is mounted at /a',
+      'sdb is mounted at /b',
+      'sdb is mounted at /c',
+    ]);
   });
 
   it('partitions: mounted or held', async () => {
-    expect((await diskUse('sdc', [mount('/p1', '/dev/sdc1', '8:33')], { sysfsRoot: sys })).users).toEqual(['sdc1 is mounted at /p1', 'sdc2 is held by dm-5 (tenant-lv)']);
+    expect((await diskUse('sdc', [mount('/p1', '/dev/sdc1', '8:33')], { sysfsRoot: sys })).users).toEqual([
+      'sdc1 is mounted at /p1',
+      'sdc2 is held by dm-5 (tenant-lv)',
+    ]);
   });
 
   it('the multipath map over the disk is reported, not counted; what sits on the map is', async () => {
-    expect(await diskUse('sdd', [], { sysfsRoot: sys })).toEqual({ users: ['dm-3 is held by dm-4 (mpathb1)'], multipath: { name: 'mpathb', dm: 'dm-3' } });
-    expect(await diskUse('sdf', [], { sysfsRoot: sys })).toEqual({ users: [], multipath: { name: '36001405def', dm: 'dm-6' } });
-    expect((await diskUse('sdf', [mount('/m', '/dev/mapper/36001405def', '254:6')], { sysfsRoot: sys })).users).toEqual(['dm-6 is mounted at /m']);
+    expect(await diskUse('sdd', [], { sysfsRoot: sys })).toEqual({
+      users: ['dm-3 is held by dm-4 (mpathb1)'],
+      multipath: { name: 'mpathb', dm: 'dm-3' },
+    });
+    expect(await diskUse('sdf', [], { sysfsRoot: sys })).toEqual({
+      users: [],
+      multipath: { name: '36001405def', dm: 'dm-6' },
+    });
+    expect((await diskUse('sdf', [mount('/m', '/dev/mapper/36001405def', '254:6')], { sysfsRoot: sys })).users).toEqual(
+      ['dm-6 is mounted at /m'],
+    );
   });
 
   it('refuses names that are not kernel disk names', async () => {

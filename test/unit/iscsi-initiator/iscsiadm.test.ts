@@ -17,7 +17,12 @@ const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtur
 /** nodeDbDirs: where the record database is; by default nowhere this machine has one (iscsiadm is asked). */
 function setup(o: { retries?: number; backoffMs?: number; nodeDbDirs?: string[] } = {}) {
   const runner = new FakeRunner();
-  const iscsi = new Iscsiadm(runner, undefined, { retries: o.retries ?? 2, backoffMs: o.backoffMs ?? 1, mutex: new Mutex(), nodeDbDirs: o.nodeDbDirs ?? ['/nonexistent-iscsi/nodes'] });
+  const iscsi = new Iscsiadm(runner, undefined, {
+    retries: o.retries ?? 2,
+    backoffMs: o.backoffMs ?? 1,
+    mutex: new Mutex(),
+    nodeDbDirs: o.nodeDbDirs ?? ['/nonexistent-iscsi/nodes'],
+  });
   return { runner, iscsi };
 }
 
@@ -28,8 +33,16 @@ const LOGIN_AUTH_STDERR =
 
 describe('Iscsiadm.createNode', () => {
   /** The one `-o update` with every name/value pair (seen applied in order by iscsiadm 2.1.8 in the guest). */
-  const updAll = (node: readonly string[], pairs: [string, string][]) => [...node, '-o', 'update', ...pairs.flatMap(([n, v]) => ['-n', n, '-v', v])];
-  const BASE: [string, string][] = [['node.startup', 'manual'], ['node.session.initial_login_retry_max', '2']];
+  const updAll = (node: readonly string[], pairs: [string, string][]) => [
+    ...node,
+    '-o',
+    'update',
+    ...pairs.flatMap(([n, v]) => ['-n', n, '-v', v]),
+  ];
+  const BASE: [string, string][] = [
+    ['node.startup', 'manual'],
+    ['node.session.initial_login_retry_max', '2'],
+  ];
   /** user1 / pw-secret-0123, one way: left-over mutual credentials cleared. */
   const ONE_WAY_CHAP: [string, string][] = [
     ['node.session.auth.authmethod', 'CHAP'],
@@ -43,7 +56,9 @@ describe('Iscsiadm.createNode', () => {
     const { runner, iscsi } = setup();
     runner
       .expect([...NODE, '-o', 'show'], { exitCode: 21, stderr: 'iscsiadm: No records found\n' })
-      .expect([...NODE, '-o', 'new'], { stdout: 'New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 10.0.0.5,3260,-1 iqn...] added\n' })
+      .expect([...NODE, '-o', 'new'], {
+        stdout: 'New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 10.0.0.5,3260,-1 iqn...] added\n',
+      })
       .expect(updAll(NODE, [...BASE, ['node.session.auth.authmethod', 'None']]));
     await iscsi.createNode({ iqn: IQN, portal: '10.0.0.5' });
     runner.assertDone();
@@ -55,13 +70,7 @@ describe('Iscsiadm.createNode', () => {
     const spy = { inspect: (o: RunOptions | undefined) => void seen.push(o?.secrets) };
     runner
       .expect([...NODE, '-o', 'show'], { stdout: 'node.name = ...\n' })
-      .expect(
-        updAll(NODE, [
-          ...BASE,
-          ...ONE_WAY_CHAP,
-        ]),
-        spy,
-      );
+      .expect(updAll(NODE, [...BASE, ...ONE_WAY_CHAP]), spy);
     await iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'user1', password: 'pw-secret-0123' } });
     runner.assertDone();
     expect(seen).toEqual([['pw-secret-0123']]);
@@ -87,23 +96,25 @@ describe('Iscsiadm.createNode', () => {
       iqn: IQN,
       portal: PORTAL,
       iface: 'eth1',
-      chap: { userid: 'user1', password: 'pw-secret-0123', mutualUserid: 'target1', mutualPassword: 'mutual-secret-456' },
+      chap: {
+        userid: 'user1',
+        password: 'pw-secret-0123',
+        mutualUserid: 'target1',
+        mutualPassword: 'mutual-secret-456',
+      },
     });
     runner.assertDone();
   });
 
   it('a failing update never shows the password (even from a runner that does not redact)', async () => {
     const { runner, iscsi } = setup();
-    runner
-      .expect([...NODE, '-o', 'show'])
-      .expect(
-        updAll(NODE, [
-          ...BASE,
-          ...ONE_WAY_CHAP,
-        ]),
-        { exitCode: 6, stderr: 'iscsiadm: cannot set pw-secret-0123\n' },
-      );
-    const err = await iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'user1', password: 'pw-secret-0123' } }).catch((e: unknown) => e);
+    runner.expect([...NODE, '-o', 'show']).expect(updAll(NODE, [...BASE, ...ONE_WAY_CHAP]), {
+      exitCode: 6,
+      stderr: 'iscsiadm: cannot set pw-secret-0123\n',
+    });
+    const err = await iscsi
+      .createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'user1', password: 'pw-secret-0123' } })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandFailed);
     const text = `${(err as Error).message} ${JSON.stringify(err)} ${(err as CommandFailed).argv.join(' ')} ${(err as CommandFailed).stderr}`;
     expect(text).not.toContain('pw-secret-0123');
@@ -118,7 +129,9 @@ describe('Iscsiadm.createNode', () => {
     await iscsi.createNode({ iqn: IQN, portal: PORTAL });
     runner.assertDone();
     mkdirSync(join(db, IQN));
-    runner.expect([...NODE, '-o', 'show'], { stdout: 'node.name = ...\n' }).expect(updAll(NODE, [...BASE, ['node.session.auth.authmethod', 'None']]));
+    runner
+      .expect([...NODE, '-o', 'show'], { stdout: 'node.name = ...\n' })
+      .expect(updAll(NODE, [...BASE, ['node.session.auth.authmethod', 'None']]));
     await iscsi.createNode({ iqn: IQN, portal: PORTAL });
     runner.assertDone();
   });
@@ -127,9 +140,15 @@ describe('Iscsiadm.createNode', () => {
     const { runner, iscsi } = setup();
     await expect(iscsi.createNode({ iqn: 'not-an-iqn', portal: PORTAL })).rejects.toBeInstanceOf(InvalidArgument);
     await expect(iscsi.createNode({ iqn: IQN, portal: 'host:3260' })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'u', password: '' } })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'u', password: 'p', mutualUserid: 'm' } })).rejects.toBeInstanceOf(InvalidArgument);
-    const err = await iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'u', password: 'sec\nret' } }).catch((e: unknown) => e);
+    await expect(
+      iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'u', password: '' } }),
+    ).rejects.toBeInstanceOf(InvalidArgument);
+    await expect(
+      iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'u', password: 'p', mutualUserid: 'm' } }),
+    ).rejects.toBeInstanceOf(InvalidArgument);
+    const err = await iscsi
+      .createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'u', password: 'sec\nret' } })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidArgument);
     expect((err as Error).message).not.toContain('sec');
     runner.assertDone();
@@ -146,7 +165,10 @@ describe('Iscsiadm.login', () => {
 
   it('exit 15 (ISCSI_ERR_SESS_EXISTS) is already logged in', async () => {
     const { runner, iscsi } = setup();
-    runner.expect([...NODE, '--login'], { exitCode: 15, stderr: 'iscsiadm: default: 1 session requested, but 1 already present.\n' });
+    runner.expect([...NODE, '--login'], {
+      exitCode: 15,
+      stderr: 'iscsiadm: default: 1 session requested, but 1 already present.\n',
+    });
     expect(await iscsi.login(IQN, PORTAL)).toBe('already-logged-in');
     runner.assertDone();
   });
@@ -164,21 +186,31 @@ describe('Iscsiadm.login', () => {
     const { runner, iscsi } = setup({ retries: 5 });
     const [first, ...rest] = fixture('iscsiadm-login-wrong-chap-vm.txt').split('\n');
     expect(first).toBe('exit 24');
-    runner.expect(['iscsiadm', '-m', 'node', '-T', 'iqn.2024-01.test.vm:nodelayers', '-p', '127.0.0.1:3260', '--login'], { exitCode: 24, stderr: rest.join('\n') });
+    runner.expect(
+      ['iscsiadm', '-m', 'node', '-T', 'iqn.2024-01.test.vm:nodelayers', '-p', '127.0.0.1:3260', '--login'],
+      { exitCode: 24, stderr: rest.join('\n') },
+    );
     await expect(iscsi.login('iqn.2024-01.test.vm:nodelayers', '127.0.0.1:3260')).rejects.toThrow(FailedPrecondition);
     runner.assertDone();
   });
 
   it('exit 19 with "authorization failure" in the message is an auth refusal too', async () => {
     const { runner, iscsi } = setup({ retries: 5 });
-    runner.expect([...NODE, '--login'], { exitCode: 19, stderr: 'iscsiadm: initiator reported error (19 - encountered non-retryable iSCSI login failure)\niscsiadm: authorization failure\n' });
+    runner.expect([...NODE, '--login'], {
+      exitCode: 19,
+      stderr:
+        'iscsiadm: initiator reported error (19 - encountered non-retryable iSCSI login failure)\niscsiadm: authorization failure\n',
+    });
     await expect(iscsi.login(IQN, PORTAL)).rejects.toThrow(/authorization failure/);
     runner.assertDone();
   });
 
   it('exit 19 (fatal login) is FailedPrecondition, not retried', async () => {
     const { runner, iscsi } = setup({ retries: 5 });
-    runner.expect([...NODE, '--login'], { exitCode: 19, stderr: 'iscsiadm: initiator reported error (19 - encountered non-retryable iSCSI login failure)\n' });
+    runner.expect([...NODE, '--login'], {
+      exitCode: 19,
+      stderr: 'iscsiadm: initiator reported error (19 - encountered non-retryable iSCSI login failure)\n',
+    });
     await expect(iscsi.login(IQN, PORTAL)).rejects.toThrow(FailedPrecondition);
     runner.assertDone();
   });
@@ -193,8 +225,14 @@ describe('Iscsiadm.login', () => {
   it('transient failures (8 timeout, 4 transport) are retried with backoff, then succeed', async () => {
     const { runner, iscsi } = setup({ retries: 2 });
     runner
-      .expect([...NODE, '--login'], { exitCode: 8, stderr: 'iscsiadm: initiator reported error (8 - connection timed out)\n' })
-      .expect([...NODE, '--login'], { exitCode: 4, stderr: 'iscsiadm: initiator reported error (4 - encountered connection failure)\n' })
+      .expect([...NODE, '--login'], {
+        exitCode: 8,
+        stderr: 'iscsiadm: initiator reported error (8 - connection timed out)\n',
+      })
+      .expect([...NODE, '--login'], {
+        exitCode: 4,
+        stderr: 'iscsiadm: initiator reported error (4 - encountered connection failure)\n',
+      })
       .expect([...NODE, '--login']);
     expect(await iscsi.login(IQN, PORTAL)).toBe('logged-in');
     runner.assertDone();
@@ -207,7 +245,9 @@ describe('Iscsiadm.login', () => {
       .expect([...NODE, '--login'], { exitCode: 8, stderr: 'iscsiadm: connection timed out\n' });
     const err = await iscsi.login(IQN, PORTAL).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Unavailable);
-    expect((err as Error).message).toBe(`iSCSI login to ${IQN} at ${PORTAL} failed after 2 attempt(s) (iscsiadm exit 8): iscsiadm: connection timed out`);
+    expect((err as Error).message).toBe(
+      `iSCSI login to ${IQN} at ${PORTAL} failed after 2 attempt(s) (iscsiadm exit 8): iscsiadm: connection timed out`,
+    );
     runner.assertDone();
   });
 
@@ -234,7 +274,9 @@ describe('Iscsiadm.login', () => {
 describe('Iscsiadm.logout / deleteNode', () => {
   it('logout: exit 21 (no session) is OK; reports whether a session ended', async () => {
     const { runner, iscsi } = setup();
-    runner.expect([...NODE, '--logout']).expect([...NODE, '--logout'], { exitCode: 21, stderr: 'iscsiadm: No matching sessions found\n' });
+    runner
+      .expect([...NODE, '--logout'])
+      .expect([...NODE, '--logout'], { exitCode: 21, stderr: 'iscsiadm: No matching sessions found\n' });
     expect(await iscsi.logout(IQN, PORTAL)).toBe(true);
     expect(await iscsi.logout(IQN, PORTAL)).toBe(false);
     runner.assertDone();
@@ -242,7 +284,9 @@ describe('Iscsiadm.logout / deleteNode', () => {
 
   it('deleteNode: exit 21 (no record) is OK', async () => {
     const { runner, iscsi } = setup();
-    runner.expect([...NODE, '-o', 'delete']).expect([...NODE, '-o', 'delete'], { exitCode: 21, stderr: 'iscsiadm: No records found\n' });
+    runner
+      .expect([...NODE, '-o', 'delete'])
+      .expect([...NODE, '-o', 'delete'], { exitCode: 21, stderr: 'iscsiadm: No records found\n' });
     expect(await iscsi.deleteNode(IQN, PORTAL)).toBe(true);
     expect(await iscsi.deleteNode(IQN, PORTAL)).toBe(false);
     runner.assertDone();
@@ -320,14 +364,19 @@ describe('Iscsiadm serialization', () => {
         const first = argv.includes('--login') && order.filter((x) => x.includes('--login')).length === 1;
         if (first) throw new CommandFailed({ argv, exitCode: 8, stderr: 'timeout' });
         const code = argv.includes('--logout') ? 21 : 0;
-        if (code && !(o?.okExitCodes ?? []).includes(code)) throw new CommandFailed({ argv, exitCode: code, stderr: '' });
+        if (code && !(o?.okExitCodes ?? []).includes(code))
+          throw new CommandFailed({ argv, exitCode: code, stderr: '' });
         return { stdout: '', stderr: '', exitCode: code, durationMs: 5 };
       },
     };
     const mutex = new Mutex();
     const a = new Iscsiadm(slow, undefined, { retries: 1, backoffMs: 30, mutex });
     const b = new Iscsiadm(slow, undefined, { mutex });
-    await Promise.all([a.login(IQN, PORTAL), b.logout('iqn.2024-01.io.example:other', PORTAL), b.deleteNode('iqn.2024-01.io.example:other', PORTAL)]);
+    await Promise.all([
+      a.login(IQN, PORTAL),
+      b.logout('iqn.2024-01.io.example:other', PORTAL),
+      b.deleteNode('iqn.2024-01.io.example:other', PORTAL),
+    ]);
     expect(max).toBe(1);
     // the logout and delete ran while the login waited for its retry
     expect(order.map((x) => x.split(' ').at(-1))).toEqual(['--login', '--logout', 'delete', '--login']);

@@ -10,7 +10,10 @@ describe('iscsidListening', () => {
 
   it('finds the abstract socket iscsid listens on', async () => {
     const f = join(dir, 'yes');
-    writeFileSync(f, `${header}0000000000000000: 00000002 00000000 00010000 0001 01 24075 @ISCSIADM_ABSTRACT_NAMESPACE\n`);
+    writeFileSync(
+      f,
+      `${header}0000000000000000: 00000002 00000000 00010000 0001 01 24075 @ISCSIADM_ABSTRACT_NAMESPACE\n`,
+    );
     expect(await iscsidListening(f)).toBe(true);
   });
 
@@ -28,7 +31,10 @@ describe('multipathdListening / socketListening', () => {
 
   it('finds multipathd by its abstract socket, and only by the whole name', async () => {
     const f = join(dir, 'mp');
-    writeFileSync(f, `${header}0000000000000000: 00000002 00000000 00010000 0001 01 31337 @/org/kernel/linux/storage/multipathd\n`);
+    writeFileSync(
+      f,
+      `${header}0000000000000000: 00000002 00000000 00010000 0001 01 31337 @/org/kernel/linux/storage/multipathd\n`,
+    );
     expect(await multipathdListening(f)).toBe(true);
     expect(await iscsidListening(f)).toBe(false);
     expect(await socketListening('@/linux/storage/multipathd', f)).toBe(false);

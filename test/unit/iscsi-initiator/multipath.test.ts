@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommandFailed, InvalidArgument } from '../../../src/errors.js';
 import { FakeRunner } from '../../doubles/fake-runner.js';
-import { Multipath, multipathProblem, parseFindMultipaths, parseMultipathLl } from '../../../src/iscsi-initiator/multipath.js';
+import {
+  Multipath,
+  multipathProblem,
+  parseFindMultipaths,
+  parseMultipathLl,
+} from '../../../src/iscsi-initiator/multipath.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
 
@@ -39,7 +44,10 @@ describe('parseMultipathLl', () => {
 
   it('accepts an action prefix (multipath creating a map) and empty output', () => {
     expect(parseMultipathLl('create: mpathb (3600140512345) undef LIO-ORG,lv3\n')).toEqual([]);
-    expect(parseMultipathLl('create: mpathb (3600140512345) dm-7 LIO-ORG,lv3\n')[0]).toMatchObject({ name: 'mpathb', dm: 'dm-7' });
+    expect(parseMultipathLl('create: mpathb (3600140512345) dm-7 LIO-ORG,lv3\n')[0]).toMatchObject({
+      name: 'mpathb',
+      dm: 'dm-7',
+    });
     expect(parseMultipathLl('')).toEqual([]);
   });
 });
@@ -66,7 +74,11 @@ describe('Multipath', () => {
 
   it('mapOf finds the dm-multipath holder of the disks through sysfs', async () => {
     const mp = new Multipath(new FakeRunner(), { sysfsRoot: sysfs() });
-    expect(await mp.mapOf(['sdx', 'sde', 'sdc'])).toEqual({ name: 'mpatha', dm: 'dm-3', devicePath: '/dev/mapper/mpatha' });
+    expect(await mp.mapOf(['sdx', 'sde', 'sdc'])).toEqual({
+      name: 'mpatha',
+      dm: 'dm-3',
+      devicePath: '/dev/mapper/mpatha',
+    });
     expect(await mp.mapOf(['sdh'])).toBeUndefined(); // an LVM holder is not a multipath map
     expect(await mp.mapOf([])).toBeUndefined();
     await expect(mp.mapOf(['../etc'])).rejects.toBeInstanceOf(InvalidArgument);
@@ -114,9 +126,13 @@ describe('multipath configuration check', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netunix-'));
   const running = join(dir, 'running');
   const stopped = join(dir, 'stopped');
-  writeFileSync(running, 'Num RefCount Protocol Flags Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 31337 @/org/kernel/linux/storage/multipathd\n');
+  writeFileSync(
+    running,
+    'Num RefCount Protocol Flags Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 31337 @/org/kernel/linux/storage/multipathd\n',
+  );
   writeFileSync(stopped, 'Num RefCount Protocol Flags Type St Inode Path\n');
-  const withPolicy = (v: string) => fixture('multipath-t-debian12.txt').replace('find_multipaths "strict"', `find_multipaths ${v}`);
+  const withPolicy = (v: string) =>
+    fixture('multipath-t-debian12.txt').replace('find_multipaths "strict"', `find_multipaths ${v}`);
 
   it('parseFindMultipaths reads the defaults section (quoted or not)', () => {
     expect(parseFindMultipaths(fixture('multipath-t-debian12.txt'))).toBe('strict'); // multipath-tools 0.9.4 without /etc/multipath.conf
@@ -126,7 +142,9 @@ describe('multipath configuration check', () => {
 
   it('no problem with multipathd running and a policy that assembles new maps', async () => {
     const runner = new FakeRunner();
-    runner.expect(['multipathd', 'show', 'config'], { stdout: withPolicy('"yes"') }).expect(['multipathd', 'show', 'config'], { stdout: withPolicy('greedy') });
+    runner
+      .expect(['multipathd', 'show', 'config'], { stdout: withPolicy('"yes"') })
+      .expect(['multipathd', 'show', 'config'], { stdout: withPolicy('greedy') });
     expect(await multipathProblem(runner, { procNetUnix: running })).toBeUndefined();
     expect(await multipathProblem(runner, { procNetUnix: running })).toBeUndefined();
     runner.assertDone();
@@ -138,8 +156,12 @@ describe('multipath configuration check', () => {
     runner
       .expect(['multipathd', 'show', 'config'], { stdout: fixture('multipath-t-debian12.txt') })
       .expect(['multipathd', 'show', 'config'], { exitCode: 1, stderr: 'error -104 receiving packet\n' });
-    expect(await multipathProblem(runner, { procNetUnix: running })).toMatch(/find_multipaths "strict".*set find_multipaths "yes"/);
-    expect(await multipathProblem(runner, { procNetUnix: running })).toMatch(/multipathd does not answer "multipathd show config" \(.*error -104/);
+    expect(await multipathProblem(runner, { procNetUnix: running })).toMatch(
+      /find_multipaths "strict".*set find_multipaths "yes"/,
+    );
+    expect(await multipathProblem(runner, { procNetUnix: running })).toMatch(
+      /multipathd does not answer "multipathd show config" \(.*error -104/,
+    );
     runner.assertDone();
   });
 });

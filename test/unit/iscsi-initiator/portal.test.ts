@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgument } from '../../../src/errors.js';
-import { byPathDevice, byPathName, formatPortal, lunComponent, normalizePortal, parsePortal } from '../../../src/iscsi-initiator/portal.js';
+import {
+  byPathDevice,
+  byPathName,
+  formatPortal,
+  lunComponent,
+  normalizePortal,
+  parsePortal,
+} from '../../../src/iscsi-initiator/portal.js';
 
 describe('portals', () => {
   it('parses IPv4 and bracketed IPv6 portals, with the default port', () => {
@@ -12,14 +19,25 @@ describe('portals', () => {
     expect(formatPortal({ address: 'fd00::5', port: 3260 })).toBe('[fd00::5]:3260');
   });
 
-  it.each(['', 'host.example:3260', '10.0.0.256:3260', '10.0.0.5:0', '10.0.0.5:70000', 'fd00::5:3260', '[zz::1]:3260', '10.0.0.5:3260;rm'])('rejects %j', (p) => {
+  it.each([
+    '',
+    'host.example:3260',
+    '10.0.0.256:3260',
+    '10.0.0.5:0',
+    '10.0.0.5:70000',
+    'fd00::5:3260',
+    '[zz::1]:3260',
+    '10.0.0.5:3260;rm',
+  ])('rejects %j', (p) => {
     expect(() => parsePortal(p)).toThrow(InvalidArgument);
   });
 });
 
 describe('by-path names (udev path_id)', () => {
   it('IPv4: ip-<addr>:<port>-iscsi-<iqn>-lun-<n>', () => {
-    expect(byPathDevice('127.0.0.1:3260', 'iqn.2024-01.test.vm:vol', 0)).toBe('/dev/disk/by-path/ip-127.0.0.1:3260-iscsi-iqn.2024-01.test.vm:vol-lun-0');
+    expect(byPathDevice('127.0.0.1:3260', 'iqn.2024-01.test.vm:vol', 0)).toBe(
+      '/dev/disk/by-path/ip-127.0.0.1:3260-iscsi-iqn.2024-01.test.vm:vol-lun-0',
+    );
   });
 
   it('IPv6: the address without brackets, as the kernel holds persistent_address', () => {

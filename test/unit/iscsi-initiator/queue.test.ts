@@ -16,7 +16,13 @@ function sysfs(name: string, files: Record<string, string> = {}): { root: string
   roots.push(root);
   const q = join(root, 'block', name, 'queue');
   mkdirSync(q, { recursive: true });
-  const all = { scheduler: '[mq-deadline] none\n', max_sectors_kb: '64\n', max_hw_sectors_kb: '32767\n', read_ahead_kb: '128\n', ...files };
+  const all = {
+    scheduler: '[mq-deadline] none\n',
+    max_sectors_kb: '64\n',
+    max_hw_sectors_kb: '32767\n',
+    read_ahead_kb: '128\n',
+    ...files,
+  };
   for (const [f, v] of Object.entries(all)) writeFileSync(join(q, f), v);
   return { root, file: (f) => readFileSync(join(q, f), 'utf8') };
 }
@@ -39,10 +45,16 @@ describe('tuneIscsiDisk', () => {
 
   it('reports what it could not do instead of failing the stage', async () => {
     const noNone = sysfs('sdf', { scheduler: '[mq-deadline] kyber\n' });
-    expect(await tuneIscsiDisk('sdf', { sysfsRoot: noNone.root })).toEqual({ changed: [], failed: ['scheduler=none: not offered ([mq-deadline] kyber)'] });
+    expect(await tuneIscsiDisk('sdf', { sysfsRoot: noNone.root })).toEqual({
+      changed: [],
+      failed: ['scheduler=none: not offered ([mq-deadline] kyber)'],
+    });
     expect(noNone.file('scheduler')).toBe('[mq-deadline] kyber\n');
     const other = sysfs('sdg');
-    expect(await tuneIscsiDisk('sdh', { sysfsRoot: other.root })).toEqual({ changed: [], failed: ['scheduler: ENOENT'] });
+    expect(await tuneIscsiDisk('sdh', { sysfsRoot: other.root })).toEqual({
+      changed: [],
+      failed: ['scheduler: ENOENT'],
+    });
   });
 
   it('only takes SCSI disk names', async () => {

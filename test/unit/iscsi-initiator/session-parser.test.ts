@@ -30,15 +30,28 @@ describe('parseSessionTree (iscsiadm -m session -P 3)', () => {
         { lun: 1, device: 'sdd', state: 'running' },
       ],
     });
-    expect(b).toMatchObject({ state: 'FAILED', connectionState: 'TRANSPORT WAIT', devices: [{ lun: 0, device: 'sde', state: 'blocked' }] });
+    expect(b).toMatchObject({
+      state: 'FAILED',
+      connectionState: 'TRANSPORT WAIT',
+      devices: [{ lun: 0, device: 'sde', state: 'blocked' }],
+    });
   });
 
   it('keeps the target and portal for a second session printed without portal lines', () => {
-    expect(sessions[3]).toMatchObject({ sid: 8, initiatorName: 'iqn.2024-01.io.example:second', devices: [{ lun: 0, device: 'sdg' }] });
+    expect(sessions[3]).toMatchObject({
+      sid: 8,
+      initiatorName: 'iqn.2024-01.io.example:second',
+      devices: [{ lun: 0, device: 'sdg' }],
+    });
   });
 
   it('uses the persistent portal (the node record) and keeps the current one after a redirect', () => {
-    expect(sessions[4]).toMatchObject({ portal: '10.0.0.5:3260', currentPortal: '10.0.0.6:3260', devices: [], hostNumber: 10 });
+    expect(sessions[4]).toMatchObject({
+      portal: '10.0.0.5:3260',
+      currentPortal: '10.0.0.6:3260',
+      devices: [],
+      hostNumber: 10,
+    });
   });
 
   it('real output captured on the VM tier (open-iscsi 2.1.8, LIO on 127.0.0.1)', () => {

@@ -19,7 +19,19 @@
  * <value>", "symlink <rel> -> <rel target>", "unlink <rel>", "rmdir <rel>"
  * with paths relative to `root`.
  */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { ConfigFsOps, DirEntry } from '../../../src/iscsi-target/configfs.js';
@@ -205,7 +217,10 @@ export class FakeConfigfs implements ConfigFsOps {
   async list(path: string): Promise<DirEntry[]> {
     this.check('list', path);
     if (!existsSync(path)) throw fsError('ENOENT', 'list', path);
-    return readdirSync(path, { withFileTypes: true }).map((d) => ({ name: d.name, kind: d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : 'file' }));
+    return readdirSync(path, { withFileTypes: true }).map((d) => ({
+      name: d.name,
+      kind: d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : 'file',
+    }));
   }
 
   async exists(path: string): Promise<boolean> {
@@ -250,7 +265,8 @@ export class FakeConfigfs implements ConfigFsOps {
   }
 
   private groupFor(r: string): ((dir: string) => void) | undefined {
-    if (/^core\/(iblock|fileio|pscsi|rd_mcp|user)_\d+$/.test(r)) return (d) => this.files(d, { hba_info: 'HBA Index: 0 plugin: iblock version: v5.0\n', hba_mode: '0\n' });
+    if (/^core\/(iblock|fileio|pscsi|rd_mcp|user)_\d+$/.test(r))
+      return (d) => this.files(d, { hba_info: 'HBA Index: 0 plugin: iblock version: v5.0\n', hba_mode: '0\n' });
     if (/^core\/iblock_\d+\/[^/]+$/.test(r)) {
       return (d) =>
         this.files(d, {
@@ -268,7 +284,11 @@ export class FakeConfigfs implements ConfigFsOps {
     }
     if (r === 'iscsi') {
       return (d) => {
-        this.files(d, { lio_version: 'Datera Inc. iSCSI Target v4.1.0\n', cpus_allowed_list: '0-1\n', 'discovery_auth/enforce_discovery_auth': '0\n' });
+        this.files(d, {
+          lio_version: 'Datera Inc. iSCSI Target v4.1.0\n',
+          cpus_allowed_list: '0-1\n',
+          'discovery_auth/enforce_discovery_auth': '0\n',
+        });
       };
     }
     if (/^iscsi\/[^/]+$/.test(r)) return (d) => this.files(d, { 'fabric_statistics/iscsi_instance/inst': '0\n' });
@@ -298,7 +318,8 @@ export class FakeConfigfs implements ConfigFsOps {
         for (const g of ['acls', 'lun', 'np']) mkdirSync(join(d, g));
       };
     }
-    if (/^iscsi\/[^/]+\/tpgt_\d+\/lun\/lun_\d+$/.test(r)) return (d) => this.files(d, { alua_tg_pt_gp: 'default_tg_pt_gp\n', 'statistics/scsi_port/indx': '0\n' });
+    if (/^iscsi\/[^/]+\/tpgt_\d+\/lun\/lun_\d+$/.test(r))
+      return (d) => this.files(d, { alua_tg_pt_gp: 'default_tg_pt_gp\n', 'statistics/scsi_port/indx': '0\n' });
     if (/^iscsi\/[^/]+\/tpgt_\d+\/np\/[^/]+$/.test(r)) return (d) => this.files(d, { iser: '0\n', cxgbit: '0\n' });
     if (/^iscsi\/[^/]+\/tpgt_\d+\/acls\/[^/]+$/.test(r)) {
       return (d) => {
@@ -318,7 +339,8 @@ export class FakeConfigfs implements ConfigFsOps {
         });
       };
     }
-    if (/^iscsi\/[^/]+\/tpgt_\d+\/acls\/[^/]+\/lun_\d+$/.test(r)) return (d) => this.files(d, { write_protect: '0\n', 'statistics/scsi_auth_intr/inst': '0\n' });
+    if (/^iscsi\/[^/]+\/tpgt_\d+\/acls\/[^/]+\/lun_\d+$/.test(r))
+      return (d) => this.files(d, { write_protect: '0\n', 'statistics/scsi_auth_intr/inst': '0\n' });
     return undefined;
   }
 

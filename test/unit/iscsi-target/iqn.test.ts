@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgument } from '../../../src/errors.js';
 import { assertChap } from '../../../src/iscsi-target/chap.js';
-import { assertIqnPrefix, assertIscsiName, DEFAULT_IQN_PREFIX, isValidIscsiName, iscsiNameProblem, targetIqn, unitSerial } from '../../../src/iscsi-target/iqn.js';
+import {
+  assertIqnPrefix,
+  assertIscsiName,
+  DEFAULT_IQN_PREFIX,
+  isValidIscsiName,
+  iscsiNameProblem,
+  targetIqn,
+  unitSerial,
+} from '../../../src/iscsi-target/iqn.js';
 import { backstoreName } from '../../../src/iscsi-target/lio-layout.js';
 
 describe('iSCSI name validation (RFC 3720 3.2.6)', () => {
@@ -43,7 +51,9 @@ describe('iSCSI name validation (RFC 3720 3.2.6)', () => {
 
 describe('targetIqn', () => {
   it('is prefix:vg:lv for names that are IQN text already', () => {
-    expect(targetIqn('csivg', 'vol-abcdefghijklmnopqrstuvwxyz')).toBe(`${DEFAULT_IQN_PREFIX}:csivg:vol-abcdefghijklmnopqrstuvwxyz`);
+    expect(targetIqn('csivg', 'vol-abcdefghijklmnopqrstuvwxyz')).toBe(
+      `${DEFAULT_IQN_PREFIX}:csivg:vol-abcdefghijklmnopqrstuvwxyz`,
+    );
     expect(targetIqn('vg.1', 'lv.2', 'iqn.2020-02.com.acme:store')).toBe('iqn.2020-02.com.acme:store:vg.1:lv.2');
   });
 
@@ -95,7 +105,9 @@ describe('unitSerial and backstoreName', () => {
 describe('assertChap', () => {
   it('accepts a full set and a one-way set', () => {
     expect(() => assertChap({ userid: 'u', password: 'p123456789012' })).not.toThrow();
-    expect(() => assertChap({ userid: 'u', password: 'p123456789012', mutualUserid: 't', mutualPassword: 'q123456789012' })).not.toThrow();
+    expect(() =>
+      assertChap({ userid: 'u', password: 'p123456789012', mutualUserid: 't', mutualPassword: 'q123456789012' }),
+    ).not.toThrow();
   });
 
   it('rejects empty, too long, control characters, NULL prefix, half mutual, same secret both ways; messages never carry the value', () => {

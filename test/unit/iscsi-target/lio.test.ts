@@ -36,7 +36,13 @@ function setup(o: { perAclAuth?: boolean } = {}) {
   fakes.push(fake);
   const lines: string[] = [];
   const logger = createLogger('debug', { write: (s: string) => void lines.push(s) });
-  const lio = new LioTarget({ root: fake.root, sysBlockRoot: fake.sysBlock, fs: fake, logger, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+  const lio = new LioTarget({
+    root: fake.root,
+    sysBlockRoot: fake.sysBlock,
+    fs: fake,
+    logger,
+    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+  });
   return { fake, lio, lines };
 }
 
@@ -82,16 +88,18 @@ describe('LioTarget.ensureTarget', () => {
     const { fake, lio } = setup();
     await lio.ensureTarget(spec());
     const param = (k: string) => fake.content(`${TPG}/param/${k}`);
-    expect([param('MaxRecvDataSegmentLength'), param('MaxBurstLength'), param('FirstBurstLength'), param('InitialR2T'), param('ImmediateData')]).toEqual([
-      '262144\n',
-      '1048576\n',
-      '262144\n',
-      'No\n',
-      'Yes\n',
-    ]);
+    expect([
+      param('MaxRecvDataSegmentLength'),
+      param('MaxBurstLength'),
+      param('FirstBurstLength'),
+      param('InitialR2T'),
+      param('ImmediateData'),
+    ]).toEqual(['262144\n', '1048576\n', '262144\n', 'No\n', 'Yes\n']);
     // MaxBurstLength before FirstBurstLength (which must not exceed it), all before enable
     const at = (line: string) => fake.log.indexOf(line);
-    expect(at(`write ${TPG}/param/MaxBurstLength 1048576`)).toBeLessThan(at(`write ${TPG}/param/FirstBurstLength 262144`));
+    expect(at(`write ${TPG}/param/MaxBurstLength 1048576`)).toBeLessThan(
+      at(`write ${TPG}/param/FirstBurstLength 262144`),
+    );
     expect(at(`write ${TPG}/param/InitialR2T No`)).toBeLessThan(at(`write ${TPG}/enable 1`));
   });
 
@@ -102,7 +110,10 @@ describe('LioTarget.ensureTarget', () => {
     await fake.write(fake.abs(`${TPG}/param/InitialR2T`), 'Yes');
     fake.log.length = 0;
     await lio.ensureTarget(spec());
-    expect(fake.log).toEqual([`write ${TPG}/param/MaxRecvDataSegmentLength 262144`, `write ${TPG}/param/InitialR2T No`]);
+    expect(fake.log).toEqual([
+      `write ${TPG}/param/MaxRecvDataSegmentLength 262144`,
+      `write ${TPG}/param/InitialR2T No`,
+    ]);
   });
 
   it('is idempotent: a second call changes nothing', async () => {
@@ -149,7 +160,10 @@ describe('LioTarget.ensureTarget', () => {
     await fake.write(fake.abs(`${BS}/control`), 'udev_path=/dev/wrong/one');
     fake.log.length = 0;
     await lio.ensureTarget(spec());
-    expect(fake.log.slice(0, 2)).toEqual([`write ${BS}/control udev_path=/dev/csivg/vol-a`, `write ${BS}/udev_path /dev/csivg/vol-a`]);
+    expect(fake.log.slice(0, 2)).toEqual([
+      `write ${BS}/control udev_path=/dev/csivg/vol-a`,
+      `write ${BS}/udev_path /dev/csivg/vol-a`,
+    ]);
     expect((await lio.listTargets())[0]?.devicePath).toBe('/dev/csivg/vol-a');
   });
 
@@ -166,14 +180,29 @@ describe('LioTarget.ensureTarget', () => {
     const { fake, lio } = setup();
     await lio.ensureTarget(spec());
     fake.log.length = 0;
-    await lio.ensureTarget(spec({ portals: [{ address: '10.0.0.5', port: 3260 }, { address: 'fd00::5', port: 3260 }] }));
-    expect(fake.log).toEqual([`mkdir ${TPG}/np/10.0.0.5:3260`, `mkdir ${TPG}/np/[fd00::5]:3260`, `rmdir ${TPG}/np/127.0.0.1:3260`]);
+    await lio.ensureTarget(
+      spec({
+        portals: [
+          { address: '10.0.0.5', port: 3260 },
+          { address: 'fd00::5', port: 3260 },
+        ],
+      }),
+    );
+    expect(fake.log).toEqual([
+      `mkdir ${TPG}/np/10.0.0.5:3260`,
+      `mkdir ${TPG}/np/[fd00::5]:3260`,
+      `rmdir ${TPG}/np/127.0.0.1:3260`,
+    ]);
   });
 
   it('exports read-only: backstore opened readonly, mapped LUNs write-protected', async () => {
     const { fake, lio } = setup();
     await lio.ensureTarget(spec({ readOnly: true }));
-    expect(fake.log.slice(2, 5)).toEqual([`write ${BS}/control udev_path=/dev/csivg/vol-a`, `write ${BS}/udev_path /dev/csivg/vol-a`, `write ${BS}/control readonly=1`]);
+    expect(fake.log.slice(2, 5)).toEqual([
+      `write ${BS}/control udev_path=/dev/csivg/vol-a`,
+      `write ${BS}/udev_path /dev/csivg/vol-a`,
+      `write ${BS}/control readonly=1`,
+    ]);
     expect(fake.content(`${TPG}/attrib/prod_mode_write_protect`)).toBe('1\n');
     await lio.allowInitiator(IQN, INIT);
     expect(fake.content(`${TPG}/acls/${INIT}/lun_0/write_protect`)).toBe('1\n');
@@ -192,7 +221,9 @@ describe('LioTarget.ensureTarget', () => {
   it('refuses a second backstore on the same target', async () => {
     const { lio } = setup();
     await lio.ensureTarget(spec());
-    await expect(lio.ensureTarget(spec({ volumeKey: 'csivg/vol-b', devicePath: '/dev/csivg/vol-b' }))).rejects.toThrow(/already exports another backstore/);
+    await expect(lio.ensureTarget(spec({ volumeKey: 'csivg/vol-b', devicePath: '/dev/csivg/vol-b' }))).rejects.toThrow(
+      /already exports another backstore/,
+    );
   });
 
   it('validates its input', async () => {
@@ -201,7 +232,9 @@ describe('LioTarget.ensureTarget', () => {
     await expect(lio.ensureTarget(spec({ volumeKey: 'novg' }))).rejects.toBeInstanceOf(InvalidArgument);
     await expect(lio.ensureTarget(spec({ devicePath: 'relative' }))).rejects.toBeInstanceOf(InvalidArgument);
     await expect(lio.ensureTarget(spec({ portals: [] }))).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(lio.ensureTarget(spec({ portals: [{ address: '127.0.0.1', port: 0 }] }))).rejects.toBeInstanceOf(InvalidArgument);
+    await expect(lio.ensureTarget(spec({ portals: [{ address: '127.0.0.1', port: 0 }] }))).rejects.toBeInstanceOf(
+      InvalidArgument,
+    );
     await expect(lio.ensureTarget(spec({ serial: 'has space' }))).rejects.toBeInstanceOf(InvalidArgument);
   });
 
@@ -237,7 +270,12 @@ describe('LioTarget initiators', () => {
     fake.log.length = 0;
     await lio.allowInitiator(IQN, INIT);
     const acl = `${TPG}/acls/${INIT}`;
-    expect(fake.log).toEqual([`mkdir ${acl}`, `write ${acl}/attrib/authentication 0`, `mkdir ${acl}/lun_0`, `symlink ${acl}/lun_0/link -> ${TPG}/lun/lun_0`]);
+    expect(fake.log).toEqual([
+      `mkdir ${acl}`,
+      `write ${acl}/attrib/authentication 0`,
+      `mkdir ${acl}/lun_0`,
+      `symlink ${acl}/lun_0/link -> ${TPG}/lun/lun_0`,
+    ]);
     expect(fake.content(`${TPG}/attrib/authentication`)).toBe('0\n');
     fake.log.length = 0;
     await lio.allowInitiator(IQN, INIT);
@@ -248,7 +286,12 @@ describe('LioTarget initiators', () => {
     const { fake, lio } = setup();
     await lio.ensureTarget(spec());
     fake.log.length = 0;
-    await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: PASSWORD, mutualUserid: 'tgt1', mutualPassword: MUTUAL });
+    await lio.allowInitiator(IQN, INIT, {
+      userid: 'user1',
+      password: PASSWORD,
+      mutualUserid: 'tgt1',
+      mutualPassword: MUTUAL,
+    });
     const acl = `${TPG}/acls/${INIT}`;
     expect(fake.log).toEqual([
       `mkdir ${acl}`,
@@ -262,18 +305,32 @@ describe('LioTarget initiators', () => {
       `symlink ${acl}/lun_0/link -> ${TPG}/lun/lun_0`,
     ]);
     fake.log.length = 0;
-    await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: PASSWORD, mutualUserid: 'tgt1', mutualPassword: MUTUAL });
+    await lio.allowInitiator(IQN, INIT, {
+      userid: 'user1',
+      password: PASSWORD,
+      mutualUserid: 'tgt1',
+      mutualPassword: MUTUAL,
+    });
     expect(fake.log).toEqual([]);
   });
 
   it('updates changed credentials only, and clears CHAP (NULL) when allowed without it', async () => {
     const { fake, lio } = setup();
     await lio.ensureTarget(spec());
-    await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: PASSWORD, mutualUserid: 'tgt1', mutualPassword: MUTUAL });
+    await lio.allowInitiator(IQN, INIT, {
+      userid: 'user1',
+      password: PASSWORD,
+      mutualUserid: 'tgt1',
+      mutualPassword: MUTUAL,
+    });
     fake.log.length = 0;
     await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: `${PASSWORD}2` });
     const acl = `${TPG}/acls/${INIT}`;
-    expect(fake.log).toEqual([`write ${acl}/auth/password ${PASSWORD}2`, `write ${acl}/auth/userid_mutual NULL`, `write ${acl}/auth/password_mutual NULL`]);
+    expect(fake.log).toEqual([
+      `write ${acl}/auth/password ${PASSWORD}2`,
+      `write ${acl}/auth/userid_mutual NULL`,
+      `write ${acl}/auth/password_mutual NULL`,
+    ]);
     fake.log.length = 0;
     await lio.allowInitiator(IQN, INIT);
     expect(fake.log).toEqual([
@@ -314,12 +371,18 @@ describe('LioTarget initiators', () => {
     await expect(lio.allowInitiator(IQN, 'ALL')).rejects.toBeInstanceOf(InvalidArgument);
     await expect(lio.allowInitiator(IQN, 'iqn.2024-01.Upper:case')).rejects.toBeInstanceOf(InvalidArgument);
     await expect(lio.allowInitiator(IQN, INIT, { userid: 'u', password: '' })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(lio.allowInitiator(IQN, INIT, { userid: 'u', password: 'p\nq' })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(lio.allowInitiator(IQN, INIT, { userid: 'u', password: 'NULLpassword' })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(lio.allowInitiator(IQN, INIT, { userid: 'u', password: PASSWORD, mutualUserid: 'm' })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(lio.allowInitiator(IQN, INIT, { userid: 'u', password: PASSWORD, mutualUserid: 'm', mutualPassword: PASSWORD })).rejects.toBeInstanceOf(
+    await expect(lio.allowInitiator(IQN, INIT, { userid: 'u', password: 'p\nq' })).rejects.toBeInstanceOf(
       InvalidArgument,
     );
+    await expect(lio.allowInitiator(IQN, INIT, { userid: 'u', password: 'NULLpassword' })).rejects.toBeInstanceOf(
+      InvalidArgument,
+    );
+    await expect(
+      lio.allowInitiator(IQN, INIT, { userid: 'u', password: PASSWORD, mutualUserid: 'm' }),
+    ).rejects.toBeInstanceOf(InvalidArgument);
+    await expect(
+      lio.allowInitiator(IQN, INIT, { userid: 'u', password: PASSWORD, mutualUserid: 'm', mutualPassword: PASSWORD }),
+    ).rejects.toBeInstanceOf(InvalidArgument);
   });
 
   it('denyInitiator removes mapped LUN link, its dir, then the ACL (which ends the session); OK when gone', async () => {
@@ -400,7 +463,12 @@ describe('LioTarget.listTargets and refreshSize', () => {
     const { fake, lio } = setup();
     expect(await lio.listTargets()).toEqual([]);
     await lio.ensureTarget(spec());
-    await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: PASSWORD, mutualUserid: 'tgt1', mutualPassword: MUTUAL });
+    await lio.allowInitiator(IQN, INIT, {
+      userid: 'user1',
+      password: PASSWORD,
+      mutualUserid: 'tgt1',
+      mutualPassword: MUTUAL,
+    });
     await lio.allowInitiator(IQN, OTHER);
     fake.login(IQN, INIT);
     const states = await lio.listTargets();
@@ -438,10 +506,22 @@ describe('LioTarget keeps CHAP secrets out of errors and logs', () => {
   it('a failing password write names the file, not the value; no log line carries a secret', async () => {
     const { fake, lio, lines } = setup();
     await lio.ensureTarget(spec());
-    await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: PASSWORD, mutualUserid: 'tgt1', mutualPassword: MUTUAL });
-    await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: `${PASSWORD}-new`, mutualUserid: 'tgt1', mutualPassword: `${MUTUAL}-new` });
+    await lio.allowInitiator(IQN, INIT, {
+      userid: 'user1',
+      password: PASSWORD,
+      mutualUserid: 'tgt1',
+      mutualPassword: MUTUAL,
+    });
+    await lio.allowInitiator(IQN, INIT, {
+      userid: 'user1',
+      password: `${PASSWORD}-new`,
+      mutualUserid: 'tgt1',
+      mutualPassword: `${MUTUAL}-new`,
+    });
     fake.inject('write', '/auth/password', 'EIO', 5);
-    const err = await lio.allowInitiator(IQN, INIT, { userid: 'user1', password: `${PASSWORD}-3` }).catch((e: unknown) => e);
+    const err = await lio
+      .allowInitiator(IQN, INIT, { userid: 'user1', password: `${PASSWORD}-3` })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     const text = `${String(err)} ${JSON.stringify(err)} ${(err as Error).stack ?? ''} ${inspect((err as Error).cause)}`;
     expect(text).toMatch(/auth\/password/);

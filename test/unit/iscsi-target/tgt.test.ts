@@ -41,23 +41,32 @@ interface T {
 
 /** `tgtadm --op show` text in tgt 1.0.85's exact layout. */
 function show(...targets: T[]): string {
-  const lun = (n: number, type: string, id: string, sn: string, size: string, ro: boolean, thin: boolean, bst: string, path: string) =>
-    [
-      `        LUN: ${n}`,
-      `            Type: ${type}`,
-      `            SCSI ID: ${id}`,
-      `            SCSI SN: ${sn}`,
-      `            Size: ${size}`,
-      `            Online: Yes`,
-      `            Removable media: No`,
-      `            Prevent removal: No`,
-      `            Readonly: ${ro ? 'Yes' : 'No'}`,
-      `            SWP: No`,
-      `            Thin-provisioning: ${thin ? 'Yes' : 'No'}`,
-      `            Backing store type: ${bst}`,
-      `            Backing store path: ${path}`,
-      `            Backing store flags: `,
-    ];
+  const lun = (
+    n: number,
+    type: string,
+    id: string,
+    sn: string,
+    size: string,
+    ro: boolean,
+    thin: boolean,
+    bst: string,
+    path: string,
+  ) => [
+    `        LUN: ${n}`,
+    `            Type: ${type}`,
+    `            SCSI ID: ${id}`,
+    `            SCSI SN: ${sn}`,
+    `            Size: ${size}`,
+    `            Online: Yes`,
+    `            Removable media: No`,
+    `            Prevent removal: No`,
+    `            Readonly: ${ro ? 'Yes' : 'No'}`,
+    `            SWP: No`,
+    `            Thin-provisioning: ${thin ? 'Yes' : 'No'}`,
+    `            Backing store type: ${bst}`,
+    `            Backing store path: ${path}`,
+    `            Backing store flags: `,
+  ];
   return targets
     .flatMap((t) => [
       `Target ${t.tid}: ${t.iqn ?? IQN}`,
@@ -71,9 +80,29 @@ function show(...targets: T[]): string {
         ...(n.cids ?? [0]).flatMap((c) => [`            Connection: ${c}`, `                IP Address: 127.0.0.1`]),
       ]),
       `    LUN information:`,
-      ...lun(0, 'controller', `IET     000${t.tid}0000`, `beaf${t.tid}0`, '0 MB, Block size: 1', false, false, 'null', 'None'),
+      ...lun(
+        0,
+        'controller',
+        `IET     000${t.tid}0000`,
+        `beaf${t.tid}0`,
+        '0 MB, Block size: 1',
+        false,
+        false,
+        'null',
+        'None',
+      ),
       ...(t.lun1
-        ? lun(1, 'disk', t.lun1.sn ?? SERIAL, t.lun1.sn ?? SERIAL, '34 MB, Block size: 512', t.lun1.ro ?? false, t.lun1.thin ?? false, 'rdwr', t.lun1.path)
+        ? lun(
+            1,
+            'disk',
+            t.lun1.sn ?? SERIAL,
+            t.lun1.sn ?? SERIAL,
+            '34 MB, Block size: 512',
+            t.lun1.ro ?? false,
+            t.lun1.thin ?? false,
+            'rdwr',
+            t.lun1.path,
+          )
         : []),
       `    Account information:`,
       ...(t.incoming ?? []).map((u) => `        ${u}`),
@@ -111,10 +140,27 @@ describe('TgtTarget.ensureTarget', () => {
     const { runner, tgt } = setup();
     runner
       .expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' })
-      .expect(SHOW, { stdout: show({ tid: 1, iqn: 'iqn.2024-01.org.example:other' }, { tid: 4, iqn: 'iqn.2024-01.org.example:other2' }) })
+      .expect(SHOW, {
+        stdout: show(
+          { tid: 1, iqn: 'iqn.2024-01.org.example:other' },
+          { tid: 4, iqn: 'iqn.2024-01.org.example:other2' },
+        ),
+      })
       .expect([...A, '--mode', 'target', '--op', 'new', '--tid', '5', '--targetname', IQN])
       .expect([...A, '--mode', 'logicalunit', '--op', 'new', '--tid', '5', '--lun', '1', '--backing-store', DEV])
-      .expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '5', '--lun', '1', '--params', `scsi_id=${SERIAL},scsi_sn=${SERIAL}`]);
+      .expect([
+        ...A,
+        '--mode',
+        'logicalunit',
+        '--op',
+        'update',
+        '--tid',
+        '5',
+        '--lun',
+        '1',
+        '--params',
+        `scsi_id=${SERIAL},scsi_sn=${SERIAL}`,
+      ]);
     await tgt.ensureTarget(spec());
     runner.assertDone();
     expect(tgt.lun).toBe(1);
@@ -133,7 +179,14 @@ describe('TgtTarget.ensureTarget', () => {
       .expect(PORTALS, { stdout: 'Portal: 0.0.0.0:3261,1\n' })
       .expect([...A, '--mode', 'portal', '--op', 'new', '--params', 'portal=[fd00::1]:3262'])
       .expect(SHOW, { stdout: show(FULL) });
-    await tgt.ensureTarget(spec({ portals: [{ address: '10.1.1.1', port: 3261 }, { address: 'fd00::1', port: 3262 }] }));
+    await tgt.ensureTarget(
+      spec({
+        portals: [
+          { address: '10.1.1.1', port: 3261 },
+          { address: 'fd00::1', port: 3262 },
+        ],
+      }),
+    );
     runner.assertDone();
   });
 
@@ -143,7 +196,19 @@ describe('TgtTarget.ensureTarget', () => {
       .expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' })
       .expect(SHOW, { stdout: show({ tid: 2 }) })
       .expect([...A, '--mode', 'logicalunit', '--op', 'new', '--tid', '2', '--lun', '1', '--backing-store', DEV])
-      .expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '2', '--lun', '1', '--params', `scsi_id=${SERIAL},scsi_sn=${SERIAL},readonly=1,thin_provisioning=1`]);
+      .expect([
+        ...A,
+        '--mode',
+        'logicalunit',
+        '--op',
+        'update',
+        '--tid',
+        '2',
+        '--lun',
+        '1',
+        '--params',
+        `scsi_id=${SERIAL},scsi_sn=${SERIAL},readonly=1,thin_provisioning=1`,
+      ]);
     await tgt.ensureTarget(spec({ readOnly: true }));
     runner.assertDone();
 
@@ -151,14 +216,28 @@ describe('TgtTarget.ensureTarget', () => {
     second.runner
       .expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' })
       .expect(SHOW, { stdout: show({ tid: 2, lun1: { path: DEV, sn: 'beaf21', ro: true } }) })
-      .expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '2', '--lun', '1', '--params', `scsi_id=${SERIAL},scsi_sn=${SERIAL},readonly=0`]);
+      .expect([
+        ...A,
+        '--mode',
+        'logicalunit',
+        '--op',
+        'update',
+        '--tid',
+        '2',
+        '--lun',
+        '1',
+        '--params',
+        `scsi_id=${SERIAL},scsi_sn=${SERIAL},readonly=0`,
+      ]);
     await second.tgt.ensureTarget(spec());
     second.runner.assertDone();
   });
 
   it('never lifts readonly under bound initiators (it is per LUN: every initiator); tightens it live', async () => {
     const { runner, tgt } = setup();
-    runner.expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' }).expect(SHOW, { stdout: show({ tid: 2, lun1: { path: DEV, ro: true }, acls: [INIT] }) });
+    runner
+      .expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' })
+      .expect(SHOW, { stdout: show({ tid: 2, lun1: { path: DEV, ro: true }, acls: [INIT] }) });
     await expect(tgt.ensureTarget(spec())).rejects.toThrow(FailedPrecondition);
     runner.assertDone();
 
@@ -176,18 +255,35 @@ describe('TgtTarget.ensureTarget', () => {
     runner
       .expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' })
       .expect(SHOW, { stdout: '' })
-      .expect([...A, '--mode', 'target', '--op', 'new', '--tid', '1', '--targetname', IQN], E22('this target already exists'))
+      .expect(
+        [...A, '--mode', 'target', '--op', 'new', '--tid', '1', '--targetname', IQN],
+        E22('this target already exists'),
+      )
       .expect(SHOW, { stdout: show({ tid: 1, iqn: 'iqn.2024-01.org.example:intruder' }) })
       .expect([...A, '--mode', 'target', '--op', 'new', '--tid', '2', '--targetname', IQN])
       .expect([...A, '--mode', 'logicalunit', '--op', 'new', '--tid', '2', '--lun', '1', '--backing-store', DEV])
-      .expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '2', '--lun', '1', '--params', `scsi_id=${SERIAL},scsi_sn=${SERIAL}`]);
+      .expect([
+        ...A,
+        '--mode',
+        'logicalunit',
+        '--op',
+        'update',
+        '--tid',
+        '2',
+        '--lun',
+        '1',
+        '--params',
+        `scsi_id=${SERIAL},scsi_sn=${SERIAL}`,
+      ]);
     await tgt.ensureTarget(spec());
     runner.assertDone();
   });
 
   it('refuses a target that exports another device', async () => {
     const { runner, tgt } = setup();
-    runner.expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' }).expect(SHOW, { stdout: show({ tid: 1, lun1: { path: '/dev/x/y' } }) });
+    runner
+      .expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' })
+      .expect(SHOW, { stdout: show({ tid: 1, lun1: { path: '/dev/x/y' } }) });
     await expect(tgt.ensureTarget(spec())).rejects.toBeInstanceOf(FailedPrecondition);
     runner.assertDone();
   });
@@ -200,20 +296,60 @@ describe('TgtTarget.ensureTarget', () => {
       .expect(SHOW, { stdout: '' })
       .expect([...A, '--mode', 'target', '--op', 'new', '--tid', '1', '--targetname', IQN])
       .expect([...A, '--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '--backing-store', DEV])
-      .expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', `scsi_id=${SERIAL},scsi_sn=${SERIAL}`])
+      .expect([
+        ...A,
+        '--mode',
+        'logicalunit',
+        '--op',
+        'update',
+        '--tid',
+        '1',
+        '--lun',
+        '1',
+        '--params',
+        `scsi_id=${SERIAL},scsi_sn=${SERIAL}`,
+      ])
       .expect(PORTALS, { stdout: 'Portal: 127.0.0.1:3261,1\n' })
       .expect(SHOW, { stdout: show({ tid: 1, lun1: { path: DEV } }) })
       .expect([...A, '--mode', 'target', '--op', 'new', '--tid', '2', '--targetname', iqn2])
-      .expect([...A, '--mode', 'logicalunit', '--op', 'new', '--tid', '2', '--lun', '1', '--backing-store', '/dev/tgtvg/lv2'])
-      .expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '2', '--lun', '1', '--params', `scsi_id=${SERIAL},scsi_sn=${SERIAL}`]);
+      .expect([
+        ...A,
+        '--mode',
+        'logicalunit',
+        '--op',
+        'new',
+        '--tid',
+        '2',
+        '--lun',
+        '1',
+        '--backing-store',
+        '/dev/tgtvg/lv2',
+      ])
+      .expect([
+        ...A,
+        '--mode',
+        'logicalunit',
+        '--op',
+        'update',
+        '--tid',
+        '2',
+        '--lun',
+        '1',
+        '--params',
+        `scsi_id=${SERIAL},scsi_sn=${SERIAL}`,
+      ]);
     await Promise.all([tgt.ensureTarget(spec()), tgt.ensureTarget(spec({ iqn: iqn2, devicePath: '/dev/tgtvg/lv2' }))]);
     runner.assertDone();
   });
 
   it('passes the control port', async () => {
     const { runner, tgt } = setup({ controlPort: 7 });
-    runner.expect(['tgtadm', '--control-port', '7', '--lld', 'iscsi', '--mode', 'portal', '--op', 'show'], { stdout: '' });
-    runner.expect(['tgtadm', '--control-port', '7', '--lld', 'iscsi', '--mode', 'target', '--op', 'show'], { stdout: '' });
+    runner.expect(['tgtadm', '--control-port', '7', '--lld', 'iscsi', '--mode', 'portal', '--op', 'show'], {
+      stdout: '',
+    });
+    runner.expect(['tgtadm', '--control-port', '7', '--lld', 'iscsi', '--mode', 'target', '--op', 'show'], {
+      stdout: '',
+    });
     expect(await tgt.listTargets()).toEqual([]);
     runner.assertDone();
   });
@@ -222,7 +358,9 @@ describe('TgtTarget.ensureTarget', () => {
 describe('TgtTarget initiators', () => {
   it('binds an initiator by name, once', async () => {
     const { runner, tgt } = setup();
-    runner.expect(SHOW, { stdout: show(FULL) }).expect([...A, '--mode', 'target', '--op', 'bind', '--tid', '1', '--initiator-name', INIT]);
+    runner
+      .expect(SHOW, { stdout: show(FULL) })
+      .expect([...A, '--mode', 'target', '--op', 'bind', '--tid', '1', '--initiator-name', INIT]);
     await tgt.allowInitiator(IQN, INIT);
     runner.expect(SHOW, { stdout: show({ ...FULL, acls: [INIT] }) });
     await tgt.allowInitiator(IQN, INIT);
@@ -241,7 +379,10 @@ describe('TgtTarget initiators', () => {
     runner
       .expect(SHOW, { stdout: show(FULL) })
       .expect(ACCOUNTS, { stdout: '' })
-      .expect([...A, '--mode', 'account', '--op', 'new', '--user', 'user1', '--password', PASSWORD], secretsAre([PASSWORD]))
+      .expect(
+        [...A, '--mode', 'account', '--op', 'new', '--user', 'user1', '--password', PASSWORD],
+        secretsAre([PASSWORD]),
+      )
       .expect([...A, '--mode', 'account', '--op', 'bind', '--tid', '1', '--user', 'user1'])
       .expect([...A, '--mode', 'account', '--op', 'delete', '--user', 'tgt1'], E22("can't find the account"))
       .expect([...A, '--mode', 'account', '--op', 'new', '--user', 'tgt1', '--password', MUTUAL], secretsAre([MUTUAL]))
@@ -261,10 +402,16 @@ describe('TgtTarget initiators', () => {
       .expect(SHOW, { stdout: bound })
       .expect(ACCOUNTS, { stdout: 'Account list:\n    user1\n' })
       .expect([...A, '--mode', 'account', '--op', 'delete', '--user', 'csi-guard-1'], E22("can't find the account"))
-      .expect([...A, '--mode', 'account', '--op', 'new', '--user', 'csi-guard-1', '--password', 'guard-pw-123456'], secretsAre(['guard-pw-123456']))
+      .expect(
+        [...A, '--mode', 'account', '--op', 'new', '--user', 'csi-guard-1', '--password', 'guard-pw-123456'],
+        secretsAre(['guard-pw-123456']),
+      )
       .expect([...A, '--mode', 'account', '--op', 'bind', '--tid', '1', '--user', 'csi-guard-1'])
       .expect([...A, '--mode', 'account', '--op', 'delete', '--user', 'user1'])
-      .expect([...A, '--mode', 'account', '--op', 'new', '--user', 'user1', '--password', `${PASSWORD}2`], secretsAre([`${PASSWORD}2`]))
+      .expect(
+        [...A, '--mode', 'account', '--op', 'new', '--user', 'user1', '--password', `${PASSWORD}2`],
+        secretsAre([`${PASSWORD}2`]),
+      )
       .expect([...A, '--mode', 'account', '--op', 'bind', '--tid', '1', '--user', 'user1'])
       .expect([...A, '--mode', 'account', '--op', 'unbind', '--tid', '1', '--user', 'csi-guard-1'])
       .expect([...A, '--mode', 'account', '--op', 'delete', '--user', 'csi-guard-1']);
@@ -277,7 +424,10 @@ describe('TgtTarget initiators', () => {
     runner
       .expect(SHOW, { stdout: show({ ...FULL, acls: [INIT], incoming: ['old'] }) })
       .expect(ACCOUNTS, { stdout: 'Account list:\n    old\n' })
-      .expect([...A, '--mode', 'account', '--op', 'new', '--user', 'user1', '--password', PASSWORD], secretsAre([PASSWORD]))
+      .expect(
+        [...A, '--mode', 'account', '--op', 'new', '--user', 'user1', '--password', PASSWORD],
+        secretsAre([PASSWORD]),
+      )
       .expect([...A, '--mode', 'account', '--op', 'bind', '--tid', '1', '--user', 'user1'])
       .expect([...A, '--mode', 'account', '--op', 'unbind', '--tid', '1', '--user', 'old'])
       .expect([...A, '--mode', 'account', '--op', 'delete', '--user', 'old']);
@@ -308,7 +458,14 @@ describe('TgtTarget initiators', () => {
 
   it('denyInitiator unbinds first, then closes the connections and waits until the session is gone', async () => {
     const { runner, tgt } = setup();
-    const withSession = show({ ...FULL, acls: [INIT, OTHER], nexus: [{ id: 7, initiator: INIT }, { id: 8, initiator: OTHER }] });
+    const withSession = show({
+      ...FULL,
+      acls: [INIT, OTHER],
+      nexus: [
+        { id: 7, initiator: INIT },
+        { id: 8, initiator: OTHER },
+      ],
+    });
     runner
       .expect(SHOW, { stdout: withSession })
       .expect([...A, '--mode', 'target', '--op', 'unbind', '--tid', '1', '--initiator-name', INIT])
@@ -321,7 +478,10 @@ describe('TgtTarget initiators', () => {
 
   it('denyInitiator is OK when target or initiator is gone', async () => {
     const { runner, tgt } = setup();
-    runner.expect(SHOW, { stdout: '' }).expect(SHOW, { stdout: show(FULL) }).expect(SHOW, { stdout: show(FULL) });
+    runner
+      .expect(SHOW, { stdout: '' })
+      .expect(SHOW, { stdout: show(FULL) })
+      .expect(SHOW, { stdout: show(FULL) });
     await tgt.denyInitiator(IQN, INIT);
     await tgt.denyInitiator(IQN, INIT);
     runner.assertDone();
@@ -331,7 +491,13 @@ describe('TgtTarget initiators', () => {
 describe('TgtTarget.removeTarget', () => {
   it('reverse order: ACLs, sessions, LUN, target, then the accounts no other target uses', async () => {
     const { runner, tgt } = setup();
-    const t = { ...FULL, acls: [INIT, 'ALL'], incoming: ['user1', 'shared'], outgoing: 'tgt1', nexus: [{ id: 3, initiator: INIT, cids: [0, 1] }] };
+    const t = {
+      ...FULL,
+      acls: [INIT, 'ALL'],
+      incoming: ['user1', 'shared'],
+      outgoing: 'tgt1',
+      nexus: [{ id: 3, initiator: INIT, cids: [0, 1] }],
+    };
     const other = { tid: 2, iqn: 'iqn.2024-01.org.example:b', incoming: ['shared'] };
     runner
       .expect(SHOW, { stdout: show(t, other) })
@@ -339,7 +505,10 @@ describe('TgtTarget.removeTarget', () => {
       .expect([...A, '--mode', 'target', '--op', 'unbind', '--tid', '1', '--initiator-address', 'ALL'])
       .expect(SHOW, { stdout: show(t, other) })
       .expect([...A, '--mode', 'conn', '--op', 'delete', '--tid', '1', '--sid', '3', '--cid', '0'])
-      .expect([...A, '--mode', 'conn', '--op', 'delete', '--tid', '1', '--sid', '3', '--cid', '1'], E22("can't find the session"))
+      .expect(
+        [...A, '--mode', 'conn', '--op', 'delete', '--tid', '1', '--sid', '3', '--cid', '1'],
+        E22("can't find the session"),
+      )
       .expect(SHOW, { stdout: show({ ...t, nexus: [] }, other) })
       .expect([...A, '--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', '1'])
       .expect([...A, '--mode', 'target', '--op', 'delete', '--tid', '1'])
@@ -354,7 +523,10 @@ describe('TgtTarget.removeTarget', () => {
     runner
       .expect(SHOW, { stdout: show(FULL) })
       .expect(SHOW, { stdout: show(FULL) })
-      .expect([...A, '--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', '1'], E22('this logical unit is still active'))
+      .expect(
+        [...A, '--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', '1'],
+        E22('this logical unit is still active'),
+      )
       .expect([...A, '--mode', 'logicalunit', '--op', 'delete', '--tid', '1', '--lun', '1'])
       .expect([...A, '--mode', 'target', '--op', 'delete', '--tid', '1'], E22('this target is still active'))
       .expect([...A, '--mode', 'target', '--op', 'delete', '--force', '--tid', '1'])
@@ -368,14 +540,30 @@ describe('TgtTarget.removeTarget', () => {
 describe('TgtTarget.refreshSize', () => {
   it('re-opens the backing store in one command (online=0,path=) when nobody is logged in', async () => {
     const { runner, tgt } = setup();
-    runner.expect(SHOW, { stdout: show(FULL) }).expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', `online=0,path=${DEV}`]);
+    runner
+      .expect(SHOW, { stdout: show(FULL) })
+      .expect([
+        ...A,
+        '--mode',
+        'logicalunit',
+        '--op',
+        'update',
+        '--tid',
+        '1',
+        '--lun',
+        '1',
+        '--params',
+        `online=0,path=${DEV}`,
+      ]);
     await tgt.refreshSize(IQN);
     runner.assertDone();
   });
 
   it('refuses while initiators are logged in (commands in flight would fail); NotFound without the target', async () => {
     const { runner, tgt } = setup();
-    runner.expect(SHOW, { stdout: show({ ...FULL, nexus: [{ id: 1, initiator: INIT }] }) }).expect(SHOW, { stdout: '' });
+    runner
+      .expect(SHOW, { stdout: show({ ...FULL, nexus: [{ id: 1, initiator: INIT }] }) })
+      .expect(SHOW, { stdout: '' });
     await expect(tgt.refreshSize(IQN)).rejects.toBeInstanceOf(FailedPrecondition);
     await expect(tgt.refreshSize(IQN)).rejects.toBeInstanceOf(NotFound);
     runner.assertDone();
@@ -385,7 +573,10 @@ describe('TgtTarget.refreshSize', () => {
 describe('TgtTarget errors', () => {
   it('retries when tgtd cannot be reached, then answers Unavailable', async () => {
     const { runner, tgt } = setup();
-    const down = { exitCode: 107, stderr: 'tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not connected\n' };
+    const down = {
+      exitCode: 107,
+      stderr: 'tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not connected\n',
+    };
     runner.expect(PORTALS, down).expect(PORTALS, { stdout: '' }).expect(SHOW, { stdout: '' });
     expect(await tgt.listTargets()).toEqual([]);
     runner.expect(PORTALS, down).expect(PORTALS, down).expect(PORTALS, down);
@@ -397,7 +588,23 @@ describe('TgtTarget errors', () => {
     const { runner, tgt } = setup();
     const busy = E22('this logical unit is still active');
     runner.expect(SHOW, { stdout: show(FULL) });
-    for (let i = 0; i < 3; i++) runner.expect([...A, '--mode', 'logicalunit', '--op', 'update', '--tid', '1', '--lun', '1', '--params', `online=0,path=${DEV}`], busy);
+    for (let i = 0; i < 3; i++)
+      runner.expect(
+        [
+          ...A,
+          '--mode',
+          'logicalunit',
+          '--op',
+          'update',
+          '--tid',
+          '1',
+          '--lun',
+          '1',
+          '--params',
+          `online=0,path=${DEV}`,
+        ],
+        busy,
+      );
     await expect(tgt.refreshSize(IQN)).rejects.toBeInstanceOf(Busy);
     runner.assertDone();
   });
@@ -407,7 +614,10 @@ describe('TgtTarget errors', () => {
     runner
       .expect(SHOW, { stdout: show(FULL) })
       .expect(ACCOUNTS, { stdout: '' })
-      .expect([...A, '--mode', 'account', '--op', 'new', '--user', 'user1', '--password', PASSWORD], { exitCode: 22, stderr: `tgtadm: invalid request ${PASSWORD}\n` });
+      .expect([...A, '--mode', 'account', '--op', 'new', '--user', 'user1', '--password', PASSWORD], {
+        exitCode: 22,
+        stderr: `tgtadm: invalid request ${PASSWORD}\n`,
+      });
     const err = await tgt.allowInitiator(IQN, INIT, { userid: 'user1', password: PASSWORD }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandFailed);
     const cf = err as CommandFailed;
@@ -424,7 +634,9 @@ describe('TgtTarget.listTargets', () => {
   it('maps tgtadm show (captured from tgtd 1.0.85) to target states', async () => {
     const fixture = (n: string) => readFileSync(join(import.meta.dirname, 'fixtures', n), 'utf8');
     const { runner, tgt } = setup();
-    runner.expect(PORTALS, { stdout: fixture('tgtadm-portal-show.txt') }).expect(SHOW, { stdout: fixture('tgtadm-show-multi.txt') });
+    runner
+      .expect(PORTALS, { stdout: fixture('tgtadm-portal-show.txt') })
+      .expect(SHOW, { stdout: fixture('tgtadm-show-multi.txt') });
     const states = await tgt.listTargets();
     runner.assertDone();
     const portals = [{ address: '127.0.0.1', port: 3263 }];

@@ -22,7 +22,9 @@ describe('parseTargetShow', () => {
   });
 
   it('reads sessions (I_T nexus = sid) with their initiator and connections', () => {
-    expect(targets[0]?.nexus).toEqual([{ id: 12, initiator: 'iqn.2024-01.test:a', alias: undefined, connections: [{ cid: 0, address: '127.0.0.1' }] }]);
+    expect(targets[0]?.nexus).toEqual([
+      { id: 12, initiator: 'iqn.2024-01.test:a', alias: undefined, connections: [{ cid: 0, address: '127.0.0.1' }] },
+    ]);
     expect(targets[1]?.nexus.map((n) => [n.id, n.initiator])).toEqual([
       [10, 'iqn.2024-01.test:a'],
       [11, 'iqn.2024-01.test:b'],
@@ -50,8 +52,16 @@ describe('parseTargetShow', () => {
   });
 
   it('reads accounts (incoming and outgoing) and ACLs', () => {
-    expect(targets[0]).toMatchObject({ incomingAccounts: ['alice'], outgoingAccount: 'tgtmut', acls: ['iqn.2024-01.test:a'] });
-    expect(targets[1]).toMatchObject({ incomingAccounts: [], outgoingAccount: undefined, acls: ['iqn.2024-01.test:a', 'iqn.2024-01.test:b'] });
+    expect(targets[0]).toMatchObject({
+      incomingAccounts: ['alice'],
+      outgoingAccount: 'tgtmut',
+      acls: ['iqn.2024-01.test:a'],
+    });
+    expect(targets[1]).toMatchObject({
+      incomingAccounts: [],
+      outgoingAccount: undefined,
+      acls: ['iqn.2024-01.test:a', 'iqn.2024-01.test:b'],
+    });
     expect(targets[2]?.acls).toEqual(['ALL']);
   });
 
@@ -60,8 +70,11 @@ describe('parseTargetShow', () => {
   });
 
   it('tolerates the NOP lines some targets print', () => {
-    const text = 'Target 2: iqn.2024-01.x:y\n    System information:\n        Driver: iscsi\n        State: ready\n        Nop interval: 5\n        Nop count: 5\n    I_T nexus information:\n    LUN information:\n    Account information:\n    ACL information:\n';
-    expect(parseTargetShow(text)).toMatchObject([{ tid: 2, iqn: 'iqn.2024-01.x:y', state: 'ready', luns: [], acls: [] }]);
+    const text =
+      'Target 2: iqn.2024-01.x:y\n    System information:\n        Driver: iscsi\n        State: ready\n        Nop interval: 5\n        Nop count: 5\n    I_T nexus information:\n    LUN information:\n    Account information:\n    ACL information:\n';
+    expect(parseTargetShow(text)).toMatchObject([
+      { tid: 2, iqn: 'iqn.2024-01.x:y', state: 'ready', luns: [], acls: [] },
+    ]);
   });
 });
 

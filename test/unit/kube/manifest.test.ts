@@ -4,7 +4,16 @@
  * dropped flag, a renamed container, a missing RBAC rule) must fail loudly.
  */
 import { describe, expect, it } from 'vitest';
-import { allows, clusterObjects, find, loadKustomization, missingAccess, sidecar, type Obj, type Rule } from '../../kube/manifest.js';
+import {
+  allows,
+  clusterObjects,
+  find,
+  loadKustomization,
+  missingAccess,
+  sidecar,
+  type Obj,
+  type Rule,
+} from '../../kube/manifest.js';
 
 const objs = loadKustomization();
 const SOCK_DIR = '/var/lib/kubelet/plugins/lvm-iscsi.csi.example.org';
@@ -40,48 +49,77 @@ describe('deploy/ as the Kubernetes tier reads it', () => {
     const a = { verb: 'get', group: '', resource: 'secrets', namespace: 'csi-lvm-iscsi' };
     expect(allows(objs, 'csi-lvm-iscsi', 'csi-lvm-iscsi-controller', { ...a, name: 'csi-lvm-iscsi-chap' })).toBe(true);
     expect(allows(objs, 'csi-lvm-iscsi', 'csi-lvm-iscsi-controller', { ...a, name: 'other' })).toBe(false);
-    expect(allows(objs, 'csi-lvm-iscsi', 'csi-lvm-iscsi-controller', { ...a, namespace: 'default', name: 'csi-lvm-iscsi-chap' })).toBe(false);
+    expect(
+      allows(objs, 'csi-lvm-iscsi', 'csi-lvm-iscsi-controller', {
+        ...a,
+        namespace: 'default',
+        name: 'csi-lvm-iscsi-chap',
+      }),
+    ).toBe(false);
   });
 
   it('the objects applied are the non-workload ones', () => {
     const kinds = new Set(clusterObjects(objs).map((o) => o.kind));
     expect(kinds.has('Deployment') || kinds.has('DaemonSet')).toBe(false);
-    for (const k of ['Namespace', 'CSIDriver', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'StorageClass', 'VolumeSnapshotClass']) expect(kinds.has(k), k).toBe(true);
+    for (const k of [
+      'Namespace',
+      'CSIDriver',
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'StorageClass',
+      'VolumeSnapshotClass',
+    ])
+      expect(kinds.has(k), k).toBe(true);
   });
 });
 
 describe('deliberate mismatches fail loudly', () => {
   const copy = () => structuredClone(objs);
-  const containers = (o: Obj) => (o['spec'] as { template: { spec: { containers: { name: string; args: string[] }[] } } }).template.spec.containers;
+  const containers = (o: Obj) =>
+    (o['spec'] as { template: { spec: { containers: { name: string; args: string[] }[] } } }).template.spec.containers;
 
   it('a ClusterRole missing a rule is named', () => {
     const bad = copy();
     const role = find(bad, 'ClusterRole', 'csi-lvm-iscsi-attacher');
     role['rules'] = (role['rules'] as Rule[]).filter((r) => !r.resources?.includes('volumeattachments/status'));
-    expect(missingAccess(bad, 'csi-lvm-iscsi-controller')).toEqual(['csi-attacher: patch storage.k8s.io/volumeattachments/status']);
+    expect(missingAccess(bad, 'csi-lvm-iscsi-controller')).toEqual([
+      'csi-attacher: patch storage.k8s.io/volumeattachments/status',
+    ]);
   });
 
   it('the resizer without volumeattributesclasses is named', () => {
     const bad = copy();
     const role = find(bad, 'ClusterRole', 'csi-lvm-iscsi-resizer');
     role['rules'] = (role['rules'] as Rule[]).filter((r) => !r.resources?.includes('volumeattributesclasses'));
-    expect(missingAccess(bad, 'csi-lvm-iscsi-controller')).toEqual(['csi-resizer: list storage.k8s.io/volumeattributesclasses']);
+    expect(missingAccess(bad, 'csi-lvm-iscsi-controller')).toEqual([
+      'csi-resizer: list storage.k8s.io/volumeattributesclasses',
+    ]);
   });
 
   it('a sidecar without --csi-address throws', () => {
     const bad = copy();
     const c = containers(find(bad, 'Deployment', 'csi-lvm-iscsi-controller')).find((x) => x.name === 'csi-attacher')!;
     c.args = c.args.filter((a) => !a.startsWith('--csi-address'));
-    expect(() => sidecar(bad, 'csi-lvm-iscsi-controller', 'csi-attacher', opts)).toThrow(/csi-attacher: no --csi-address/);
+    expect(() => sidecar(bad, 'csi-lvm-iscsi-controller', 'csi-attacher', opts)).toThrow(
+      /csi-attacher: no --csi-address/,
+    );
   });
 
   it('a renamed container throws, naming the ones there are', () => {
     const bad = copy();
-    containers(find(bad, 'DaemonSet', 'csi-lvm-iscsi-node')).find((x) => x.name === 'node-driver-registrar')!.name = 'registrar';
-    expect(() => sidecar(bad, 'csi-lvm-iscsi-node', 'node-driver-registrar', { nodeName: 'n' })).toThrow(/no container node-driver-registrar \(has .*registrar/);
+    containers(find(bad, 'DaemonSet', 'csi-lvm-iscsi-node')).find((x) => x.name === 'node-driver-registrar')!.name =
+      'registrar';
+    expect(() => sidecar(bad, 'csi-lvm-iscsi-node', 'node-driver-registrar', { nodeName: 'n' })).toThrow(
+      /no container node-driver-registrar \(has .*registrar/,
+    );
   });
 
   it('an emptyDir socket directory the tier was not told about throws', () => {
-    expect(() => sidecar(objs, 'csi-lvm-iscsi-controller', 'csi-provisioner', { nodeName: 'n' })).toThrow(/volume socket-dir .* has no host directory/);
+    expect(() => sidecar(objs, 'csi-lvm-iscsi-controller', 'csi-provisioner', { nodeName: 'n' })).toThrow(
+      /volume socket-dir .* has no host directory/,
+    );
   });
 });

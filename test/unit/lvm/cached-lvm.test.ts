@@ -16,7 +16,11 @@ const MiB = 1024 * 1024;
 const vgs = report('vg', [vgRow('vg0', 1024 * MiB, 200 * MiB)]);
 const pvs = report('pv', [pvRow('/dev/vdb', 'vg0'), pvRow('/dev/vdc', 'other')]);
 const lvs = (...extra: Record<string, string>[]) =>
-  report('lv', [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '10.00', meta: '2.00' }), lvRow('vg0', 'a', { pool: 'pool', tags: ['csi.kind=volume'] }), ...extra]);
+  report('lv', [
+    lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '10.00', meta: '2.00' }),
+    lvRow('vg0', 'a', { pool: 'pool', tags: ['csi.kind=volume'] }),
+    ...extra,
+  ]);
 
 /** A CachedLvm over a scripted runner whose metadata stamp the test moves by hand (an outside commit). */
 function setup() {
@@ -95,15 +99,57 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.expect(PVS, { stdout: pvs });
     load();
     await lvm.listLvs('vg0');
-    runner.expect(['lvcreate', ...cfg, '--yes', '--type', 'thin', '--virtualsize', `${10 * MiB}b`, '--thinpool', 'pool', '--name', 'b', '--addtag', 'csi.kind=volume', 'vg0']);
+    runner.expect([
+      'lvcreate',
+      ...cfg,
+      '--yes',
+      '--type',
+      'thin',
+      '--virtualsize',
+      `${10 * MiB}b`,
+      '--thinpool',
+      'pool',
+      '--name',
+      'b',
+      '--addtag',
+      'csi.kind=volume',
+      'vg0',
+    ]);
     await lvm.createThin('vg0', 'pool', 'b', 10 * MiB, ['csi.kind=volume']);
     const b = await lvm.getLv('vg0', 'b');
-    expect(b).toMatchObject({ name: 'b', vg: 'vg0', pool: 'pool', sizeBytes: 12 * MiB, tags: ['csi.kind=volume'], active: true, path: '/dev/vg0/b' }); // rounded up to 4 MiB extents
+    expect(b).toMatchObject({
+      name: 'b',
+      vg: 'vg0',
+      pool: 'pool',
+      sizeBytes: 12 * MiB,
+      tags: ['csi.kind=volume'],
+      active: true,
+      path: '/dev/vg0/b',
+    }); // rounded up to 4 MiB extents
     expect(b?.attr.volumeType).toBe('thin-volume');
 
-    runner.expect(['lvcreate', ...cfg, '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'n', '--permission', 'r', '--name', 's', 'vg0/b']);
+    runner.expect([
+      'lvcreate',
+      ...cfg,
+      '--yes',
+      '--snapshot',
+      '--setactivationskip',
+      'n',
+      '--activate',
+      'n',
+      '--permission',
+      'r',
+      '--name',
+      's',
+      'vg0/b',
+    ]);
     await lvm.createThinSnapshot('vg0', 'b', 's', [], { readOnly: true, activate: false });
-    expect(await lvm.getLv('vg0', 's')).toMatchObject({ origin: 'b', pool: 'pool', sizeBytes: 12 * MiB, active: false });
+    expect(await lvm.getLv('vg0', 's')).toMatchObject({
+      origin: 'b',
+      pool: 'pool',
+      sizeBytes: 12 * MiB,
+      active: false,
+    });
     expect((await lvm.getLv('vg0', 's'))?.attr.permission).toBe('read-only');
 
     runner.expect(['lvextend', ...cfg, '--size', `${20 * MiB}b`, 'vg0/b']);
@@ -130,7 +176,22 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.expect(PVS, { stdout: pvs });
     load();
     await lvm.listLvs('vg0');
-    runner.expect(['lvcreate', ...cfg, '--yes', '--type', 'linear', '--size', `${7 * MiB}b`, '--name', 't', '--wipesignatures', 'y', '--zero', 'y', 'vg0']);
+    runner.expect([
+      'lvcreate',
+      ...cfg,
+      '--yes',
+      '--type',
+      'linear',
+      '--size',
+      `${7 * MiB}b`,
+      '--name',
+      't',
+      '--wipesignatures',
+      'y',
+      '--zero',
+      'y',
+      'vg0',
+    ]);
     await lvm.createLinear('vg0', 't', 7 * MiB, []);
     expect(await lvm.getLv('vg0', 't')).toMatchObject({ sizeBytes: 8 * MiB, pool: undefined, segtype: 'linear' });
     expect((await lvm.getLv('vg0', 't'))?.attr.volumeType).toBe('plain');
@@ -146,7 +207,24 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.expect(PVS, { stdout: pvs });
     load();
     await lvm.listLvs('vg0');
-    runner.expect(['lvcreate', ...cfg, '--yes', '--type', 'raid1', '--mirrors', '1', '--size', `${8 * MiB}b`, '--name', 't', '--wipesignatures', 'y', '--zero', 'y', 'vg0']);
+    runner.expect([
+      'lvcreate',
+      ...cfg,
+      '--yes',
+      '--type',
+      'raid1',
+      '--mirrors',
+      '1',
+      '--size',
+      `${8 * MiB}b`,
+      '--name',
+      't',
+      '--wipesignatures',
+      'y',
+      '--zero',
+      'y',
+      'vg0',
+    ]);
     await lvm.createLinear('vg0', 't', 8 * MiB, [], { mirrors: 1 });
     load(lvs(lvRow('vg0', 't', { attr: 'rwi-a-r---', size: 8 * MiB })));
     expect((await lvm.getLv('vg0', 't'))?.sizeBytes).toBe(8 * MiB);
@@ -164,12 +242,16 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     expect((await lvm.getLv('vg0', 'pool', { maxAgeMs: 5000 }))?.dataPercent).toBe(10);
     s.now += 6000;
     runner.expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0/pool'], {
-      stdout: report('lv', [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '55.00', meta: '2.00' })]),
+      stdout: report('lv', [
+        lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '55.00', meta: '2.00' }),
+      ]),
     });
     expect((await lvm.getLv('vg0', 'pool', { maxAgeMs: 5000 }))?.dataPercent).toBe(55);
     expect((await lvm.getLv('vg0', 'pool', { maxAgeMs: 5000 }))?.dataPercent).toBe(55); // just read
     runner.expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0/pool'], {
-      stdout: report('lv', [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '56.00', meta: '2.00' })]),
+      stdout: report('lv', [
+        lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '56.00', meta: '2.00' }),
+      ]),
     });
     expect((await lvm.getLv('vg0', 'pool', { maxAgeMs: 0 }))?.dataPercent).toBe(56);
     runner.assertDone();
@@ -182,7 +264,9 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     await lvm.listLvs('vg0');
     s.now += 60_000;
     runner.expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0/pool'], {
-      stdout: report('lv', [lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '20.00', meta: '2.00' })]),
+      stdout: report('lv', [
+        lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '20.00', meta: '2.00' }),
+      ]),
     });
     const all = await Promise.all(Array.from({ length: 20 }, () => lvm.getLv('vg0', 'pool', { maxAgeMs: 30_000 })));
     expect(all.every((l) => l?.dataPercent === 20)).toBe(true);
@@ -192,7 +276,13 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
   it('the active flag follows /dev/mapper at every read (activation commits no metadata)', async () => {
     const runner = new FakeRunner();
     let dm = new Set(['control', 'vg0-pool-tpool', 'vg0-a']);
-    const lvm = new CachedLvm(runner, settings, async () => 'commit-1', Date.now, async () => dm);
+    const lvm = new CachedLvm(
+      runner,
+      settings,
+      async () => 'commit-1',
+      Date.now,
+      async () => dm,
+    );
     runner.expect(PVS, { stdout: pvs }).expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvs() });
     expect((await lvm.getLv('vg0', 'a'))?.active).toBe(true);
     dm = new Set(['control', 'vg0-pool-tpool']); // lvchange -an by hand
@@ -208,7 +298,9 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     load();
     await lvm.listLvs('vg0');
     runner
-      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(',')], { stdout: report('vg', [vgRow('vg0', 1024 * MiB, 100 * MiB), vgRow('other', 1024 * MiB, 0)]) })
+      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(',')], {
+        stdout: report('vg', [vgRow('vg0', 1024 * MiB, 100 * MiB), vgRow('other', 1024 * MiB, 0)]),
+      })
       .expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(',')], { stdout: lvs(lvRow('other', 'x')) });
     const r = await lvm.reloadAll(['vg0']);
     expect(r.vgs.map((v) => v.name)).toEqual(['vg0']);

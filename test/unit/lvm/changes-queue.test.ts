@@ -25,7 +25,9 @@ describe('LVM changes run one at a time (LVM_CHANGES)', () => {
   it('concurrent lvcreates never overlap, and run in call order', async () => {
     const runner = new SlowRunner(20);
     const lvm = new Lvm(runner, lvmSettings());
-    await Promise.all(Array.from({ length: 5 }, (_, i) => lvm.createThin('vg0', 'pool', `lv${i}`, 64 * 1024 * 1024, [])));
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) => lvm.createThin('vg0', 'pool', `lv${i}`, 64 * 1024 * 1024, [])),
+    );
     expect(runner.most).toBe(1);
     expect(runner.started).toEqual(['lvcreate', 'lvcreate', 'lvcreate', 'lvcreate', 'lvcreate']);
   });
@@ -33,7 +35,11 @@ describe('LVM changes run one at a time (LVM_CHANGES)', () => {
   it('reports do not queue behind a change', async () => {
     const runner = new SlowRunner(30);
     const lvm = new Lvm(runner, lvmSettings());
-    await Promise.all([lvm.createThin('vg0', 'pool', 'a', 64 * 1024 * 1024, []), lvm.listLvs('vg0'), lvm.listVgs(['vg0'])]);
+    await Promise.all([
+      lvm.createThin('vg0', 'pool', 'a', 64 * 1024 * 1024, []),
+      lvm.listLvs('vg0'),
+      lvm.listVgs(['vg0']),
+    ]);
     expect(runner.most).toBe(3);
   });
 

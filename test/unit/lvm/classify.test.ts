@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { AlreadyExists, Busy, CommandFailed, FailedPrecondition, NotFound, OutOfCapacity } from '../../../src/errors.js';
+import {
+  AlreadyExists,
+  Busy,
+  CommandFailed,
+  FailedPrecondition,
+  NotFound,
+  OutOfCapacity,
+} from '../../../src/errors.js';
 import { classifyLvmError, classifyThrown } from '../../../src/lvm/classify.js';
 
 // stderr as lvm2 2.03.16 prints it (two-space indent), captured on loop devices
@@ -23,8 +30,14 @@ describe('classifyLvmError', () => {
 
   it.each([
     ['lvcreate, VG full', '  Volume group "csivg" has insufficient free space (56 extents): 2048 required.\n'],
-    ['lvextend, VG full', '  Using stripesize of last segment 64.00 KiB\n  Insufficient free space: 25596 extents needed, but only 56 available\n'],
-    ['source: raid/striped allocation', '  Insufficient suitable allocatable extents for logical volume lvraid1: 516 more required\n'],
+    [
+      'lvextend, VG full',
+      '  Using stripesize of last segment 64.00 KiB\n  Insufficient free space: 25596 extents needed, but only 56 available\n',
+    ],
+    [
+      'source: raid/striped allocation',
+      '  Insufficient suitable allocatable extents for logical volume lvraid1: 516 more required\n',
+    ],
     [
       'source: thin pool over its threshold',
       '  WARNING: Remaining free space in metadata of thin pool thinpool/tp is too low (76.46% >= 75.00%). Resize is recommended.\n  Cannot create new thin volume, free space in thin pool thinpool/tp reached threshold.\n',
@@ -71,7 +84,7 @@ describe('classifyLvmError', () => {
     ['older lvm2', '  Can\'t remove open logical volume "vol-abc"\n'],
     ['holder device', '  Logical volume docker/dockerthinpool is used by another device.\n'],
     ['dm ioctl', '  device-mapper: remove ioctl on  (253:4) failed: Device or resource busy\n'],
-    ['lock contention', '  Can\'t get lock for csivg\n'],
+    ['lock contention', "  Can't get lock for csivg\n"],
     ['lvmlockd', '  LV locked by other host: csivg/vol-abc\n'],
   ])('Busy: %s', (_what, stderr) => {
     expect(classifyLvmError(failed(stderr, ['lvremove']))).toBeInstanceOf(Busy);
@@ -90,12 +103,21 @@ describe('classifyLvmError', () => {
   });
 
   it('returns anything else unchanged', () => {
-    const e = failed('  Invalid argument for --addtag: a;b\n  Error during parsing of command line.\n', ['lvchange'], 3);
+    const e = failed(
+      '  Invalid argument for --addtag: a;b\n  Error during parsing of command line.\n',
+      ['lvchange'],
+      3,
+    );
     expect(classifyLvmError(e)).toBe(e);
   });
 
   it('leaves timeouts and cancellations alone, whatever stderr says', () => {
-    const t = new CommandFailed({ argv: ['lvs'], exitCode: undefined, stderr: '  Volume group "x" not found', timedOut: true });
+    const t = new CommandFailed({
+      argv: ['lvs'],
+      exitCode: undefined,
+      stderr: '  Volume group "x" not found',
+      timedOut: true,
+    });
     expect(classifyLvmError(t)).toBe(t);
     const c = new CommandFailed({ argv: ['lvs'], exitCode: undefined, stderr: '', cancelled: true });
     expect(classifyLvmError(c)).toBe(c);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AlreadyExists, Busy, CommandFailed, FailedPrecondition, InvalidArgument, NotFound, OutOfCapacity } from '../../../src/errors.js';
+import { AlreadyExists, Busy, CommandFailed, InvalidArgument, NotFound, OutOfCapacity } from '../../../src/errors.js';
 import { FakeRunner } from '../../doubles/fake-runner.js';
 import { Lvm, sizeArg } from '../../../src/lvm/lvm.js';
 import { LV_FIELDS, PV_FIELDS, VG_FIELDS } from '../../../src/lvm/report.js';
@@ -52,12 +52,20 @@ describe('Lvm reports', () => {
 
   it('getLv returns the LV, or undefined when lvm says it is missing', async () => {
     const { runner, lvm } = setup();
-    const rows = (JSON.parse(fixture('lvs-active.json')) as { report: Array<{ lv: Record<string, string>[] }> }).report[0]!.lv;
+    const rows = (JSON.parse(fixture('lvs-active.json')) as { report: Array<{ lv: Record<string, string>[] }> })
+      .report[0]!.lv;
     const one = JSON.stringify({ report: [{ lv: rows.filter((r) => r['lv_name'] === 'vol_thin1') }] });
     runner
       .expect([...LVS, 'csivg/vol_thin1'], { stdout: one })
-      .expect([...LVS, 'csivg/nosuch'], { exitCode: 5, stdout: fixture('lvs-empty.json'), stderr: '  Failed to find logical volume "csivg/nosuch"\n' })
-      .expect([...LVS, 'nosuchvg/x'], { exitCode: 5, stderr: '  Volume group "nosuchvg" not found\n  Cannot process volume group nosuchvg\n' });
+      .expect([...LVS, 'csivg/nosuch'], {
+        exitCode: 5,
+        stdout: fixture('lvs-empty.json'),
+        stderr: '  Failed to find logical volume "csivg/nosuch"\n',
+      })
+      .expect([...LVS, 'nosuchvg/x'], {
+        exitCode: 5,
+        stderr: '  Volume group "nosuchvg" not found\n  Cannot process volume group nosuchvg\n',
+      });
     expect((await lvm.getLv('csivg', 'vol_thin1'))?.name).toBe('vol_thin1');
     expect(await lvm.getLv('csivg', 'nosuch')).toBeUndefined();
     expect(await lvm.getLv('nosuchvg', 'x')).toBeUndefined();
@@ -85,7 +93,10 @@ describe('Lvm reports', () => {
     runner
       .expect(VGS, { stdout: fixture('vgs.json') })
       .expect([...VGS, 'csivg'], { stdout: fixture('vgs-one.json') })
-      .expect([...VGS, 'gone'], { exitCode: 5, stderr: '  Volume group "gone" not found\n  Cannot process volume group gone\n' })
+      .expect([...VGS, 'gone'], {
+        exitCode: 5,
+        stderr: '  Volume group "gone" not found\n  Cannot process volume group gone\n',
+      })
       .expect([...VGS, 'a', 'gone'], { exitCode: 5, stderr: '  Volume group "gone" not found\n' });
     expect((await lvm.listVgs()).map((v) => v.name)).toEqual(['csivg', 'vgbig']);
     expect((await lvm.getVg('csivg'))?.freeBytes).toBe(226492416);
@@ -108,7 +119,17 @@ describe('Lvm VGs', () => {
   it('vgCreate: metadata size from settings, tags, no --yes', async () => {
     const { runner, lvm } = setup();
     runner
-      .expect(['vgcreate', ...CFG, '--metadatasize', '67108864b', '--addtag', 'csi.managed=1', 'csivg', '/dev/sdb', '/dev/sdc'])
+      .expect([
+        'vgcreate',
+        ...CFG,
+        '--metadatasize',
+        '67108864b',
+        '--addtag',
+        'csi.managed=1',
+        'csivg',
+        '/dev/sdb',
+        '/dev/sdc',
+      ])
       .expect(['vgcreate', ...CFG, '--metadatasize', '134217728b', 'vg2', '/dev/sdd']);
     await lvm.vgCreate('csivg', ['/dev/sdb', '/dev/sdc'], { tags: ['csi.managed=1'] });
     await lvm.vgCreate('vg2', ['/dev/sdd'], { metadataSizeBytes: 128 * 1024 * 1024 });
@@ -126,7 +147,6 @@ describe('Lvm VGs', () => {
     await expect(lvm.vgCreate('csivg', ['sdb'])).rejects.toBeInstanceOf(InvalidArgument);
     runner.assertDone();
   });
-
 });
 
 describe('Lvm creation', () => {
@@ -134,15 +154,52 @@ describe('Lvm creation', () => {
     const { runner, lvm } = setup();
     runner
       .expect([
-        'lvcreate', ...CFG, '--yes', '--thin', '--size', '107374182400b', '--thinpool', 'pool0',
-        '--zero', 'y', '--errorwhenfull', 'y', '--discards', 'passdown', '--addtag', 'csi.pool=1', 'csivg',
+        'lvcreate',
+        ...CFG,
+        '--yes',
+        '--thin',
+        '--size',
+        '107374182400b',
+        '--thinpool',
+        'pool0',
+        '--zero',
+        'y',
+        '--errorwhenfull',
+        'y',
+        '--discards',
+        'passdown',
+        '--addtag',
+        'csi.pool=1',
+        'csivg',
       ])
       .expect([
-        'lvcreate', ...CFG, '--yes', '--thin', '--extents', '90%VG', '--thinpool', 'pool0',
-        '--zero', 'n', '--errorwhenfull', 'n', '--discards', 'nopassdown', '--chunksize', '128k', '--poolmetadatasize', '1073741824b', 'csivg',
+        'lvcreate',
+        ...CFG,
+        '--yes',
+        '--thin',
+        '--extents',
+        '90%VG',
+        '--thinpool',
+        'pool0',
+        '--zero',
+        'n',
+        '--errorwhenfull',
+        'n',
+        '--discards',
+        'nopassdown',
+        '--chunksize',
+        '128k',
+        '--poolmetadatasize',
+        '1073741824b',
+        'csivg',
       ]);
     await lvm.createThinPool('csivg', 'pool0', { bytes: 100 * 1024 ** 3 }, { tags: ['csi.pool=1'] });
-    await lvm.createThinPool('csivg', 'pool0', { percentOfVg: 90 }, { zero: false, errorWhenFull: false, discards: 'nopassdown', chunkSizeKiB: 128, metadataSizeBytes: 1024 ** 3 });
+    await lvm.createThinPool(
+      'csivg',
+      'pool0',
+      { percentOfVg: 90 },
+      { zero: false, errorWhenFull: false, discards: 'nopassdown', chunkSizeKiB: 128, metadataSizeBytes: 1024 ** 3 },
+    );
     runner.assertDone();
   });
 
@@ -150,16 +207,31 @@ describe('Lvm creation', () => {
     const { runner, lvm } = setup();
     await expect(lvm.createThinPool('csivg', 'pool0', { percentOfVg: 101 })).rejects.toBeInstanceOf(InvalidArgument);
     await expect(lvm.createThinPool('csivg', 'pool0', { bytes: 0 })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(lvm.createThinPool('csivg', 'pool0', { bytes: 1 << 30 }, { chunkSizeKiB: 100 })).rejects.toBeInstanceOf(InvalidArgument);
+    await expect(
+      lvm.createThinPool('csivg', 'pool0', { bytes: 1 << 30 }, { chunkSizeKiB: 100 }),
+    ).rejects.toBeInstanceOf(InvalidArgument);
     runner.assertDone();
   });
-
 
   it('createThin: tags in the same lvcreate, size rounded up to 512', async () => {
     const { runner, lvm } = setup();
     runner.expect([
-      'lvcreate', ...CFG, '--yes', '--type', 'thin', '--virtualsize', '1073742336b', '--thinpool', 'pool0',
-      '--name', 'vol-abc', '--addtag', 'csi.name=pvc-1', '--addtag', 'csi.kind=volume', 'csivg',
+      'lvcreate',
+      ...CFG,
+      '--yes',
+      '--type',
+      'thin',
+      '--virtualsize',
+      '1073742336b',
+      '--thinpool',
+      'pool0',
+      '--name',
+      'vol-abc',
+      '--addtag',
+      'csi.name=pvc-1',
+      '--addtag',
+      'csi.kind=volume',
+      'csivg',
     ]);
     await lvm.createThin('csivg', 'pool0', 'vol-abc', 1024 ** 3 + 1, ['csi.name=pvc-1', 'csi.kind=volume']);
     runner.assertDone();
@@ -167,9 +239,25 @@ describe('Lvm creation', () => {
 
   it('createThin: full pool and existing name are classified', async () => {
     const { runner, lvm } = setup();
-    const argv = ['lvcreate', ...CFG, '--yes', '--type', 'thin', '--virtualsize', '1048576b', '--thinpool', 'pool0', '--name', 'vol-abc', 'csivg'];
+    const argv = [
+      'lvcreate',
+      ...CFG,
+      '--yes',
+      '--type',
+      'thin',
+      '--virtualsize',
+      '1048576b',
+      '--thinpool',
+      'pool0',
+      '--name',
+      'vol-abc',
+      'csivg',
+    ];
     runner
-      .expect(argv, { exitCode: 5, stderr: '  Cannot create new thin volume, free space in thin pool csivg/pool0 reached threshold.\n' })
+      .expect(argv, {
+        exitCode: 5,
+        stderr: '  Cannot create new thin volume, free space in thin pool csivg/pool0 reached threshold.\n',
+      })
       .expect(argv, { exitCode: 5, stderr: '  Logical Volume "vol-abc" already exists in volume group "csivg"\n' });
     await expect(lvm.createThin('csivg', 'pool0', 'vol-abc', 1 << 20, [])).rejects.toBeInstanceOf(OutOfCapacity);
     await expect(lvm.createThin('csivg', 'pool0', 'vol-abc', 1 << 20, [])).rejects.toBeInstanceOf(AlreadyExists);
@@ -184,7 +272,19 @@ describe('Lvm creation', () => {
 
   it('createLinear: linear, striped, raid1, raid10 — always --wipesignatures y --zero y', async () => {
     const { runner, lvm } = setup();
-    const tail = ['--size', '67108864b', '--name', 'vol-t', '--wipesignatures', 'y', '--zero', 'y', '--addtag', 'csi.kind=volume', 'csivg'];
+    const tail = [
+      '--size',
+      '67108864b',
+      '--name',
+      'vol-t',
+      '--wipesignatures',
+      'y',
+      '--zero',
+      'y',
+      '--addtag',
+      'csi.kind=volume',
+      'csivg',
+    ];
     runner
       .expect(['lvcreate', ...CFG, '--yes', '--type', 'linear', ...tail])
       .expect(['lvcreate', ...CFG, '--yes', '--type', 'striped', '--stripes', '3', '--stripesize', '64k', ...tail])
@@ -200,13 +300,37 @@ describe('Lvm creation', () => {
 
   it('createLinear refuses impossible layouts and maps no space', async () => {
     const { runner, lvm } = setup();
-    await expect(lvm.createLinear('csivg', 'v', 1 << 20, [], { mirrors: 2, stripes: 2 })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(lvm.createLinear('csivg', 'v', 1 << 20, [], { stripeSizeKiB: 64 })).rejects.toBeInstanceOf(InvalidArgument);
-    await expect(lvm.createLinear('csivg', 'v', 1 << 20, [], { stripes: 2, stripeSizeKiB: 48 })).rejects.toBeInstanceOf(InvalidArgument);
-    runner.expect(['lvcreate', ...CFG, '--yes', '--type', 'linear', '--size', '8589934592b', '--name', 'big', '--wipesignatures', 'y', '--zero', 'y', 'csivg'], {
-      exitCode: 5,
-      stderr: '  Volume group "csivg" has insufficient free space (56 extents): 2048 required.\n',
-    });
+    await expect(lvm.createLinear('csivg', 'v', 1 << 20, [], { mirrors: 2, stripes: 2 })).rejects.toBeInstanceOf(
+      InvalidArgument,
+    );
+    await expect(lvm.createLinear('csivg', 'v', 1 << 20, [], { stripeSizeKiB: 64 })).rejects.toBeInstanceOf(
+      InvalidArgument,
+    );
+    await expect(lvm.createLinear('csivg', 'v', 1 << 20, [], { stripes: 2, stripeSizeKiB: 48 })).rejects.toBeInstanceOf(
+      InvalidArgument,
+    );
+    runner.expect(
+      [
+        'lvcreate',
+        ...CFG,
+        '--yes',
+        '--type',
+        'linear',
+        '--size',
+        '8589934592b',
+        '--name',
+        'big',
+        '--wipesignatures',
+        'y',
+        '--zero',
+        'y',
+        'csivg',
+      ],
+      {
+        exitCode: 5,
+        stderr: '  Volume group "csivg" has insufficient free space (56 extents): 2048 required.\n',
+      },
+    );
     await expect(lvm.createLinear('csivg', 'big', 8 * 1024 ** 3, [])).rejects.toBeInstanceOf(OutOfCapacity);
     runner.assertDone();
   });
@@ -215,16 +339,52 @@ describe('Lvm creation', () => {
     const { runner, lvm } = setup();
     runner
       .expect([
-        'lvcreate', ...CFG, '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--permission', 'rw',
-        '--name', 'vol-new', '--addtag', 'csi.kind=volume', 'csivg/snap-src',
+        'lvcreate',
+        ...CFG,
+        '--yes',
+        '--snapshot',
+        '--setactivationskip',
+        'n',
+        '--activate',
+        'y',
+        '--permission',
+        'rw',
+        '--name',
+        'vol-new',
+        '--addtag',
+        'csi.kind=volume',
+        'csivg/snap-src',
       ])
       .expect([
-        'lvcreate', ...CFG, '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'n', '--permission', 'r',
-        '--name', 'snap-x', 'csivg/vol-src',
+        'lvcreate',
+        ...CFG,
+        '--yes',
+        '--snapshot',
+        '--setactivationskip',
+        'n',
+        '--activate',
+        'n',
+        '--permission',
+        'r',
+        '--name',
+        'snap-x',
+        'csivg/vol-src',
       ])
       .expect([
-        'lvcreate', ...CFG, '--yes', '--snapshot', '--setactivationskip', 'y', '--activate', 'y', '--ignoreactivationskip',
-        '--permission', 'rw', '--name', 'snap-y', 'csivg/vol-src',
+        'lvcreate',
+        ...CFG,
+        '--yes',
+        '--snapshot',
+        '--setactivationskip',
+        'y',
+        '--activate',
+        'y',
+        '--ignoreactivationskip',
+        '--permission',
+        'rw',
+        '--name',
+        'snap-y',
+        'csivg/vol-src',
       ]);
     await lvm.createThinSnapshot('csivg', 'snap-src', 'vol-new', ['csi.kind=volume']);
     await lvm.createThinSnapshot('csivg', 'vol-src', 'snap-x', [], { readOnly: true, activate: false });
@@ -235,13 +395,44 @@ describe('Lvm creation', () => {
   it('createCowSnapshot: sized, read-only by default, no --zero (lvm refuses it for snapshots)', async () => {
     const { runner, lvm } = setup();
     runner
-      .expect(['lvcreate', ...CFG, '--yes', '--snapshot', '--size', '41943040b', '--permission', 'r', '--name', 'snap-c', '--addtag', 'csi.kind=snapshot', 'csivg/vol_thick1'])
-      .expect(['lvcreate', ...CFG, '--yes', '--snapshot', '--size', '512b', '--permission', 'rw', '--name', 'snap-d', 'csivg/vol_thick1'], {
-        exitCode: 5,
-        stderr: '  Snapshot origin LV vol_thick1 not found in Volume group csivg.\n',
-      });
+      .expect([
+        'lvcreate',
+        ...CFG,
+        '--yes',
+        '--snapshot',
+        '--size',
+        '41943040b',
+        '--permission',
+        'r',
+        '--name',
+        'snap-c',
+        '--addtag',
+        'csi.kind=snapshot',
+        'csivg/vol_thick1',
+      ])
+      .expect(
+        [
+          'lvcreate',
+          ...CFG,
+          '--yes',
+          '--snapshot',
+          '--size',
+          '512b',
+          '--permission',
+          'rw',
+          '--name',
+          'snap-d',
+          'csivg/vol_thick1',
+        ],
+        {
+          exitCode: 5,
+          stderr: '  Snapshot origin LV vol_thick1 not found in Volume group csivg.\n',
+        },
+      );
     await lvm.createCowSnapshot('csivg', 'vol_thick1', 'snap-c', 41943040, ['csi.kind=snapshot']);
-    await expect(lvm.createCowSnapshot('csivg', 'vol_thick1', 'snap-d', 1, [], { readOnly: false })).rejects.toBeInstanceOf(NotFound);
+    await expect(
+      lvm.createCowSnapshot('csivg', 'vol_thick1', 'snap-d', 1, [], { readOnly: false }),
+    ).rejects.toBeInstanceOf(NotFound);
     runner.assertDone();
   });
 });
@@ -251,9 +442,15 @@ describe('Lvm changes', () => {
     const { runner, lvm } = setup();
     const argv = ['lvextend', ...CFG, '--size', '41943040b', 'csivg/vol_thick1'];
     runner
-      .expect(argv, { stderr: '  Size of logical volume csivg/vol_thick1 changed from 32.00 MiB (8 extents) to 40.00 MiB (10 extents).\n' })
+      .expect(argv, {
+        stderr:
+          '  Size of logical volume csivg/vol_thick1 changed from 32.00 MiB (8 extents) to 40.00 MiB (10 extents).\n',
+      })
       .expect(argv, { exitCode: 5, stderr: '  New size (10 extents) matches existing size (10 extents).\n' })
-      .expect(argv, { exitCode: 5, stderr: '  New size given (10 extents) not larger than existing size (16 extents)\n' })
+      .expect(argv, {
+        exitCode: 5,
+        stderr: '  New size given (10 extents) not larger than existing size (16 extents)\n',
+      })
       .expect(argv, { exitCode: 5, stderr: '  Insufficient free space: 25596 extents needed, but only 56 available\n' })
       .expect(argv, { exitCode: 5, stderr: '  Logical volume vol_thick1 not found in volume group csivg.\n' });
     expect(await lvm.extend('csivg', 'vol_thick1', 40 << 20)).toBe(true);
@@ -293,7 +490,10 @@ describe('Lvm changes', () => {
     const { runner, lvm } = setup();
     runner
       .expect(['lvrename', ...CFG, 'csivg', 'tmp-x', 'vol-x'])
-      .expect(['lvrename', ...CFG, 'csivg', 'tmp-x', 'vol-y'], { exitCode: 5, stderr: '  Logical Volume "vol-y" already exists in volume group "csivg"\n' });
+      .expect(['lvrename', ...CFG, 'csivg', 'tmp-x', 'vol-y'], {
+        exitCode: 5,
+        stderr: '  Logical Volume "vol-y" already exists in volume group "csivg"\n',
+      });
     await lvm.rename('csivg', 'tmp-x', 'vol-x');
     await expect(lvm.rename('csivg', 'tmp-x', 'vol-y')).rejects.toBeInstanceOf(AlreadyExists);
     runner.assertDone();
@@ -324,9 +524,18 @@ describe('Lvm changes', () => {
     const { runner, lvm } = setup();
     runner
       .expect(['lvchange', ...CFG, '--permission', 'r', 'csivg/vol-x'])
-      .expect(['lvchange', ...CFG, '--permission', 'r', 'csivg/vol-x'], { exitCode: 5, stderr: '  Logical volume "csivg/vol-x" is already read only.\n' })
-      .expect(['lvchange', ...CFG, '--permission', 'rw', 'csivg/vol-x'], { exitCode: 5, stderr: '  Logical volume csivg/vol-x is already writable.\n' })
-      .expect(['lvchange', ...CFG, '--permission', 'rw', 'csivg/gone'], { exitCode: 5, stderr: '  Failed to find logical volume "csivg/gone"\n' });
+      .expect(['lvchange', ...CFG, '--permission', 'r', 'csivg/vol-x'], {
+        exitCode: 5,
+        stderr: '  Logical volume "csivg/vol-x" is already read only.\n',
+      })
+      .expect(['lvchange', ...CFG, '--permission', 'rw', 'csivg/vol-x'], {
+        exitCode: 5,
+        stderr: '  Logical volume csivg/vol-x is already writable.\n',
+      })
+      .expect(['lvchange', ...CFG, '--permission', 'rw', 'csivg/gone'], {
+        exitCode: 5,
+        stderr: '  Failed to find logical volume "csivg/gone"\n',
+      });
     await lvm.setPermission('csivg', 'vol-x', 'r');
     await lvm.setPermission('csivg', 'vol-x', 'r');
     await lvm.setPermission('csivg', 'vol-x', 'rw');
@@ -335,7 +544,12 @@ describe('Lvm changes', () => {
   });
 
   it('does not treat a timed-out command as "already done"', async () => {
-    const timedOut = new CommandFailed({ argv: ['lvchange'], exitCode: undefined, stderr: 'is already read only', timedOut: true });
+    const timedOut = new CommandFailed({
+      argv: ['lvchange'],
+      exitCode: undefined,
+      stderr: 'is already read only',
+      timedOut: true,
+    });
     const runner = { run: async () => Promise.reject(timedOut) };
     const lvm = new Lvm(runner, settings);
     await expect(lvm.setPermission('csivg', 'vol-x', 'r')).rejects.toBe(timedOut);
@@ -347,9 +561,12 @@ describe('Lvm options', () => {
     const runner = new FakeRunner();
     const lvm = new Lvm(runner, lvmSettings({ lvmBinary: '/usr/sbin/lvm', udevSync: false, monitoring: false }));
     runner.expect([
-      '/usr/sbin/lvm', 'lvremove', '--config',
+      '/usr/sbin/lvm',
+      'lvremove',
+      '--config',
       'activation { udev_sync=0 udev_rules=0 monitoring=0 } devices { obtain_device_list_from_udev=0 global_filter=[ "r|^/dev/disk/by-path/.*-iscsi-.*|", "r|^/dev/disk/by-id/dm-uuid-mpath-.*|" ] } backup { backup=1 archive=1 retain_min=10 retain_days=7 } report { list_item_separator="," binary_values_as_numeric=0 compact_output=0 time_format="%Y-%m-%d %T %z" }',
-      '--yes', 'vg/lv',
+      '--yes',
+      'vg/lv',
     ]);
     await lvm.remove('vg', 'lv');
     runner.assertDone();

@@ -58,19 +58,47 @@ describe('parseLvs on a host with device-mapper (lvs-active.json)', () => {
       pool: undefined,
       origin: undefined,
     });
-    expect(pool.attr).toMatchObject({ volumeType: 'thin-pool', permission: 'writeable', state: 'active', open: true, targetType: 't', zeroing: true, health: 'ok', skipActivation: false });
+    expect(pool.attr).toMatchObject({
+      volumeType: 'thin-pool',
+      permission: 'writeable',
+      state: 'active',
+      open: true,
+      targetType: 't',
+      zeroing: true,
+      health: 'ok',
+      skipActivation: false,
+    });
     expect(pool.createdAt?.toISOString()).toBe('2026-11-25T09:46:40.000Z');
   });
 
   it('decodes thin volumes, snapshots and clones', () => {
     const vol = byName(lvs, 'vol_thin1');
-    expect(vol).toMatchObject({ path: '/dev/csivg/vol_thin1', sizeBytes: 67108864, pool: 'pool0', origin: undefined, dataPercent: 9.38, segtype: 'thin', layout: ['thin', 'sparse'], stripes: 0 });
-    expect(vol.tags).toEqual(['csi.kind=volume', 'csi.name=pvc-3f1c2a9e+2D8b7d+2D4e21', 'csi.params=+7B+22fsType+22+3A+22xfs+22+7D', 'csi.ready=1']);
+    expect(vol).toMatchObject({
+      path: '/dev/csivg/vol_thin1',
+      sizeBytes: 67108864,
+      pool: 'pool0',
+      origin: undefined,
+      dataPercent: 9.38,
+      segtype: 'thin',
+      layout: ['thin', 'sparse'],
+      stripes: 0,
+    });
+    expect(vol.tags).toEqual([
+      'csi.kind=volume',
+      'csi.name=pvc-3f1c2a9e+2D8b7d+2D4e21',
+      'csi.params=+7B+22fsType+22+3A+22xfs+22+7D',
+      'csi.ready=1',
+    ]);
     expect(vol.attr.volumeType).toBe('thin-volume');
 
     const snap = byName(lvs, 'snap_thin1');
     expect(snap.origin).toBe('vol_thin1');
-    expect(snap.attr).toMatchObject({ volumeType: 'thin-volume', permission: 'read-only', state: 'active', open: false });
+    expect(snap.attr).toMatchObject({
+      volumeType: 'thin-volume',
+      permission: 'read-only',
+      state: 'active',
+      open: false,
+    });
 
     const clone = byName(lvs, 'vol_clone1');
     expect(clone.origin).toBe('snap_thin1');
@@ -83,11 +111,24 @@ describe('parseLvs on a host with device-mapper (lvs-active.json)', () => {
   it('decodes thick LVs: COW origin and snapshots, raid1, striped', () => {
     const origin = byName(lvs, 'vol_thick1');
     expect(origin.attr.volumeType).toBe('origin');
-    expect(origin).toMatchObject({ segtype: 'linear', sizeBytes: 41943040, originSizeBytes: 41943040, zero: undefined, discards: undefined, whenFull: undefined });
+    expect(origin).toMatchObject({
+      segtype: 'linear',
+      sizeBytes: 41943040,
+      originSizeBytes: 41943040,
+      zero: undefined,
+      discards: undefined,
+      whenFull: undefined,
+    });
 
     const cow = byName(lvs, 'snap_cow1');
     expect(cow.attr.volumeType).toBe('snapshot');
-    expect(cow).toMatchObject({ segtype: 'linear', origin: 'vol_thick1', sizeBytes: 8388608, originSizeBytes: 33554432, snapPercent: 0.05 });
+    expect(cow).toMatchObject({
+      segtype: 'linear',
+      origin: 'vol_thick1',
+      sizeBytes: 8388608,
+      originSizeBytes: 33554432,
+      snapPercent: 0.05,
+    });
     expect(isInvalidSnapshot(cow)).toBe(false);
 
     const bad = byName(lvs, 'snap_cow2');
@@ -136,7 +177,8 @@ describe('parseLvs edge cases', () => {
   });
 
   it('rejects sizes that do not fit a JS number', () => {
-    const row = (JSON.parse(fixture('lvs-active.json')) as { report: Array<{ lv: Record<string, string>[] }> }).report[0]!.lv[0]!;
+    const row = (JSON.parse(fixture('lvs-active.json')) as { report: Array<{ lv: Record<string, string>[] }> })
+      .report[0]!.lv[0]!;
     row['lv_size'] = '9007199254740993';
     expect(() => parseLvs(JSON.stringify({ report: [{ lv: [row] }] }))).toThrow(/does not fit/);
   });
@@ -149,13 +191,24 @@ describe('parseLvs edge cases', () => {
   });
 
   it('decodes every lv_attr position', () => {
-    expect(parseLvAttr('Vri-a-tz-k')).toMatchObject({ volumeType: 'thin-volume', permission: 'read-only', state: 'active', open: false, zeroing: true, skipActivation: true });
+    expect(parseLvAttr('Vri-a-tz-k')).toMatchObject({
+      volumeType: 'thin-volume',
+      permission: 'read-only',
+      state: 'active',
+      open: false,
+      zeroing: true,
+      skipActivation: true,
+    });
     expect(parseLvAttr('swi-I-s---').state).toBe('invalid-snapshot');
     expect(parseLvAttr('swi-S-s---').state).toBe('invalid-suspended-snapshot');
     expect(parseLvAttr('twi-aotzD-').health).toBe('out-of-data-space');
     expect(parseLvAttr('twi-aotzM-').health).toBe('metadata-read-only');
     expect(parseLvAttr('rwi-aor-p-').health).toBe('partial');
-    expect(parseLvAttr('-wRm-o----')).toMatchObject({ permission: 'writeable', allocationPolicy: 'R', fixedMinor: true });
+    expect(parseLvAttr('-wRm-o----')).toMatchObject({
+      permission: 'writeable',
+      allocationPolicy: 'R',
+      fixedMinor: true,
+    });
     expect(parseLvAttr('-XX-XX----')).toMatchObject({ permission: 'unknown', state: 'unknown', open: undefined });
     expect(parseLvAttr('-Ri-ao----').permission).toBe('read-only-activation');
     expect(() => parseLvAttr('-wi')).toThrow(ReportParseError);

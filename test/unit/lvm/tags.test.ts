@@ -86,8 +86,19 @@ describe('tags for key/value maps', () => {
   });
 
   it('decodes a real tag list (lvm sorts them) and keeps foreign tags', () => {
-    const d = decodeTags(['csi-lvm-iscsi.pool', 'csi.kind=volume', 'csi.name=pvc-3f1c2a9e+2D8b7d+2D4e21', 'csi.params=+7B+22fsType+22+3A+22xfs+22+7D', 'csi.ready=1']);
-    expect(d.values).toEqual({ kind: 'volume', name: 'pvc-3f1c2a9e-8b7d-4e21', params: '{"fsType":"xfs"}', ready: '1' });
+    const d = decodeTags([
+      'csi-lvm-iscsi.pool',
+      'csi.kind=volume',
+      'csi.name=pvc-3f1c2a9e+2D8b7d+2D4e21',
+      'csi.params=+7B+22fsType+22+3A+22xfs+22+7D',
+      'csi.ready=1',
+    ]);
+    expect(d.values).toEqual({
+      kind: 'volume',
+      name: 'pvc-3f1c2a9e-8b7d-4e21',
+      params: '{"fsType":"xfs"}',
+      ready: '1',
+    });
     expect(d.foreign).toEqual(['csi-lvm-iscsi.pool']);
     expect(d.invalid).toEqual([]);
   });
@@ -99,7 +110,9 @@ describe('tags for key/value maps', () => {
   });
 
   it('splits long values into #i chunks within 1024 characters and reassembles them in any order', () => {
-    const params = JSON.stringify(Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`key${i}`, `välue ${i} / ✓`])));
+    const params = JSON.stringify(
+      Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`key${i}`, `välue ${i} / ✓`])),
+    );
     const tags = encodeTag(TagKey.params, params);
     expect(tags.length).toBeGreaterThan(1);
     tags.forEach((t, i) => {
@@ -139,8 +152,14 @@ describe('tags for key/value maps', () => {
 
   it('computes the add/del lists for an update, touching only the named keys', () => {
     const current = ['csi.kind=volume', 'csi.name=pvc-1', 'other=1', 'csi.state=copying'];
-    expect(tagChanges(current, { ready: '1', state: undefined, kind: 'volume' })).toEqual({ add: ['csi.ready=1'], del: ['csi.state=copying'] });
+    expect(tagChanges(current, { ready: '1', state: undefined, kind: 'volume' })).toEqual({
+      add: ['csi.ready=1'],
+      del: ['csi.state=copying'],
+    });
     const long = encodeTag('params', 'y'.repeat(3000));
-    expect(tagChanges([...long, 'csi.kind=volume'], { params: 'short' })).toEqual({ add: ['csi.params=short'], del: long });
+    expect(tagChanges([...long, 'csi.kind=volume'], { params: 'short' })).toEqual({
+      add: ['csi.params=short'],
+      del: long,
+    });
   });
 });

@@ -12,7 +12,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseVolumeParams } from '../../../src/agent/params.js';
 import { loadConfig } from '../../../src/config.js';
 import { renderTemplate, TemplateError, type RenderContext } from './helm-render.js';
-import { loadObjects, parseYamlDocs, ROOT, typeCheckObjects, validateSnapshotObjects, validateWithModels, type K8sObject, type Labelled } from './k8s-validate.js';
+import {
+  loadObjects,
+  parseYamlDocs,
+  ROOT,
+  typeCheckObjects,
+  validateSnapshotObjects,
+  validateWithModels,
+  type K8sObject,
+  type Labelled,
+} from './k8s-validate.js';
 
 const CHART = resolve(ROOT, 'charts/csi-lvm-iscsi');
 const NAMESPACE = 'csi-lvm-iscsi';
@@ -24,7 +33,10 @@ const TEMPLATES = readdirSync(join(CHART, 'templates')).sort();
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validateValues = ajv.compile(schema);
-const schemaErrors = (values: unknown): string[] => (validateValues(values) ? [] : (validateValues.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`));
+const schemaErrors = (values: unknown): string[] =>
+  validateValues(values)
+    ? []
+    : (validateValues.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 
 function context(values: Record<string, unknown>): RenderContext {
   return {
@@ -37,7 +49,10 @@ function context(values: Record<string, unknown>): RenderContext {
 /** Every object the chart makes with these values, labelled "template#n". */
 function render(values: Record<string, unknown>): Labelled[] {
   return TEMPLATES.filter((t) => t.endsWith('.yaml')).flatMap((t) =>
-    parseYamlDocs(renderTemplate(read(`templates/${t}`), context(values)), t).map((obj, i) => ({ label: `${t}#${i}`, obj: obj as K8sObject })),
+    parseYamlDocs(renderTemplate(read(`templates/${t}`), context(values)), t).map((obj, i) => ({
+      label: `${t}#${i}`,
+      obj: obj as K8sObject,
+    })),
   );
 }
 
@@ -78,12 +93,32 @@ describe('chart metadata and values', () => {
   it.each([
     ['an unknown top-level key', (v: any) => (v.replicas = 2), /must NOT have additional properties.*replicas/],
     ['a misspelled nested key', (v: any) => (v.agent.volumeGroup = ['vg0']), /additionalProperty.*volumeGroup"/],
-    ['a sidecar on latest', (v: any) => (v.sidecars.provisioner.tag = 'latest'), /sidecars\/provisioner\/tag must match pattern/],
-    ['a log level the plugin lacks', (v: any) => (v.logLevel = 'verbose'), /logLevel must be equal to one of the allowed values/],
+    [
+      'a sidecar on latest',
+      (v: any) => (v.sidecars.provisioner.tag = 'latest'),
+      /sidecars\/provisioner\/tag must match pattern/,
+    ],
+    [
+      'a log level the plugin lacks',
+      (v: any) => (v.logLevel = 'verbose'),
+      /logLevel must be equal to one of the allowed values/,
+    ],
     ['a port out of range', (v: any) => (v.agent.apiPort = 70000), /agent\/apiPort must be <= 65535/],
-    ['a StorageClass parameter the plugin does not know', (v: any) => (v.storageClasses[0].parameters.lvmTyp = 'thin'), /storageClasses\/0\/parameters.*property name must be valid/],
-    ['a number where Kubernetes needs a string', (v: any) => (v.storageClasses[2].parameters.mirrors = 1), /storageClasses\/2\/parameters\/mirrors must be string/],
-    ['static discovery without agents', (v: any) => (v.controller.agentDiscovery = 'static'), /controller\/agents must NOT have fewer than 1 items/],
+    [
+      'a StorageClass parameter the plugin does not know',
+      (v: any) => (v.storageClasses[0].parameters.lvmTyp = 'thin'),
+      /storageClasses\/0\/parameters.*property name must be valid/,
+    ],
+    [
+      'a number where Kubernetes needs a string',
+      (v: any) => (v.storageClasses[2].parameters.mirrors = 1),
+      /storageClasses\/2\/parameters\/mirrors must be string/,
+    ],
+    [
+      'static discovery without agents',
+      (v: any) => (v.controller.agentDiscovery = 'static'),
+      /controller\/agents must NOT have fewer than 1 items/,
+    ],
   ])('values.schema.json rejects %s', (_, f, message) => {
     expect(schemaErrors(variant(f)).join('\n')).toMatch(message);
   });
@@ -110,13 +145,30 @@ describe('chart templates', () => {
   });
 
   it('every template renders with the default values, NOTES.txt included', () => {
-    expect(TEMPLATES).toEqual(['NOTES.txt', 'agent.yaml', 'controller.yaml', 'csidriver.yaml', 'node.yaml', 'rbac-controller.yaml', 'rbac-node.yaml', 'storageclasses.yaml', 'volumesnapshotclass.yaml']);
-    expect(renderTemplate(read('templates/NOTES.txt'), context(defaults))).toContain('kubectl label node NODE lvm-iscsi.csi.example.org/storage-node=true');
+    expect(TEMPLATES).toEqual([
+      'NOTES.txt',
+      'agent.yaml',
+      'controller.yaml',
+      'csidriver.yaml',
+      'node.yaml',
+      'rbac-controller.yaml',
+      'rbac-node.yaml',
+      'storageclasses.yaml',
+      'volumesnapshotclass.yaml',
+    ]);
+    expect(renderTemplate(read('templates/NOTES.txt'), context(defaults))).toContain(
+      'kubectl label node NODE lvm-iscsi.csi.example.org/storage-node=true',
+    );
   });
 
   it('with the default values makes exactly the objects of deploy/ (less the Namespace: helm install --namespace)', () => {
-    const kustomization = parseYamlDocs(readFileSync(resolve(ROOT, 'deploy/kustomization.yaml'), 'utf8'), 'k')[0] as { resources: string[] };
-    const deploy = kustomization.resources.flatMap((r) => loadObjects(`deploy/${r}`)).map((l) => l.obj).filter((o) => o.kind !== 'Namespace');
+    const kustomization = parseYamlDocs(readFileSync(resolve(ROOT, 'deploy/kustomization.yaml'), 'utf8'), 'k')[0] as {
+      resources: string[];
+    };
+    const deploy = kustomization.resources
+      .flatMap((r) => loadObjects(`deploy/${r}`))
+      .map((l) => l.obj)
+      .filter((o) => o.kind !== 'Namespace');
     const chartObjects = rendered.map((l) => withoutHelmLabels(l.obj));
     expect(byKey(chartObjects).map(key)).toEqual(byKey(deploy).map(key));
     // Field for field: images, args, env, ports, probes, mounts, volumes, RBAC rules, parameters.
@@ -129,7 +181,14 @@ describe('chart templates', () => {
       v.controller.agentDiscovery = 'static';
       v.controller.agents = ['storage-1=10.0.0.11:9809', 'storage-2=10.0.0.12:9809'];
       v.volumeSnapshotClass.enabled = false;
-      v.storageClasses = [{ name: 'fast', parameters: { lvmType: 'thick', stripes: '2', stripeSize: '64k' }, reclaimPolicy: 'Retain', volumeBindingMode: 'Immediate' }];
+      v.storageClasses = [
+        {
+          name: 'fast',
+          parameters: { lvmType: 'thick', stripes: '2', stripeSize: '64k' },
+          reclaimPolicy: 'Retain',
+          volumeBindingMode: 'Immediate',
+        },
+      ];
       v.agent.volumeGroups = ['vg-a', 'vg-b'];
       v.node.kubeletDir = '/var/lib/k0s/kubelet';
       v.logLevel = 'debug';
@@ -137,7 +196,11 @@ describe('chart templates', () => {
     expect(schemaErrors(values)).toEqual([]);
     const objects = render(values);
     const typed = typeCheckObjects(objects);
-    expect([...(await validateWithModels(objects)), ...[...typed.values()].flat(), ...validateSnapshotObjects(objects)]).toEqual([]);
+    expect([
+      ...(await validateWithModels(objects)),
+      ...[...typed.values()].flat(),
+      ...validateSnapshotObjects(objects),
+    ]).toEqual([]);
 
     const kinds = objects.map((l) => key(l.obj));
     expect(kinds).not.toContain('ClusterRole/csi-lvm-iscsi-health-monitor');
@@ -147,15 +210,24 @@ describe('chart templates', () => {
     const controller = pod('csi-lvm-iscsi-controller').containers;
     expect(controller.map((c: any) => c.name)).not.toContain('csi-external-health-monitor-controller');
     const args: string[] = controller[0].args;
-    const cfg = loadConfig({ argv: args.map((a) => a.replace('$(NODE_NAME)', 'n1').replace('$(POD_NAMESPACE)', NAMESPACE)), env: {} });
+    const cfg = loadConfig({
+      argv: args.map((a) => a.replace('$(NODE_NAME)', 'n1').replace('$(POD_NAMESPACE)', NAMESPACE)),
+      env: {},
+    });
     if (cfg.help) throw new Error('help');
     expect(cfg.config.agentDiscovery).toBe('static');
     expect(cfg.config.agents.map((a) => a.node)).toEqual(['storage-1', 'storage-2']);
     expect(cfg.config.logLevel).toBe('debug');
     expect(pod('csi-lvm-iscsi-agent').containers[0].args).toContain('--volume-group=vg-a,vg-b');
     const node = pod('csi-lvm-iscsi-node');
-    expect(node.containers[1].args).toContain('--kubelet-registration-path=/var/lib/k0s/kubelet/plugins/lvm-iscsi.csi.example.org/csi.sock');
-    expect(node.containers[0].volumeMounts.find((m: any) => m.name === 'kubelet-dir')).toEqual({ name: 'kubelet-dir', mountPath: '/var/lib/k0s/kubelet', mountPropagation: 'Bidirectional' });
+    expect(node.containers[1].args).toContain(
+      '--kubelet-registration-path=/var/lib/k0s/kubelet/plugins/lvm-iscsi.csi.example.org/csi.sock',
+    );
+    expect(node.containers[0].volumeMounts.find((m: any) => m.name === 'kubelet-dir')).toEqual({
+      name: 'kubelet-dir',
+      mountPath: '/var/lib/k0s/kubelet',
+      mountPropagation: 'Bidirectional',
+    });
     const sc = objects.find((l) => l.obj.kind === 'StorageClass')?.obj as any;
     expect(sc.parameters).toEqual({
       lvmType: 'thick',
@@ -170,7 +242,9 @@ describe('chart templates', () => {
 });
 
 describe('the minimal Go-template renderer (helm-render.ts)', () => {
-  const ctx = context({ a: { b: 'x', n: 3, list: ['p', 'q'], empty: [], on: true, off: false, m: { k: 'v', 'x.y/z': '1' } } });
+  const ctx = context({
+    a: { b: 'x', n: 3, list: ['p', 'q'], empty: [], on: true, off: false, m: { k: 'v', 'x.y/z': '1' } },
+  });
   const r = (t: string) => renderTemplate(t, ctx);
 
   it('renders values, trims whitespace, branches and loops as Go templates do', () => {
@@ -180,7 +254,9 @@ describe('the minimal Go-template renderer (helm-render.ts)', () => {
     expect(r('{{- range .Values.a.list }}\n- {{ . }} {{ $.Values.a.n }}\n{{- end }}')).toBe('\n- p 3\n- q 3');
     expect(r('{{- range .Values.a.empty }}x{{- end }}{{ if .Values.a.empty }}y{{ end }}')).toBe('');
     expect(r('m:\n  {{- toYaml .Values.a.m | nindent 2 }}')).toBe('m:\n  k: v\n  x.y/z: "1"');
-    expect(r('{{ join "," .Values.a.list }} {{ .Values.a.b | quote }} {{ if eq .Values.a.b "x" }}eq{{ end }}')).toBe('p,q "x" eq');
+    expect(r('{{ join "," .Values.a.list }} {{ .Values.a.b | quote }} {{ if eq .Values.a.b "x" }}eq{{ end }}')).toBe(
+      'p,q "x" eq',
+    );
     expect(r('{{/* a comment */}}ok')).toBe('ok');
   });
 

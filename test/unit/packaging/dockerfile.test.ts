@@ -106,7 +106,11 @@ function argvByName(arr: ts.ArrayLiteralExpression): boolean {
   for (let p: ts.Node | undefined = parent; p; p = p.parent) {
     if (ts.isReturnStatement(p) || ts.isBinaryExpression(p)) {
       for (let q: ts.Node | undefined = p.parent; q; q = q.parent) {
-        if ((ts.isFunctionDeclaration(q) || ts.isMethodDeclaration(q) || ts.isClassDeclaration(q)) && namedLike(q, /argv$/i)) return true;
+        if (
+          (ts.isFunctionDeclaration(q) || ts.isMethodDeclaration(q) || ts.isClassDeclaration(q)) &&
+          namedLike(q, /argv$/i)
+        )
+          return true;
       }
       return false;
     }
@@ -129,16 +133,28 @@ function extractPrograms(srcDir: string): Map<string, string[]> {
         const first = literal(n.elements[0]);
         if (first !== undefined && !first.startsWith('-')) {
           const p = n.parent;
-          const passedToRun = ts.isCallExpression(p) && p.arguments[0] === n && ts.isPropertyAccessExpression(p.expression) && p.expression.name.text === 'run';
+          const passedToRun =
+            ts.isCallExpression(p) &&
+            p.arguments[0] === n &&
+            ts.isPropertyAccessExpression(p.expression) &&
+            p.expression.name.text === 'run';
           const optionSecond = literal(n.elements[1])?.startsWith('-') === true;
           if (passedToRun || optionSecond || argvByName(n)) add(first, n);
         }
       }
-      if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && ['exec', 'report'].includes(n.expression.name.text)) {
+      if (
+        ts.isCallExpression(n) &&
+        ts.isPropertyAccessExpression(n.expression) &&
+        ['exec', 'report'].includes(n.expression.name.text)
+      ) {
         const first = literal(n.arguments[0]);
         if (first !== undefined) add(first, n);
       }
-      if (ts.isBinaryExpression(n) && [ts.SyntaxKind.QuestionQuestionToken, ts.SyntaxKind.BarBarToken].includes(n.operatorToken.kind) && /\b(bin|binary)$/i.test(n.left.getText())) {
+      if (
+        ts.isBinaryExpression(n) &&
+        [ts.SyntaxKind.QuestionQuestionToken, ts.SyntaxKind.BarBarToken].includes(n.operatorToken.kind) &&
+        /\b(bin|binary)$/i.test(n.left.getText())
+      ) {
         const fallback = literal(n.right);
         if (fallback !== undefined) add(fallback, n);
       }
@@ -170,7 +186,12 @@ function parseDockerfile(text: string): { stages: Array<{ from: string; lines: s
 
 function aptPackages(lines: readonly string[]): string[] {
   return lines.flatMap((l) =>
-    [...l.matchAll(/apt-get install((?:\s+[^\s&;|]+)+)/g)].flatMap((m) => (m[1] ?? '').trim().split(/\s+/).filter((w) => !w.startsWith('-'))),
+    [...l.matchAll(/apt-get install((?:\s+[^\s&;|]+)+)/g)].flatMap((m) =>
+      (m[1] ?? '')
+        .trim()
+        .split(/\s+/)
+        .filter((w) => !w.startsWith('-')),
+    ),
   );
 }
 
@@ -184,11 +205,28 @@ describe('Dockerfile: the programs the code runs', () => {
   const found = extractPrograms(resolve(ROOT, 'src'));
   const programs = new Map<string, string[]>();
   for (const [p, where] of found) {
-    for (const q of p.endsWith('*') ? (TEMPLATE_EXPANSIONS[p] ?? [p]) : [p]) programs.set(q, [...(programs.get(q) ?? []), ...where]);
+    for (const q of p.endsWith('*') ? (TEMPLATE_EXPANSIONS[p] ?? [p]) : [p])
+      programs.set(q, [...(programs.get(q) ?? []), ...where]);
   }
 
   it('finds the commands of every layer in src/ (the extraction still works)', () => {
-    for (const p of ['lvcreate', 'lvs', 'vgcreate', 'iscsiadm', 'tgtadm', 'multipath', 'mkfs.ext4', 'mkfs.xfs', 'mount', 'umount', 'blkid', 'dd', 'losetup', 'resize2fs', 'xfs_growfs']) {
+    for (const p of [
+      'lvcreate',
+      'lvs',
+      'vgcreate',
+      'iscsiadm',
+      'tgtadm',
+      'multipath',
+      'mkfs.ext4',
+      'mkfs.xfs',
+      'mount',
+      'umount',
+      'blkid',
+      'dd',
+      'losetup',
+      'resize2fs',
+      'xfs_growfs',
+    ]) {
       expect([...programs.keys()], p).toContain(p);
     }
   });
@@ -204,7 +242,9 @@ describe('Dockerfile: the programs the code runs', () => {
       const pkg = PROGRAMS[p] ?? INDIRECT[p];
       if (pkg) needed.set(pkg, [...(needed.get(pkg) ?? []), p]);
     }
-    const missing = [...needed].filter(([pkg]) => !installed.has(pkg)).map(([pkg, ps]) => `${pkg} (for ${ps.join(', ')})`);
+    const missing = [...needed]
+      .filter(([pkg]) => !installed.has(pkg))
+      .map(([pkg, ps]) => `${pkg} (for ${ps.join(', ')})`);
     expect(missing).toEqual([]);
     expect(installed).toContain('ca-certificates');
   });
@@ -227,14 +267,24 @@ describe('Dockerfile: the programs the code runs', () => {
       if (m?.[1] && m[2]) owner.set(m[2], m[1]);
     }
     expect(owner.size, 'dpkg -S found none of the programs').toBeGreaterThan(5);
-    const disagree = [...owner].filter(([prog, pkg]) => all[prog] !== pkg).map(([prog, pkg]) => `${prog}: map says ${all[prog]}, dpkg says ${pkg}`);
+    const disagree = [...owner]
+      .filter(([prog, pkg]) => all[prog] !== pkg)
+      .map(([prog, pkg]) => `${prog}: map says ${all[prog]}, dpkg says ${pkg}`);
     expect(disagree).toEqual([]);
   });
 
   it('the extraction catches a program added the ways src/ forms command lines', () => {
     const tmp = resolve(ROOT, 'test/unit/packaging/fixtures/exec-sample');
     const extracted = [...extractPrograms(tmp).keys()].sort();
-    expect(extracted).toEqual(['from-argv-variable', 'from-binary-default', 'from-builder-class', 'from-exec', 'from-option-shape', 'from-run', 'from-template*']);
+    expect(extracted).toEqual([
+      'from-argv-variable',
+      'from-binary-default',
+      'from-builder-class',
+      'from-exec',
+      'from-option-shape',
+      'from-run',
+      'from-template*',
+    ]);
   });
 });
 
@@ -261,7 +311,11 @@ describe('Dockerfile: build and runtime stages', () => {
     expect(apt).toContain('--no-install-recommends');
     expect(apt).toContain('rm -rf /var/lib/apt/lists/*');
     const entry = runtime.lines.find((l) => l.startsWith('ENTRYPOINT')) ?? '';
-    expect(JSON.parse(entry.slice('ENTRYPOINT'.length))).toEqual(['/usr/local/bin/node', '--max-semi-space-size=1', '/opt/csi-lvm-iscsi/dist/main.js']);
+    expect(JSON.parse(entry.slice('ENTRYPOINT'.length))).toEqual([
+      '/usr/local/bin/node',
+      '--max-semi-space-size=1',
+      '/opt/csi-lvm-iscsi/dist/main.js',
+    ]);
     expect(runtime.lines).toContain('ENV NODE_ENV=production');
   });
 

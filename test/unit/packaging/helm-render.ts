@@ -23,7 +23,8 @@ type Node =
   | { t: 'if'; pipe: string; then: Node[]; else: Node[] }
   | { t: 'range'; pipe: string; body: Node[] };
 
-type Token = { kind: 'text'; text: string } | { kind: 'action'; body: string; trimLeft: boolean; trimRight: boolean; at: number };
+type Token =
+  { kind: 'text'; text: string } | { kind: 'action'; body: string; trimLeft: boolean; trimRight: boolean; at: number };
 
 export class TemplateError extends Error {}
 
@@ -33,7 +34,13 @@ function tokenize(src: string): Token[] {
   let last = 0;
   for (let m = re.exec(src); m; m = re.exec(src)) {
     tokens.push({ kind: 'text', text: src.slice(last, m.index) });
-    tokens.push({ kind: 'action', body: (m[2] ?? '').trim(), trimLeft: m[1] !== undefined, trimRight: m[3] !== undefined, at: m.index });
+    tokens.push({
+      kind: 'action',
+      body: (m[2] ?? '').trim(),
+      trimLeft: m[1] !== undefined,
+      trimRight: m[3] !== undefined,
+      at: m.index,
+    });
     last = re.lastIndex;
   }
   tokens.push({ kind: 'text', text: src.slice(last) });
@@ -75,9 +82,13 @@ function parse(tokens: Token[]): Node[] {
         nodes.push({ t: 'if', pipe, then: thenPart.nodes, else: elsePart });
       } else if (word === 'range') {
         const pipe = body.slice(5).trim();
-        if (/[$]\w+\s*(,|:=)/.test(pipe)) throw new TemplateError(`range with variables is outside the supported subset: ${body}`);
+        if (/[$]\w+\s*(,|:=)/.test(pipe))
+          throw new TemplateError(`range with variables is outside the supported subset: ${body}`);
         nodes.push({ t: 'range', pipe, body: block(['end']).nodes });
-      } else if (['with', 'define', 'template', 'include', 'block', 'break', 'continue'].includes(word ?? '') || /:=|(^|\s)\$\w/.test(body)) {
+      } else if (
+        ['with', 'define', 'template', 'include', 'block', 'break', 'continue'].includes(word ?? '') ||
+        /:=|(^|\s)\$\w/.test(body)
+      ) {
         throw new TemplateError(`{{ ${body} }} is outside the supported subset`);
       } else {
         nodes.push({ t: 'out', pipe: body });
@@ -100,7 +111,8 @@ function words(command: string): string[] {
 function lookup(base: unknown, path: string[], whole: string): unknown {
   let v = base;
   for (const key of path) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || !(key in v)) throw new TemplateError(`${whole}: no value at "${key}"`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !(key in v))
+      throw new TemplateError(`${whole}: no value at "${key}"`);
     v = (v as Record<string, unknown>)[key];
   }
   return v;

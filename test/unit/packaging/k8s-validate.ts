@@ -21,7 +21,11 @@ import { parseAllDocuments } from 'yaml';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 
-export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata?: { name?: string; namespace?: string; labels?: Record<string, string> } };
+export type K8sObject = Record<string, unknown> & {
+  apiVersion: string;
+  kind: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+};
 
 export interface Labelled {
   /** Where the object came from, for messages: "deploy/agent.yaml#0". */
@@ -46,9 +50,11 @@ export function parseYamlDocs(text: string, where: string): unknown[] {
 
 export function loadObjects(relPath: string): Labelled[] {
   return parseYamlDocs(readFileSync(resolve(ROOT, relPath), 'utf8'), relPath).map((obj, i) => {
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new Error(`${relPath}#${i}: not an object`);
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+      throw new Error(`${relPath}#${i}: not an object`);
     const o = obj as K8sObject;
-    if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string') throw new Error(`${relPath}#${i}: apiVersion and kind are required`);
+    if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string')
+      throw new Error(`${relPath}#${i}: apiVersion and kind are required`);
     return { label: `${relPath}#${i}`, obj: o };
   });
 }
@@ -146,7 +152,8 @@ export function typeCheckObjects(items: readonly Labelled[]): Map<string, string
   const getSourceFile = host.getSourceFile.bind(host);
   const fileExists = host.fileExists.bind(host);
   const readFile = host.readFile.bind(host);
-  host.getSourceFile = (f, lang, onError, create) => (f === virtualFile ? ts.createSourceFile(f, text, lang) : getSourceFile(f, lang, onError, create));
+  host.getSourceFile = (f, lang, onError, create) =>
+    f === virtualFile ? ts.createSourceFile(f, text, lang) : getSourceFile(f, lang, onError, create);
   host.fileExists = (f) => f === virtualFile || fileExists(f);
   host.readFile = (f) => (f === virtualFile ? text : readFile(f));
   const program = ts.createProgram([virtualFile], options, host);
@@ -194,10 +201,19 @@ let snapshotValidators: Map<string, ValidateFunction> | undefined;
 
 function snapshotValidator(kind: string): ValidateFunction {
   if (!snapshotValidators) {
-    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, validateFormats: false });
+    const ajv = new Ajv({
+      allErrors: true,
+      strict: true,
+      strictRequired: false,
+      strictTypes: false,
+      validateFormats: false,
+    });
     const compiled = new Map<string, ValidateFunction>();
     for (const [k, file] of Object.entries(SNAPSHOT_KINDS)) {
-      const [schema] = parseYamlDocs(readFileSync(resolve(import.meta.dirname, 'fixtures', file), 'utf8'), file) as Json[];
+      const [schema] = parseYamlDocs(
+        readFileSync(resolve(import.meta.dirname, 'fixtures', file), 'utf8'),
+        file,
+      ) as Json[];
       const js = crdSchemaToJsonSchema(schema ?? null) as { [key: string]: Json };
       const props = (js['properties'] ?? {}) as { [key: string]: Json };
       // apiVersion/kind pinned; metadata is ObjectMeta, checked by the built-in validators.
@@ -205,7 +221,9 @@ function snapshotValidator(kind: string): ValidateFunction {
       props['kind'] = { const: k };
       props['metadata'] = { type: 'object' };
       js['properties'] = props;
-      js['required'] = [...new Set([...((js['required'] as string[] | undefined) ?? []), 'apiVersion', 'kind', 'metadata'])];
+      js['required'] = [
+        ...new Set([...((js['required'] as string[] | undefined) ?? []), 'apiVersion', 'kind', 'metadata']),
+      ];
       compiled.set(k, ajv.compile(js));
     }
     snapshotValidators = compiled;
@@ -221,8 +239,10 @@ export function validateSnapshotObjects(items: readonly Labelled[]): string[] {
   for (const { label, obj } of items) {
     if (!isSnapshotKind(obj)) continue;
     const v = snapshotValidator(obj.kind);
-    if (!v(obj)) problems.push(`${label}: ${(v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`).join('; ')}`);
+    if (!v(obj))
+      problems.push(
+        `${label}: ${(v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`).join('; ')}`,
+      );
   }
   return problems;
 }
-

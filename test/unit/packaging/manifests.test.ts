@@ -11,7 +11,16 @@ import { chapFromSecrets, CHAP_KEYS } from '../../../src/agent/chap.js';
 import { parseSnapshotParams, parseVolumeParams } from '../../../src/agent/params.js';
 import { loadConfig, OPTIONS } from '../../../src/config.js';
 import { AGENT_TLS_NAME, CONTROLLER_TLS_NAME } from '../../../src/server/tls.js';
-import { loadObjects, parseYamlDocs, ROOT, typeCheckObjects, validateSnapshotObjects, validateWithModels, type K8sObject, type Labelled } from './k8s-validate.js';
+import {
+  loadObjects,
+  parseYamlDocs,
+  ROOT,
+  typeCheckObjects,
+  validateSnapshotObjects,
+  validateWithModels,
+  type K8sObject,
+  type Labelled,
+} from './k8s-validate.js';
 
 const NAMESPACE = 'csi-lvm-iscsi';
 const STORAGE_NODE_LABEL = 'lvm-iscsi.csi.example.org/storage-node';
@@ -28,16 +37,39 @@ function yamlFiles(dir: string): string[] {
 }
 
 const ALL_FILES = yamlFiles('deploy').filter((f) => f !== join('deploy', 'kustomization.yaml'));
-const kustomization = parseYamlDocs(readFileSync(resolve(ROOT, 'deploy/kustomization.yaml'), 'utf8'), 'kustomization')[0] as Record<string, unknown>;
+const kustomization = parseYamlDocs(
+  readFileSync(resolve(ROOT, 'deploy/kustomization.yaml'), 'utf8'),
+  'kustomization',
+)[0] as Record<string, unknown>;
 const RESOURCES = (kustomization['resources'] as string[]).map((r) => join('deploy', r));
 
 const all: Labelled[] = ALL_FILES.flatMap((f) => loadObjects(f));
 /** What `kubectl apply -k deploy/` installs. */
 const installed: K8sObject[] = RESOURCES.flatMap((f) => loadObjects(f)).map((l) => l.obj);
 
-type Container = { name: string; image: string; args?: string[]; env?: Array<{ name: string; value?: string; valueFrom?: unknown }>; ports?: Array<{ containerPort: number; name?: string }>; volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }>; securityContext?: { privileged?: boolean } };
-type Volume = { name: string; hostPath?: { path: string; type?: string }; secret?: { secretName: string }; emptyDir?: object };
-type PodSpec = { containers: Container[]; volumes?: Volume[]; serviceAccountName?: string; automountServiceAccountToken?: boolean; hostNetwork?: boolean; nodeSelector?: Record<string, string> };
+type Container = {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+  ports?: Array<{ containerPort: number; name?: string }>;
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }>;
+  securityContext?: { privileged?: boolean };
+};
+type Volume = {
+  name: string;
+  hostPath?: { path: string; type?: string };
+  secret?: { secretName: string };
+  emptyDir?: object;
+};
+type PodSpec = {
+  containers: Container[];
+  volumes?: Volume[];
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  hostNetwork?: boolean;
+  nodeSelector?: Record<string, string>;
+};
 
 function find(kind: string, name: string): K8sObject {
   const o = installed.find((x) => x.kind === kind && x.metadata?.name === name);
@@ -45,7 +77,9 @@ function find(kind: string, name: string): K8sObject {
   return o;
 }
 function podOf(kind: string, name: string): { spec: PodSpec; labels: Record<string, string> } {
-  const o = find(kind, name) as unknown as { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+  const o = find(kind, name) as unknown as {
+    spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  };
   return { spec: o.spec.template.spec, labels: o.spec.template.metadata.labels };
 }
 function plugin(spec: PodSpec): Container {
@@ -74,8 +108,14 @@ describe('deploy/ against the Kubernetes API schemas', () => {
     return c as K8sObject;
   };
   const negatives: Labelled[] = [
-    { label: 'typo imagePullPolicyy', obj: mutate(controller, (c) => (c.spec.template.spec.containers[0].imagePullPolicyy = 'IfNotPresent')) },
-    { label: 'typo in a volume mount', obj: mutate(controller, (c) => (c.spec.template.spec.containers[0].volumeMounts[0].mountpath = '/x')) },
+    {
+      label: 'typo imagePullPolicyy',
+      obj: mutate(controller, (c) => (c.spec.template.spec.containers[0].imagePullPolicyy = 'IfNotPresent')),
+    },
+    {
+      label: 'typo in a volume mount',
+      obj: mutate(controller, (c) => (c.spec.template.spec.containers[0].volumeMounts[0].mountpath = '/x')),
+    },
     { label: 'typo deletionPolicyy', obj: mutate(snapClass, (c) => (c.deletionPolicyy = 'Delete')) },
     { label: 'typo metadata.lables on a CRD object', obj: mutate(snapshot, (c) => (c.metadata.lables = { a: 'b' })) },
   ];
@@ -87,7 +127,23 @@ describe('deploy/ against the Kubernetes API schemas', () => {
   it('reads every YAML file under deploy/ and finds the expected kinds', () => {
     expect(ALL_FILES.length).toBeGreaterThanOrEqual(10);
     const kinds = new Set(all.map((l) => l.obj.kind));
-    for (const k of ['Namespace', 'CSIDriver', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'DaemonSet', 'StorageClass', 'VolumeSnapshotClass', 'Secret', 'PersistentVolumeClaim', 'Pod', 'VolumeSnapshot']) {
+    for (const k of [
+      'Namespace',
+      'CSIDriver',
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'Deployment',
+      'DaemonSet',
+      'StorageClass',
+      'VolumeSnapshotClass',
+      'Secret',
+      'PersistentVolumeClaim',
+      'Pod',
+      'VolumeSnapshot',
+    ]) {
       expect(kinds, k).toContain(k);
     }
   });
@@ -107,16 +163,24 @@ describe('deploy/ against the Kubernetes API schemas', () => {
   });
 
   it('rejects misspelled fields at any depth, and bad enum values', async () => {
-    expect(typed.get('typo imagePullPolicyy')?.join('\n')).toMatch(/imagePullPolicyy.*does not exist in type 'IContainer'/);
+    expect(typed.get('typo imagePullPolicyy')?.join('\n')).toMatch(
+      /imagePullPolicyy.*does not exist in type 'IContainer'/,
+    );
     expect(typed.get('typo in a volume mount')?.join('\n')).toMatch(/mountpath/);
     expect(typed.get('typo metadata.lables on a CRD object')?.join('\n')).toMatch(/lables/);
-    expect(validateSnapshotObjects(negatives).join('\n')).toMatch(/typo deletionPolicyy.*additionalProperty.*deletionPolicyy/);
+    expect(validateSnapshotObjects(negatives).join('\n')).toMatch(
+      /typo deletionPolicyy.*additionalProperty.*deletionPolicyy/,
+    );
     const badEnum = mutate(controller, (c) => (c.spec.template.spec.containers[0].imagePullPolicy = 'Sometimes'));
-    expect((await validateWithModels([{ label: 'bad enum', obj: badEnum }])).join('\n')).toMatch(/imagePullPolicy must be equal to one of the allowed values/);
+    expect((await validateWithModels([{ label: 'bad enum', obj: badEnum }])).join('\n')).toMatch(
+      /imagePullPolicy must be equal to one of the allowed values/,
+    );
     const noSource = mutate(snapshot, (c) => (c.spec.source = {}));
     expect(validateSnapshotObjects([{ label: 'no source', obj: noSource }]).join('\n')).toMatch(/no source.*oneOf/);
     const unknownKind = { apiVersion: 'v1', kind: 'Podd', metadata: { name: 'x' } } as K8sObject;
-    expect((await validateWithModels([{ label: 'unknown kind', obj: unknownKind }])).join('\n')).toMatch(/not a Kubernetes 1\.27 built-in kind/);
+    expect((await validateWithModels([{ label: 'unknown kind', obj: unknownKind }])).join('\n')).toMatch(
+      /not a Kubernetes 1\.27 built-in kind/,
+    );
   });
 });
 
@@ -131,9 +195,18 @@ describe('deploy/kustomization.yaml', () => {
   it('installs each object once, namespaced ones in the driver namespace', () => {
     const keys = installed.map((o) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
     expect(new Set(keys).size).toBe(keys.length);
-    const clusterScoped = new Set(['Namespace', 'CSIDriver', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass', 'VolumeSnapshotClass']);
+    const clusterScoped = new Set([
+      'Namespace',
+      'CSIDriver',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'StorageClass',
+      'VolumeSnapshotClass',
+    ]);
     for (const o of installed) {
-      expect(o.metadata?.namespace, `${o.kind} ${o.metadata?.name}`).toBe(clusterScoped.has(o.kind) ? undefined : NAMESPACE);
+      expect(o.metadata?.namespace, `${o.kind} ${o.metadata?.name}`).toBe(
+        clusterScoped.has(o.kind) ? undefined : NAMESPACE,
+      );
       expect(o.metadata?.labels?.['app.kubernetes.io/name'], `${o.kind} ${o.metadata?.name}`).toBe('csi-lvm-iscsi');
     }
     expect(find('Namespace', NAMESPACE)).toBeDefined();
@@ -144,7 +217,13 @@ describe('deploy/ and the program it runs', () => {
   it('names the driver as src/config.ts does, everywhere', () => {
     expect(DRIVER_NAME).toBe('lvm-iscsi.csi.example.org');
     const drv = find('CSIDriver', DRIVER_NAME) as unknown as { spec: Record<string, unknown> };
-    expect(drv.spec).toEqual({ attachRequired: true, podInfoOnMount: false, fsGroupPolicy: 'File', storageCapacity: false, volumeLifecycleModes: ['Persistent'] });
+    expect(drv.spec).toEqual({
+      attachRequired: true,
+      podInfoOnMount: false,
+      fsGroupPolicy: 'File',
+      storageCapacity: false,
+      volumeLifecycleModes: ['Persistent'],
+    });
     for (const sc of installed.filter((o) => o.kind === 'StorageClass')) expect(sc['provisioner']).toBe(DRIVER_NAME);
     for (const o of all.filter((l) => l.obj.kind === 'VolumeSnapshotClass')) expect(o.obj['driver']).toBe(DRIVER_NAME);
     const node = podOf('DaemonSet', 'csi-lvm-iscsi-node').spec;
@@ -152,24 +231,28 @@ describe('deploy/ and the program it runs', () => {
     const pluginDir = node.volumes?.find((v) => v.name === 'plugin-dir')?.hostPath?.path;
     expect(pluginDir).toBe(`/var/lib/kubelet/plugins/${DRIVER_NAME}`);
     expect(registrar?.args).toContain(`--kubelet-registration-path=${pluginDir}/csi.sock`);
-    for (const w of WORKLOADS) expect(flag(plugin(podOf(w.kind, w.name).spec), 'driver-name') ?? DRIVER_NAME).toBe(DRIVER_NAME);
+    for (const w of WORKLOADS)
+      expect(flag(plugin(podOf(w.kind, w.name).spec), 'driver-name') ?? DRIVER_NAME).toBe(DRIVER_NAME);
   });
 
-  it.each(WORKLOADS)('$name: the plugin accepts its arguments (src/config.ts) in $mode mode', ({ kind, name, mode }) => {
-    const c = plugin(podOf(kind, name).spec);
-    const envNames = new Set((c.env ?? []).map((e) => e.name));
-    const sample: Record<string, string> = { NODE_NAME: 'worker-1', POD_NAMESPACE: NAMESPACE, NODE_IP: '10.0.0.7' };
-    const argv = (c.args ?? []).map((a) =>
-      a.replace(/\$\(([A-Z_]+)\)/g, (_, v: string) => {
-        expect(envNames, `${name}: $(${v}) has no env entry`).toContain(v);
-        return sample[v] ?? 'x';
-      }),
-    );
-    const r = loadConfig({ argv, env: {}, readFile: () => '{}' });
-    if (r.help) throw new Error('help');
-    expect(r.config.mode).toBe(mode);
-    expect(r.config.nodeName).toBe('worker-1');
-  });
+  it.each(WORKLOADS)(
+    '$name: the plugin accepts its arguments (src/config.ts) in $mode mode',
+    ({ kind, name, mode }) => {
+      const c = plugin(podOf(kind, name).spec);
+      const envNames = new Set((c.env ?? []).map((e) => e.name));
+      const sample: Record<string, string> = { NODE_NAME: 'worker-1', POD_NAMESPACE: NAMESPACE, NODE_IP: '10.0.0.7' };
+      const argv = (c.args ?? []).map((a) =>
+        a.replace(/\$\(([A-Z_]+)\)/g, (_, v: string) => {
+          expect(envNames, `${name}: $(${v}) has no env entry`).toContain(v);
+          return sample[v] ?? 'x';
+        }),
+      );
+      const r = loadConfig({ argv, env: {}, readFile: () => '{}' });
+      if (r.help) throw new Error('help');
+      expect(r.config.mode).toBe(mode);
+      expect(r.config.nodeName).toBe('worker-1');
+    },
+  );
 
   it('controller: kubernetes discovery of agents over mutual TLS, in its own namespace', () => {
     const c = plugin(podOf('Deployment', 'csi-lvm-iscsi-controller').spec);
@@ -182,7 +265,10 @@ describe('deploy/ and the program it runs', () => {
   });
 
   it('controller and agent each mount their own TLS Secret where --agent-tls-dir points', () => {
-    const secrets: Record<string, string> = { controller: 'csi-lvm-iscsi-controller-tls', agent: 'csi-lvm-iscsi-agent-tls' };
+    const secrets: Record<string, string> = {
+      controller: 'csi-lvm-iscsi-controller-tls',
+      agent: 'csi-lvm-iscsi-agent-tls',
+    };
     for (const w of WORKLOADS.filter((x) => x.mode !== 'node')) {
       const { spec } = podOf(w.kind, w.name);
       const c = plugin(spec);
@@ -217,11 +303,15 @@ describe('deploy/ and the program it runs', () => {
     expect(flag(c, 'lvm-udev-sync')).toBe('false');
     expect(flag(c, 'mode')).toBe('agent');
     const hostMounts = mountsToHost(spec, c);
-    for (const p of ['/dev', '/sys', '/sys/kernel/config', '/run/lvm', '/run/lock/lvm', '/etc/lvm']) expect(hostMounts.get(p), p).toEqual({ readOnly: false, at: p });
+    for (const p of ['/dev', '/sys', '/sys/kernel/config', '/run/lvm', '/run/lock/lvm', '/etc/lvm'])
+      expect(hostMounts.get(p), p).toEqual({ readOnly: false, at: p });
     expect(hostMounts.get('/lib/modules')).toEqual({ readOnly: true, at: '/lib/modules' });
-    const probe = (c as unknown as { readinessProbe: { httpGet: { path: string; port: string } } }).readinessProbe.httpGet;
+    const probe = (c as unknown as { readinessProbe: { httpGet: { path: string; port: string } } }).readinessProbe
+      .httpGet;
     expect(probe.path).toBe('/readyz');
-    expect(flag(c, 'metrics-address')?.split(':')[1]).toBe(String(c.ports?.find((p) => p.name === probe.port)?.containerPort));
+    expect(flag(c, 'metrics-address')?.split(':')[1]).toBe(
+      String(c.ports?.find((p) => p.name === probe.port)?.containerPort),
+    );
   });
 
   it('node: privileged, host network (iscsid), kubelet dir with Bidirectional propagation, the host iSCSI state', () => {
@@ -231,27 +321,50 @@ describe('deploy/ and the program it runs', () => {
     expect(c.securityContext?.privileged).toBe(true);
     expect(c.volumeMounts?.find((m) => m.mountPath === '/var/lib/kubelet')?.mountPropagation).toBe('Bidirectional');
     const hostMounts = mountsToHost(spec, c);
-    for (const p of ['/var/lib/kubelet', '/dev', '/sys', '/etc/iscsi', '/var/lib/iscsi', '/run/lock/iscsi', '/etc/multipath', '/etc/multipath.conf', '/run/udev', '/lib/modules']) {
+    for (const p of [
+      '/var/lib/kubelet',
+      '/dev',
+      '/sys',
+      '/etc/iscsi',
+      '/var/lib/iscsi',
+      '/run/lock/iscsi',
+      '/etc/multipath',
+      '/etc/multipath.conf',
+      '/run/udev',
+      '/lib/modules',
+    ]) {
       expect(hostMounts.get(p)?.at, p).toBe(p);
     }
-    expect(spec.containers.map((x) => x.name).sort()).toEqual(['csi-lvm-iscsi', 'liveness-probe', 'node-driver-registrar']);
+    expect(spec.containers.map((x) => x.name).sort()).toEqual([
+      'csi-lvm-iscsi',
+      'liveness-probe',
+      'node-driver-registrar',
+    ]);
   });
 
   it('node-driver-registrar waits longer than its 1 s default for the plugin (a busy node misses 1 s at start)', () => {
-    const reg = podOf('DaemonSet', 'csi-lvm-iscsi-node').spec.containers.find((x) => x.name === 'node-driver-registrar');
+    const reg = podOf('DaemonSet', 'csi-lvm-iscsi-node').spec.containers.find(
+      (x) => x.name === 'node-driver-registrar',
+    );
     const timeout = flag(reg as Container, 'timeout');
     expect(timeout, 'node-driver-registrar --timeout').toMatch(/^\d+s$/);
     expect(Number(timeout?.slice(0, -1))).toBeGreaterThanOrEqual(10);
   });
 
   it('the resizer may read VolumeAttributesClasses, as external-resizer v1.13.1 needs once that feature is on', () => {
-    const role = find('ClusterRole', 'csi-lvm-iscsi-resizer') as unknown as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> };
-    const rule = role.rules.find((r) => r.apiGroups.includes('storage.k8s.io') && r.resources.includes('volumeattributesclasses'));
+    const role = find('ClusterRole', 'csi-lvm-iscsi-resizer') as unknown as {
+      rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+    };
+    const rule = role.rules.find(
+      (r) => r.apiGroups.includes('storage.k8s.io') && r.resources.includes('volumeattributesclasses'),
+    );
     expect(rule?.verbs.sort()).toEqual(['get', 'list', 'watch']);
   });
 
   it('controller: one replica, replaced with Recreate so two controllers never act at once', () => {
-    const d = find('Deployment', 'csi-lvm-iscsi-controller') as unknown as { spec: { replicas: number; strategy?: { type?: string } } };
+    const d = find('Deployment', 'csi-lvm-iscsi-controller') as unknown as {
+      spec: { replicas: number; strategy?: { type?: string } };
+    };
     expect(d.spec.replicas).toBe(1);
     expect(d.spec.strategy?.type).toBe('Recreate');
   });
@@ -259,8 +372,17 @@ describe('deploy/ and the program it runs', () => {
   it('controller: the sidecars, with leader election, and no privileges', () => {
     const { spec } = podOf('Deployment', 'csi-lvm-iscsi-controller');
     const names = spec.containers.map((c) => c.name);
-    expect(names).toEqual(['csi-lvm-iscsi', 'csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer', 'csi-external-health-monitor-controller', 'liveness-probe']);
-    for (const c of spec.containers.filter((x) => x.name !== 'csi-lvm-iscsi' && x.name !== 'liveness-probe')) expect(c.args, c.name).toContain('--leader-election');
+    expect(names).toEqual([
+      'csi-lvm-iscsi',
+      'csi-provisioner',
+      'csi-attacher',
+      'csi-snapshotter',
+      'csi-resizer',
+      'csi-external-health-monitor-controller',
+      'liveness-probe',
+    ]);
+    for (const c of spec.containers.filter((x) => x.name !== 'csi-lvm-iscsi' && x.name !== 'liveness-probe'))
+      expect(c.args, c.name).toContain('--leader-election');
     expect(spec.containers.find((c) => c.name === 'csi-provisioner')?.args).toContain('--extra-create-metadata');
     expect(spec.hostNetwork).toBeUndefined();
     for (const c of spec.containers) expect(c.securityContext?.privileged, c.name).toBeUndefined();
@@ -282,8 +404,14 @@ describe('deploy/ and the program it runs', () => {
       const { spec } = podOf(w.kind, w.name);
       const volumes = new Set((spec.volumes ?? []).map((v) => v.name));
       const used = new Set(spec.containers.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
-      expect([...used].filter((n) => !volumes.has(n)), w.name).toEqual([]);
-      expect([...volumes].filter((n) => !used.has(n)), w.name).toEqual([]);
+      expect(
+        [...used].filter((n) => !volumes.has(n)),
+        w.name,
+      ).toEqual([]);
+      expect(
+        [...volumes].filter((n) => !used.has(n)),
+        w.name,
+      ).toEqual([]);
       // Every port a container listens on (by flag) is declared, so the check below sees it.
       const declared = new Set(spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)));
       for (const c of spec.containers) {
@@ -299,7 +427,11 @@ describe('deploy/ and the program it runs', () => {
   });
 
   it('RBAC: every binding names an existing role and ServiceAccount; pods without API use mount no token', () => {
-    const roles = new Set(installed.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').map((o) => `${o.kind}/${o.metadata?.name}`));
+    const roles = new Set(
+      installed
+        .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')
+        .map((o) => `${o.kind}/${o.metadata?.name}`),
+    );
     const accounts = new Set(installed.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata?.name));
     for (const b of installed.filter((o) => o.kind.endsWith('Binding'))) {
       const ref = b['roleRef'] as { kind: string; name: string };
@@ -315,19 +447,30 @@ describe('deploy/ and the program it runs', () => {
       expect(accounts).toContain(spec.serviceAccountName);
       if (w.mode !== 'controller') expect(spec.automountServiceAccountToken, w.name).toBe(false);
     }
-    const bound = new Set(installed.filter((o) => o.kind.endsWith('Binding')).flatMap((b) => (b['subjects'] as Array<{ name: string }>).map((s) => s.name)));
+    const bound = new Set(
+      installed
+        .filter((o) => o.kind.endsWith('Binding'))
+        .flatMap((b) => (b['subjects'] as Array<{ name: string }>).map((s) => s.name)),
+    );
     expect([...bound]).toEqual(['csi-lvm-iscsi-controller']);
   });
 
   it('RBAC: the plugin itself has no cluster-wide role; it may get/list pods and use Leases in its namespace, and read only the CHAP Secret', () => {
     type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
     // agent discovery lists pods in the namespace only (src/agent/discovery.ts)
-    expect(installed.filter((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'csi-lvm-iscsi-controller')).toEqual([]);
+    expect(
+      installed.filter((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'csi-lvm-iscsi-controller'),
+    ).toEqual([]);
     const role = find('Role', 'csi-lvm-iscsi-controller')['rules'] as Rule[];
     expect(role.find((r) => r.resources.includes('pods'))?.verbs).toEqual(['get', 'list']);
     expect(role.find((r) => r.resources.includes('leases'))?.apiGroups).toEqual(['coordination.k8s.io']);
     const secrets = role.find((r) => r.resources.includes('secrets'));
-    expect(secrets).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['csi-lvm-iscsi-chap'], verbs: ['get'] });
+    expect(secrets).toEqual({
+      apiGroups: [''],
+      resources: ['secrets'],
+      resourceNames: ['csi-lvm-iscsi-chap'],
+      verbs: ['get'],
+    });
     const clusterRules = installed.filter((o) => o.kind === 'ClusterRole').flatMap((o) => o['rules'] as Rule[]);
     expect(clusterRules.filter((r) => r.resources.includes('secrets'))).toEqual([]);
     expect(clusterRules.filter((r) => r.verbs.includes('*') || r.resources.includes('*'))).toEqual([]);
@@ -335,7 +478,12 @@ describe('deploy/ and the program it runs', () => {
 
   it('StorageClasses: parameters src/agent/params.ts accepts, CHAP Secret on both sides, expansion allowed', () => {
     const classes = installed.filter((o) => o.kind === 'StorageClass');
-    expect(classes.map((o) => o.metadata?.name)).toEqual(['csi-lvm-iscsi-thin', 'csi-lvm-iscsi-thick', 'csi-lvm-iscsi-mirrored', 'csi-lvm-iscsi-local']);
+    expect(classes.map((o) => o.metadata?.name)).toEqual([
+      'csi-lvm-iscsi-thin',
+      'csi-lvm-iscsi-thick',
+      'csi-lvm-iscsi-mirrored',
+      'csi-lvm-iscsi-local',
+    ]);
     const agentVgs = flag(plugin(podOf('DaemonSet', 'csi-lvm-iscsi-agent').spec), 'volume-group')?.split(',') ?? [];
     const parsed = classes.map((sc) => {
       const params = sc['parameters'] as Record<string, string>;
@@ -354,8 +502,11 @@ describe('deploy/ and the program it runs', () => {
       ['thin', 0, true],
     ]);
     // A misspelled parameter is refused by the same parser.
-    expect(() => parseVolumeParams({ lvmTyp: 'thin' }, { volumeGroups: agentVgs, thinPoolConfigured: () => true })).toThrow(/lvmTyp/);
-    for (const vsc of installed.filter((o) => o.kind === 'VolumeSnapshotClass')) parseSnapshotParams(vsc['parameters'] as Record<string, string>);
+    expect(() =>
+      parseVolumeParams({ lvmTyp: 'thin' }, { volumeGroups: agentVgs, thinPoolConfigured: () => true }),
+    ).toThrow(/lvmTyp/);
+    for (const vsc of installed.filter((o) => o.kind === 'VolumeSnapshotClass'))
+      parseSnapshotParams(vsc['parameters'] as Record<string, string>);
   });
 
   it('the example CHAP Secret has the keys src/agent/chap.ts reads, placeholders, and is not installed', () => {
@@ -377,15 +528,22 @@ describe('deploy/ and the program it runs', () => {
     const [restore] = byFile('restore-pvc.yaml');
     const [pod] = byFile('pod.yaml');
     expect(expand.metadata.name).toBe(pvc.metadata.name);
-    expect(parseInt(expand.spec.resources.requests.storage)).toBeGreaterThan(parseInt(pvc.spec.resources.requests.storage));
+    expect(parseInt(expand.spec.resources.requests.storage)).toBeGreaterThan(
+      parseInt(pvc.spec.resources.requests.storage),
+    );
     expect(snap.spec.source.persistentVolumeClaimName).toBe(pvc.metadata.name);
-    expect(restore.spec.dataSource).toEqual({ apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: snap.metadata.name });
+    expect(restore.spec.dataSource).toEqual({
+      apiGroup: 'snapshot.storage.k8s.io',
+      kind: 'VolumeSnapshot',
+      name: snap.metadata.name,
+    });
     expect(pod.spec.volumes[0].persistentVolumeClaim.claimName).toBe(pvc.metadata.name);
     const classes = new Set(installed.filter((o) => o.kind === 'StorageClass').map((o) => o.metadata?.name));
     for (const c of [pvc, expand, restore]) expect(classes).toContain(c.spec.storageClassName);
     expect(installed.map((o) => o.metadata?.name)).toContain(snap.spec.volumeSnapshotClassName);
     const readme = readFileSync(resolve(ROOT, 'deploy/examples/README.md'), 'utf8');
-    for (const f of ['pvc.yaml', 'pod.yaml', 'snapshot.yaml', 'restore-pvc.yaml', 'expand-pvc.yaml']) expect(readme).toContain(`deploy/examples/${f}`);
+    for (const f of ['pvc.yaml', 'pod.yaml', 'snapshot.yaml', 'restore-pvc.yaml', 'expand-pvc.yaml'])
+      expect(readme).toContain(`deploy/examples/${f}`);
   });
 });
 
@@ -398,4 +556,3 @@ function mountsToHost(spec: PodSpec, c: Container): Map<string, { readOnly: bool
   }
   return out;
 }
-

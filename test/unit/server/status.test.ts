@@ -1,7 +1,15 @@
 import { status as Code } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import {
-  AlreadyExists, Busy, CommandFailed, FailedPrecondition, InvalidArgument, NotFound, OutOfCapacity, OutOfRange, Unimplemented,
+  AlreadyExists,
+  Busy,
+  CommandFailed,
+  FailedPrecondition,
+  InvalidArgument,
+  NotFound,
+  OutOfCapacity,
+  OutOfRange,
+  Unimplemented,
 } from '../../../src/errors.js';
 import { toStatus } from '../../../src/server/status.js';
 
@@ -30,7 +38,13 @@ describe('toStatus', () => {
   });
 
   it('describes a failed command by program, exit code and stderr tail', () => {
-    const d = toStatus(new CommandFailed({ argv: ['/sbin/lvcreate', '-n', 'x'], exitCode: 5, stderr: 'line1\n  Volume group "vg" not found\n' })).details;
+    const d = toStatus(
+      new CommandFailed({
+        argv: ['/sbin/lvcreate', '-n', 'x'],
+        exitCode: 5,
+        stderr: 'line1\n  Volume group "vg" not found\n',
+      }),
+    ).details;
     expect(d).toBe('/sbin/lvcreate exited 5: line1 |   Volume group "vg" not found');
   });
 });
@@ -44,7 +58,10 @@ describe('statusMetadata with a field name from a request map key', () => {
     expect(() => new Metadata().set('x', field)).toThrow(/illegal characters/);
     const st = to(new IA(field, 'is not a known parameter'));
     const m = md(st);
-    const back = from({ code: status.INVALID_ARGUMENT, details: st.details, metadata: m, message: st.details, name: 'Error' }, 'agent s1');
+    const back = from(
+      { code: status.INVALID_ARGUMENT, details: st.details, metadata: m, message: st.details, name: 'Error' },
+      'agent s1',
+    );
     expect(back).toBeInstanceOf(IA);
     expect((back as InstanceType<typeof IA>).field).toBe(field);
   });

@@ -13,8 +13,20 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  closeSync, createWriteStream, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync,
-  readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync,
+  closeSync,
+  createWriteStream,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -71,8 +83,9 @@ export function findKernel() {
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const version = versions.at(-1);
   if (!version) {
-    throw new VmError('no /boot/vmlinuz-* with its /lib/modules: install linux-image-amd64 ' +
-      '(test/vm/ensure-deps.sh does)');
+    throw new VmError(
+      'no /boot/vmlinuz-* with its /lib/modules: install linux-image-amd64 ' + '(test/vm/ensure-deps.sh does)',
+    );
   }
   return { version, image: `/boot/vmlinuz-${version}`, modDir: `/lib/modules/${version}` };
 }
@@ -96,8 +109,9 @@ function readModulesDep(modDir) {
 export function moduleLoadOrder(modDir, wanted) {
   const dep = readModulesDep(modDir);
   const builtinFile = join(modDir, 'modules.builtin');
-  const builtin = new Set(existsSync(builtinFile)
-    ? readFileSync(builtinFile, 'utf8').split('\n').filter(Boolean).map(moduleNameOf) : []);
+  const builtin = new Set(
+    existsSync(builtinFile) ? readFileSync(builtinFile, 'utf8').split('\n').filter(Boolean).map(moduleNameOf) : [],
+  );
   const order = [];
   const seen = new Set();
   const visit = (name) => {
@@ -134,9 +148,14 @@ function cpioEntry(ino, name, mode, data = Buffer.alloc(0), rdev = [0, 0]) {
 
 /** Builds the gzipped cpio: busybox, /init (stage 1), stage 2 and the modules. */
 function buildInitramfs(modules) {
-  const S_DIR = 0o040000, S_REG = 0o100000, S_LNK = 0o120000, S_CHR = 0o020000;
+  const S_DIR = 0o040000,
+    S_REG = 0o100000,
+    S_LNK = 0o120000,
+    S_CHR = 0o020000;
   const entries = [
-    ['bin', S_DIR | 0o755], ['dev', S_DIR | 0o755], ['modules', S_DIR | 0o755],
+    ['bin', S_DIR | 0o755],
+    ['dev', S_DIR | 0o755],
+    ['modules', S_DIR | 0o755],
     ['dev/console', S_CHR | 0o600, undefined, [5, 1]],
     ['bin/busybox', S_REG | 0o755, readFileSync(BUSYBOX)],
     ['bin/sh', S_LNK | 0o777, Buffer.from('busybox')],
@@ -285,14 +304,35 @@ const qemuValue = (s) => s.replace(/,/g, ',,');
  */
 function qemuArgs({ kernel, initrd, mem, smp, outDir, disks }) {
   const args = [
-    '-accel', 'tcg,thread=multi', '-cpu', 'max', '-m', String(mem), '-smp', String(smp),
-    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
-    '-nic', 'none',
-    '-kernel', kernel.image, '-initrd', initrd,
-    '-append', 'console=ttyS0 quiet loglevel=3 panic=-1',
-    '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
-    '-virtfs', `local,path=${qemuValue(outDir)},mount_tag=out,security_model=none,multidevs=remap`,
-    '-device', 'virtio-rng-pci',
+    '-accel',
+    'tcg,thread=multi',
+    '-cpu',
+    'max',
+    '-m',
+    String(mem),
+    '-smp',
+    String(smp),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
+    '-no-reboot',
+    '-nic',
+    'none',
+    '-kernel',
+    kernel.image,
+    '-initrd',
+    initrd,
+    '-append',
+    'console=ttyS0 quiet loglevel=3 panic=-1',
+    '-virtfs',
+    'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs',
+    `local,path=${qemuValue(outDir)},mount_tag=out,security_model=none,multidevs=remap`,
+    '-device',
+    'virtio-rng-pci',
   ];
   disks.forEach((file, i) => {
     args.push('-drive', `file=${qemuValue(file)},if=none,id=disk${i},format=raw,cache=unsafe,discard=unmap`);
@@ -462,8 +502,10 @@ function outcome(result, ctl) {
   const exitCode = readCtl(ctl, 'exit-code');
   if (status?.startsWith('setup-failed')) {
     // The guest has printed the setup log on the console already.
-    throw new VmError(`guest setup failed (${status.slice('setup-failed '.length)}); ` +
-      `the command was not run. Setup log: ${join(ctl, 'setup.log')}`);
+    throw new VmError(
+      `guest setup failed (${status.slice('setup-failed '.length)}); ` +
+        `the command was not run. Setup log: ${join(ctl, 'setup.log')}`,
+    );
   }
   if (exitCode !== null && /^\d+$/.test(exitCode)) return Number(exitCode);
   if (result.killedFor) {
@@ -473,8 +515,7 @@ function outcome(result, ctl) {
   }
   const panic = result.tail.includes('Kernel panic') ? ' (kernel panic)' : '';
   const how = result.signal ? `signal ${result.signal}` : `exit code ${result.code}`;
-  throw new VmError(`the guest stopped before the command finished${panic}; qemu ${how}`,
-    { consoleTail: tail() });
+  throw new VmError(`the guest stopped before the command finished${panic}; qemu ${how}`, { consoleTail: tail() });
 }
 
 function resolveOptions(options) {
@@ -509,23 +550,27 @@ export async function runGuest(options) {
   const kernel = findKernel();
   const initrd = ensureInitramfs(kernel, o.log);
   mkdirSync(o.diskDir, { recursive: true });
-  const releaseDisks = claim(join(realpathSync(o.diskDir), '.vm-lock'), `disk directory ${o.diskDir}`,
-    '--disk-dir');
+  const releaseDisks = claim(join(realpathSync(o.diskDir), '.vm-lock'), `disk directory ${o.diskDir}`, '--disk-dir');
   let out;
   try {
     const disks = prepareDisks(o.diskDir, o.disks, parseSize(o.diskSize), o.freshDisks, o.log);
     out = prepareOut(o.out);
     const guestDisks = disks.map((_, i) => `/dev/vd${String.fromCharCode(97 + i)}`);
     const env = {
-      PATH: process.env.PATH, HOME: '/root', TERM: 'dumb', LANG: 'C.UTF-8',
-      VM_GUEST: '1', VM_OUT: out.dir, VM_DISKS: guestDisks.join(' '), ...o.env,
+      PATH: process.env.PATH,
+      HOME: '/root',
+      TERM: 'dumb',
+      LANG: 'C.UTF-8',
+      VM_GUEST: '1',
+      VM_OUT: out.dir,
+      VM_DISKS: guestDisks.join(' '),
+      ...o.env,
     };
     writeFileSync(join(out.ctl, 'disks'), `${guestDisks.join(' ')}\n`);
     writeFileSync(join(out.ctl, 'run.sh'), commandScript(o.cwd, env, o.command));
     o.log(`booting ${kernel.image} with ${disks.length} disk(s) in ${o.diskDir}`);
     const result = await bootGuest({
-      args: [...qemuArgs({ kernel, initrd, mem: o.mem, smp: o.smp, outDir: out.dir, disks }),
-        ...(o.qemuArgs ?? [])],
+      args: [...qemuArgs({ kernel, initrd, mem: o.mem, smp: o.smp, outDir: out.dir, disks }), ...(o.qemuArgs ?? [])],
       consoleFile: join(out.dir, 'console.log'),
       stdout: o.stdout,
       timeoutMs: o.timeout * 1000,
@@ -563,10 +608,16 @@ function parseCli(argv) {
     args: argv,
     allowPositionals: true,
     options: {
-      disks: { type: 'string' }, 'disk-size': { type: 'string' }, 'disk-dir': { type: 'string' },
-      'fresh-disks': { type: 'boolean' }, mem: { type: 'string' }, smp: { type: 'string' },
-      timeout: { type: 'string' }, out: { type: 'string' },
-      env: { type: 'string', short: 'e', multiple: true }, help: { type: 'boolean', short: 'h' },
+      disks: { type: 'string' },
+      'disk-size': { type: 'string' },
+      'disk-dir': { type: 'string' },
+      'fresh-disks': { type: 'boolean' },
+      mem: { type: 'string' },
+      smp: { type: 'string' },
+      timeout: { type: 'string' },
+      out: { type: 'string' },
+      env: { type: 'string', short: 'e', multiple: true },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   const int = (name, v, fallback) => {
@@ -574,11 +625,13 @@ function parseCli(argv) {
     if (!/^\d+$/.test(v)) throw new VmError(`--${name} wants a whole number, got ${v}`);
     return Number(v);
   };
-  const env = Object.fromEntries((values.env ?? []).map((kv) => {
-    const i = kv.indexOf('=');
-    if (i < 1) throw new VmError(`-e wants NAME=VALUE, got ${kv}`);
-    return [kv.slice(0, i), kv.slice(i + 1)];
-  }));
+  const env = Object.fromEntries(
+    (values.env ?? []).map((kv) => {
+      const i = kv.indexOf('=');
+      if (i < 1) throw new VmError(`-e wants NAME=VALUE, got ${kv}`);
+      return [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+  );
   return {
     help: values.help,
     command: positionals,
