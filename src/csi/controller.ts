@@ -4,7 +4,7 @@
  */
 import { thinPoolProblem } from '../agent/capacity.js';
 import { parseSnapshotParams, parseVolumeParams, sameVolumeParams } from '../agent/params.js';
-import type { AgentDirectory, StorageAgent, VolumeInfo } from '../agent/types.js';
+import type { AgentDirectory, PoolStatus, StorageAgent, VolumeInfo } from '../agent/types.js';
 import { AlreadyExists, Busy, DomainError, InvalidArgument, NotFound, Unavailable, Unimplemented } from '../errors.js';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
 import type { ControllerExpandVolumeRequest__Output } from '../gen/csi/v1/ControllerExpandVolumeRequest.js';
@@ -162,12 +162,17 @@ async function listedOrUnavailable<T>(
   return answers;
 }
 
-async function condition(o: ControllerOptions, agent: StorageAgent, v: VolumeInfo): Promise<VolumeCondition> {
+/** `pool` answers the thin pool's status of a VG; a listing passes one that asks each agent once per VG. */
+async function condition(
+  o: ControllerOptions,
+  v: VolumeInfo,
+  pool: (vg: string) => Promise<PoolStatus>,
+): Promise<VolumeCondition> {
   if (v.partial) return { abnormal: true, message: `a physical volume under ${v.vg}/${v.lv} is missing` };
   if (!v.active) return { abnormal: true, message: `logical volume ${v.vg}/${v.lv} is not active` };
   if (v.params.lvmType === 'thin') {
     // data or metadata at or above the threshold, or the pool failed / out of data space / read-only
-    const problem = thinPoolProblem(await agent.poolStatus(v.vg), o.thinPoolThresholdPercent);
+    const problem = thinPoolProblem(await pool(v.vg), o.thinPoolThresholdPercent);
     if (problem) return { abnormal: true, message: problem };
   }
   return { abnormal: false, message: 'volume is healthy' };
@@ -289,14 +294,23 @@ async function listVolumes(
   for (const { value } of await listedOrUnavailable(c, ctx, 'ListVolumes', (a) => a.listVolumes()))
     all.push(...value.filter((v) => v.state === 'ready'));
   const { entries, nextToken } = page(all, r.max_entries, r.starting_token);
+  // one pool status per agent and VG for the whole page, not one per volume (1,000 volumes: 1,000 asks)
+  const pools = new Map<string, Promise<PoolStatus>>();
   const out = [];
   for (const v of entries) {
-    const agent = c.agents.byNodeId(v.id.split('/')[0] ?? '');
+    const node = v.id.split('/')[0] ?? '';
+    const agent = c.agents.byNodeId(node);
+    const pool = (vg: string): Promise<PoolStatus> => {
+      const key = `${node}/${vg}`;
+      let status = pools.get(key);
+      if (!status && agent) pools.set(key, (status = agent.poolStatus(vg)));
+      return status ?? Promise.reject(new Error(`no agent ${node}`));
+    };
     out.push({
       volume: toCsiVolume(v),
       status: {
         published_node_ids: v.published.map((x) => x.nodeId),
-        volume_condition: agent ? await condition(c.o, agent, v) : null,
+        volume_condition: agent ? await condition(c.o, v, pool) : null,
       },
     });
   }
@@ -388,7 +402,10 @@ async function getVolume(c: Controller, r: ControllerGetVolumeRequest__Output): 
   const { agent, v } = await volumeOrNotFound(c.agents, r.volume_id);
   return {
     volume: toCsiVolume(v),
-    status: { published_node_ids: v.published.map((x) => x.nodeId), volume_condition: await condition(c.o, agent, v) },
+    status: {
+      published_node_ids: v.published.map((x) => x.nodeId),
+      volume_condition: await condition(c.o, v, (vg) => agent.poolStatus(vg)),
+    },
   };
 }
 

@@ -105,6 +105,8 @@ class LvmLike implements CommandRunner {
 const csi = loadCsi().csi.v1;
 const runner = new LvmLike();
 let plugin: RunningPlugin;
+/** How often the plugin checked a VG's metadata stamp (every read from its in-memory copy does). */
+let stampReads = 0;
 let controller: InstanceType<typeof csi.Controller>;
 
 beforeAll(async () => {
@@ -134,7 +136,10 @@ beforeAll(async () => {
   plugin = await startPlugin(r.config, {
     log,
     runner,
-    stamps: async () => 'the VG was not changed by anyone else',
+    stamps: async () => {
+      stampReads++;
+      return 'the VG was not changed by anyone else';
+    },
     dmNames: async () => undefined,
   });
   await plugin.initialized;
@@ -259,5 +264,26 @@ describe('commands per CSI call (thick linear volumes)', () => {
       'lvremove',
     ]);
     expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: b }))).toEqual(['lvremove']);
+  });
+});
+
+describe('ListVolumes at a larger count', () => {
+  it('reads the thin pool status once per page, not once per volume (30 volumes: the VG is read a few times, not 90)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const req = {
+        name: `pvc-list-${i}`,
+        capacity_range: { required_bytes: String(64 * MiB) },
+        volume_capabilities: [cap],
+        parameters: { lvmType: 'thin' },
+      };
+      ids.push((await call(controller, 'CreateVolume', req)).volume?.volume_id ?? '');
+    }
+    const from = stampReads;
+    const listed = await call(controller, 'ListVolumes', {});
+    expect(listed.entries?.length).toBeGreaterThanOrEqual(30);
+    expect(listed.entries?.every((e) => e.status?.volume_condition?.abnormal === false)).toBe(true);
+    expect(stampReads - from).toBeLessThan(10);
+    for (const id of ids) await call(controller, 'DeleteVolume', { volume_id: id });
   });
 });
