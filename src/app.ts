@@ -331,8 +331,8 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     }
   };
   // A failed start (a volume group missing, configfs not mounted, iscsid down, ...) is retried with
-  // backoff; meanwhile Probe answers ready=false and /readyz 503 with the reason. /healthz stays 200:
-  // the process works, and a restart would only start over.
+  // backoff; meanwhile Probe answers FAILED_PRECONDITION and /readyz 503, both with the reason. /healthz
+  // stays 200: the process works and retries on its own.
   const retry = new Backoff(overrides.startRetry ?? START_RETRY);
   let stopping = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -349,7 +349,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
         readiness.retrying(reason);
         log.error(
           { reason, attempt: retry.failures, retry_in_ms: delayMs },
-          'start failed; retried with backoff (Probe answers ready=false, /readyz 503)',
+          'start failed; retried with backoff (Probe answers FAILED_PRECONDITION, /readyz 503)',
         );
         settled();
         if (stopping) return;

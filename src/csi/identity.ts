@@ -43,6 +43,9 @@ export function identityHandlers(o: IdentityOptions, deps: AdapterDeps): Identit
         quiet: true,
         handle: async () => {
           const s = o.readiness.get();
+          // a failed start being retried says why (CSI's "Plugin not healthy"); the first attempt is only not ready yet
+          if (s.state === 'initializing' && s.reason)
+            throw new FailedPrecondition(`start failed, retrying: ${s.reason}`);
           if (s.state === 'initializing') return { ready: { value: false } };
           if (s.state === 'failed') throw new FailedPrecondition(s.reason);
           await o.readiness.runChecks();

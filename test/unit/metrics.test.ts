@@ -1,3 +1,4 @@
+import { credentials, status as Status } from '@grpc/grpc-js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -11,7 +12,8 @@ import { LV_FIELDS, PV_FIELDS, VG_FIELDS } from '../../src/lvm/report.js';
 import { lvmConfigArgs, lvmSettings } from '../../src/lvm/settings.js';
 import { Metrics, readinessProbe, serveMetrics, type ReadyAnswer } from '../../src/metrics.js';
 import { Readiness } from '../../src/readiness.js';
-import { waitFor } from '../helpers/grpc.js';
+import { loadCsi } from '../../src/server/proto.js';
+import { call, waitFor } from '../helpers/grpc.js';
 
 const quiet = () => createLogger('fatal', new Writable({ write: (_c, _e, cb) => cb() }));
 
@@ -241,7 +243,7 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     expect((await get(port, '/healthz')).status).toBe(200);
   });
 
-  it('a failed start is retried with backoff: /readyz 503 with the reason and Probe not ready meanwhile, /healthz 200, then ready', async () => {
+  it('a failed start is retried with backoff: /readyz 503 and Probe FAILED_PRECONDITION with the reason meanwhile, /healthz 200, then ready', async () => {
     const config = agentConfig();
     const cfg = lvmConfigArgs(lvmSettings());
     const REPORT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
@@ -313,6 +315,12 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
     expect(r.status).toBe(503);
     expect(r.body).toMatch(/^not ready: start failed, retrying: volume group vg0 does not exist/);
     expect(p.readiness.get()).toMatchObject({ state: 'initializing' });
+    const identity = new (loadCsi().csi.v1.Identity)(p.address.replace(/^tcp:\/\//, ''), credentials.createInsecure());
+    // CSI's "Plugin not healthy", saying why (the conformance table of test/vm/conformance.test.ts)
+    expect(await call(identity, 'Probe', {}).catch((e: unknown) => e)).toMatchObject({
+      code: Status.FAILED_PRECONDITION,
+      details: expect.stringMatching(/^start failed, retrying: volume group vg0 does not exist/) as unknown,
+    });
     expect((await get(port, '/healthz')).status).toBe(200);
     await waitFor(
       () => p.readiness.isReady(),
@@ -320,6 +328,8 @@ describe('the plugin in agent mode with --metrics-address (in-process, scripted 
       () => JSON.stringify(p.readiness.get()),
     );
     expect(await get(port, '/readyz')).toEqual({ status: 200, body: 'ready\n' });
+    expect((await call(identity, 'Probe', {})).ready?.value).toBe(true);
+    identity.close();
     fake.assertDone();
   });
 
