@@ -16,7 +16,6 @@ import { LioTarget } from '../../src/iscsi-target/lio.js';
 import {
   blockCap,
   call,
-  destroyVg,
   disks,
   inGuest,
   makeVg,
@@ -25,6 +24,7 @@ import {
   sh,
   shStatus,
   startPlugin,
+  teardownExports,
   waitFor,
   type PluginProcess,
 } from './lib.js';
@@ -92,8 +92,8 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
   afterAll(async () => {
     node?.close();
     if (p) await p.stop();
-    shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
-    destroyVg(VG);
+    // sessions out, every LIO target of this guest removed, then the VG: a failed test leaves the disks free
+    await teardownExports(VG);
   });
 
   const create = async (name: string, mib: number, cap: object, source?: object) =>
@@ -389,7 +389,18 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
     try {
       await exportLoop(lostIqn, 'lost');
       await exportLoop(FOREIGN, 'foreign');
-      await waitFor(() => existsSync(byPath(lostIqn)), 30_000);
+      // udev makes the by-path link; on a loaded guest it can lag: settle once, then wait, and say what was there
+      shStatus(['udevadm', 'settle', '--timeout=30']);
+      await waitFor(
+        () => existsSync(byPath(lostIqn)),
+        60_000,
+        () =>
+          [
+            shStatus(['iscsiadm', '-m', 'session', '-P', '3']).out,
+            shStatus(['ls', '-l', '/dev/disk/by-path']).out,
+            shStatus(['lsblk', '-o', 'NAME,SIZE,TRAN,SERIAL']).out,
+          ].join('\n'),
+      );
       const lostDisk = realpathSync(byPath(lostIqn));
       sh(['iscsiadm', '-m', 'node', '-o', 'new', '-T', recordOnly, '-p', PORTAL]); // a record without a session
 
