@@ -296,21 +296,20 @@ async function listVolumes(
   const { entries, nextToken } = page(all, r.max_entries, r.starting_token);
   // one pool status per agent and VG for the whole page, not one per volume (1,000 volumes: 1,000 asks)
   const pools = new Map<string, Promise<PoolStatus>>();
+  const poolOf = (agent: StorageAgent, vg: string): Promise<PoolStatus> => {
+    const key = `${agent.nodeId}/${vg}`;
+    const status = pools.get(key) ?? agent.poolStatus(vg);
+    pools.set(key, status);
+    return status;
+  };
   const out = [];
   for (const v of entries) {
-    const node = v.id.split('/')[0] ?? '';
-    const agent = c.agents.byNodeId(node);
-    const pool = (vg: string): Promise<PoolStatus> => {
-      const key = `${node}/${vg}`;
-      let status = pools.get(key);
-      if (!status && agent) pools.set(key, (status = agent.poolStatus(vg)));
-      return status ?? Promise.reject(new Error(`no agent ${node}`));
-    };
+    const agent = c.agents.byNodeId(v.id.split('/')[0] ?? '');
     out.push({
       volume: toCsiVolume(v),
       status: {
         published_node_ids: v.published.map((x) => x.nodeId),
-        volume_condition: agent ? await condition(c.o, v, pool) : null,
+        volume_condition: agent ? await condition(c.o, v, (vg) => poolOf(agent, vg)) : null,
       },
     });
   }
