@@ -54,6 +54,8 @@ export default defineConfig({
           include: ['test/kube/**/*.test.ts'],
           environment: 'node',
           fileParallelism: false,
+          // independent scenarios run concurrently (test/kube/kube.test.ts): all of them at once
+          maxConcurrency: 32,
           testTimeout: 900_000,
           hookTimeout: 1_500_000,
         },

@@ -17,5 +17,10 @@ export async function runAdopt(c: AdoptConfig, out: NodeJS.WritableStream): Prom
     fsType: c.fsType,
     volumeClear: c.volumeClear,
   });
-  out.write(persistentVolumeYaml(v, c.driverName, c.storageClass));
+  out.write(
+    persistentVolumeYaml(v, c.driverName, c.storageClass, {
+      controllerPublish: c.controllerPublishSecret,
+      nodeStage: c.nodeStageSecret,
+    }),
+  );
 }

@@ -38,6 +38,7 @@ import { createTarget } from './iscsi-target/index.js';
 import { VERSION } from './version.js';
 import { nodeHandlers } from './csi/node.js';
 import { publishIndexDir } from './csi/node-state.js';
+import { driverSegment } from './csi/topology.js';
 import { formatNodeId } from './agent/node-id.js';
 import { Iscsiadm } from './iscsi-initiator/iscsiadm.js';
 import { readInitiatorName } from './iscsi-initiator/initiator-name.js';
@@ -124,6 +125,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const remote = config.mode === 'controller' ? await remoteDirectory(config, log) : undefined;
   const directory: AgentDirectory = remote ?? local;
   if (remote) metrics.watchAgents({ states: () => remote.states() });
+  const topology = driverSegment(config.driverName);
   const hasController = config.mode === 'controller' || config.mode === 'all';
   const hasAgent = config.mode === 'agent' || config.mode === 'all';
 
@@ -151,10 +153,17 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
           defaultVolumeBytes: config.defaultVolumeSizeBytes,
           thinPoolThresholdPercent: config.thinPoolThreshold,
           maxVolumesPerNode: config.maxVolumesPerNode,
+          allowPublishWithoutChap: config.allowPublishWithoutChap,
+          topology,
         },
         deps,
       ),
     });
+    if (config.allowPublishWithoutChap)
+      log.warn(
+        { flag: 'allow-publish-without-chap' },
+        'volumes may be published without CHAP: the initiator name, which any host can claim, is then the only barrier',
+      );
   }
 
   const hasNode = config.mode === 'node' || config.mode === 'all';
@@ -168,12 +177,16 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
       implementation: nodeHandlers(
         {
           csiNodeId,
+          topology,
           maxVolumesPerNode: config.maxVolumesPerNode,
           runner,
           iscsi,
           deviceTimeoutMs: 60_000,
           gate: stageGate,
           publishIndexDir: publishIndexDir(config.kubeletDir, config.driverName),
+          nodeName: config.nodeName,
+          chapNodeKeyFile: config.chapNodeKeyFile,
+          ...(config.restrictPathsToKubeletDir ? { kubeletPaths: { kubeletDir: config.kubeletDir } } : {}),
         },
         deps,
       ),

@@ -44,8 +44,14 @@ export interface Config {
   readonly initiatorName: string | undefined;
   /** node: kubelet's root directory; staged volumes' state files are found below <kubeletDir>/plugins/kubernetes.io/csi. */
   readonly kubeletDir: string;
+  /** node: refuse staging/target/volume paths that are not below kubelet's own places in kubeletDir (symlinks resolved). */
+  readonly restrictPathsToKubeletDir: boolean;
   /** A mounted Secret (files chapUser, chapSecret, ...) the agent re-creates CHAP exports with when no CO re-publishes. */
   readonly chapSecretDir: string | undefined;
+  /** node: this node's own CHAP secrets (JSON from `csi-lvm-iscsi chap-node-key`) for per-node CHAP. */
+  readonly chapNodeKeyFile: string | undefined;
+  /** controller: ControllerPublishVolume may export a volume without CHAP (the operator's explicit opt-out; default refused). */
+  readonly allowPublishWithoutChap: boolean;
   /** Seconds between the agent's export reconciles (after a tgtd restart, a target removed by hand); 0 = at start only. */
   readonly reconcileIntervalSeconds: number;
   /** agent: where the agent API listens (mutual TLS). */
@@ -70,6 +76,33 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.problems = problems;
   }
+}
+
+/**
+ * `argv` parsed strictly as `--name value` flags (every one a string) and
+ * `--help`/`-h`: undefined for help, else the values given. An unknown flag,
+ * a flag without its value or a positional word is a ConfigError.
+ */
+export function parseFlags(
+  argv: readonly string[],
+  names: readonly string[],
+): Readonly<Record<string, string | undefined>> | undefined {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw new ConfigError([(e as Error).message]);
+  }
+  if (values['help']) return undefined;
+  return values as Record<string, string | undefined>;
 }
 
 const MODES: readonly Mode[] = ['controller', 'agent', 'node', 'all'];
@@ -451,10 +484,30 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "node: kubelet's root directory as the plugin sees it; at start, iSCSI sessions to this plugin's targets that no volume staged below <dir>/plugins/kubernetes.io/csi owns are removed",
   }),
   option({
+    name: 'restrict-paths-to-kubelet-dir',
+    key: 'restrictPathsToKubeletDir',
+    parse: trueOrFalse,
+    default: 'false',
+    help: "node, all: true refuses (INVALID_ARGUMENT naming the field) a staging, target or volume path that, symbolic links and '..' resolved, is not below <kubelet-dir>/plugins/kubernetes.io/csi (staging) or <kubelet-dir>/pods and <kubelet-dir>/plugins/kubernetes.io/csi/volumeDevices/publish (targets), where kubelet puts them; deploy/ and the chart set true",
+  }),
+  option({
     name: 'chap-secret-dir',
     key: 'chapSecretDir',
     parse: optionalAbsolutePath,
     help: 'agent: a mounted Secret with chapUser/chapSecret (and mutualUser/mutualSecret), the same keys as the StorageClass secret; lets the agent re-create CHAP exports after a reboot when no CO re-publishes',
+  }),
+  option({
+    name: 'chap-node-key-file',
+    key: 'chapNodeKeyFile',
+    parse: optionalAbsolutePath,
+    help: "node, all: this node's own CHAP key file (made by csi-lvm-iscsi chap-node-key from the StorageClass's Secret) for volumes whose Secret says chapMode per-node",
+  }),
+  option({
+    name: 'allow-publish-without-chap',
+    key: 'allowPublishWithoutChap',
+    parse: trueOrFalse,
+    default: 'false',
+    help: 'controller, all: true lets ControllerPublishVolume export a volume whose StorageClass names no CHAP secret (the initiator name, which any host can claim, is then the only barrier); false refuses it with FAILED_PRECONDITION',
   }),
   option({
     name: 'reconcile-interval',
@@ -528,24 +581,12 @@ export type LoadResult = { help: true } | { help: false; config: Config };
 
 export function loadConfig(sources: Sources = { argv: process.argv.slice(2), env: process.env }): LoadResult {
   const problems: string[] = [];
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...sources.argv],
-      options: {
-        ...Object.fromEntries(OPTIONS.map((o) => [o.name, { type: 'string' as const }])),
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new ConfigError([(e as Error).message]);
-  }
-  if (parsed.values.help) return { help: true };
-
-  const flags = parsed.values as Record<string, string | boolean | undefined>;
-  const configPath = (flags['config'] as string | undefined) ?? sources.env[envName('config')];
+  const flags = parseFlags(
+    sources.argv,
+    OPTIONS.map((o) => o.name),
+  );
+  if (!flags) return { help: true };
+  const configPath = flags['config'] ?? sources.env[envName('config')];
   let file: Record<string, unknown> = {};
   if (configPath) {
     try {
@@ -602,45 +643,42 @@ export interface AdoptConfig {
   readonly fsType: string | undefined;
   readonly volumeClear: 'none' | 'zero';
   readonly storageClass: string | undefined;
+  /** The CHAP Secret the PV names for ControllerPublishVolume (CHAP is required by default) and for NodeStageVolume. */
+  readonly controllerPublishSecret: { namespace: string; name: string } | undefined;
+  readonly nodeStageSecret: { namespace: string; name: string } | undefined;
   readonly lvmUdevSync: boolean;
 }
 
 export const ADOPT_HELP = [
   'Usage: csi-lvm-iscsi adopt --node-id NODE --volume-group VG --lv LV --name PV_NAME',
   '                           [--fs-type ext4|xfs] [--volume-clear zero|none] [--storage-class NAME] [--driver-name NAME]',
+  '                           [--controller-publish-secret NAMESPACE/NAME] [--node-stage-secret NAMESPACE/NAME]',
   '',
   "Adopts an existing logical volume (Cinder's manage_existing): renames it to the plugin's name for",
   'PV_NAME, tags it, and prints a PersistentVolume (reclaim policy Retain) to apply with kubectl.',
   'Run it on the storage node that holds the volume group. Without --fs-type the PV is a raw block volume.',
+  'CHAP is required by default: name the CHAP Secret with --controller-publish-secret (and --node-stage-secret',
+  'unless the Secret says chapMode: per-node), as the StorageClasses do.',
 ].join('\n');
 
 /** Flags of `csi-lvm-iscsi adopt` (argv after the word "adopt"); env: the same CSI_LVM_* variables for node id, driver name, udev. */
 export function loadAdoptConfig(
   sources: Sources = { argv: process.argv.slice(3), env: process.env },
 ): AdoptConfig | { help: true } {
-  let v: Record<string, string | boolean | undefined>;
-  try {
-    v = parseArgs({
-      args: [...sources.argv],
-      options: {
-        'node-id': { type: 'string' },
-        'driver-name': { type: 'string' },
-        'volume-group': { type: 'string' },
-        lv: { type: 'string' },
-        name: { type: 'string' },
-        'fs-type': { type: 'string' },
-        'volume-clear': { type: 'string' },
-        'storage-class': { type: 'string' },
-        'lvm-udev-sync': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new ConfigError([(e as Error).message]);
-  }
-  if (v['help']) return { help: true };
+  const v = parseFlags(sources.argv, [
+    'node-id',
+    'driver-name',
+    'volume-group',
+    'lv',
+    'name',
+    'fs-type',
+    'volume-clear',
+    'storage-class',
+    'controller-publish-secret',
+    'node-stage-secret',
+    'lvm-udev-sync',
+  ]);
+  if (!v) return { help: true };
   const str = (k: string): string => {
     const flag = v[k];
     if (typeof flag === 'string') return flag;
@@ -655,6 +693,15 @@ export function loadAdoptConfig(
   const clear = str('volume-clear') || 'zero';
   if (clear !== 'zero' && clear !== 'none') problems.push(`volume-clear: "${clear}" must be zero or none`);
   const udev = str('lvm-udev-sync');
+  const secretRef = (k: string): { namespace: string; name: string } | undefined => {
+    const t = str(k);
+    if (!t) return undefined;
+    const m = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)\/([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)$/.exec(t);
+    if (!m) problems.push(`${k}: "${t}" must be NAMESPACE/NAME of a Secret`);
+    return m ? { namespace: m[1] as string, name: m[3] as string } : undefined;
+  };
+  const controllerPublishSecret = secretRef('controller-publish-secret');
+  const nodeStageSecret = secretRef('node-stage-secret');
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     nodeName: str('node-id'),
@@ -665,6 +712,8 @@ export function loadAdoptConfig(
     fsType: fs,
     volumeClear: clear as 'zero' | 'none',
     storageClass: str('storage-class') || undefined,
+    controllerPublishSecret,
+    nodeStageSecret,
     lvmUdevSync: udev !== 'false',
   });
 }

@@ -73,6 +73,13 @@ export class Busy extends DomainError {
   }
 }
 
+/**
+ * LVM refused because the LV's device is open (mounted, held by a process or
+ * by another device): Busy for any caller, except where a delete turns it into
+ * FailedPrecondition naming the volume.
+ */
+export class InUse extends Busy {}
+
 export class Aborted extends DomainError {
   constructor(message: string) {
     super('Aborted', message);

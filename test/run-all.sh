@@ -4,7 +4,7 @@
 #   2. integration  host, the real executable over its real gRPC socket
 #   3. vm           inside a qemu guest booting Debian's stock kernel: real LVM, LIO, open-iscsi
 #   4. kube         a real control plane, the CSI sidecars and a kubelet driving the plugin as
-#                   deploy/ wires them, in a guest of its own (test/kube/README.md); KUBE_TIER=1 only, for now
+#                   deploy/ wires them, in a guest of its own (test/kube/README.md); KUBE_TIER=0 leaves it out
 # after the static checks (eslint, prettier --check, knip for dead code; each counts as one test in the summary)
 # and ends with one line "N passed, N failed" over all tiers.
 set -euo pipefail
@@ -22,10 +22,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-# The Kubernetes tier (tier 4) runs only with KUBE_TIER=1 for now: its newest scenarios have not
-# yet been seen passing end to end, and its time on CI's machine is not measured (test/kube/README.md,
-# "Status"). npm run test:kube runs it alone.
-KUBE_TIER=${KUBE_TIER:-0}
+# The Kubernetes tier (tier 4) runs in lane A after the reboot test; KUBE_TIER=0 leaves it out
+# (said loudly, and the summary then has no kube line). npm run test:kube runs it alone.
+KUBE_TIER=${KUBE_TIER:-1}
 if [ "$KUBE_TIER" = 1 ]; then
   # the binaries: CI has them at ../shared/k8s, a user elsewhere sets KUBE_TEST_BIN.
   # Missing, the tier fails (test/kube/run.sh leaves a failed report): said here first, loudly.
@@ -34,7 +33,7 @@ if [ "$KUBE_TIER" = 1 ]; then
     echo "!!! KUBE TIER WILL FAIL: no Kubernetes binaries in $KUBE_BIN/bin (set KUBE_TEST_BIN, see test/kube/README.md)" >&2
   fi
 else
-  echo "!!! the Kubernetes tier (tier 4) is NOT run: set KUBE_TIER=1 (or npm run test:kube); see test/kube/README.md" >&2
+  echo "!!! the Kubernetes tier (tier 4) is NOT run (KUBE_TIER=$KUBE_TIER): unset it (or npm run test:kube); see test/kube/README.md" >&2
 fi
 
 step "build"
@@ -56,21 +55,32 @@ step "tier 1+2: unit and integration (host)"
 ./node_modules/.bin/vitest run --project unit --project integration --reporter=default --reporter=json --outputFile="$OUT/host.json" || status=1
 
 step "tier 3+4: vm and kube (qemu guests, Debian stock kernel): two lanes side by side"
-# The host has two cores and each guest spends much of its time waiting on its own emulated
-# devices, so the VM tier runs as two guests at once: (a) the controller, conformance and
-# export data-safety files and csi-sanity's thin run, followed by the storage-node reboot (two
+# The host has two cores and a guest keeps about one of them busy (software emulation: qemu's CPU
+# time is about its wall time; the whole run's wall time is about the guests' CPU time over two),
+# so the VM tier runs as two guests at once: (a) the controller, conformance, node and
+# target files and csi-sanity's thin run, followed by the storage-node reboot (two
 # boots on the same disks),
-# (b) every other VM file, csi-sanity's thick run among them. Lane (a) finishes about 10 minutes
-# before (b) (CI runs: 36 and 46 minutes on a loaded host), so the Kubernetes tier's guest
-# (8 GiB; the others take 4 GiB each) runs after it in the same lane: never three guests on the
-# two cores at once. Each guest has its own disks and
+# (b) every other VM file, csi-sanity's thick run among them. The Kubernetes tier's guest
+# (8 GiB; the others take 4 GiB each) runs after (a) in the same lane (on a quiet machine on
+# 2026-12-01: lane a with the tier 2,166 s, lane b 2,547 s before node.test.ts, 193 s, moved
+# from b to a to even them out; on a slower machine later that day lane a took 3,992 s and lane
+# b was killed at its 3,600 s limit with observability.test.ts and seven more files to go, so
+# target.test.ts, 126 s there, moved to a as well and the limit is 4,800 s; in CI on d2e57c7 lane a
+# reached the Kubernetes tier at 2,582 s and ended at 4,943 s, so once the fuzz test's undecodable
+# requests stopped costing a full settle each (lane b's fuzz.test.ts took 1,197 s) the export
+# data-safety file, 273 s, went back to b; CI on bb16e8d: lane a reached the tier at 2,274 s and
+# ended at 4,639 s, lane b 4,475 s, the whole run 4,901 s): never three guests on the two cores at once. Each guest has its own disks and
 # output directory. The csi-sanity runs need ../shared/tools/csi-sanity (or $CSI_SANITY) and
 # fail without it.
-VM_TIMEOUT=${VM_TIMEOUT:-3600}
-GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts test/vm/sanity-thin.test.ts test/vm/data-safety-export.test.ts)
+VM_TIMEOUT=${VM_TIMEOUT:-4800}
+GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts test/vm/sanity-thin.test.ts test/vm/node.test.ts test/vm/target.test.ts)
 # the guest gets only the variables given with -e
 SANITY_ENV=()
 if [ -n "${CSI_SANITY:-}" ]; then SANITY_ENV=(-e "CSI_SANITY=$CSI_SANITY"); fi
+# the VM fuzz test's requests per RPC and generator (test/vm/fuzz.test.ts; a bigger local run: FUZZ_VM_RUNS=20)
+if [ -n "${FUZZ_VM_RUNS:-}" ]; then SANITY_ENV+=(-e "FUZZ_VM_RUNS=$FUZZ_VM_RUNS"); fi
+if [ -n "${FUZZ_VM_MUTATIONS:-}" ]; then SANITY_ENV+=(-e "FUZZ_VM_MUTATIONS=$FUZZ_VM_MUTATIONS"); fi
+if [ -n "${FUZZ_VM_READ_MUTATIONS:-}" ]; then SANITY_ENV+=(-e "FUZZ_VM_READ_MUTATIONS=$FUZZ_VM_READ_MUTATIONS"); fi
 EXCLUDE_A=()
 for f in "${GROUP_A[@]}"; do EXCLUDE_A+=(--exclude "$f"); done
 RB=$REPO/.vm/reboot
@@ -89,9 +99,14 @@ vm_reboot() {
     ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out2/phase2.json" || rc=1
   return $rc
 }
+# Lane b's fifteen files run in one vitest worker (--no-isolate): with a worker per file each file
+# paid 45-65 s outside its tests in the guest (worker start, collecting and transforming again),
+# 967 s of the lane's 4,453 s in CI on bb16e8d. Alone in a guest on 2026-12-02 the lane took
+# 1,937 s with --no-isolate, of which 330 s outside the files (about 445 s expected with isolation
+# at that speed); every file passed. Lane a's files still run one worker each.
 vm_group_b() {
   node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-b" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-b" "${SANITY_ENV[@]}" -- \
-    ./node_modules/.bin/vitest run --project vm "${EXCLUDE_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-b/vm.json" || return 1
+    ./node_modules/.bin/vitest run --project vm --no-isolate "${EXCLUDE_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-b/vm.json" || return 1
 }
 mkdir -p "$REPO/.vm"
 started=$(date +%s)

@@ -65,7 +65,15 @@ export async function adoptLv(lvm: Lvm, r: AdoptRequest): Promise<VolumeInfo> {
 }
 
 /** A PersistentVolume manifest (YAML) for an adopted volume. Retain: the data was there before the plugin. */
-export function persistentVolumeYaml(v: VolumeInfo, driverName: string, storageClass: string | undefined): string {
+type SecretRef = { namespace: string; name: string };
+
+/** The PV of an adopted volume; the secret refs are the StorageClass's CHAP Secret (CHAP is required by default). */
+export function persistentVolumeYaml(
+  v: VolumeInfo,
+  driverName: string,
+  storageClass: string | undefined,
+  secrets: { controllerPublish?: SecretRef | undefined; nodeStage?: SecretRef | undefined } = {},
+): string {
   const q = (s: string) => JSON.stringify(s);
   const lines = [
     'apiVersion: v1',
@@ -82,6 +90,12 @@ export function persistentVolumeYaml(v: VolumeInfo, driverName: string, storageC
   if (storageClass) lines.push(`  storageClassName: ${q(storageClass)}`);
   lines.push('  csi:', `    driver: ${q(driverName)}`, `    volumeHandle: ${q(v.id)}`);
   if (v.params.fsType) lines.push(`    fsType: ${q(v.params.fsType)}`);
+  for (const [key, ref] of [
+    ['controllerPublishSecretRef', secrets.controllerPublish],
+    ['nodeStageSecretRef', secrets.nodeStage],
+  ] as const) {
+    if (ref) lines.push(`    ${key}:`, `      name: ${q(ref.name)}`, `      namespace: ${q(ref.namespace)}`);
+  }
   lines.push('    volumeAttributes:', `      lvmType: ${q(v.params.lvmType)}`, `      volumeGroup: ${q(v.vg)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -15,11 +15,24 @@
  * user names are what tgt needs (its accounts are daemon-wide: one user
  * cannot have a different password on each target); LIO gets the same names
  * so both backends behave alike.
+ *
+ * Modes (the Secret's optional `chapMode` key):
+ *
+ *   shared    (default) every node gets the Secret as its node-stage secret,
+ *             so every node can derive every volume's credentials.
+ *   per-node  the controller first derives the node's own secrets from the
+ *             Secret and the node name (nodeSecrets below: each key an HMAC
+ *             of the master key, user names tagged with the node), then the
+ *             volume's credentials from those. A node holds only its own
+ *             derived secrets (a file, --chap-node-key-file), so it cannot
+ *             derive another node's credentials for any volume. The
+ *             StorageClass names no node-stage secret; publish_context says
+ *             `chapMode: per-node` (never a secret).
  */
 import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgument } from '../errors.js';
+import { FailedPrecondition, InvalidArgument } from '../errors.js';
 import { base32 } from '../lvm/names.js';
 import type { ChapCredentials } from '../iscsi-target/types.js';
 
@@ -32,6 +45,10 @@ export const CHAP_KEYS = {
   mutualSecret: 'mutualSecret',
 } as const;
 
+/** The Secret's key naming the mode; publish_context's key saying it to the node. */
+export const CHAP_MODE_KEY = 'chapMode';
+export type ChapMode = 'shared' | 'per-node';
+
 /** 24 characters from [A-Za-z0-9_-]: within LIO's and open-iscsi's limits, above the 12 some initiators need. */
 export function derivePassword(key: string, volumeId: string, purpose: 'initiator' | 'target'): string {
   return createHmac('sha256', key).update(`${purpose}:${volumeId}`).digest('base64url').slice(0, 24);
@@ -43,7 +60,57 @@ export function volumeUser(base: string, volumeId: string): string {
 }
 
 /** Leaves room for the 11-character per-volume suffix within the 255 that LIO and open-iscsi accept. */
-const USER = /^[A-Za-z0-9._:@-]{1,200}$/;
+const MAX_USER = 200;
+const USER = new RegExp(`^[A-Za-z0-9._:@-]{1,${MAX_USER}}$`);
+
+/** The Secret's mode: `shared` unless chapMode says `per-node`; InvalidArgument for another value (never echoed). */
+export function chapMode(secrets: Readonly<Record<string, string>>, field: string): ChapMode {
+  const m = secrets[CHAP_MODE_KEY];
+  if (m === undefined || m === '' || m === 'shared') return 'shared';
+  if (m === 'per-node') return 'per-node';
+  throw new InvalidArgument(`${field}.${CHAP_MODE_KEY}`, 'must be shared or per-node');
+}
+
+/** "<base>.<tag>" with 10 base32 characters of SHA-256("node:<node name>"). */
+function nodeUser(base: string, nodeName: string): string {
+  return `${base}.${base32(createHash('sha256').update(`node:${nodeName}`).digest(), 10)}`;
+}
+
+/** A node's key: HMAC-SHA256(master key, "node:<node name>"), 43 base64url characters. */
+function nodeKey(key: string, nodeName: string): string {
+  return createHmac('sha256', key).update(`node:${nodeName}`).digest('base64url');
+}
+
+/**
+ * Per-node mode: the secrets of one node, with the same keys as the master
+ * Secret (so chapFromSecrets derives the volume's credentials from them):
+ * user names tagged with the node, keys HMACs of the master's keys. Only the
+ * holder of the master (the controller, the agent's --chap-secret-dir, the
+ * operator) can make them; one node's cannot be turned into another's.
+ * The master is checked as chapFromSecrets checks it (messages name `field`).
+ */
+export function nodeSecrets(
+  master: Readonly<Record<string, string>>,
+  nodeName: string,
+  field: string,
+): Record<string, string> {
+  if (!chapFromSecrets(master, '', field))
+    throw new InvalidArgument(`${field}.${CHAP_KEYS.user}`, 'is required for CHAP');
+  const out: Record<string, string> = {
+    [CHAP_KEYS.user]: nodeUser(master[CHAP_KEYS.user] as string, nodeName),
+    [CHAP_KEYS.secret]: nodeKey(master[CHAP_KEYS.secret] as string, nodeName),
+  };
+  const mUser = master[CHAP_KEYS.mutualUser];
+  const mKey = master[CHAP_KEYS.mutualSecret];
+  if (mUser !== undefined && mKey !== undefined) {
+    out[CHAP_KEYS.mutualUser] = nodeUser(mUser, nodeName);
+    out[CHAP_KEYS.mutualSecret] = nodeKey(mKey, nodeName);
+  }
+  for (const k of [CHAP_KEYS.user, CHAP_KEYS.mutualUser])
+    if ((out[k]?.length ?? 0) > MAX_USER)
+      throw new InvalidArgument(`${field}.${k}`, `is at most ${MAX_USER - 11} characters with chapMode per-node`);
+  return out;
+}
 
 /** undefined when the secrets name no CHAP at all; InvalidArgument naming the key when half-configured. */
 export function chapFromSecrets(
@@ -98,6 +165,42 @@ export async function readSecretDir(dir: string): Promise<Record<string, string>
     if (text !== undefined) out[key] = text.replace(/\r?\n$/, '');
   }
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * The file a node holds in per-node mode (--chap-node-key-file), made by
+ * `csi-lvm-iscsi chap-node-key`: JSON with the node's name and its secrets
+ * (nodeSecrets). The name guards against a file installed on the wrong node.
+ */
+export function nodeKeyFile(master: Readonly<Record<string, string>>, nodeName: string): string {
+  return `${JSON.stringify({ node: nodeName, ...nodeSecrets(master, nodeName, 'secret') }, null, 2)}\n`;
+}
+
+/**
+ * Reads this node's key file: its secrets when it names `nodeName` and holds
+ * the CHAP keys; FailedPrecondition naming the file otherwise (never a value).
+ */
+export async function readNodeKeyFile(path: string, nodeName: string): Promise<Record<string, string>> {
+  const bad = (why: string) => new FailedPrecondition(`CHAP node key file ${path} (--chap-node-key-file) ${why}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw bad(code ? `cannot be read (${code})` : 'is not JSON (make it with csi-lvm-iscsi chap-node-key)');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw bad('is not a JSON object');
+  const o = parsed as Record<string, unknown>;
+  if (o['node'] !== nodeName) throw bad(`is not this node's (it names another node than ${nodeName})`);
+  const out: Record<string, string> = {};
+  for (const k of Object.values(CHAP_KEYS)) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') throw bad(`has a ${k} that is not a string`);
+    out[k] = v;
+  }
+  if (!out[CHAP_KEYS.user] || !out[CHAP_KEYS.secret]) throw bad(`lacks ${CHAP_KEYS.user} or ${CHAP_KEYS.secret}`);
+  return out;
 }
 
 /**

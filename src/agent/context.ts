@@ -3,15 +3,17 @@
  * LVM, the runner, the background jobs, the export side, the logger, and the
  * small helpers that go with them.
  */
-import { DomainError } from '../errors.js';
+import { DomainError, FailedPrecondition } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 import type { Logger } from '../log.js';
-import type { Lvm } from '../lvm/lvm.js';
+import type { CallOptions, Lvm } from '../lvm/lvm.js';
 import type { Lv } from '../lvm/report.js';
 import type { CapacityLimits } from './capacity.js';
 import type { Exports } from './exports.js';
 import type { JobContext, Jobs } from './jobs.js';
+import { formatId } from './ids.js';
 import { lvBlockDevice, sysDeviceProbe, type DeviceProbe } from './lv-device.js';
+import { tagValues } from './records.js';
 
 export interface AgentOptions extends CapacityLimits {
   nodeName: string;
@@ -73,6 +75,46 @@ export function throwIfJobFailed(c: AgentContext, key: string): void {
 /** The LV's own block device, activated and proven (lv-device.ts) right before a job writes to or reads from it. */
 export function lvDevice(c: AgentContext, lv: Lv, signal?: AbortSignal): Promise<string> {
   return lvBlockDevice(c.lvm, c.o.deviceProbe ?? sysDeviceProbe, lv, 'data', signal ? { signal } : {});
+}
+
+/**
+ * Runs `work` on the LV's own block device, proven like lvDevice() and closed
+ * (LVM's open flag, read now), while the agent holds it with O_EXCL: what a
+ * wipe writes to. Throws, writing nothing, when the LV is open.
+ */
+export async function withClosedDevice<T>(
+  c: AgentContext,
+  lv: Lv,
+  signal: AbortSignal | undefined,
+  work: (path: string) => Promise<T>,
+): Promise<T> {
+  const probe = c.o.deviceProbe ?? sysDeviceProbe;
+  const path = await lvBlockDevice(c.lvm, probe, lv, 'data', { ...(signal ? { signal } : {}), closed: true });
+  const held = await probe.claim?.(path);
+  try {
+    return await work(path);
+  } finally {
+    await held?.release();
+  }
+}
+
+/** What a delete answers for an LV whose device something on the storage node holds open. */
+export function openOnNode(c: AgentContext, l: Lv, cause?: unknown): FailedPrecondition {
+  const what = tagValues(l)['kind'] === 'snapshot' ? 'snapshot' : 'volume';
+  return new FailedPrecondition(
+    `${what} ${formatId({ node: c.nodeId, vg: l.vg, lv: l.name })} is open on the storage node ${c.o.nodeName} (mounted there, held by a process or by another device); release it before deleting it`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * Refuses (openOnNode) when LVM's open flag, read now, says the LV's own
+ * device is open, or cannot tell. One lvs: for the paths that change
+ * something before lvremove would refuse an open LV itself.
+ */
+export async function assertClosed(c: AgentContext, l: Lv, o?: CallOptions): Promise<void> {
+  const now = await c.lvm.getLv(l.vg, l.name, { ...o, maxAgeMs: 0 });
+  if (now && now.attr.open !== false) throw openOnNode(c, now);
 }
 
 export function blockOptions(c: AgentContext, ctx: { signal: AbortSignal; setProgress?: JobContext['setProgress'] }) {

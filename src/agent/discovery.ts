@@ -9,6 +9,7 @@
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { Unavailable } from '../errors.js';
+import { byCodeUnit } from '../compare.js';
 
 export interface AgentEndpoint {
   node: string;
@@ -51,7 +52,7 @@ function agentEndpointsFromPods(
     if (!node || !ip || p.status?.phase !== 'Running' || p.metadata?.deletionTimestamp) continue;
     out.set(node, { node, host: ip, port });
   }
-  return [...out.values()].sort((a, b) => a.node.localeCompare(b.node));
+  return [...out.values()].sort((a, b) => byCodeUnit(a.node, b.node));
 }
 
 export class KubernetesDiscovery implements AgentDiscovery {

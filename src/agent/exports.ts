@@ -4,7 +4,7 @@
  * The live target state is the truth for exports; the tag says which nodes
  * the CO published the volume to (for ListVolumes and for recovery).
  */
-import { InvalidArgument, NotFound } from '../errors.js';
+import { FailedPrecondition, InvalidArgument, NotFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Lvm } from '../lvm/lvm.js';
 import { tagChanges } from '../lvm/tags.js';
@@ -14,7 +14,7 @@ import type { Portal, Target } from '../iscsi-target/types.js';
 import { encodePublished, toVolume } from './records.js';
 import type { CallOptions, Publication, PublishArgs, PublishInfo, VolumeInfo } from './types.js';
 import { parseNodeId } from './node-id.js';
-import { chapFingerprint, chapFromSecrets, type ChapCredentials } from './chap.js';
+import { chapFingerprint, chapFromSecrets, nodeSecrets, type ChapCredentials } from './chap.js';
 import { Gate } from './gate.js';
 import { checkPublication, exportReadOnly } from './access.js';
 import { formatHostPort } from '../host-port.js';
@@ -106,6 +106,7 @@ export class Exports {
     const { v, tags, lv } = await this.volume(a.vg, a.lv, o);
     if (v.state === 'deleting') throw new NotFound(`volume ${v.id} does not exist`);
     checkPublication(v, a.publication);
+    if (a.chap && this.target.kind === 'tgt') this.oneCredentialSet(v, a.publication.nodeId, chapFingerprint(a.chap));
     await this.ensureDevice(v, lv, o);
     let info: PublishInfo;
     if (this.isLocal(v, a.nodeName)) {
@@ -151,6 +152,21 @@ export class Exports {
       );
     }
     return info;
+  }
+
+  /**
+   * tgt binds CHAP accounts to the target, not to an initiator: every node of a volume logs in with the same
+   * credentials, so per-node credentials (agent/chap.ts) cannot serve a second node there. Refused before
+   * anything changes, rather than replacing the first node's account under it.
+   */
+  private oneCredentialSet(v: VolumeInfo, nodeId: string, chapId: string): void {
+    const other = v.published.find(
+      (p) => p.nodeId !== nodeId && p.chap && p.chapId !== undefined && p.chapId !== chapId,
+    );
+    if (other)
+      throw new FailedPrecondition(
+        `volume ${v.id} is published to node ${other.nodeId} with other CHAP credentials, and tgt has one CHAP credential set per target (not per initiator): per-node CHAP serves one node per volume on tgt; use LIO (--target-backend lio) or chapMode shared`,
+      );
   }
 
   /** `nodeId` empty: every node the volume is published to. */
@@ -236,11 +252,9 @@ export class Exports {
     let secrets: Record<string, string> | undefined | null = null;
     for (const [iqn, v] of owned) {
       if (live.some((x) => x.iqn === iqn)) continue;
-      let chap: ChapCredentials | undefined;
       if (v.published.some((p) => p.chap)) {
         if (secrets === null) secrets = (await this.o.agentSecrets?.()) ?? undefined;
-        chap = secrets ? chapFromSecrets(secrets, v.id, 'chap-secret-dir') : undefined;
-        if (!chap) {
+        if (!secrets || !chapFromSecrets(secrets, v.id, 'chap-secret-dir')) {
           this.log.info(
             { iqn, volume: v.id },
             'published with CHAP and no agent-level secret: the export returns with the re-publish',
@@ -248,23 +262,29 @@ export class Exports {
           continue;
         }
       }
-      // A CHAP publication comes back only with the credentials it was made with: a StorageClass with
-      // another Secret than --chap-secret-dir's would otherwise get credentials its node does not have
-      // (records from before the fingerprint carry none and use the agent-level secret, as before).
-      const fingerprint = chap ? chapFingerprint(chap) : undefined;
       const remote = v.published.filter((p) => {
         const node = parseNodeId(p.nodeId);
         return node !== undefined && !this.isLocal(v, node.node);
       });
-      const otherSecret = remote.filter((p) => p.chap && p.chapId !== undefined && p.chapId !== fingerprint);
-      for (const p of otherSecret) {
-        this.log.warn(
-          { iqn, volume: v.id, node_id: p.nodeId },
-          "not re-creating a CHAP publication made with another Secret than the agent-level one (--chap-secret-dir); it returns with the attacher's re-publish",
-        );
+      // A CHAP publication comes back only with the credentials it was made with (shared or per-node, from
+      // the agent-level secret): a StorageClass with another Secret than --chap-secret-dir's would otherwise
+      // get credentials its node does not have (records from before the fingerprint use the shared ones).
+      const allowed: { p: Publication; chap: ChapCredentials | undefined }[] = [];
+      for (const p of remote) {
+        if (!p.chap) {
+          allowed.push({ p, chap: undefined });
+          continue;
+        }
+        const chap = secrets ? this.credentialsOf(secrets, v.id, p) : undefined;
+        if (chap) allowed.push({ p, chap });
+        else
+          this.log.warn(
+            { iqn, volume: v.id, node_id: p.nodeId },
+            "not re-creating a CHAP publication made with another Secret than the agent-level one (--chap-secret-dir); it returns with the attacher's re-publish",
+          );
       }
-      const allowed = remote.filter((p) => !otherSecret.includes(p));
       if (allowed.length === 0) continue;
+      const chap = allowed.some((x) => x.chap);
       this.log.info({ iqn, volume: v.id, chap: Boolean(chap) }, 're-creating the export of a published volume');
       const readOnly = v.published.some(exportReadOnly);
       await this.target.ensureTarget({
@@ -275,10 +295,28 @@ export class Exports {
         portals: this.o.portals,
         readOnly,
       });
-      for (const p of allowed) {
+      for (const { p, chap: credentials } of allowed) {
         const node = parseNodeId(p.nodeId);
-        if (node) await this.target.allowInitiator(iqn, node.iqn, p.chap ? chap : undefined);
+        if (node) await this.target.allowInitiator(iqn, node.iqn, credentials);
       }
     }
+  }
+
+  /**
+   * The credentials a CHAP publication was made with, from the agent-level secret: the shared ones or the
+   * node's per-node ones, whichever has the recorded fingerprint; the shared ones for a record without one.
+   * undefined when neither matches (another Secret).
+   */
+  private credentialsOf(
+    secrets: Record<string, string>,
+    volumeId: string,
+    p: Publication,
+  ): ChapCredentials | undefined {
+    const shared = chapFromSecrets(secrets, volumeId, 'chap-secret-dir');
+    if (!shared || p.chapId === undefined || chapFingerprint(shared) === p.chapId) return shared;
+    const node = parseNodeId(p.nodeId);
+    if (!node) return undefined;
+    const perNode = chapFromSecrets(nodeSecrets(secrets, node.node, 'chap-secret-dir'), volumeId, 'chap-secret-dir');
+    return perNode && chapFingerprint(perNode) === p.chapId ? perNode : undefined;
   }
 }

@@ -16,7 +16,7 @@ import type { Lv } from '../lvm/report.js';
 import { decodeTags, encodeTags } from '../lvm/tags.js';
 import { zeroBlocks } from './blockcopy.js';
 import { thinPoolProblem } from './capacity.js';
-import { blockOptions, lvDevice, type AgentContext } from './context.js';
+import { assertClosed, blockOptions, withClosedDevice, type AgentContext } from './context.js';
 import type { JobContext } from './jobs.js';
 import type { LvmType, SnapshotParams, VolumeParams } from './params.js';
 import { tagsFor, type TagFields } from './records.js';
@@ -282,8 +282,12 @@ class ThickPool implements VolumePool {
     return params?.volumeClear !== 'none';
   }
 
-  /** Without zeroing: the VG is first marked as holding unzeroed extents. */
+  /**
+   * Without zeroing: the VG is first marked as holding unzeroed extents (an
+   * open LV is refused before that, which lvremove would do only after it).
+   */
   async removeNow(l: Lv, o?: CallOptions): Promise<void> {
+    if (!(await this.hasUnzeroed(l.vg, o))) await assertClosed(this.c, l, o);
     await this.markUnzeroed(l.vg, o);
     await this.c.lvm.remove(l.vg, l.name, o).catch(gone);
   }
@@ -292,6 +296,7 @@ class ThickPool implements VolumePool {
   async release(l: Lv, zero: boolean, signal?: AbortSignal, progress?: JobContext['setProgress']): Promise<void> {
     if (!zero) return this.removeNow(l);
     const { lvm } = this.c;
+    await assertClosed(this.c, l, signal ? { signal } : {}); // before the split: an open LV is left as it is
     let cur = l;
     if (cur.origin && cur.attr.volumeType === 'snapshot') {
       await lvm.splitSnapshot(cur.vg, cur.name, signal ? { signal } : {});
@@ -308,7 +313,7 @@ class ThickPool implements VolumePool {
       signal: signal ?? new AbortController().signal,
       ...(progress ? { setProgress: progress } : {}),
     });
-    await zeroBlocks(this.c.runner, await lvDevice(this.c, cur, signal), 0, cur.sizeBytes, opts);
+    await withClosedDevice(this.c, cur, signal, (path) => zeroBlocks(this.c.runner, path, 0, cur.sizeBytes, opts));
     await lvm.remove(cur.vg, cur.name).catch(gone);
   }
 

@@ -3,6 +3,7 @@
  * CachedLvm holds them (src/lvm/cached-lvm.ts), values that change without a
  * metadata commit read when older than the caller allows.
  */
+import { byCodeUnit } from '../compare.js';
 import { FailedPrecondition, NotFound } from '../errors.js';
 import type { Lv } from '../lvm/report.js';
 import { snapshotLvName, volumeLvName } from '../lvm/names.js';
@@ -10,7 +11,16 @@ import { capacityFor, thinPoolHealth } from './capacity.js';
 import { POOL_USE_MAX_AGE_MS, type AgentContext } from './context.js';
 import { parseId } from './ids.js';
 import { tagValues, toSnapshot, toVolume } from './records.js';
-import type { CallOptions, Capacity, CapacityQuery, PoolStatus, SnapshotInfo, SourceRef, VolumeInfo } from './types.js';
+import type {
+  CallOptions,
+  Capacity,
+  CapacityQuery,
+  ListVolumesOptions,
+  PoolStatus,
+  SnapshotInfo,
+  SourceRef,
+  VolumeInfo,
+} from './types.js';
 
 export class Reads {
   constructor(private readonly c: AgentContext) {}
@@ -39,16 +49,20 @@ export class Reads {
     return undefined;
   }
 
-  async listVolumes(o?: CallOptions): Promise<VolumeInfo[]> {
+  /** With a limit, the page is cut here: only it is converted and sent, not every volume of the node. */
+  async listVolumes(o: ListVolumesOptions = {}): Promise<VolumeInfo[]> {
+    const { after, limit, readyOnly } = o;
     const out: VolumeInfo[] = [];
     for (const vg of this.c.o.volumeGroups) {
       const all = await this.lvs(vg, o);
       for (const l of all) {
         const v = toVolume(this.c.nodeId, l, all);
-        if (v && v.state !== 'deleting') out.push(v);
+        if (!v || v.state === 'deleting' || (readyOnly && v.state !== 'ready')) continue;
+        if (after !== undefined && !(v.id > after)) continue;
+        out.push(v);
       }
     }
-    return out;
+    return limit ? out.sort((a, b) => byCodeUnit(a.id, b.id)).slice(0, limit) : out;
   }
 
   async getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {

@@ -2,11 +2,11 @@
  * Removing LVs: at once, or zeroed first in a background job (Busy while it
  * runs), and a hidden origin removed with its last snapshot.
  */
-import { Busy } from '../errors.js';
+import { Busy, FailedPrecondition, InUse } from '../errors.js';
 import type { CallOptions } from '../lvm/lvm.js';
 import type { Lv } from '../lvm/report.js';
 import { tagChanges } from '../lvm/tags.js';
-import { jobKey, settle, throwIfJobFailed, type AgentContext } from './context.js';
+import { assertClosed, jobKey, openOnNode, settle, throwIfJobFailed, type AgentContext } from './context.js';
 import type { VolumeParams } from './params.js';
 import type { Pools } from './pool.js';
 import { tagValues, toVolume } from './records.js';
@@ -17,11 +17,24 @@ export class Removal {
     private readonly pools: Pools,
   ) {}
 
-  /** Removes an LV, zeroing it first (in a background job) when asked; Busy while the job runs. */
+  /**
+   * Removes an LV, zeroing it first (in a background job) when asked; Busy
+   * while the job runs. An LV that something on the storage node holds open
+   * is FailedPrecondition, with nothing changed: lvremove refuses it itself,
+   * and before a zeroing job (and before a thick pool marks its VG) its open
+   * flag is read now.
+   */
   async remove(l: Lv, zero: boolean, o?: CallOptions): Promise<void> {
     const { lvm, jobs } = this.c;
-    if (!zero) return this.pools.of(l).removeNow(l, o);
+    if (!zero)
+      return this.pools
+        .of(l)
+        .removeNow(l, o)
+        .catch((e: unknown) => {
+          throw e instanceof InUse ? openOnNode(this.c, l, e) : e;
+        });
     const key = jobKey(l.vg, l.name);
+    if (!jobs.get(key)) await assertClosed(this.c, l, o);
     if (tagValues(l)['state'] !== 'deleting')
       await lvm.changeTags(l.vg, l.name, tagChanges(l.tags, { state: 'deleting' }), o);
     jobs.start(key, 'zero', async (ctx) => {
@@ -48,7 +61,9 @@ export class Removal {
     if (!v || v.snapshotCount > 0) return;
     this.c.log.info({ vg: snap.vg, lv: origin.name }, 'last snapshot gone: removing the hidden origin');
     await this.removeVolume(origin, v, o).catch((e: unknown) => {
-      if (!(e instanceof Busy)) throw e;
+      if (!(e instanceof Busy) && !(e instanceof FailedPrecondition)) throw e;
+      // open on the storage node (or a zeroing job still running): it stays hidden; recovery removes it later
+      this.c.log.warn({ vg: snap.vg, lv: origin.name, err: e.message }, 'hidden origin not removed yet');
     });
   }
 }

@@ -29,6 +29,7 @@ import type { SizeRange } from './sizing.js';
 import { Snapshots } from './snapshots.js';
 import type {
   CallOptions,
+  ListVolumesOptions,
   Capacity,
   CapacityQuery,
   CreateVolumeArgs,
@@ -87,7 +88,7 @@ export class LocalAgent implements StorageAgent {
     return this.reads.findVolumeByName(name, o);
   }
 
-  listVolumes(o?: CallOptions): Promise<VolumeInfo[]> {
+  listVolumes(o?: ListVolumesOptions): Promise<VolumeInfo[]> {
     return this.reads.listVolumes(o);
   }
 

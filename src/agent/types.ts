@@ -132,6 +132,16 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** A page of ListVolumes, made on the storage node so only the page travels. */
+export interface ListVolumesOptions extends CallOptions {
+  /** Only volumes whose id sorts after this one (UTF-16 code units, as `<` orders). */
+  after?: string;
+  /** At most this many, sorted by id; 0 or absent = all, in no particular order. */
+  limit?: number;
+  /** Only volumes in state `ready`. */
+  readyOnly?: boolean;
+}
+
 export interface StorageAgent {
   /** Short storage-node id, the first part of every id this agent hands out. */
   readonly nodeId: string;
@@ -151,7 +161,7 @@ export interface StorageAgent {
   /** By the CSI name; undefined when no such volume. */
   findVolumeByName(name: string, o?: CallOptions): Promise<VolumeInfo | undefined>;
   getVolume(vg: string, lv: string, o?: CallOptions): Promise<VolumeInfo | undefined>;
-  listVolumes(o?: CallOptions): Promise<VolumeInfo[]>;
+  listVolumes(o?: ListVolumesOptions): Promise<VolumeInfo[]>;
   /** Gone already: fine. Published or exported: FAILED_PRECONDITION. */
   deleteVolume(vg: string, lv: string, o?: CallOptions): Promise<void>;
   /** Grows to the range (rounded to extents); a volume already large enough is returned as it is. */

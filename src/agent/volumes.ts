@@ -15,7 +15,7 @@ import {
 import { volumeLvName } from '../lvm/names.js';
 import { tagChanges } from '../lvm/tags.js';
 import { noRoomReason } from './capacity.js';
-import { jobKey, settle, type AgentContext } from './context.js';
+import { assertClosed, jobKey, settle, type AgentContext } from './context.js';
 import type { CopyJobs } from './copy-jobs.js';
 import { formatId, parseId } from './ids.js';
 import { sameVolumeParams } from './params.js';
@@ -124,6 +124,8 @@ export class Volumes {
     }
     if (v.snapshotCount > 0) {
       // lvremove would take the COW snapshots with it: hide the origin, remove it with its last snapshot.
+      // An open origin is refused now, not hidden (its own device: the snapshots hold only the "-real" one below).
+      await assertClosed(this.c, l, o);
       await lvm.changeTags(vg, lv, tagChanges(l.tags, { state: 'hidden' }), o);
       log.info({ vg, lv, snapshots: v.snapshotCount }, 'volume hidden until its snapshots are deleted');
       return;

@@ -32,7 +32,7 @@ import type {
   VolumeParams as WireParams,
   VolumeParams__Output as WireParamsOut,
 } from '../gen/csilvmiscsi/agent/v1/VolumeParams.js';
-import { Internal } from '../errors.js';
+import { Internal, InvalidArgument } from '../errors.js';
 import type { ChapCredentials } from './chap.js';
 import type { LvmType, VolumeClear, VolumeParams } from './params.js';
 import type {
@@ -45,16 +45,27 @@ import type {
   VolumeState,
 } from './types.js';
 
+/**
+ * Who sent the message being read: an agent's answer (a peer that sent
+ * nonsense: Internal) or a caller's request to the agent API (a bad field:
+ * InvalidArgument naming it).
+ */
+export type Sender = 'agent' | 'caller';
+
+function bad(from: Sender, field: string, message: string): Internal | InvalidArgument {
+  return from === 'caller' ? new InvalidArgument(field, message) : new Internal(`agent sent ${field} ${message}`);
+}
+
 /** An int64 from the wire (a decimal string) as a number; sizes stay far below 2^53. */
-export function num(v: string | number | undefined | null): number {
+export function num(v: string | number | undefined | null, from: Sender = 'agent', field = 'a number'): number {
   const n = Number(v ?? 0);
-  if (!Number.isSafeInteger(n)) throw new Internal(`agent sent a number out of range: ${String(v)}`);
+  if (!Number.isSafeInteger(n)) throw bad(from, field, `out of range: ${String(v)}`);
   return n;
 }
 
-function oneOf<T extends string>(what: string, v: string, allowed: readonly T[]): T {
+function oneOf<T extends string>(from: Sender, field: string, v: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(v))
-    throw new Internal(`agent sent ${what} "${v}", expected one of ${allowed.join(', ')}`);
+    throw bad(from, field, `"${v}", expected one of ${allowed.join(', ')}`);
   return v as T;
 }
 
@@ -71,15 +82,16 @@ export function paramsToWire(p: VolumeParams): WireParams {
   };
 }
 
-export function paramsFromWire(w: WireParamsOut | null): VolumeParams {
-  if (!w) throw new Internal('agent sent a volume without parameters');
+export function paramsFromWire(w: WireParamsOut | null, from: Sender = 'agent'): VolumeParams {
+  if (!w) throw bad(from, 'params', 'missing: a volume needs its parameters');
+  const field = (f: string) => (from === 'caller' ? `params.${f}` : f);
   return {
-    lvmType: oneOf<LvmType>('lvm_type', w.lvm_type, ['thin', 'thick']),
+    lvmType: oneOf<LvmType>(from, field('lvm_type'), w.lvm_type, ['thin', 'thick']),
     volumeGroup: w.volume_group,
     mirrors: w.mirrors,
     stripes: w.stripes,
     stripeSizeKiB: w.stripe_size_kib || undefined,
-    volumeClear: oneOf<VolumeClear>('volume_clear', w.volume_clear, ['none', 'zero']),
+    volumeClear: oneOf<VolumeClear>(from, field('volume_clear'), w.volume_clear, ['none', 'zero']),
     fsType: w.fs_type || undefined,
     localAttach: w.local_attach,
   };
@@ -89,8 +101,8 @@ export function sourceToWire(s: SourceRef | undefined): WireSource | null {
   return s ? { kind: s.kind, id: s.id } : null;
 }
 
-export function sourceFromWire(s: WireSourceOut | null): SourceRef | undefined {
-  return s ? { kind: oneOf('source kind', s.kind, ['snapshot', 'volume'] as const), id: s.id } : undefined;
+export function sourceFromWire(s: WireSourceOut | null, from: Sender = 'agent'): SourceRef | undefined {
+  return s ? { kind: oneOf(from, 'source.kind', s.kind, ['snapshot', 'volume'] as const), id: s.id } : undefined;
 }
 
 export function publicationToWire(p: Publication): WirePublication {
@@ -131,7 +143,7 @@ export function volumeFromWire(w: WireVolumeOut): VolumeInfo {
     params: paramsFromWire(w.params),
     source: sourceFromWire(w.source),
     createdAt: new Date(num(w.created_at_ms)),
-    state: oneOf<VolumeState>('state', w.state, ['ready', 'copying', 'deleting']),
+    state: oneOf<VolumeState>('agent', 'state', w.state, ['ready', 'copying', 'deleting']),
     active: w.active,
     partial: w.partial,
     devicePath: w.device_path,
@@ -164,7 +176,7 @@ export function snapshotFromWire(w: WireSnapshotOut): SnapshotInfo {
     sizeBytes: num(w.size_bytes),
     createdAt: new Date(num(w.created_at_ms)),
     readyToUse: w.ready_to_use,
-    lvmType: oneOf<LvmType>('lvm_type', w.lvm_type, ['thin', 'thick']),
+    lvmType: oneOf<LvmType>('agent', 'lvm_type', w.lvm_type, ['thin', 'thick']),
   };
 }
 

@@ -10,6 +10,7 @@ import { InvalidArgument, NotFound, OutOfRange, Unavailable } from '../errors.js
 import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
 import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
+import type { Segment } from './topology.js';
 import { int64 } from './validate.js';
 
 /**
@@ -95,11 +96,17 @@ export function contentSourceOf(src: VolumeContentSource | null | undefined): So
   throw new InvalidArgument('volume_content_source', 'must name a snapshot or a volume');
 }
 
-export function toCsiVolume(v: VolumeInfo): Volume {
+/** The CSI Volume of a volume: reachable from the driver's one topology segment. */
+export function toCsiVolume(v: VolumeInfo, segment: Segment): Volume {
   const context: Record<string, string> = { lvmType: v.params.lvmType, volumeGroup: v.vg };
   if (v.params.fsType) context['fsType'] = v.params.fsType;
   if (v.params.localAttach) context['localAttach'] = 'true';
-  const vol: Volume = { volume_id: v.id, capacity_bytes: String(v.sizeBytes), volume_context: context };
+  const vol: Volume = {
+    volume_id: v.id,
+    capacity_bytes: String(v.sizeBytes),
+    volume_context: context,
+    accessible_topology: [{ segments: { ...segment } }],
+  };
   if (v.source?.kind === 'snapshot') vol.content_source = { snapshot: { snapshot_id: v.source.id } };
   if (v.source?.kind === 'volume') vol.content_source = { volume: { volume_id: v.source.id } };
   return vol;

@@ -5,9 +5,9 @@
  * every caller.
  */
 import { READER_ONLY_MODES } from '../agent/access.js';
-import { chapFromSecrets } from '../agent/chap.js';
+import { CHAP_MODE_KEY, chapFromSecrets, chapMode, nodeSecrets, type ChapMode } from '../agent/chap.js';
 import type { AgentDirectory, PublishInfo } from '../agent/types.js';
-import { InvalidArgument, NotFound, OutOfCapacity } from '../errors.js';
+import { FailedPrecondition, InvalidArgument, NotFound, OutOfCapacity } from '../errors.js';
 import type { ControllerPublishVolumeRequest__Output } from '../gen/csi/v1/ControllerPublishVolumeRequest.js';
 import type { ControllerUnpublishVolumeRequest__Output } from '../gen/csi/v1/ControllerUnpublishVolumeRequest.js';
 import { resolve } from './controller-ops.js';
@@ -18,7 +18,15 @@ export interface PublishOptions {
   agents: AgentDirectory;
   /** 0 = no limit. */
   maxVolumesPerNode: number;
+  /** --allow-publish-without-chap: without it a publish whose secrets name no CHAP is refused. */
+  allowPublishWithoutChap: boolean;
 }
+
+/** What a publish without CHAP is refused with: what to set, either way. */
+const CHAP_REQUIRED =
+  'names no CHAP secret: CHAP is required. Name a Secret with chapUser and chapSecret in the StorageClass ' +
+  '(csi.storage.k8s.io/controller-publish-secret-name and -namespace; see docs/security.md), ' +
+  'or start the controller with --allow-publish-without-chap true to publish without CHAP';
 
 export function validatePublish(r: ControllerPublishVolumeRequest__Output): void {
   requireField('volume_id', r.volume_id);
@@ -27,10 +35,16 @@ export function validatePublish(r: ControllerPublishVolumeRequest__Output): void
   requireSupportedCapabilities('volume_capability', [r.volume_capability]);
 }
 
-/** publish_context keys the node reads (never a secret). */
-function publishContext(info: PublishInfo): Record<string, string> {
+/** publish_context keys the node reads (never a secret); `chapMode` says where the node's CHAP comes from. */
+function publishContext(info: PublishInfo, chap: ChapMode | undefined): Record<string, string> {
   if (info.kind === 'local') return { attach: 'local', devicePath: info.devicePath };
-  return { attach: 'iscsi', targetIqn: info.targetIqn, portals: info.portals.join(','), lun: String(info.lun) };
+  return {
+    attach: 'iscsi',
+    targetIqn: info.targetIqn,
+    portals: info.portals.join(','),
+    lun: String(info.lun),
+    ...(chap ? { [CHAP_MODE_KEY]: chap } : {}),
+  };
 }
 
 /** Volumes other than `except` published to the node, on every storage node. */
@@ -54,6 +68,12 @@ export async function publish(
   if (!node) throw new NotFound(`node ${r.node_id} is not a node id of this plugin (<node name>:<initiator IQN>)`);
   const where = resolve(o.agents, r.volume_id);
   if (!where) throw new NotFound(`volume ${r.volume_id} does not exist`);
+  // per-node: the volume's credentials come from the node's own secrets, which only this node holds
+  const chapModeOf = chapMode(r.secrets, 'secrets');
+  const secrets = chapModeOf === 'per-node' ? nodeSecrets(r.secrets, node.node, 'secrets') : r.secrets;
+  const chap = chapFromSecrets(secrets, r.volume_id, 'secrets');
+  if (!chap && !o.allowPublishWithoutChap)
+    throw new FailedPrecondition(`ControllerPublishVolume of volume ${r.volume_id} ${CHAP_REQUIRED}`);
   const mode = r.volume_capability?.access_mode?.mode ?? 'UNKNOWN';
   // Reader-only modes are exported read-only whatever the CO's flag (see agent/access.ts).
   const readOnly = r.readonly || READER_ONLY_MODES.has(mode);
@@ -62,7 +82,6 @@ export async function publish(
       `node ${node.node} already has ${o.maxVolumesPerNode} volumes published (max_volumes_per_node)`,
     );
   }
-  const chap = chapFromSecrets(r.secrets, r.volume_id, 'secrets');
   const info = await where.agent.publish({
     vg: where.vg,
     lv: where.lv,
@@ -71,7 +90,7 @@ export async function publish(
     nodeName: node.node,
     chap,
   });
-  return { publish_context: publishContext(info) };
+  return { publish_context: publishContext(info, chap ? chapModeOf : undefined) };
 }
 
 /** One agent call: the agent ends that node's access (every node's when node_id is empty). */

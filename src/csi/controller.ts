@@ -40,7 +40,8 @@ import {
 import { publish, unpublish, validatePublish } from './controller-publish.js';
 import { askEach, describeSkipped, type Skipped } from './agent-fanout.js';
 import { CreateAttempts } from './create-attempts.js';
-import { page } from './pagination.js';
+import { page, tokenAfter } from './pagination.js';
+import { checkRequisite, inSegment, type Segment } from './topology.js';
 import { requireCapabilities, requireField, requireSupportedCapabilities, unsupportedReason } from './validate.js';
 
 export interface ControllerOptions {
@@ -51,6 +52,10 @@ export interface ControllerOptions {
   thinPoolThresholdPercent: number;
   /** Volumes one node may have published at once; 0 = no limit. */
   maxVolumesPerNode: number;
+  /** --allow-publish-without-chap: the operator's opt-out of CHAP (default false: a publish without CHAP is refused). */
+  allowPublishWithoutChap: boolean;
+  /** The driver's one topology segment: volumes carry it, requisite topologies must name it, capacity is counted for it. */
+  topology: Segment;
 }
 
 const CAPABILITIES = [
@@ -250,7 +255,7 @@ async function createVolume(
       throw e;
     });
   if (volume.state !== 'ready') throw notReady(volume);
-  return { volume: toCsiVolume(volume) };
+  return { volume: toCsiVolume(volume, c.o.topology) };
 }
 
 async function deleteVolume(c: Controller, r: DeleteVolumeRequest__Output): Promise<Record<string, never>> {
@@ -290,9 +295,13 @@ async function listVolumes(
   r: ListVolumesRequest__Output,
   ctx: CallContext,
 ): Promise<ListVolumesResponse> {
+  if (r.max_entries < 0) throw new InvalidArgument('max_entries', 'must not be negative');
+  // each storage node cuts its own page, one entry longer than asked: that entry says whether a next page exists
+  const after = tokenAfter(r.starting_token);
+  const ask = { readyOnly: true, limit: r.max_entries > 0 ? r.max_entries + 1 : 0, ...(after ? { after } : {}) };
   const all: VolumeInfo[] = [];
-  for (const { value } of await listedOrUnavailable(c, ctx, 'ListVolumes', (a) => a.listVolumes()))
-    all.push(...value.filter((v) => v.state === 'ready'));
+  for (const { value } of await listedOrUnavailable(c, ctx, 'ListVolumes', (a) => a.listVolumes(ask)))
+    all.push(...value.filter((v) => v.state === 'ready')); // an agent from before paging answers all of them
   const { entries, nextToken } = page(all, r.max_entries, r.starting_token);
   // one pool status per agent and VG for the whole page, not one per volume (1,000 volumes: 1,000 asks)
   const pools = new Map<string, Promise<PoolStatus>>();
@@ -306,7 +315,7 @@ async function listVolumes(
   for (const v of entries) {
     const agent = c.agents.byNodeId(v.id.split('/')[0] ?? '');
     out.push({
-      volume: toCsiVolume(v),
+      volume: toCsiVolume(v, c.o.topology),
       status: {
         published_node_ids: v.published.map((x) => x.nodeId),
         volume_condition: agent ? await condition(c.o, v, (vg) => poolOf(agent, vg)) : null,
@@ -322,6 +331,9 @@ async function getCapacity(
   ctx: CallContext,
 ): Promise<GetCapacityResponse> {
   if (r.volume_capabilities.length > 0) requireSupportedCapabilities('volume_capabilities', r.volume_capabilities);
+  // no volume of this driver is reachable from another segment: nothing to count there
+  if (!inSegment(r.accessible_topology, c.o.topology))
+    return { available_capacity: '0', maximum_volume_size: { value: '0' } };
   let available = 0;
   let maximum = 0;
   // an agent that cannot be reached (or never was: its volume groups are unknown) adds nothing:
@@ -400,7 +412,7 @@ async function expandVolume(
 async function getVolume(c: Controller, r: ControllerGetVolumeRequest__Output): Promise<ControllerGetVolumeResponse> {
   const { agent, v } = await volumeOrNotFound(c.agents, r.volume_id);
   return {
-    volume: toCsiVolume(v),
+    volume: toCsiVolume(v, c.o.topology),
     status: {
       published_node_ids: v.published.map((x) => x.nodeId),
       volume_condition: await condition(c.o, v, (vg) => agent.poolStatus(vg)),
@@ -419,7 +431,10 @@ export function controllerHandlers(o: ControllerOptions, deps: AdapterDeps): Con
     CreateVolume: unary(
       'Controller/CreateVolume',
       {
-        validate: validateCreateVolume,
+        validate: (r) => {
+          validateCreateVolume(r);
+          checkRequisite(r.accessibility_requirements, o.topology);
+        },
         lockKeys: (r) => nameLock(r.name),
         handle: (r, ctx) => createVolume(c, r, ctx),
       },

@@ -21,6 +21,8 @@ export interface IdentityOptions {
 function pluginCapabilities(o: Pick<IdentityOptions, 'controllerService' | 'onlineExpansion'>): PluginCapability[] {
   const caps: PluginCapability[] = [];
   if (o.controllerService) caps.push({ service: { type: 'CONTROLLER_SERVICE' } });
+  // NodeGetInfo reports the driver's topology segment (topology.ts), which the CSI spec ties to this capability
+  caps.push({ service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } });
   if (o.onlineExpansion) caps.push({ volume_expansion: { type: 'ONLINE' } });
   return caps;
 }

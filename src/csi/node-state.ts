@@ -14,7 +14,7 @@
  * stage state it points to names the volume and lists that target path.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFound } from '../errors.js';
 
@@ -108,6 +108,29 @@ export class PublishIndex {
 
   async remove(targetPath: string): Promise<void> {
     await rm(this.file(targetPath), { force: true });
+  }
+
+  /** Every record naming volumeId (none when the index directory does not exist yet); unreadable entries are skipped. */
+  async forVolume(volumeId: string): Promise<PublishRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const out: PublishRecord[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const file = join(this.dir, name);
+        const r = JSON.parse(await readFile(file, 'utf8')) as PublishRecord;
+        if (r.volumeId === volumeId && this.file(r.targetPath) === file) out.push(r);
+      } catch {
+        // removed meanwhile, or half written by an older version: not a record
+      }
+    }
+    return out;
   }
 }
 

@@ -44,7 +44,16 @@ export async function unstageVolume(d: UnstageDeps, volumeId: string, staging: s
     throw new FailedPrecondition(
       `staging path ${staging} holds volume ${s.volumeId}, not ${volumeId}; nothing was done`,
     );
-  if (!s || s.attach !== 'iscsi' || !s.targetIqn) {
+  if (!s) {
+    // No stage record of this plugin: whatever is mounted there (a pod's bind, /sys/kernel/config) is not its to unmount.
+    const cur = await d.mounter.mounts.mountAt(staging);
+    if (cur)
+      throw new FailedPrecondition(
+        `staging path ${staging} has ${cur.source} (${cur.fstype}) mounted but holds no stage record of volume ${volumeId}; nothing unmounted`,
+      );
+    return;
+  }
+  if (s.attach !== 'iscsi' || !s.targetIqn) {
     await d.mounter.unmount(staging);
     await removeState(staging);
     return;

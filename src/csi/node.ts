@@ -4,8 +4,8 @@
  * report stats and health. Every step checks before it acts, so each RPC can
  * be repeated.
  */
+import { rmdir } from 'node:fs/promises';
 import { sleep } from '../abort.js';
-import { chapFromSecrets } from '../agent/chap.js';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
 import type { Logger } from '../log.js';
@@ -23,7 +23,7 @@ import type { VolumeCondition } from '../gen/csi/v1/VolumeCondition.js';
 import { BlockProbe } from '../host/blkid.js';
 import { mkfs, parseMkfsArgs } from '../host/mkfs.js';
 import { Mounter } from '../host/mount.js';
-import { assertSafePath, ensureDir, ensureFile, pathExists, removeTarget } from '../host/paths.js';
+import { assertSafePath, ensureDir, ensureFile, pathExists, pathKind, removeTarget } from '../host/paths.js';
 import { readOnlyMountOptions } from '../host/readonly.js';
 import { deviceSize, fsSize, growfs } from '../host/resize.js';
 import { fsStats } from '../host/stats.js';
@@ -34,17 +34,31 @@ import type { Iscsiadm } from '../iscsi-initiator/iscsiadm.js';
 import { Multipath, multipathProblem } from '../iscsi-initiator/multipath.js';
 import { byPathDevice } from '../iscsi-initiator/portal.js';
 import { tuneIscsiDisk } from '../iscsi-initiator/queue.js';
-import { scsiDiskIdentity } from '../iscsi-initiator/sysfs-scsi.js';
+import { scsiDiskIdentity, sessionStatesTo } from '../iscsi-initiator/sysfs-scsi.js';
 import { unary, type AdapterDeps } from '../server/adapter.js';
+import { stageChap } from './node-chap.js';
+import { assertKubeletPaths, withPathErrors, type RequestPaths } from './node-paths.js';
 import type { StageGate } from './node-orphans.js';
 import { withStageRollback } from './node-stage-rollback.js';
 import { unstageVolume } from './node-unstage.js';
-import { locate, PublishIndex, readState, writeState, type StageState } from './node-state.js';
+import { locateBlockMap } from './node-block-map.js';
+import {
+  locate,
+  PublishIndex,
+  readState,
+  writeState,
+  type Located,
+  type PublishRecord,
+  type StageState,
+} from './node-state.js';
+import type { Segment } from './topology.js';
 import { requireField, requireSupportedCapabilities } from './validate.js';
 
 export interface NodeOptions {
   /** What NodeGetInfo answers: the node name and its initiator name (node-id.ts), not the bare node name. */
   csiNodeId: string;
+  /** The driver's topology segment (topology.ts), reported by NodeGetInfo. */
+  topology: Segment;
   maxVolumesPerNode: number;
   runner: CommandRunner;
   iscsi: Iscsiadm;
@@ -53,6 +67,12 @@ export interface NodeOptions {
   gate?: StageGate;
   /** Where NodePublishVolume keeps its target path -> staging path index (node-state.ts). */
   publishIndexDir: string;
+  /** This node's name (--node-id): a per-node CHAP key file must name it. */
+  nodeName: string;
+  /** --chap-node-key-file: this node's own CHAP secrets for volumes published with per-node CHAP. */
+  chapNodeKeyFile: string | undefined;
+  /** --kubelet-dir and --restrict-paths-to-kubelet-dir: request paths only where kubelet puts them (node-paths.ts). */
+  kubeletPaths?: { kubeletDir: string };
 }
 
 /**
@@ -109,7 +129,7 @@ async function attach(
     .filter(Boolean);
   const lun = Number(requireField('publish_context.lun', ctx['lun']));
   if (!Number.isInteger(lun) || lun < 0) throw new InvalidArgument('publish_context.lun', 'must be a LUN number');
-  const chap = chapFromSecrets(r.secrets, r.volume_id, 'secrets');
+  const chap = await stageChap(n.o, r);
   if (portals.length > 1) {
     const problem = await multipathProblem(n.o.runner, { signal });
     if (problem)
@@ -170,7 +190,9 @@ async function attach(
 async function condition(n: NodeContext, s: StageState, mountPath: string): Promise<VolumeCondition> {
   if (!(await pathExists(s.device))) return { abnormal: true, message: `device ${s.device} is gone` };
   if (s.attach === 'iscsi' && s.targetIqn) {
-    const sessions = await n.o.iscsi.sessionsOf(s.targetIqn);
+    // from sysfs: kubelet asks every volume's stats each minute, and an iscsiadm run per ask would queue
+    // behind (and hold up) the logins and logouts of stages under iscsiadm's lock
+    const sessions = await sessionStatesTo(s.targetIqn);
     if (sessions.length === 0) return { abnormal: true, message: `no iSCSI session to ${s.targetIqn}` };
     const down = sessions.find((x) => x.state && !/LOGGED.IN/i.test(x.state));
     if (down) return { abnormal: true, message: `iSCSI session to ${s.targetIqn} is ${down.state}` };
@@ -260,6 +282,8 @@ function validatePublish(r: NodePublishVolumeRequest__Output): void {
   requireField('volume_id', r.volume_id);
   assertSafePath('staging_target_path', r.staging_target_path);
   assertSafePath('target_path', r.target_path);
+  if (r.target_path === r.staging_target_path)
+    throw new InvalidArgument('target_path', `${JSON.stringify(r.target_path)} is the staging_target_path`);
   capability('volume_capability', r.volume_capability);
 }
 
@@ -277,6 +301,11 @@ function validateVolumePath<R extends { volume_id: string; volume_path: string; 
   if (r.staging_target_path) assertSafePath('staging_target_path', r.staging_target_path);
 }
 
+const volumePaths = (r: { volume_path: string; staging_target_path: string }) => ({
+  volume_path: r.volume_path,
+  ...(r.staging_target_path ? { staging_target_path: r.staging_target_path } : {}),
+});
+
 // ---------------------------------------------------------------- handlers
 
 async function stageVolume(
@@ -286,12 +315,17 @@ async function stageVolume(
   log: Logger,
 ): Promise<Record<string, never>> {
   const leave = n.o.gate?.enter(r.publish_context['targetIqn']);
+  // a refused stage leaves no directory behind that it made itself (the rollback has unmounted by then)
+  const made = !(await pathExists(r.staging_target_path));
   try {
     return await withStageRollback(
       { runner: n.o.runner, iscsi: n.o.iscsi, multipath: n.multipath, mounter: n.mounter, log: n.log },
       r,
       () => stage(n, r, signal, log),
     );
+  } catch (e) {
+    if (made) await rmdir(r.staging_target_path).catch(() => undefined);
+    throw e;
   } finally {
     leave?.();
   }
@@ -316,6 +350,9 @@ async function publishVolume(n: NodeContext, r: NodePublishVolumeRequest__Output
   const s = await readState(r.staging_target_path);
   if (!s || s.volumeId !== r.volume_id)
     throw new FailedPrecondition(`volume ${r.volume_id} is not staged at ${r.staging_target_path}`);
+  const staged = await readState(r.target_path);
+  if (staged)
+    throw new FailedPrecondition(`target path ${r.target_path} is the staging path of volume ${staged.volumeId}`);
   const mode = cap.access_mode?.mode ?? '';
   // Targets recorded but no longer mounted (unpublished while an older version ran, lost to a reboot) do not count.
   const others: string[] = [];
@@ -326,44 +363,101 @@ async function publishVolume(n: NodeContext, r: NodePublishVolumeRequest__Output
     );
   }
   const readOnly = r.readonly || READER_ONLY.has(mode) || s.readOnly === true;
-  if (s.block) {
-    await ensureFile(r.target_path);
-    await n.mounter.bindDevice(s.device, r.target_path, readOnly);
-  } else {
-    await ensureDir(r.target_path);
-    await n.mounter.bindMount(r.staging_target_path, r.target_path, readOnly);
-  }
+  // Recorded before the target is made: an unpublish after a crash halfway removes what was made. A refused
+  // publish takes back the record and the target it made itself.
+  const recorded = await n.index.lookup(r.target_path);
+  const made = (await pathKind(r.target_path)) === 'missing';
   await n.index.record({ volumeId: r.volume_id, targetPath: r.target_path, stagingPath: r.staging_target_path });
+  try {
+    if (s.block) {
+      await ensureFile(r.target_path);
+      await n.mounter.bindDevice(s.device, r.target_path, readOnly);
+    } else {
+      await ensureDir(r.target_path);
+      await n.mounter.bindMount(r.staging_target_path, r.target_path, readOnly);
+    }
+  } catch (e) {
+    if (made && !(await n.mounter.isMountPoint(r.target_path)))
+      await removeTarget(r.target_path).catch(() => undefined);
+    if (!recorded) await n.index.remove(r.target_path);
+    throw e;
+  }
   const targets = [...others, r.target_path];
   if (targets.join('\0') !== s.targets.join('\0')) await writeState(r.staging_target_path, { ...s, targets });
   return {};
+}
+
+/**
+ * What is mounted at a target path is unmounted only when it is this volume's publish: the stage state
+ * its record names lists the target (the bind was made), or the mount is the file system of a staging
+ * path holding this volume (a publish made before records were written, or whose record was lost).
+ * Anything else (a staging path itself, another driver's volume, /sys/kernel/config, /dev) is not this
+ * plugin's to unmount: FailedPrecondition, nothing touched.
+ */
+async function assertOwnMount(
+  n: NodeContext,
+  volumeId: string,
+  target: string,
+  rec: PublishRecord | undefined,
+): Promise<void> {
+  const cur = await n.mounter.mounts.mountAt(target);
+  if (!cur || (await readState(target))) {
+    if (cur)
+      throw new FailedPrecondition(`target path ${target} is a staging path, not a publish of volume ${volumeId}`);
+    return;
+  }
+  const s = rec ? await readState(rec.stagingPath) : undefined;
+  if (s && s.volumeId === volumeId && s.targets.includes(target)) return;
+  for (const m of await n.mounter.mounts.all()) {
+    if (m.target === cur.target || m.majMin !== cur.majMin || m.fsroot !== cur.fsroot) continue;
+    if ((await readState(m.target))?.volumeId === volumeId) return;
+  }
+  throw new FailedPrecondition(
+    `target path ${target} has ${cur.source} (${cur.fstype}) mounted, which is not a publish of volume ${volumeId} by this plugin; nothing unmounted`,
+  );
 }
 
 async function unpublishVolume(n: NodeContext, r: NodeUnpublishVolumeRequest__Output): Promise<Record<string, never>> {
   const rec = await n.index.lookup(r.target_path);
   if (rec && rec.volumeId !== r.volume_id)
     throw new NotFound(`target path ${r.target_path} holds volume ${rec.volumeId}, not ${r.volume_id}`);
+  await assertOwnMount(n, r.volume_id, r.target_path, rec);
   await n.mounter.unmount(r.target_path);
+  // Without a record this plugin did not make the target (NodePublishVolume records it first): not its to remove.
+  if (!rec) return {};
   await removeTarget(r.target_path);
   // Forget the target in its stage state (so it no longer counts as a publish), then the index entry.
-  if (rec) {
-    const s = await readState(rec.stagingPath);
-    if (s && s.volumeId === r.volume_id && s.targets.includes(r.target_path)) {
-      await writeState(rec.stagingPath, { ...s, targets: s.targets.filter((t) => t !== r.target_path) });
-    }
-    await n.index.remove(r.target_path);
+  const s = await readState(rec.stagingPath);
+  if (s && s.volumeId === r.volume_id && s.targets.includes(r.target_path)) {
+    await writeState(rec.stagingPath, { ...s, targets: s.targets.filter((t) => t !== r.target_path) });
   }
+  await n.index.remove(r.target_path);
   return {};
+}
+
+/**
+ * The stage a stats request's volume_path belongs to: a staging path or publish target (locate), or, for a
+ * raw block volume, kubelet's own per-pod map of the device, proven to be that volume's device
+ * (node-block-map.ts). Only a path no state file or index entry names is tried as such a map.
+ */
+async function locateForStats(n: NodeContext, r: NodeGetVolumeStatsRequest__Output): Promise<Located> {
+  try {
+    return await locate(n.index, r.volume_id, r.volume_path, r.staging_target_path || undefined);
+  } catch (e) {
+    if (!(e instanceof NotFound) || r.staging_target_path) throw e;
+    if ((await readState(r.volume_path)) || (await n.index.lookup(r.volume_path))) throw e;
+    const map = await locateBlockMap(n.index, r.volume_id, r.volume_path);
+    if (!map)
+      throw new NotFound(
+        `volume ${r.volume_id} is neither staged nor published at ${r.volume_path}, and it is not the device of a raw block publish of it`,
+      );
+    return map;
+  }
 }
 
 async function volumeStats(n: NodeContext, r: NodeGetVolumeStatsRequest__Output): Promise<NodeGetVolumeStatsResponse> {
   await requireExisting(r.volume_path);
-  const { state: s, stagingPath } = await locate(
-    n.index,
-    r.volume_id,
-    r.volume_path,
-    r.staging_target_path || undefined,
-  );
+  const { state: s, stagingPath } = await locateForStats(n, r);
   const volume_condition = await condition(n, s, stagingPath);
   if (s.block) {
     const total = await deviceSize(n.o.runner, s.device).catch(() => 0);
@@ -399,13 +493,14 @@ async function expandVolume(
   if (s.attach === 'iscsi' && s.targetIqn) await n.o.iscsi.rescan(s.targetIqn, { signal });
   const until = Date.now() + n.o.deviceTimeoutMs;
   if (s.multipathMap) await n.multipath.resize(s.multipathMap, { signal });
-  while (want > 0 && (await deviceSize(n.o.runner, s.device)) < want) {
+  let size = await deviceSize(n.o.runner, s.device);
+  while (want > 0 && size < want) {
     if (Date.now() > until)
       throw new FailedPrecondition(`device ${s.device} did not grow to ${want} bytes after the rescan`);
     await sleep(250, signal);
     if (s.multipathMap) await n.multipath.resize(s.multipathMap, { signal });
+    size = await deviceSize(n.o.runner, s.device);
   }
-  const size = await deviceSize(n.o.runner, s.device);
   if (!s.block && s.fsType) await growfs(n.o.runner, s.fsType, s.device, staging, { signal });
   return { capacity_bytes: String(size) };
 }
@@ -425,6 +520,12 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     index: new PublishIndex(o.publishIndexDir),
   };
   const lockVolume = <R extends { volume_id: string }>(r: R) => [`node:${r.volume_id}`];
+  /** The call with its paths confined to kubelet's directory when asked, and file-system refusals on them naming the field. */
+  const guarded = <T>(paths: RequestPaths, work: () => Promise<T>) =>
+    withPathErrors(paths, async () => {
+      if (o.kubeletPaths) await assertKubeletPaths(o.kubeletPaths.kubeletDir, paths);
+      return work();
+    });
   return {
     NodeGetInfo: unary(
       'Node/NodeGetInfo',
@@ -433,7 +534,7 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
         handle: async () => ({
           node_id: o.csiNodeId,
           max_volumes_per_node: String(o.maxVolumesPerNode),
-          accessible_topology: null,
+          accessible_topology: { segments: { ...o.topology } },
         }),
       },
       deps,
@@ -445,32 +546,59 @@ export function nodeHandlers(o: NodeOptions, deps: AdapterDeps): NodeHandlers {
     ),
     NodeStageVolume: unary(
       'Node/NodeStageVolume',
-      { validate: validateStage, lockKeys: lockVolume, handle: (r, ctx) => stageVolume(n, r, ctx.signal, ctx.log) },
+      {
+        validate: validateStage,
+        lockKeys: lockVolume,
+        handle: (r, ctx) =>
+          guarded({ staging_target_path: r.staging_target_path }, () => stageVolume(n, r, ctx.signal, ctx.log)),
+      },
       deps,
     ),
     NodeUnstageVolume: unary(
       'Node/NodeUnstageVolume',
-      { validate: validateUnstage, lockKeys: lockVolume, handle: (r) => unstage(n, r) },
+      {
+        validate: validateUnstage,
+        lockKeys: lockVolume,
+        handle: (r) => guarded({ staging_target_path: r.staging_target_path }, () => unstage(n, r)),
+      },
       deps,
     ),
     NodePublishVolume: unary(
       'Node/NodePublishVolume',
-      { validate: validatePublish, lockKeys: lockVolume, handle: (r) => publishVolume(n, r) },
+      {
+        validate: validatePublish,
+        lockKeys: lockVolume,
+        handle: (r) =>
+          guarded({ staging_target_path: r.staging_target_path, target_path: r.target_path }, () =>
+            publishVolume(n, r),
+          ),
+      },
       deps,
     ),
     NodeUnpublishVolume: unary(
       'Node/NodeUnpublishVolume',
-      { validate: validateUnpublish, lockKeys: lockVolume, handle: (r) => unpublishVolume(n, r) },
+      {
+        validate: validateUnpublish,
+        lockKeys: lockVolume,
+        handle: (r) => guarded({ target_path: r.target_path }, () => unpublishVolume(n, r)),
+      },
       deps,
     ),
     NodeGetVolumeStats: unary(
       'Node/NodeGetVolumeStats',
-      { validate: validateVolumePath, handle: (r) => volumeStats(n, r) },
+      {
+        validate: validateVolumePath,
+        handle: (r) => guarded(volumePaths(r), () => volumeStats(n, r)),
+      },
       deps,
     ),
     NodeExpandVolume: unary(
       'Node/NodeExpandVolume',
-      { validate: validateVolumePath, lockKeys: lockVolume, handle: (r, ctx) => expandVolume(n, r, ctx.signal) },
+      {
+        validate: validateVolumePath,
+        lockKeys: lockVolume,
+        handle: (r, ctx) => guarded(volumePaths(r), () => expandVolume(n, r, ctx.signal)),
+      },
       deps,
     ),
   };

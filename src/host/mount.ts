@@ -13,7 +13,7 @@
  * type) is FailedPrecondition: the caller decides, nothing is unmounted
  * behind its back.
  */
-import { realpath } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FailedPrecondition, InvalidArgument } from '../errors.js';
 import type { CommandRunner } from '../exec/runner.js';
@@ -36,6 +36,34 @@ function assertMountOptions(options: readonly string[]): void {
 }
 
 const MAX_UNMOUNTS = 8;
+
+/**
+ * A new mount goes onto an empty directory or an empty regular file only (what kubelet and the node
+ * service make): mounting over a directory with entries or a file with data hides them (/etc, /dev,
+ * another volume's files), and over anything else (a device node, /proc) is not a mount target.
+ */
+async function assertEmptyTarget(target: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(target);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT')
+      throw new FailedPrecondition(`mount target ${target} does not exist`);
+    throw e;
+  }
+  if (st.isDirectory()) {
+    const entries = await readdir(target);
+    if (entries.length > 0)
+      throw new FailedPrecondition(
+        `mount target ${target} is a directory with ${entries.length} entries (${entries.slice(0, 3).join(', ')}); nothing is mounted over them`,
+      );
+    return;
+  }
+  if (st.isFile() && st.size === 0) return;
+  throw new FailedPrecondition(
+    `mount target ${target} is ${st.isFile() ? `a file of ${st.size} bytes` : 'not a directory or a regular file'}; nothing is mounted over it`,
+  );
+}
 
 export class Mounter {
   constructor(
@@ -68,6 +96,7 @@ export class Mounter {
         throw new FailedPrecondition(`${target} is mounted ${cur.readOnly ? 'read-only' : 'read-write'} already`);
       return 'already-mounted';
     }
+    await assertEmptyTarget(target);
     const argv = ['mount', '-t', fsType, ...(options.length ? ['-o', options.join(',')] : []), device, target];
     await this.runner.run(argv, { signal: o.signal, timeoutMs: o.timeoutMs ?? 120_000 });
     return 'mounted';
@@ -94,6 +123,7 @@ export class Mounter {
       if (cur.readOnly && !readOnly) throw new FailedPrecondition(`${target} is bind-mounted read-only already`);
       if (cur.readOnly === readOnly) return result;
     } else {
+      await assertEmptyTarget(target);
       await this.runner.run(['mount', '--bind', source, target], {
         signal: o.signal,
         timeoutMs: o.timeoutMs ?? 60_000,

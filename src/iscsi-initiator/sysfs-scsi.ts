@@ -200,6 +200,18 @@ async function readBytes(path: string): Promise<Buffer | undefined> {
 
 /** The iSCSI session numbers whose target is targetIqn (sysfs class/iscsi_session/sessionN/targetname). */
 export async function sessionsTo(targetIqn: string, o: { sysfsRoot?: string } = {}): Promise<number[]> {
+  return (await sessionStatesTo(targetIqn, o)).map((s) => s.sid);
+}
+
+/**
+ * The iSCSI sessions to targetIqn with their kernel state (sessionN/state: "LOGGED_IN", "FAILED", "FREE"),
+ * by session number: what `iscsiadm -m session -P 3` reports as "iSCSI Session State", without a process
+ * or iscsiadm's lock (a login or logout in progress holds it).
+ */
+export async function sessionStatesTo(
+  targetIqn: string,
+  o: { sysfsRoot?: string } = {},
+): Promise<{ sid: number; state: string | undefined }[]> {
   const dir = join(o.sysfsRoot ?? DEFAULT_SYSFS_ROOT, 'class', 'iscsi_session');
   let names: string[];
   try {
@@ -208,10 +220,11 @@ export async function sessionsTo(targetIqn: string, o: { sysfsRoot?: string } = 
     if (isMissing(e)) return [];
     throw e;
   }
-  const out: number[] = [];
+  const out: { sid: number; state: string | undefined }[] = [];
   for (const n of names) {
     const m = /^session(\d+)$/.exec(n);
-    if (m && (await readText(join(dir, n, 'targetname'))) === targetIqn) out.push(Number(m[1]));
+    if (m && (await readText(join(dir, n, 'targetname'))) === targetIqn)
+      out.push({ sid: Number(m[1]), state: await readText(join(dir, n, 'state')) });
   }
-  return out.sort((a, b) => a - b);
+  return out.sort((a, b) => a.sid - b.sid);
 }

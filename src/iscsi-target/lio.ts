@@ -51,6 +51,7 @@ import {
 } from './lio-layout.js';
 import { throwIfAborted } from '../abort.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+import { byCodeUnit } from '../compare.js';
 import { assertChap } from './chap.js';
 import { validateTargetSpec } from './spec.js';
 import type {
@@ -469,7 +470,7 @@ export class LioTarget implements Target {
       throwIfAborted(o.signal);
       out.push(await this.readTarget(e.name));
     }
-    return out.sort((a, b) => a.iqn.localeCompare(b.iqn));
+    return out.sort((a, b) => byCodeUnit(a.iqn, b.iqn));
   }
 
   private async readTarget(iqn: string): Promise<TargetState> {
@@ -499,8 +500,8 @@ export class LioTarget implements Target {
     for (const a of await this.listIfExists(join(tpg, 'acls'))) {
       if (a.kind === 'dir') state.initiators.push(await this.readInitiator(iqn, a.name));
     }
-    state.initiators.sort((a, b) => a.iqn.localeCompare(b.iqn));
-    state.portals.sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`));
+    state.initiators.sort((a, b) => byCodeUnit(a.iqn, b.iqn));
+    state.portals.sort((a, b) => byCodeUnit(`${a.address}:${a.port}`, `${b.address}:${b.port}`));
     return state;
   }
 

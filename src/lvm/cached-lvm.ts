@@ -34,7 +34,6 @@ import { deviceStamps, type StampReader } from './metadata-stamp.js';
 import { parseLvAttr, type Lv, type Vg } from './report.js';
 import type { LvmSettings } from './settings.js';
 import { readdir } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { CommandRunner } from '../exec/runner.js';
 
 export interface ReadOptions extends CallOptions {
@@ -44,7 +43,14 @@ export interface ReadOptions extends CallOptions {
 
 interface VgCopy {
   vg: Vg;
+  /** Changed only through setLv/dropLv, which forget `listed`. */
   lvs: Map<string, Lv>;
+  /**
+   * The LVs as one frozen array, made at the first listing after a change and
+   * handed to every listing until the next: callers memoize per array (the
+   * agent's COW snapshot counts) and per LV object (its records).
+   */
+  listed?: readonly Lv[];
   /** When each LV was last read from LVM (ms; 0 = built in memory). */
   readAt: Map<string, number>;
   pvs: string[];
@@ -76,15 +82,28 @@ export class CachedLvm extends Lvm {
     super(runner, settings);
   }
 
-  /** LVs with `active` as device-mapper shows it now (thin pools keep LVM's answer: their device has another name). */
-  private async withActivity(lvs: Lv[]): Promise<Lv[]> {
+  /**
+   * LVs with `active` as device-mapper shows it now (thin pools keep LVM's
+   * answer: their device has another name). A corrected LV replaces the one
+   * in the copy, so later reads return the same object until the flag moves
+   * again: the agent's records are memoized per LV object, and a new object
+   * at every read made ListVolumes of 1,000 LVs activated by hand (vgchange
+   * -ay, no commit) decode every LV again for each page.
+   */
+  private async withActivity(c: VgCopy, lvs: readonly Lv[]): Promise<readonly Lv[]> {
     const names = await this.dmNames();
     if (!names) return lvs;
-    return lvs.map((l) => {
+    let changed = false;
+    const out = lvs.map((l) => {
       if (!l.dmPath || l.attr.volumeType === 'thin-pool') return l;
-      const active = names.has(basename(l.dmPath));
-      return active === l.active ? l : { ...l, active };
+      const active = names.has(l.dmPath.slice(l.dmPath.lastIndexOf('/') + 1));
+      if (active === l.active) return l;
+      changed = true;
+      const now = { ...l, active };
+      if (c.lvs.get(l.name) === l) setLv(c, now);
+      return now;
     });
+    return changed ? out : lvs;
   }
 
   // ------------------------------------------------------------------ reading
@@ -175,7 +194,9 @@ export class CachedLvm extends Lvm {
   override async listLvs(vg?: string, opts?: CallOptions): Promise<Lv[]> {
     if (vg === undefined) return super.listLvs(vg, opts);
     const c = await this.copy(vg, opts);
-    return c ? this.withActivity([...c.lvs.values()]) : super.listLvs(vg, opts); // a missing VG: let lvm say so
+    if (!c) return super.listLvs(vg, opts); // a missing VG: let lvm say so
+    c.listed ??= Object.freeze([...c.lvs.values()]);
+    return (await this.withActivity(c, c.listed)) as Lv[]; // frozen: a caller that sorts it in place throws
   }
 
   override async getLv(vg: string, lv: string, opts?: ReadOptions): Promise<Lv | undefined> {
@@ -184,7 +205,7 @@ export class CachedLvm extends Lvm {
     const l = c.lvs.get(lv);
     if (!l) return undefined;
     if (opts?.maxAgeMs === undefined || this.now() - (c.readAt.get(lv) ?? 0) < opts.maxAgeMs)
-      return (await this.withActivity([l]))[0];
+      return (await this.withActivity(c, [l]))[0];
     // concurrent callers that want the same LV read now share one lvs (20 CreateVolume at once read the pool once)
     const key = `${vg}/${lv}`;
     let reading = this.lvReads.get(key);
@@ -194,7 +215,7 @@ export class CachedLvm extends Lvm {
     }
     const fresh = await reading;
     if (fresh) {
-      c.lvs.set(lv, fresh);
+      setLv(c, fresh);
       c.readAt.set(lv, this.now());
     } else {
       this.stale.add(vg); // gone without a commit we saw: read the whole VG next time
@@ -294,7 +315,7 @@ export class CachedLvm extends Lvm {
       (c, grown) => {
         const l = c.lvs.get(lv);
         if (!l || (!l.pool && grown)) return false; // a thick LV took extents from the VG: read it again
-        if (grown) c.lvs.set(lv, { ...l, sizeBytes: roundUp(newSizeBytes, c.vg.extentSizeBytes) });
+        if (grown) setLv(c, { ...l, sizeBytes: roundUp(newSizeBytes, c.vg.extentSizeBytes) });
         return true;
       },
     );
@@ -309,7 +330,7 @@ export class CachedLvm extends Lvm {
         // a thin LV's blocks go back to its pool; a plain (linear/striped) LV's extents to the VG;
         // anything else (raid, COW snapshots and origins) is read again
         if (!l || (!l.pool && l.attr.volumeType !== 'plain')) return false;
-        c.lvs.delete(lv);
+        dropLv(c, lv);
         c.readAt.delete(lv);
         if (!l.pool) takeFree(c, -l.sizeBytes);
         return true;
@@ -332,7 +353,7 @@ export class CachedLvm extends Lvm {
         const del = new Set(change.del ?? []);
         const tags = new Set(l.tags.filter((t) => !del.has(t)));
         for (const t of change.add ?? []) tags.add(t);
-        c.lvs.set(lv, { ...l, tags: [...tags].sort() });
+        setLv(c, { ...l, tags: [...tags].sort() });
         return true;
       },
     );
@@ -416,8 +437,18 @@ function linearLv(vg: string, name: string, sizeBytes: number, tags: readonly st
   };
 }
 
-function put(c: VgCopy, l: Lv): void {
+function setLv(c: VgCopy, l: Lv): void {
   c.lvs.set(l.name, l);
+  c.listed = undefined;
+}
+
+function dropLv(c: VgCopy, name: string): void {
+  c.lvs.delete(name);
+  c.listed = undefined;
+}
+
+function put(c: VgCopy, l: Lv): void {
+  setLv(c, l);
   c.readAt.set(l.name, 0);
 }
 

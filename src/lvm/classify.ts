@@ -14,6 +14,7 @@ import {
   Busy,
   CommandFailed,
   FailedPrecondition,
+  InUse,
   NotFound,
   OutOfCapacity,
   type DomainError,
@@ -52,11 +53,16 @@ const RULES: readonly Rule[] = [
   // 'Logical Volume "x" already exists in volume group "vg"' (lvcreate, lvrename)
   // "A volume group called vg already exists." (vgcreate)
   { test: /already exists/i, make: (line) => new AlreadyExists(line) },
-  // "Logical volume vg/lv in use." / "Logical volume vg/lv contains a filesystem in use."
+  // The LV's device is open: "Logical volume vg/lv in use." / "Logical volume vg/lv contains a filesystem in use."
   // "Can't remove open logical volume "lv"" (older) / "Logical volume vg/lv is used by another device."
+  // (lvremove re-checks the open count for a few seconds before it says so: a udev probe does not end here.)
+  {
+    test: /^Logical volume \S+ (?:contains a filesystem )?in use\b|open logical volume|used by another device/i,
+    make: (line) => new InUse(line),
+  },
   // "... Device or resource busy" (dm ioctl) / lock contention (file locks, lvmlockd)
   {
-    test: /\bin use\b|open logical volume|used by another device|device or resource busy|can't get lock|flock failed|held by other host|locked by other host|lock is held/i,
+    test: /\bin use\b|device or resource busy|can't get lock|flock failed|held by other host|locked by other host|lock is held/i,
     make: (line) => new Busy(line),
   },
   // 'Do you really want to remove volume group "vg" containing 1 logical volumes? [y/n]: [n]'
@@ -85,8 +91,8 @@ function errorLines(stderr: string): string[] {
 
 /**
  * Turn a failed LVM command into a domain error: NotFound, OutOfCapacity
- * (no space; a full VG metadata area), AlreadyExists, Busy (in use, open,
- * lock contention), FailedPrecondition (vgremove of a non-empty VG).
+ * (no space; a full VG metadata area), AlreadyExists, InUse (the LV is open:
+ * a Busy), Busy (lock contention), FailedPrecondition (vgremove of a non-empty VG).
  * Anything else, and timeouts/cancellations, come back unchanged.
  */
 export function classifyLvmError(e: CommandFailed): DomainError {

@@ -16,7 +16,7 @@
 
 import { CommandFailed, InvalidArgument, NotFound } from '../errors.js';
 import type { CommandRunner, RunOptions } from '../exec/runner.js';
-import { Mutex } from '../mutex.js';
+import { Semaphore } from '../mutex.js';
 import { classifyLvmError } from './classify.js';
 import { assertLvName, assertVgName } from './names.js';
 import { LV_FIELDS, PV_FIELDS, VG_FIELDS, parseLvs, parsePvs, parseVgs, type Lv, type Pv, type Vg } from './report.js';
@@ -24,16 +24,19 @@ import { lvmConfigArgs, type LvmSettings } from './settings.js';
 import { isValidLvmTag } from './tags.js';
 
 /**
- * The agent's LVM changes, one at a time, in call order. LVM holds a VG's lock
- * for the whole of a change and a second change waits for it inside its own
- * process, where its timeout counts the wait: a burst of CreateVolume calls
- * then timed out lvcreates that had not started (and an lvcreate killed after
- * its commit leaves its LV behind, maybe inactive). Queued here, a command's
- * timeout covers its own work, a call cancelled while queued runs nothing, and
- * LVM, which serializes changes to a VG anyway, never sees two of ours at once.
- * Reports (lvs, vgs, pvs) do not queue.
+ * The agent's LVM changes, at most three at once, in call order. LVM holds a
+ * VG's lock for the whole of a change and a further change waits for it
+ * inside its own process, where its timeout counts the wait: a burst of
+ * twenty CreateVolume calls timed out the lvcreates at the back (and an
+ * lvcreate killed after its commit leaves its LV behind, maybe inactive).
+ * Queued here, a command waits inside LVM for at most two others, a call
+ * cancelled while queued runs nothing, and the next processes still start,
+ * read their configuration and scan the devices while the one in front holds
+ * the lock (one at a time, a burst of twenty took 1.67x twenty bare lvcreates
+ * started together: docs/performance.md). Reports (lvs, vgs, pvs) do not queue.
  */
-export const LVM_CHANGES = new Mutex();
+export const LVM_CHANGES_AT_ONCE = 3;
+export const LVM_CHANGES = new Semaphore(LVM_CHANGES_AT_ONCE);
 const REPORTS = new Set(['lvs', 'vgs', 'pvs']);
 
 export interface CallOptions {

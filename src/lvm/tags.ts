@@ -75,25 +75,44 @@ export function encodeTagValue(value: string): string {
   return out;
 }
 
+/** One decoder for every value (making one per call showed in profiles); fatal: invalid UTF-8 is an error. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const PLAIN_ONLY = /^[A-Za-z0-9._-]*$/;
+
+/** 0-15 for an upper-case hex digit's char code (the only ones encodeTagValue writes), -1 otherwise. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** A char code of PLAIN: A-Z, a-z, 0-9, '.', '_', '-'. */
+function isPlain(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 46 || c === 95 || c === 45;
+}
+
 /** Decode encodeTagValue's output. Returns undefined for anything encodeTagValue cannot produce. */
 export function decodeTagValue(encoded: string): string | undefined {
-  const bytes: number[] = [];
+  if (PLAIN_ONLY.test(encoded)) return encoded; // no escape: the value is itself
+  const bytes = new Uint8Array(encoded.length);
+  let n = 0;
   for (let i = 0; i < encoded.length;) {
-    const ch = encoded.charAt(i);
-    if (ch === '+') {
-      const hex = encoded.slice(i + 1, i + 3);
-      if (!/^[0-9A-F]{2}$/.test(hex)) return undefined;
-      bytes.push(parseInt(hex, 16));
+    const c = encoded.charCodeAt(i);
+    if (c === 43 /* + */) {
+      const hi = hexDigit(encoded.charCodeAt(i + 1));
+      const lo = hexDigit(encoded.charCodeAt(i + 2));
+      if (hi < 0 || lo < 0) return undefined;
+      bytes[n++] = hi * 16 + lo;
       i += 3;
-    } else if (PLAIN.test(ch)) {
-      bytes.push(ch.charCodeAt(0));
+    } else if (isPlain(c)) {
+      bytes[n++] = c;
       i += 1;
     } else {
       return undefined;
     }
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+    return UTF8.decode(bytes.subarray(0, n));
   } catch {
     return undefined;
   }

@@ -57,10 +57,13 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
             await agent.createVolume(
               {
                 name: need('name', r.name),
-                range: { required: num(r.required_bytes), limit: num(r.limit_bytes) },
-                defaultBytes: num(r.default_bytes),
-                params: paramsFromWire(r.params),
-                source: sourceFromWire(r.source),
+                range: {
+                  required: num(r.required_bytes, 'caller', 'required_bytes'),
+                  limit: num(r.limit_bytes, 'caller', 'limit_bytes'),
+                },
+                defaultBytes: num(r.default_bytes, 'caller', 'default_bytes'),
+                params: paramsFromWire(r.params, 'caller'),
+                source: sourceFromWire(r.source, 'caller'),
               },
               o(c.signal),
             ),
@@ -92,7 +95,13 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
     ),
     ListVolumes: unary(
       'agent.ListVolumes',
-      { quiet: true, handle: async (_r, c) => ({ volumes: (await agent.listVolumes(o(c.signal))).map(volumeToWire) }) },
+      {
+        quiet: true,
+        handle: async (r, c) => {
+          const page = { ...(r.after ? { after: r.after } : {}), limit: r.limit, readyOnly: r.ready_only };
+          return { volumes: (await agent.listVolumes({ ...o(c.signal), ...page })).map(volumeToWire) };
+        },
+      },
       deps,
     ),
     DeleteVolume: unary(
@@ -112,7 +121,10 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
             await agent.expandVolume(
               need('vg', r.vg),
               need('lv', r.lv),
-              { required: num(r.required_bytes), limit: num(r.limit_bytes) },
+              {
+                required: num(r.required_bytes, 'caller', 'required_bytes'),
+                limit: num(r.limit_bytes, 'caller', 'limit_bytes'),
+              },
               o(c.signal),
             ),
           ),
@@ -184,7 +196,7 @@ export function agentHandlers(agent: StorageAgent, deps: AdapterDeps): AgentHand
               {
                 vg: need('vg', r.vg),
                 lv: need('lv', r.lv),
-                publication: publicationFromWire(r.publication),
+                publication: publicationFromWire(need('publication', r.publication)),
                 initiatorIqn: need('initiator_iqn', r.initiator_iqn),
                 nodeName: need('node_name', r.node_name),
                 chap: chapFromWire(r.chap),

@@ -17,6 +17,7 @@ import type {
   Capacity,
   CapacityQuery,
   CreateVolumeArgs,
+  ListVolumesOptions,
   PoolStatus,
   PublishArgs,
   PublishInfo,
@@ -238,10 +239,11 @@ export class RemoteAgent implements StorageAgent {
     return this.maybeVolume('GetVolume', { vg, lv }, o);
   }
 
-  async listVolumes(o?: CallOptions): Promise<VolumeInfo[]> {
-    return (await this.call<{ volumes: Parameters<typeof volumeFromWire>[0][] }>('ListVolumes', {}, o)).volumes.map(
-      volumeFromWire,
-    );
+  async listVolumes(o: ListVolumesOptions = {}): Promise<VolumeInfo[]> {
+    const request = { after: o.after ?? '', limit: o.limit ?? 0, ready_only: o.readyOnly ?? false };
+    return (
+      await this.call<{ volumes: Parameters<typeof volumeFromWire>[0][] }>('ListVolumes', request, o)
+    ).volumes.map(volumeFromWire);
   }
 
   async deleteVolume(vg: string, lv: string, o?: CallOptions): Promise<void> {

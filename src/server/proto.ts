@@ -37,12 +37,14 @@ const CSI_PROTO_FILE = 'csi.proto';
  * Absolute path of the repository's proto/ directory.
  *
  * This module lives at <repo>/src/server/proto.ts (vitest, tsx) or at
- * <repo>/dist/server/proto.js (compiled); in both cases the proto
- * directory is two levels up from the module's own directory.
+ * <repo>/dist/server/proto.js (compiled), two levels below the proto
+ * directory's parent, or inside the bundle <repo>/dist/main.js
+ * (scripts/bundle.mjs), one level below it.
  */
 export function protoDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  return resolve(here, '..', '..', 'proto');
+  const bundled = resolve(here, '..', 'proto');
+  return existsSync(join(bundled, CSI_PROTO_FILE)) ? bundled : resolve(here, '..', '..', 'proto');
 }
 
 /** Absolute path of proto/csi.proto. */

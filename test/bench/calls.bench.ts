@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { loadCsi } from '../../src/server/proto.js';
-import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap, shStatus } from '../vm/lib.js';
+import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap, shStatus, PUBLISH_WITHOUT_CHAP } from '../vm/lib.js';
 import {
   formatCounts,
   lioScript,
@@ -78,6 +78,7 @@ describe.runIf(inGuest)('bench: CSI calls vs bare commands', () => {
       [
         '--mode',
         'all',
+        ...PUBLISH_WITHOUT_CHAP,
         '--volume-group',
         VG,
         '--thin-pool',
@@ -351,6 +352,18 @@ describe.runIf(inGuest)('bench: CSI calls vs bare commands', () => {
       unit: 'ms',
       commands: per[per.length - 1],
       note: `${BATCH_ROUNDS} rounds; bare: ${BATCH} lvcreate processes at once; commands are per call`,
+    });
+  });
+
+  it('plugin resident memory after every call above', () => {
+    const rss = mp.rssMB();
+    writeRow({
+      section: 'memory',
+      operation: 'plugin RSS (VmRSS) after the calls above',
+      plugin: rss.rss,
+      bare: null,
+      unit: 'MB',
+      note: `peak VmHWM ${rss.hwm} MB; node flags of the Dockerfile's ENTRYPOINT`,
     });
   });
 });

@@ -35,6 +35,7 @@ import {
   startPlugin,
   teardownExports,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from '../vm/lib.js';
 import { median, prefill, runFio, WORKLOADS } from './fio.js';
 
@@ -78,6 +79,7 @@ describe.runIf(inGuest)('data path: fio through iSCSI vs the LV locally', () => 
     p = await startPlugin([
       '--mode',
       'all',
+      ...PUBLISH_WITHOUT_CHAP,
       '--volume-group',
       VG,
       '--thin-pool',

@@ -29,6 +29,8 @@ export interface Row {
   ratio: number | null;
   /** Commands the plugin ran per call, e.g. "lvs 1, lvcreate 1" (from its command metrics). */
   commands?: string;
+  /** Median time per call spent inside those commands (sum of their durations, ms): the rest is the plugin's own. */
+  inCommands?: number;
   note?: string;
 }
 
@@ -39,7 +41,7 @@ export function writeRow(r: Omit<Row, 'ratio'> & { ratio?: number | null }): voi
   mkdirSync(OUT, { recursive: true });
   appendFileSync(join(OUT, 'rows.jsonl'), `${JSON.stringify(row)}\n`);
   console.log(
-    `[bench] ${row.section} | ${row.operation} | plugin ${row.plugin} | bare ${row.bare} ${row.unit} | ratio ${row.ratio ?? '-'} | ${row.commands ?? ''}${row.note ? ` | ${row.note}` : ''}`,
+    `[bench] ${row.section} | ${row.operation} | plugin ${row.plugin} | bare ${row.bare} ${row.unit} | ratio ${row.ratio ?? '-'} | ${row.commands ?? ''}${row.inCommands !== undefined ? ` | in commands ${row.inCommands} ms` : ''}${row.note ? ` | ${row.note}` : ''}`,
   );
 }
 
@@ -70,6 +72,8 @@ export type Counts = Map<string, number>;
 export interface Scrape {
   /** csi_lvm_iscsi_command_duration_seconds_count by command. */
   commands: Counts;
+  /** csi_lvm_iscsi_command_duration_seconds_sum over every command, in ms. */
+  commandMs: number;
   /** csi_lvm_iscsi_inventory_refreshes_total, all results. */
   refreshes: number;
 }
@@ -94,13 +98,16 @@ export async function scrape(port: number): Promise<Scrape> {
   const text = await getMetrics(port);
   const commands: Counts = new Map();
   let refreshes = 0;
+  let commandMs = 0;
   for (const line of text.split('\n')) {
+    const d = /^csi_lvm_iscsi_command_duration_seconds_sum\{command="[^"]+"\} ([0-9.e+-]+)/.exec(line);
+    if (d) commandMs += Number(d[1]) * 1000;
     const c = /^csi_lvm_iscsi_command_duration_seconds_count\{command="([^"]+)"\} (\d+)/.exec(line);
     if (c) commands.set(c[1] as string, Number(c[2]));
     const r = /^csi_lvm_iscsi_inventory_refreshes_total\{[^}]*\} (\d+)/.exec(line);
     if (r) refreshes += Number(r[1]);
   }
-  return { commands, refreshes };
+  return { commands, commandMs, refreshes };
 }
 
 export function diff(after: Counts, before: Counts): Counts {
@@ -152,18 +159,22 @@ export class MeasuredPlugin {
    * 1 s after each change) so it neither lands in the next measurement nor
    * competes with the bare command; its commands are returned as `after`.
    */
-  async measure(fn: () => Promise<unknown>, settle = false): Promise<{ ms: number; commands: Counts; after: Counts }> {
+  async measure(
+    fn: () => Promise<unknown>,
+    settle = false,
+  ): Promise<{ ms: number; commands: Counts; commandMs: number; after: Counts }> {
     const s0 = await scrape(this.port);
     const ms = await timed(fn);
     const s1 = await scrape(this.port);
-    if (!settle) return { ms, commands: diff(s1.commands, s0.commands), after: new Map() };
+    const commandMs = s1.commandMs - s0.commandMs;
+    if (!settle) return { ms, commands: diff(s1.commands, s0.commands), commandMs, after: new Map() };
     const until = Date.now() + 30_000;
     let s2 = s1;
     while (s2.refreshes === s0.refreshes && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 200));
       s2 = await scrape(this.port);
     }
-    return { ms, commands: diff(s1.commands, s0.commands), after: diff(s2.commands, s1.commands) };
+    return { ms, commands: diff(s1.commands, s0.commands), commandMs, after: diff(s2.commands, s1.commands) };
   }
 
   rssMB(): { rss: number; hwm: number } {
@@ -179,7 +190,8 @@ export class MeasuredPlugin {
 
 /**
  * Runs `pairs` pairs interleaved (plugin call, bare command, plugin call, ...)
- * and writes one row: medians, ratio, the plugin's commands per call.
+ * and writes one row: medians, ratio, the plugin's commands per call. With
+ * `bareAfter` the bare commands run after all the plugin calls instead.
  */
 export async function pairs(
   plugin: MeasuredPlugin,
@@ -187,19 +199,23 @@ export async function pairs(
   n: number,
   pluginCall: (i: number) => Promise<unknown>,
   bare: ((i: number) => unknown) | null,
-  opts: { settle?: boolean } = {},
+  opts: { settle?: boolean; bareAfter?: boolean } = {},
 ): Promise<{ plugin: number; bare: number | null }> {
   const pMs: number[] = [];
   const bMs: number[] = [];
   const cmds: Counts[] = [];
+  const inCmdMs: number[] = [];
   const after: Counts[] = [];
   for (let i = 0; i < n; i++) {
     const m = await plugin.measure(() => pluginCall(i), opts.settle);
     pMs.push(m.ms);
     cmds.push(m.commands);
+    inCmdMs.push(m.commandMs);
     after.push(m.after);
-    if (bare) bMs.push(await timed(() => bare(i)));
+    if (bare && !opts.bareAfter) bMs.push(await timed(() => bare(i)));
   }
+  // bareAfter: every bare command after every plugin call, for bare commands that would change what the plugin reads
+  if (bare && opts.bareAfter) for (let i = 0; i < n; i++) bMs.push(await timed(() => bare(i)));
   const refresh = opts.settle ? formatCounts(after) : '';
   writeRow({
     ...row,
@@ -207,6 +223,7 @@ export async function pairs(
     bare: bare ? round(median(bMs)) : null,
     unit: 'ms',
     commands: formatCounts(cmds),
+    inCommands: round(median(inCmdMs)),
     note:
       [row.note, refresh && refresh !== '0' ? `then the debounced inventory refresh: ${refresh}` : '']
         .filter(Boolean)

@@ -15,6 +15,7 @@ export function table(rows) {
     'unit',
     'ratio',
     'commands per call (plugin metrics)',
+    'in commands (ms)',
     'note',
   ];
   const body = rows.map((r) => [
@@ -25,6 +26,7 @@ export function table(rows) {
     r.unit,
     r.ratio === null || r.ratio === undefined ? '-' : `${r.ratio}x`,
     r.commands ?? '',
+    fmt(r.inCommands),
     r.note ?? '',
   ]);
   const esc = (s) => String(s).replace(/\|/g, '\\|');

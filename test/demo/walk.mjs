@@ -12,6 +12,8 @@ const { loadCsi } = await import(join(repo, 'dist', 'server', 'proto.js'));
 const dataDir = process.env.DEMO_DATA_DIR ?? mkdtempSync('/tmp/csi-lvm-iscsi-demo-');
 const sock = join(dataDir, 'csi.sock');
 const MiB = 1024 * 1024;
+// CHAP is required by default: the StorageClass's Secret (controller-publish and node-stage secret), as Kubernetes passes it.
+const CHAP = { chapUser: 'demo', chapSecret: 'demo-chap-secret-0123456789' };
 
 const child = spawn(
   process.execPath,
@@ -126,7 +128,7 @@ async function attach(id, name) {
       node_id: nodeId,
       volume_capability: capOne,
       readonly: false,
-      secrets: {},
+      secrets: CHAP,
       volume_context: {},
     })
   ).publish_context;
@@ -137,7 +139,7 @@ async function attach(id, name) {
     publish_context: ctx,
     staging_target_path: staging,
     volume_capability: capOne,
-    secrets: {},
+    secrets: CHAP,
     volume_context: {},
   });
   await rpc(node, 'NodePublishVolume', {
@@ -162,7 +164,7 @@ const df = (path) =>
 
 let va;
 await step(
-  'ControllerPublishVolume + NodeStageVolume (iSCSI login, mkfs.ext4, mount) + NodePublishVolume',
+  'ControllerPublishVolume + NodeStageVolume (iSCSI login with CHAP, mkfs.ext4, mount) + NodePublishVolume',
   async () => {
     va = await attach(vol, 'vol');
     return `${va.ctx.targetIqn} mounted at ${va.target}`;

@@ -10,7 +10,7 @@
  * device is a block device whose dm uuid names the LV) and dd (`runner`: dd
  * argv are recorded in `dd`, anything else fails).
  */
-import { AlreadyExists, NotFound, OutOfCapacity } from '../../src/errors.js';
+import { AlreadyExists, InUse, NotFound, OutOfCapacity } from '../../src/errors.js';
 import type { CommandRunner, RunResult } from '../../src/exec/runner.js';
 import type { DeviceProbe } from '../../src/agent/lv-device.js';
 import type { Lvm } from '../../src/lvm/lvm.js';
@@ -31,6 +31,8 @@ interface FakeLv {
   readOnly: boolean;
   active: boolean;
   zero?: boolean;
+  /** Something on the node holds the LV's device open (lvs attr[5] 'o'); lvremove refuses it. */
+  open?: boolean;
 }
 
 interface FakeVg {
@@ -82,7 +84,15 @@ export class FakeLvm {
       }
       return undefined;
     },
+    claim: async (path: string) => {
+      if (this.byDmPath(path)?.lv.open) throw new Error(`${path} is in use (EBUSY)`);
+      this.claims.push(path);
+      return { release: async () => {} };
+    },
   };
+
+  /** Devices the agent held with O_EXCL (probe.claim), in order. */
+  readonly claims: string[] = [];
 
   readonly runner: CommandRunner = {
     run: async (argv: readonly string[]): Promise<RunResult> => {
@@ -248,9 +258,14 @@ export class FakeLvm {
     return true;
   }
 
-  /** lvremove --yes: an origin's COW snapshots go with it. */
+  /** Test access: something on the storage node opens (mounts) the LV, or lets it go. */
+  setOpen(vg: string, lv: string, open: boolean): void {
+    this.lv(vg, lv).open = open;
+  }
+
+  /** lvremove --yes: an origin's COW snapshots go with it; an open LV is refused as LVM does. */
   async remove(vg: string, lv: string): Promise<void> {
-    this.lv(vg, lv);
+    if (this.lv(vg, lv).open) throw new InUse(`Logical volume ${vg}/${lv} in use.`);
     this.op(`lvremove ${vg}/${lv}`);
     const v = this.vg(vg);
     for (const l of [...v.lvs.values()]) if (l.type === 'cow' && l.origin === lv) v.lvs.delete(l.name);
@@ -260,6 +275,7 @@ export class FakeLvm {
   async splitSnapshot(vg: string, lv: string): Promise<void> {
     const l = this.lv(vg, lv);
     this.op(`lvconvert --splitsnapshot ${vg}/${lv}`);
+    if (l.open) throw new InUse(`Logical volume ${vg}/${lv} in use.`);
     l.type = 'linear';
     l.sizeBytes = l.cowBytes ?? l.sizeBytes;
     delete l.origin;
@@ -369,7 +385,7 @@ export class FakeLvm {
       allocationPolicy: 'i',
       fixedMinor: false,
       state: l.active ? 'active' : 'inactive',
-      open: false,
+      open: l.open === true,
       targetType: l.type === 'thin' || l.type === 'thin-pool' ? 't' : l.type === 'cow' ? 's' : '-',
       zeroing: l.zero === true,
       health: 'ok',

@@ -9,6 +9,7 @@ import type { SizeRange } from '../../src/agent/sizing.js';
 import type {
   CapacityQuery,
   CreateVolumeArgs,
+  ListVolumesOptions,
   PublishArgs,
   SnapshotInfo,
   StorageAgent,
@@ -92,9 +93,22 @@ export class MemoryAgent implements StorageAgent {
     const v = this.volumes.get(lv);
     return v && v.vg === vg ? v : undefined;
   }
-  async listVolumes() {
+  /** What each listVolumes was asked (the page options). */
+  readonly listAsks: ListVolumesOptions[] = [];
+  /** Answer every volume whatever is asked, as an agent from before paging did. */
+  pagesLists = true;
+  async listVolumes(o: ListVolumesOptions = {}) {
     this.calls.push('listVolumes');
-    return [...this.volumes.values()];
+    this.listAsks.push({
+      ...(o.after !== undefined ? { after: o.after } : {}),
+      limit: o.limit,
+      readyOnly: o.readyOnly,
+    });
+    const all = [...this.volumes.values()];
+    if (!this.pagesLists) return all;
+    const after = o.after;
+    const mine = all.filter((v) => (after === undefined || v.id > after) && (!o.readyOnly || v.state === 'ready'));
+    return o.limit ? mine.sort((x, y) => (x.id < y.id ? -1 : 1)).slice(0, o.limit) : mine;
   }
   async deleteVolume(_vg: string, lv: string) {
     this.calls.push('deleteVolume');

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { status as Code, type Client } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubernetesDiscovery } from '../../src/agent/discovery.js';
 import { shortNodeId } from '../../src/agent/ids.js';
@@ -25,6 +26,7 @@ import { KeyLocks } from '../../src/server/locks.js';
 import { loadAgent } from '../../src/server/proto.js';
 import { agentClientCredentials, agentServerCredentials, controllerOnly, readTlsDir } from '../../src/server/tls.js';
 import { makeCerts, type CertDirs } from '../helpers/certs.js';
+import { send } from '../helpers/fuzz.js';
 
 const log = createLogger('fatal');
 
@@ -261,6 +263,39 @@ describe('agent API over mutual TLS', () => {
     expect(oc).toBeInstanceOf(OutOfCapacity);
     a.close();
   });
+
+  it('a Publish without its publication is INVALID_ARGUMENT naming the field, not INTERNAL (found by the VM fuzz test)', async () => {
+    const { creds, options } = agentClientCredentials(await readTlsDir(certs.controller));
+    const Agent = loadAgent().csilvmiscsi.agent.v1.Agent;
+    const raw = new Agent(`127.0.0.1:${port}`, creds, options) as unknown as Client;
+    const a = await send(raw, 'Publish', {
+      vg: 'vg1',
+      lv: 'vol-a',
+      initiator_iqn: 'iqn.2024-01.test:w1',
+      node_name: 'w1',
+      chap: null,
+    });
+    raw.close();
+    expect([Code[a.code], a.details]).toEqual(['INVALID_ARGUMENT', expect.stringContaining('publication')]);
+  });
+
+  it.each([
+    ['params.lvm_type', { lvm_type: 'fat', volume_clear: 'zero' }, null],
+    ['params.volume_clear', { lvm_type: 'thin', volume_clear: 'shred' }, null],
+    ['source.kind', { lvm_type: 'thin', volume_clear: 'none' }, { kind: 'backup', id: 'abcdefgh/vg1/snap-y' }],
+    ['params', null, null],
+  ])(
+    'a CreateVolume whose %s is not one the agent knows is INVALID_ARGUMENT naming it, not INTERNAL',
+    async (field, params, source) => {
+      const { creds, options } = agentClientCredentials(await readTlsDir(certs.controller));
+      const Agent = loadAgent().csilvmiscsi.agent.v1.Agent;
+      const raw = new Agent(`127.0.0.1:${port}`, creds, options) as unknown as Client;
+      const wire = params && { volume_group: 'vg1', mirrors: 0, stripes: 1, fs_type: '', ...params };
+      const a = await send(raw, 'CreateVolume', { name: 'pvc-bad', required_bytes: '1048576', params: wire, source });
+      raw.close();
+      expect([Code[a.code], a.details]).toEqual(['INVALID_ARGUMENT', expect.stringContaining(`${field}:`)]);
+    },
+  );
 
   it('refuses a client certificate from another CA before any call reaches the agent', async () => {
     const before = agent.calls.length;

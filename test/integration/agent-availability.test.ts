@@ -23,6 +23,7 @@ import { loadAgent, loadCsi } from '../../src/server/proto.js';
 import { agentServerCredentials, controllerOnly, readTlsDir } from '../../src/server/tls.js';
 import { makeCerts, type CertDirs } from '../helpers/certs.js';
 import { call, waitFor } from '../helpers/grpc.js';
+import type { CreateVolumeArgs, VolumeInfo } from '../../src/agent/types.js';
 import { MemoryAgent } from '../helpers/memory-agent.js';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -145,6 +146,50 @@ describe('the controller executable with one of two storage agents stopped', () 
       secrets: {},
     });
     expect(s.snapshot?.snapshot_id.startsWith(`${a.nodeId}/`)).toBe(true);
+  });
+
+  it('ListVolumes in pages: each storage node cuts its own page (one entry longer than asked), and an agent from before paging, which answers all, pages the same', async () => {
+    const params = [...a.volumes.values()][0]?.params; // as the controller made them for pvc-on-a
+    expect(params).toBeDefined();
+    const made: VolumeInfo[] = [];
+    for (const [agent, n] of [
+      [a, 5],
+      [b, 4],
+    ] as const)
+      for (let i = 0; i < n; i++)
+        made.push(
+          await agent.createVolume({
+            name: `pvc-page-${agent.nodeName}-${i}`,
+            range: { required: GiB, limit: 0 },
+            defaultBytes: GiB,
+            params,
+            source: undefined,
+          } as CreateVolumeArgs),
+        );
+    try {
+      const want = [...a.volumes.values(), ...b.volumes.values()].map((v) => v.id).sort();
+      const walk = async (max: number) => {
+        const seen: string[] = [];
+        let token = '';
+        do {
+          const p = await call(controller, 'ListVolumes', { max_entries: max, starting_token: token });
+          if (max > 0) expect(p.entries.length).toBeLessThanOrEqual(max);
+          seen.push(...p.entries.map((e) => e.volume?.volume_id ?? ''));
+          token = p.next_token;
+        } while (token);
+        return seen;
+      };
+      a.listAsks.length = 0;
+      expect(await walk(2)).toEqual(want); // every volume once, in id order
+      expect(a.listAsks[0]).toEqual({ limit: 3, readyOnly: true });
+      expect(a.listAsks[1]).toEqual({ after: want[1], limit: 3, readyOnly: true });
+      b.pagesLists = false; // B answers all of its volumes, whatever the page
+      expect(await walk(3)).toEqual(want);
+      expect(await walk(0)).toEqual(want); // 0: one page of all
+    } finally {
+      b.pagesLists = true;
+      for (const v of made) if (!a.volumes.delete(v.lv)) b.volumes.delete(v.lv);
+    }
   });
 
   it('agent A stopped: CreateVolume, CreateSnapshot, ListVolumes, ListSnapshots and GetCapacity answer from B', async () => {

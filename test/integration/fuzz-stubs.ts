@@ -6,21 +6,12 @@
  * thin snapshot of it (fuzz-snap). Writing programs answer success and change
  * nothing: a later lvs shows the same LVs.
  */
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatId, shortNodeId } from '../../src/agent/ids.js';
 import { tagsFor } from '../../src/agent/records.js';
 import { snapshotLvName, volumeLvName } from '../../src/lvm/names.js';
+import { LOG_ARGV_SH, PLUGIN_PROGRAMS } from '../helpers/fuzz.js';
 
 export const FUZZ_VG = 'vgfuzz';
 const NODE = shortNodeId('storage-1');
@@ -28,55 +19,6 @@ const VOL_LV = volumeLvName('fuzz-vol');
 const SNAP_LV = snapshotLvName('fuzz-snap');
 export const SEED_VOLUME_ID = formatId({ node: NODE, vg: FUZZ_VG, lv: VOL_LV });
 export const SEED_SNAPSHOT_ID = formatId({ node: NODE, vg: FUZZ_VG, lv: SNAP_LV });
-
-const PROGRAMS = [
-  'lvs',
-  'vgs',
-  'pvs',
-  'lvcreate',
-  'lvchange',
-  'lvconvert',
-  'lvextend',
-  'lvremove',
-  'lvrename',
-  'vgchange',
-  'vgcreate',
-  'vgremove',
-  'lvmconfig',
-  'dd',
-  'tgtadm',
-  'iscsiadm',
-  'blkid',
-  'blockdev',
-  'dumpe2fs',
-  'findmnt',
-  'losetup',
-  'mount',
-  'umount',
-  'multipath',
-  'multipathd',
-  'resize2fs',
-  'wipefs',
-  'xfs_admin',
-  'xfs_growfs',
-  'xfs_info',
-  'mkfs.ext4',
-  'mkfs.xfs',
-  'udevadm',
-  'sync',
-  'dmsetup',
-  'nsenter',
-  'lsblk',
-  'sg_inq',
-];
-
-const UNIT = '\u001f';
-const RECORD = '\u001e';
-
-export interface Command {
-  program: string;
-  args: string[];
-}
 
 function lvRow(o: Record<string, string>): Record<string, string> {
   return {
@@ -237,7 +179,7 @@ export function makeStubs(dir: string): { path: string; log: string; dir: string
   mkdirSync(bin, { recursive: true });
   const script = [
     '#!/bin/sh',
-    `{ printf '%s' "\${0##*/}"; for a in "$@"; do printf '${UNIT}%s' "$a"; done; printf '${RECORD}'; } >> "$FUZZ_CMD_LOG"`,
+    LOG_ARGV_SH,
     'case "${0##*/}" in',
     '  lvs) exec /bin/cat "$FUZZ_DIR/lvs.json" ;;',
     '  vgs) exec /bin/cat "$FUZZ_DIR/vgs.json" ;;',
@@ -246,46 +188,10 @@ export function makeStubs(dir: string): { path: string; log: string; dir: string
     'exit 0',
     '',
   ].join('\n');
-  for (const p of PROGRAMS) {
+  for (const p of PLUGIN_PROGRAMS) {
     const f = join(bin, p);
     writeFileSync(f, script);
     chmodSync(f, 0o755);
   }
   return { path: bin, log, dir };
-}
-
-export function readCommandLog(file: string): Command[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split(RECORD)
-    .filter((r) => r.length > 0)
-    .map((r) => {
-      const [program, ...args] = r.split(UNIT);
-      return { program: program ?? '', args };
-    });
-}
-
-/** The commands logged since byte `offset` (a record is written whole by one printf group), and the new offset. */
-export function readCommandsFrom(file: string, offset: number): { commands: Command[]; offset: number } {
-  const fd = openSync(file, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    if (size <= offset) return { commands: [], offset };
-    const buf = Buffer.alloc(size - offset);
-    readSync(fd, buf, 0, buf.length, offset);
-    const text = buf.toString('utf8');
-    const end = text.lastIndexOf(RECORD);
-    if (end < 0) return { commands: [], offset };
-    const done = text.slice(0, end + 1);
-    const commands = done
-      .split(RECORD)
-      .filter((r) => r.length > 0)
-      .map((r) => {
-        const [program, ...args] = r.split(UNIT);
-        return { program: program ?? '', args };
-      });
-    return { commands, offset: offset + Buffer.byteLength(done) };
-  } finally {
-    closeSync(fd);
-  }
 }

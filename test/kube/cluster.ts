@@ -5,11 +5,13 @@
  * snapshot-controller with the snapshot CRDs, containerd + kubelet as the node, the plugin in
  * `all` mode on the node's plugin socket, and the sidecars of deploy/controller.yaml and
  * deploy/node.yaml as processes (out of cluster), each controller sidecar with a kubeconfig that
- * carries its ServiceAccount's token (so deploy/'s RBAC is what it gets).
+ * carries its ServiceAccount's token (so deploy/'s RBAC is what it gets). Cluster.split() then
+ * replaces the all-mode plugin with deploy/'s controller, agent and node processes (mutual TLS
+ * between controller and agent) on the same cluster.
  *
  * Logs of every process: $VM_OUT/kube/NAME.log (on the host while the guest runs).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -20,8 +22,19 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
-import { clusterObjects, hostPathOf, loadKustomization, sidecar, type Obj, type SidecarCommand } from './manifest.js';
+import { makeCerts } from '../helpers/certs.js';
+import {
+  clusterObjects,
+  hostPathOf,
+  loadKustomization,
+  pluginCommand,
+  podTemplate,
+  sidecar,
+  type Obj,
+  type SidecarCommand,
+} from './manifest.js';
 
 export const NODE = 'kube-node';
 const NODE_IP = '10.99.0.1';
@@ -76,7 +89,7 @@ export function run(argv: string[], input?: string, env?: Record<string, string>
 const TRANSIENT =
   /Client\.Timeout exceeded|TLS handshake timeout|connection refused|etcdserver: request timed out|the server was unable to return a response|context deadline exceeded|i\/o timeout|http2: client connection lost/;
 
-export function kubectl(args: string[], input?: string): string {
+function kubectl(args: string[], input?: string): string {
   for (let attempt = 1; ; attempt++) {
     try {
       return run([join(BIN, 'kubectl'), '--kubeconfig', ADMIN_KUBECONFIG, '--request-timeout=120s', ...args], input);
@@ -86,8 +99,115 @@ export function kubectl(args: string[], input?: string): string {
     }
   }
 }
-export const kget = <T = any>(args: string[]): T => JSON.parse(kubectl(['get', '-o', 'json', ...args])) as T;
-export const apply = (objs: object[]) =>
+/** run() without blocking the event loop (scenarios run concurrently). */
+function runAsync(argv: string[], input?: string): Promise<string> {
+  const [cmd, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve, reject) => {
+    const c = execFile(
+      cmd,
+      args,
+      { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        reject(new Error(`${argv.join(' ')} exited ${err.code ?? err.signal}: ${stderr.trim() || stdout.trim()}`));
+      },
+    );
+    c.stdin?.end(input ?? '');
+  });
+}
+/** kubectl() without blocking the event loop. */
+export async function kubectlAsync(args: string[], input?: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runAsync(
+        [join(BIN, 'kubectl'), '--kubeconfig', ADMIN_KUBECONFIG, '--request-timeout=120s', ...args],
+        input,
+      );
+    } catch (e) {
+      if (attempt >= 6 || !TRANSIENT.test(String(e))) throw e;
+      log(`kubectl ${args.slice(0, 3).join(' ')}: ${String(e).slice(-160)}; again (${attempt})`);
+    }
+  }
+}
+export const applyAsync = (objs: object[]) =>
+  kubectlAsync(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
+
+/** The admin's token (set by startCluster) for the API client below. */
+let adminToken = '';
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+/**
+ * GET on kube-apiserver from this process (JSON parsed, text otherwise): the polling loops use it
+ * instead of a kubectl process each time (a Go process start costs about a second of the
+ * emulated guest's CPU, which the control plane needs). Server errors (5xx, timeouts) retried.
+ */
+export async function api<T = any>(path: string): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: 6443,
+            path,
+            method: 'GET',
+            ca: readFileSync(join(PKI, 'ca.crt')),
+            headers: { Authorization: `Bearer ${adminToken}`, Accept: 'application/json' },
+            timeout: 120_000,
+          },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (body += c));
+            res.on('end', () => {
+              const code = res.statusCode ?? 0;
+              if (code < 200 || code >= 300)
+                return reject(new ApiError(code, `GET ${path}: ${code} ${body.slice(0, 300)}`));
+              try {
+                resolve((res.headers['content-type'] ?? '').includes('json') ? JSON.parse(body) : body);
+              } catch (e) {
+                reject(e instanceof Error ? e : new Error(String(e)));
+              }
+            });
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer in 120 s`)));
+        req.on('error', reject);
+        req.end();
+      });
+    } catch (e) {
+      if (attempt >= 6 || (e instanceof ApiError && e.status < 500)) throw e;
+      log(`${String(e).slice(0, 200)}; again (${attempt})`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+/** API paths of the kinds the tier reads: [group-version prefix, plural, namespaced]. */
+const KINDS = {
+  pvc: ['/api/v1', 'persistentvolumeclaims', true],
+  pv: ['/api/v1', 'persistentvolumes', false],
+  pod: ['/api/v1', 'pods', true],
+  node: ['/api/v1', 'nodes', false],
+  serviceaccount: ['/api/v1', 'serviceaccounts', true],
+  csinode: ['/apis/storage.k8s.io/v1', 'csinodes', false],
+  volumeattachment: ['/apis/storage.k8s.io/v1', 'volumeattachments', false],
+  csistoragecapacity: ['/apis/storage.k8s.io/v1', 'csistoragecapacities', true],
+  lease: ['/apis/coordination.k8s.io/v1', 'leases', true],
+  volumesnapshot: ['/apis/snapshot.storage.k8s.io/v1', 'volumesnapshots', true],
+  volumesnapshotcontent: ['/apis/snapshot.storage.k8s.io/v1', 'volumesnapshotcontents', false],
+} as const;
+/** One object (name given) or the list of a kind, in namespace `ns` for namespaced kinds. */
+export function get<T = any>(kind: keyof typeof KINDS, name?: string, ns = 'default'): Promise<T> {
+  const [prefix, plural, namespaced] = KINDS[kind];
+  return api<T>(`${prefix}${namespaced ? `/namespaces/${ns}` : ''}/${plural}${name ? `/${name}` : ''}`);
+}
+const apply = (objs: object[]) =>
   kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
 
 export async function until<T>(
@@ -259,12 +379,45 @@ function nodeHost(): void {
   run(['mount', '--make-rshared', '/var/lib/kubelet']);
 }
 
+/**
+ * The tier's own timing flags for the controller sidecars, each added only where deploy/ does not
+ * set it (manifest.ts): retries back off to at most 20 s (default 5 min: a call that failed a few
+ * times while the guest stalled waited minutes for its next try), and leader election that
+ * tolerates an API server slow to answer (lease 30 s, renew deadline 25 s, retry 5 s instead of
+ * 15/10/2: a renewal missed makes the sidecar exit and wait for the lease again).
+ */
+const TIER_SIDECAR_FLAGS = [
+  '--retry-interval-max=20s',
+  '--leader-election-lease-duration=30s',
+  '--leader-election-renew-deadline=25s',
+  '--leader-election-retry-period=5s',
+];
+
 export interface Cluster {
   objs: Obj[];
   sidecars: SidecarCommand[];
   pluginArgs: string[];
   plugin: Proc;
+  /**
+   * The plugin as deploy/ runs it in a cluster: the `all`-mode process and the controller
+   * sidecars stop; the agent (deploy/agent.yaml), the node plugin (deploy/node.yaml, on the same
+   * socket kubelet knows) and the controller (deploy/controller.yaml, a socket of its own, its
+   * sidecars restarted on it) start with their manifests' args, the agent API over mutual TLS.
+   * `image` runs the agent's stand-in Pod. Returns the commands used.
+   */
+  split(image: string): Promise<SidecarCommand[]>;
   stop(): Promise<void>;
+}
+
+/** Stops one process started by start() (no restart) and waits for it to exit. */
+async function stopProc(p: Proc): Promise<void> {
+  p.stopped = true;
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise((r) => p.child.once('exit', r));
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 export async function startCluster(): Promise<Cluster> {
@@ -310,6 +463,7 @@ export async function startCluster(): Promise<Cluster> {
     ].join('\n') + '\n',
   );
   kubeconfig(ADMIN_KUBECONFIG, 'kube-admin', t.admin);
+  adminToken = t.admin;
   kubeconfig(join(WORK, 'kcm.kubeconfig'), 'system:kube-controller-manager', t.kcm);
   kubeconfig(join(WORK, 'scheduler.kubeconfig'), 'system:kube-scheduler', t.sched);
   kubeconfig(join(WORK, 'kubelet.kubeconfig'), `system:node:${NODE}`, t.kubelet);
@@ -431,6 +585,15 @@ state = "/run/containerd"
     // node-lifecycle controller needs its role to remove the not-ready taint
     '--use-service-account-credentials=true',
     '--leader-elect=false',
+    // the tier's own pace (a cluster has no reason to wait as long for a one-node test): the PV
+    // binder's resync (default 15 s) and the attach-detach reconciler's sync of attached volumes
+    // (default 1 min)
+    '--pvclaimbinder-sync-period=5s',
+    '--attach-detach-reconcile-sync-period=10s',
+    // the controllers of workloads, quota and garbage collection are off: no scenario uses them,
+    // and their informers (the garbage collector and quota watch every resource) cost the
+    // emulated guest's CPU; the volume, node, service-account and namespace controllers run
+    '--controllers=*,-garbage-collector-controller,-resourcequota-controller,-horizontal-pod-autoscaler-controller,-cronjob-controller,-job-controller,-ttl-after-finished-controller,-statefulset-controller,-daemonset-controller,-deployment-controller,-replicaset-controller,-replicationcontroller-controller,-disruption-controller,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller,-storage-version-migrator-controller,-validatingadmissionpolicy-status-controller,-service-lb-controller,-node-route-controller,-cloud-node-lifecycle-controller',
     '--bind-address=127.0.0.1',
     '--v=1',
   ]);
@@ -459,6 +622,7 @@ state = "/run/containerd"
   );
 
   // deploy/: everything but the workloads, plus the CHAP Secret its StorageClasses name
+  const chapSecret = `kube-test-${Math.random().toString(36).slice(2)}-secret`;
   apply(clusterObjects(objs));
   apply([
     {
@@ -466,7 +630,7 @@ state = "/run/containerd"
       kind: 'Secret',
       metadata: { name: 'csi-lvm-iscsi-chap', namespace: NS },
       type: 'Opaque',
-      stringData: { chapUser: CHAP_USER, chapSecret: `kube-test-${Math.random().toString(36).slice(2)}-secret` },
+      stringData: { chapUser: CHAP_USER, chapSecret },
     },
   ]);
   log(
@@ -494,6 +658,12 @@ state = "/run/containerd"
       imageGCLowThresholdPercent: 99,
       resolvConf: '',
       volumeStatsAggPeriod: '10s',
+      // the tier's own pace: Pods resynced every 10 s (default 1 min: a Pod whose volume mount
+      // timed out waits that long for its next try), the node status (volumesInUse, which the
+      // attach-detach controller waits for before it detaches and kubelet before it mounts) every
+      // 4 s (default 10 s)
+      syncFrequency: '10s',
+      nodeStatusUpdateFrequency: '4s',
       containerRuntimeEndpoint: `unix://${CONTAINERD_SOCK}`,
       // localStorageCapacityIsolation stays at its default (true): with containerd (CRI stats)
       // kubelet's cadvisor collects file system usage only when it is on
@@ -532,7 +702,11 @@ state = "/run/containerd"
   const opts = { nodeName: NODE, emptyDirs: { 'socket-dir': pluginDir } };
   const sidecars = [
     ...['csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer'].map((c) =>
-      sidecar(objs, ctl, c, { ...opts, kubeconfig: ctlKubeconfig }),
+      sidecar(objs, ctl, c, {
+        ...opts,
+        kubeconfig: ctlKubeconfig,
+        extraFlags: [...TIER_SIDECAR_FLAGS, ...(c === 'csi-provisioner' ? ['--capacity-poll-interval=10s'] : [])],
+      }),
     ),
     sidecar(objs, ctl, 'liveness-probe', opts),
     sidecar(objs, 'csi-lvm-iscsi-node', 'node-driver-registrar', opts),
@@ -541,7 +715,13 @@ state = "/run/containerd"
   log('flags from deploy/ (manifest args -> process args):');
   for (const s of sidecars)
     log(
-      `  ${s.workload}/${s.container} as ServiceAccount ${s.namespace}/${s.serviceAccount}${s.args.some((a) => a.startsWith('--kubeconfig')) ? '' : ' (no API token)'}: ${s.args.join(' ')}`,
+      `  ${s.workload}/${s.container} as ServiceAccount ${s.namespace}/${s.serviceAccount}${s.args.some((a) => a.startsWith('--kubeconfig')) ? '' : ' (no API token)'}: ${s.args.filter((a) => !s.extraArgs.includes(a)).join(' ')}${s.extraArgs.length ? ` + the tier's own: ${s.extraArgs.join(' ')}` : ''}${
+        Object.keys(s.env).length
+          ? ` env ${Object.entries(s.env)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+          : ''
+      }`,
     );
   log(`  plugin (the tier's own, all mode): ${pluginArgs.join(' ')}`);
 
@@ -549,47 +729,177 @@ state = "/run/containerd"
   if (plugin.child.exitCode !== null) throw new Error(`plugin exited ${plugin.child.exitCode}, see ${LOGS}/plugin.log`);
   log(`plugin serving (${Math.round((Date.now() - t0) / 1000)} s)`);
   // one at a time, restarted when they exit (their start-up deadlines are short under emulation)
-  for (const s of sidecars) {
-    const name = s.workload === ctl ? s.container : `node-${s.container}`;
-    // the binary is the image's name (registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0)
-    const bin =
-      s.image
-        .replace(/:[^/:]*$/, '')
-        .split('/')
-        .pop() ?? '';
-    if (!BINARIES.includes(bin)) throw new Error(`${s.workload}/${s.container}: no binary for image ${s.image}`);
-    start(name, [join(BIN, bin), ...s.args], { restart: true });
-    await new Promise((r) => setTimeout(r, 3000));
-  }
+  const startSidecars = async (list: SidecarCommand[], suffix = '') => {
+    const started: Proc[] = [];
+    for (const s of list) {
+      const name = s.workload === ctl ? s.container : `node-${s.container}`;
+      // the binary is the image's name (registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0)
+      const bin =
+        s.image
+          .replace(/:[^/:]*$/, '')
+          .split('/')
+          .pop() ?? '';
+      if (!BINARIES.includes(bin)) throw new Error(`${s.workload}/${s.container}: no binary for image ${s.image}`);
+      started.push(start(`${name}${suffix}`, [join(BIN, bin), ...s.args], { restart: true, env: s.env }));
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    return started;
+  };
+  const sidecarProcs = await startSidecars(sidecars);
   await until(
     `node ${NODE} Ready`,
-    () =>
-      kget(['node', NODE]).status?.conditions?.some(
+    async () =>
+      (await get('node', NODE)).status?.conditions?.some(
         (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
       ),
     300_000,
     2000,
   );
-  await until('no taints on the node', () => !(kget(['node', NODE]).spec?.taints?.length > 0), 300_000, 2000);
+  await until(
+    'no taints on the node',
+    async () => !((await get('node', NODE)).spec?.taints?.length > 0),
+    300_000,
+    2000,
+  );
   await until(
     `CSINode ${NODE} lists ${DRIVER}`,
-    () => kget(['csinode', NODE]).spec?.drivers?.some((d: { name: string }) => d.name === DRIVER),
+    async () => (await get('csinode', NODE)).spec?.drivers?.some((d: { name: string }) => d.name === DRIVER),
     300_000,
     2000,
   );
   await until(
     'ServiceAccount default/default',
-    () => kget(['-n', 'default', 'serviceaccount', 'default']).metadata?.name,
+    async () => (await get('serviceaccount', 'default')).metadata?.name,
     120_000,
     2000,
   );
   log(`cluster ready (${Math.round((Date.now() - t0) / 1000)} s)`);
+
+  const controllerSidecars = (emptyDirs: Record<string, string>) => [
+    ...['csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer'].map((c) =>
+      sidecar(objs, ctl, c, {
+        nodeName: NODE,
+        emptyDirs,
+        kubeconfig: ctlKubeconfig,
+        extraFlags: [...TIER_SIDECAR_FLAGS, ...(c === 'csi-provisioner' ? ['--capacity-poll-interval=10s'] : [])],
+      }),
+    ),
+    sidecar(objs, ctl, 'liveness-probe', { nodeName: NODE, emptyDirs }),
+  ];
+
+  async function split(image: string): Promise<SidecarCommand[]> {
+    const t1 = Date.now();
+    // the all-mode plugin and the controller's sidecars go; the node's sidecars stay (kubelet keeps
+    // the registration and dials the node plugin's socket path for each call)
+    const ctlProcs = sidecarProcs.filter((p) => !p.name.startsWith('node-'));
+    await Promise.all([plugin, ...ctlProcs].map(stopProc));
+    log(`all-mode plugin and controller sidecars stopped (${Math.round((Date.now() - t1) / 1000)} s)`);
+
+    // the Secrets deploy/README.md asks for, as the directories their volumes would be: the agent
+    // API's two TLS Secrets (one CA, the agent's and the controller's identities) and the CHAP Secret
+    const certs = makeCerts(join(WORK, 'agent-tls'));
+    const chapDir = join(WORK, 'chap-secret');
+    mkdirSync(chapDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(chapDir, 'chapUser'), CHAP_USER, { mode: 0o400 });
+    writeFileSync(join(chapDir, 'chapSecret'), chapSecret, { mode: 0o400 });
+    const agentRun = join(WORK, 'agent-run');
+    const ctlSocketDir = join(WORK, 'controller-csi');
+    for (const d of [agentRun, ctlSocketDir]) mkdirSync(d, { recursive: true });
+
+    // the agent DaemonSet's Pod: the controller finds agents as Running Pods with the template's
+    // labels (its --agent-discovery=kubernetes) on nodes with the template's nodeSelector, dialled at
+    // the Pod's IP (hostNetwork: the node's). The agent itself runs as a process (no image of the
+    // plugin here), so the Pod is a stand-in with the template's metadata and scheduling and a
+    // container that sleeps.
+    const agentWorkload = 'csi-lvm-iscsi-agent';
+    const tpl = podTemplate(objs, agentWorkload);
+    const nodeSelector = (tpl.spec['nodeSelector'] as Record<string, string> | undefined) ?? {};
+    kubectl(['label', 'node', NODE, '--overwrite', ...Object.entries(nodeSelector).map(([k, v]) => `${k}=${v}`)]);
+    apply([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `${agentWorkload}-standin`, namespace: NS, labels: tpl.metadata.labels },
+        spec: {
+          serviceAccountName: tpl.spec.serviceAccountName,
+          automountServiceAccountToken: false,
+          hostNetwork: tpl.spec['hostNetwork'],
+          nodeSelector,
+          tolerations: tpl.spec['tolerations'],
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: tpl.spec.containers[0]!.name,
+              image,
+              imagePullPolicy: 'Never',
+              command: ['sh', '-c', 'exec sleep 36000'],
+            },
+          ],
+        },
+      },
+    ]);
+
+    const site = { nodeName: NODE, hostIP: NODE_IP };
+    const agent = pluginCommand(objs, agentWorkload, 'csi-lvm-iscsi', {
+      ...site,
+      emptyDirs: { 'run-dir': agentRun },
+      secretDirs: { 'agent-tls': certs.agent, chap: chapDir },
+      siteFlags: [`--volume-group=${VG}`],
+    });
+    const node = pluginCommand(objs, 'csi-lvm-iscsi-node', 'csi-lvm-iscsi', site);
+    const controller = pluginCommand(objs, ctl, 'csi-lvm-iscsi', {
+      ...site,
+      emptyDirs: { 'socket-dir': ctlSocketDir },
+      secretDirs: { 'agent-tls': certs.controller },
+      kubeconfig: ctlKubeconfig,
+    });
+    const ctlSidecars = controllerSidecars({ 'socket-dir': ctlSocketDir });
+    const cmds = [agent, node, controller, ...ctlSidecars];
+    log('split mode, flags from deploy/ (manifest args -> process args):');
+    for (const x of cmds)
+      log(
+        `  ${x.workload}/${x.container}: ${x.args.filter((a) => !x.extraArgs.includes(a)).join(' ')}${x.extraArgs.length ? ` + the tier's own: ${x.extraArgs.join(' ')}` : ''}`,
+      );
+    const main = join(repo, 'dist', 'main.js');
+    // the three start at once (each Node process start costs the emulated guest tens of seconds);
+    // the controller asks the API for the agents at its first call, not at start
+    const procOf = (name: string, x: SidecarCommand) =>
+      start(name, [process.execPath, main, ...x.args], { restart: true, env: x.env });
+    const agentProc = procOf('split-agent', agent);
+    const nodeProc = procOf('split-node', node);
+    const ctlProc = procOf('split-controller', controller);
+    const sockOf = (x: SidecarCommand) => x.args.find((a) => a.startsWith('--endpoint=unix://'))!.slice(18);
+    await Promise.all([
+      ...(
+        [
+          [agent, agentProc],
+          [node, nodeProc],
+          [controller, ctlProc],
+        ] as const
+      ).map(([x, p]) => until(`${x.workload} socket`, () => existsSync(sockOf(x)) || p.restarts > 3, 300_000, 1000)),
+      until(
+        `the agent's stand-in Pod Running with an IP`,
+        async () => {
+          const p = await get('pod', `${agentWorkload}-standin`, NS);
+          return p.status?.phase === 'Running' && p.status?.podIP;
+        },
+        300_000,
+        2000,
+      ),
+    ]);
+    for (const p of [agentProc, nodeProc, ctlProc])
+      if (p.restarts > 3) throw new Error(`${p.name} keeps exiting, see ${LOGS}/${p.name}.log`);
+    await startSidecars(ctlSidecars, '-split');
+    log(`split mode serving (${Math.round((Date.now() - t1) / 1000)} s)`);
+    return cmds;
+  }
 
   return {
     objs,
     sidecars,
     pluginArgs,
     plugin,
+    split,
     async stop() {
       for (const p of [...procs].reverse()) {
         p.stopped = true;

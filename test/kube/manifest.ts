@@ -7,8 +7,12 @@
  * pod would have given the container: `$(VAR)` from the container's env (fieldRef spec.nodeName,
  * metadata.namespace), a path under a volumeMount mapped to the volume's host directory (hostPath)
  * or to a directory the caller chooses (emptyDir), `--kubeconfig` in place of the in-cluster
- * token, and `--leader-election-namespace` = the pod's namespace (what a sidecar reads from its
- * mounted service-account namespace file in a pod).
+ * token, `--leader-election-namespace` = the pod's namespace (what a sidecar reads from its
+ * mounted service-account namespace file in a pod), `--capacity-ownerref-level=-1` (no owner: the
+ * owner is found by walking up from the Pod named in POD_NAME, and a process has no Pod; the
+ * external-provisioner README allows deployments outside the cluster only without an owner), and
+ * the container's env for the process (value, fieldRef spec.nodeName, metadata.namespace,
+ * metadata.name).
  *
  * Anything the tier relies on and cannot find (a workload, a container, its --csi-address, a
  * mount for a path) throws: a renamed container or a dropped flag fails the tier loudly.
@@ -48,7 +52,7 @@ interface Volume {
   emptyDir?: object;
   secret?: object;
 }
-interface PodSpec {
+export interface PodSpec {
   serviceAccountName?: string;
   containers: Container[];
   volumes?: Volume[];
@@ -102,16 +106,37 @@ export interface SidecarCommand {
   namespace: string;
   /** args as in the manifest */
   manifestArgs: string[];
-  /** args for a process on the node (translated, see the file comment) */
+  /** args for a process on the node (translated, see the file comment), then the caller's extraFlags */
   args: string[];
+  /** the caller's extraFlags that were added (those the manifest does not set itself) */
+  extraArgs: string[];
+  /** the container's env for the process */
+  env: Record<string, string>;
 }
 
 export interface TranslateOptions {
   nodeName: string;
+  /** What a fieldRef status.hostIP gives (the node's address; the agent's portal) */
+  hostIP?: string;
+  /** secret volume name -> host directory holding the Secret's keys as files */
+  secretDirs?: Record<string, string>;
+  /**
+   * Values the manifest asks the operator to replace with the site's own (deploy/agent.yaml:
+   * "Replace with this site's volume groups"): each replaces the value of a flag the manifest
+   * sets, and throws when it sets no such flag.
+   */
+  siteFlags?: string[];
   /** emptyDir volume name -> host directory */
   emptyDirs?: Record<string, string>;
   /** kubeconfig file with the ServiceAccount's token; omitted for containers that call no API */
   kubeconfig?: string;
+  /** the Pod name a fieldRef metadata.name gives (default WORKLOAD-0) */
+  podName?: string;
+  /**
+   * Flags of the caller's own (timing of a test cluster): each is added only when the manifest
+   * does not set that flag, so deploy/'s args always win.
+   */
+  extraFlags?: string[];
 }
 
 /**
@@ -120,6 +145,46 @@ export interface TranslateOptions {
  * path arg lies under no volumeMount that maps to a host directory.
  */
 export function sidecar(objs: Obj[], workload: string, container: string, opts: TranslateOptions): SidecarCommand {
+  const cmd = containerCommand(objs, workload, container, opts);
+  if (!cmd.manifestArgs.some((a) => a.startsWith('--csi-address=')))
+    throw new Error(`${workload}/${container}: no --csi-address=... in its args`);
+  return cmd;
+}
+
+/**
+ * The args of the plugin's own container (csi-lvm-iscsi) in `workload`, for a process outside
+ * the pod: as sidecar() translates them, `--endpoint=unix://PATH` mapped like any path. Throws
+ * when the container has no --mode or --endpoint.
+ */
+export function pluginCommand(
+  objs: Obj[],
+  workload: string,
+  container: string,
+  opts: TranslateOptions,
+): SidecarCommand {
+  const cmd = containerCommand(objs, workload, container, opts);
+  for (const f of ['--mode=', '--endpoint=unix://'])
+    if (!cmd.manifestArgs.some((a) => a.startsWith(f)))
+      throw new Error(`${workload}/${container}: no ${f}... in its args`);
+  return cmd;
+}
+
+/** The pod template of a Deployment/DaemonSet of deploy/ (metadata and spec as written). */
+export function podTemplate(
+  objs: Obj[],
+  workload: string,
+): { metadata: { labels?: Record<string, string> }; spec: PodSpec & Record<string, unknown> } {
+  const w = objs.find((o) => (o.kind === 'Deployment' || o.kind === 'DaemonSet') && o.metadata.name === workload);
+  if (!w) throw new Error(`deploy/: no Deployment or DaemonSet ${workload}`);
+  podSpec(w);
+  return (
+    w['spec'] as {
+      template: { metadata: { labels?: Record<string, string> }; spec: PodSpec & Record<string, unknown> };
+    }
+  ).template;
+}
+
+function containerCommand(objs: Obj[], workload: string, container: string, opts: TranslateOptions): SidecarCommand {
   const w = objs.find((o) => (o.kind === 'Deployment' || o.kind === 'DaemonSet') && o.metadata.name === workload);
   if (!w) throw new Error(`deploy/: no Deployment or DaemonSet ${workload}`);
   const spec = podSpec(w);
@@ -128,20 +193,21 @@ export function sidecar(objs: Obj[], workload: string, container: string, opts: 
     throw new Error(`${workload}: no container ${container} (has ${spec.containers.map((x) => x.name).join(', ')})`);
   const namespace = w.metadata.namespace ?? 'default';
   const manifestArgs = c.args ?? [];
-  if (!manifestArgs.some((a) => a.startsWith('--csi-address=')))
-    throw new Error(`${workload}/${container}: no --csi-address=... in its args`);
   const env = (name: string): string => {
     const e = (c.env ?? []).find((x) => x.name === name);
     const field = e?.valueFrom?.fieldRef?.fieldPath;
     if (e?.value !== undefined) return e.value;
     if (field === 'spec.nodeName') return opts.nodeName;
     if (field === 'metadata.namespace') return namespace;
+    if (field === 'metadata.name') return opts.podName ?? `${workload}-0`;
+    if (field === 'status.hostIP' && opts.hostIP) return opts.hostIP;
     throw new Error(`${workload}/${container}: $(${name}) has no value the tier can give`);
   };
   const hostDir = (m: Mount): string => {
     const v = (spec.volumes ?? []).find((x) => x.name === m.name);
     if (v?.hostPath) return v.hostPath.path;
     if (v?.emptyDir && opts.emptyDirs?.[v.name]) return opts.emptyDirs[v.name] as string;
+    if (v?.secret && opts.secretDirs?.[v.name]) return opts.secretDirs[v.name] as string;
     throw new Error(`${workload}/${container}: volume ${m.name} (mounted at ${m.mountPath}) has no host directory`);
   };
   const mapPath = (value: string): string => {
@@ -158,8 +224,15 @@ export function sidecar(objs: Obj[], workload: string, container: string, opts: 
     if (!expanded.startsWith('--') || eq < 0) return expanded;
     const flag = expanded.slice(0, eq);
     const value = expanded.slice(eq + 1);
-    return `${flag}=${flag === '--kubelet-registration-path' ? value : mapPath(value)}`;
+    if (flag === '--kubelet-registration-path') return expanded;
+    if (value.startsWith('unix://')) return `${flag}=unix://${mapPath(value.slice('unix://'.length))}`;
+    return `${flag}=${mapPath(value)}`;
   });
+  for (const f of opts.siteFlags ?? []) {
+    const i = args.findIndex((a) => a.replace(/=.*$/, '') === f.replace(/=.*$/, ''));
+    if (i < 0) throw new Error(`${workload}/${container}: sets no ${f.replace(/=.*$/, '')} for the site's value`);
+    args[i] = f;
+  }
   // the registrar's fixed in-pod directory for kubelet's plugin registry
   if (container === 'node-driver-registrar') {
     const reg = (c.volumeMounts ?? []).find((m) => m.mountPath === '/registration');
@@ -168,6 +241,10 @@ export function sidecar(objs: Obj[], workload: string, container: string, opts: 
   }
   if (opts.kubeconfig) args.push(`--kubeconfig=${opts.kubeconfig}`);
   if (manifestArgs.includes('--leader-election')) args.push(`--leader-election-namespace=${namespace}`);
+  const owner = args.findIndex((a) => a.startsWith('--capacity-ownerref-level='));
+  if (owner >= 0) args[owner] = '--capacity-ownerref-level=-1';
+  const flagName = (a: string) => a.replace(/=.*$/, '');
+  const extraArgs = (opts.extraFlags ?? []).filter((f) => !args.some((a) => flagName(a) === flagName(f)));
   return {
     workload,
     container,
@@ -175,7 +252,9 @@ export function sidecar(objs: Obj[], workload: string, container: string, opts: 
     serviceAccount: spec.serviceAccountName ?? 'default',
     namespace,
     manifestArgs,
-    args,
+    args: [...args, ...extraArgs],
+    extraArgs,
+    env: Object.fromEntries((c.env ?? []).map((e) => [e.name, env(e.name)])),
   };
 }
 
@@ -257,6 +336,15 @@ function neededAccess(ns: string): Record<string, Access[]> {
       { verb: 'list', group: 'storage.k8s.io', resource: 'csinodes' },
       { verb: 'list', group: '', resource: 'nodes' },
       { verb: 'list', group: 'storage.k8s.io', resource: 'volumeattachments' },
+      // --enable-capacity: its objects in its namespace, the owner found from its Pod via the ReplicaSet
+      ...['get', 'list', 'watch', 'create', 'update', 'delete'].map((verb) => ({
+        verb,
+        group: 'storage.k8s.io',
+        resource: 'csistoragecapacities',
+        namespace: ns,
+      })),
+      { verb: 'get', group: '', resource: 'pods', namespace: ns },
+      { verb: 'get', group: 'apps', resource: 'replicasets', namespace: ns },
       lease('get'),
       lease('create'),
       lease('update'),

@@ -244,7 +244,7 @@ describe('commands per CSI call (thin volumes, steady state)', () => {
 });
 
 describe('commands per CSI call (thick linear volumes)', () => {
-  it('CreateVolume: one lvcreate; DeleteVolume with volumeClear none: the VG marked once (vgchange) and one lvremove', async () => {
+  it('CreateVolume: one lvcreate; DeleteVolume with volumeClear none: the VG marked once (its LV proven closed first: lvs; vgchange) and one lvremove', async () => {
     const req = (name: string) => ({
       name,
       capacity_range: { required_bytes: String(32 * MiB) },
@@ -259,7 +259,9 @@ describe('commands per CSI call (thick linear volumes)', () => {
       }),
     ).toEqual(['lvcreate']);
     b = (await call(controller, 'CreateVolume', req('thick-b'))).volume?.volume_id ?? '';
+    // lvs: the open flag read now, so an LV open on the storage node is refused before the VG is marked
     expect(await commandsOf(() => call(controller, 'DeleteVolume', { volume_id: a }))).toEqual([
+      'lvs',
       'vgchange',
       'lvremove',
     ]);

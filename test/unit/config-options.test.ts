@@ -64,6 +64,14 @@ const CASES: Array<[string, string, keyof Config, unknown, string, string]> = [
   ['job-wait-seconds', '0', 'jobWaitSeconds', 0, '601', 'job-wait-seconds: "601" must be a number from 0 to 600'],
   ['lvm-udev-sync', 'false', 'lvmUdevSync', false, 'yes', 'lvm-udev-sync: "yes" must be true or false'],
   [
+    'restrict-paths-to-kubelet-dir',
+    'true',
+    'restrictPathsToKubeletDir',
+    true,
+    'on',
+    'restrict-paths-to-kubelet-dir: "on" must be true or false',
+  ],
+  [
     'max-volumes-per-node',
     '16',
     'maxVolumesPerNode',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../src/abort.js';
-import { Mutex } from '../../src/mutex.js';
+import { Mutex, Semaphore } from '../../src/mutex.js';
 
 describe('Mutex', () => {
   it('runs one holder at a time, in arrival order, and survives a throwing holder', async () => {
@@ -33,10 +33,34 @@ describe('Mutex', () => {
     });
     const cancelled = m.runExclusive(async () => void ran.push('cancelled'), ac.signal);
     const third = m.runExclusive(async () => void ran.push('third'));
-    expect(m.queued).toBe(3);
+    expect(m.queued).toBe(2);
     ac.abort();
     await expect(cancelled).rejects.toThrow(/cancel|abort/i);
     await Promise.all([first, third]);
     expect(ran).toEqual(['first', 'third']);
+  });
+
+  it('a Semaphore runs up to its permits at once, then the others in call order', async () => {
+    const s = new Semaphore(2);
+    let inside = 0;
+    let most = 0;
+    const started: number[] = [];
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        s.runExclusive(async () => {
+          started.push(i);
+          most = Math.max(most, ++inside);
+          await sleep(5 + (i % 3) * 5);
+          inside--;
+        }),
+      ),
+    );
+    expect(most).toBe(2);
+    expect(started).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(s.queued).toBe(0);
+  });
+
+  it('refuses a Semaphore of no permits', () => {
+    expect(() => new Semaphore(0)).toThrow(/permits/);
   });
 });

@@ -35,6 +35,7 @@ import {
   waitFor,
   writePattern,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from '../vm/lib.js';
 
 const VG = 'rebootvg';
@@ -45,6 +46,7 @@ const stateFile = process.env['REBOOT_STATE'] ?? '';
 const flags = [
   '--mode',
   'all',
+  ...PUBLISH_WITHOUT_CHAP,
   '--volume-group',
   VG,
   '--thin-pool',

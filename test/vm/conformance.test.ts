@@ -42,6 +42,7 @@ import {
   startPlugin,
   waitFor,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from './lib.js';
 
 const VG = 'confvg';
@@ -50,6 +51,7 @@ const FILLER = 'conf-filler';
 const FLAGS = [
   '--mode',
   'all',
+  ...PUBLISH_WITHOUT_CHAP,
   '--volume-group',
   VG,
   '--thin-pool',
@@ -241,17 +243,28 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       expect(info.vendor_version).not.toBe('');
     });
 
-    it('GetPluginCapabilities: CONTROLLER_SERVICE served; no GROUP_CONTROLLER_SERVICE, SNAPSHOT_METADATA_SERVICE or VOLUME_ACCESSIBILITY_CONSTRAINTS (not served); ONLINE expansion comes with the EXPAND_VOLUME controller capability', async () => {
+    it('GetPluginCapabilities: CONTROLLER_SERVICE and VOLUME_ACCESSIBILITY_CONSTRAINTS served; no GROUP_CONTROLLER_SERVICE or SNAPSHOT_METADATA_SERVICE (not served); ONLINE expansion comes with the EXPAND_VOLUME controller capability', async () => {
       const caps = (await call(p.identity, 'GetPluginCapabilities', {})).capabilities;
       const services = caps.map((c) => c.service?.type).filter(Boolean);
       expect(services).toContain('CONTROLLER_SERVICE');
+      expect(services).toContain('VOLUME_ACCESSIBILITY_CONSTRAINTS');
       expect(services).not.toContain('GROUP_CONTROLLER_SERVICE');
       expect(services).not.toContain('SNAPSHOT_METADATA_SERVICE');
-      expect(services).not.toContain('VOLUME_ACCESSIBILITY_CONSTRAINTS');
       const expansion = caps.map((c) => c.volume_expansion?.type).filter(Boolean);
       if (expansion.includes('ONLINE') || expansion.includes('OFFLINE')) {
         const ctrl = (await call(p.controller, 'ControllerGetCapabilities', {})).capabilities.map((c) => c.rpc?.type);
         expect(ctrl).toContain('EXPAND_VOLUME');
+      }
+    });
+
+    it('NodeGetInfo: accessible_topology is one segment named after the driver (a plugin that reports it MUST offer VOLUME_ACCESSIBILITY_CONSTRAINTS, above)', async () => {
+      const name = (await call(p.identity, 'GetPluginInfo', {})).name;
+      const nodeService = new (loadCsi().csi.v1.Node)(`unix://${p.sock}`, credentials.createInsecure());
+      try {
+        const info = await call(nodeService, 'NodeGetInfo', {});
+        expect(info.accessible_topology?.segments).toEqual({ [`topology.${name}/attachable`]: 'true' });
+      } finally {
+        nodeService.close();
       }
     });
 
@@ -670,11 +683,22 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       expect(again.name, again.message).toBe('OK');
       expect(await createId('conf-gone-src', 16, {}, fromSnapshot(snap)).catch(() => '')).toBe(id);
     });
+    it('"Unable to provision in accessible_topology" -> RESOURCE_EXHAUSTED naming the field, nothing made; a requisite naming the segment is met and the volume carries it', async () => {
+      const name = (await call(p.identity, 'GetPluginInfo', {})).name;
+      const ours = { [`topology.${name}/attachable`]: 'true' };
+      const elsewhere = { requisite: [{ segments: { [`topology.${name}/attachable`]: 'false' } }], preferred: [] };
+      const o = await outcome(create('conf-topo-elsewhere', 16, {}, { accessibility_requirements: elsewhere }));
+      expect(o.code, o.message).toBe(Code.RESOURCE_EXHAUSTED);
+      expect(o.message).toContain('accessibility_requirements.requisite');
+      expect(sh(['lvs', '--noheadings', '-o', 'lv_tags', VG])).not.toContain('csi.name=conf-topo-elsewhere');
+      const within = { requisite: [{ segments: { zone: 'b' } }, { segments: ours }], preferred: [{ segments: ours }] };
+      const v = (await create('conf-topo-ours', 16, {}, { accessibility_requirements: within })).volume;
+      expect(v?.accessible_topology?.map((t) => t.segments)).toEqual([ours]);
+      await call(p.controller, 'DeleteVolume', { volume_id: v?.volume_id ?? '' });
+    });
     // Not triggered: "Source incompatible or not supported" (INVALID_ARGUMENT) - every
-    // source is supported (snapshot and volume, thin and thick, any VG of the node);
-    // "Unable to provision in accessible_topology" (RESOURCE_EXHAUSTED) - no
-    // VOLUME_ACCESSIBILITY_CONSTRAINTS. Out of space answers RESOURCE_EXHAUSTED (no table
-    // row; controller.test.ts covers it).
+    // source is supported (snapshot and volume, thin and thick, any VG of the node).
+    // Out of space answers RESOURCE_EXHAUSTED (no table row; controller.test.ts covers it).
   });
 
   // ========================================================= DeleteVolume
@@ -805,6 +829,23 @@ describe.runIf(inGuest)('CSI v1.12.0 conformance (error tables of spec.md)', () 
       );
       const r = await call(p.controller, 'GetCapacity', { parameters: { lvmType: 'thin' } });
       expect(Number(r.available_capacity)).toBeGreaterThanOrEqual(0);
+    });
+
+    it("accessible_topology: the driver's segment counts what no topology counts; another segment has no room", async () => {
+      const name = (await call(p.identity, 'GetPluginInfo', {})).name;
+      const key = `topology.${name}/attachable`;
+      const all = await call(p.controller, 'GetCapacity', { parameters: { lvmType: 'thin' } });
+      const ours = await call(p.controller, 'GetCapacity', {
+        parameters: { lvmType: 'thin' },
+        accessible_topology: { segments: { [key]: 'true' } },
+      });
+      expect(Number(all.available_capacity)).toBeGreaterThan(0);
+      expect(ours.available_capacity).toBe(all.available_capacity);
+      const other = await call(p.controller, 'GetCapacity', {
+        parameters: { lvmType: 'thin' },
+        accessible_topology: { segments: { [key]: 'false' } },
+      });
+      expect(other.available_capacity).toBe('0');
     });
   });
 

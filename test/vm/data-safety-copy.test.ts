@@ -4,8 +4,15 @@
  * compared, and, where the claim is about extents or zeros, the physical
  * volume read back at the extents the LV occupied (no trust in the code
  * under test or in where the next LV happens to land).
+ *
+ * Issue #15: DeleteVolume of a volume that something on the storage node
+ * holds open (mounted there; a process holding its device) is refused with
+ * FAILED_PRECONDITION and nothing changes: the data reads back, no zeroing
+ * started; once released it is deleted.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -24,6 +31,7 @@ import {
   startPlugin,
   waitFor,
   writePattern,
+  untilNotAborted,
   type PluginProcess,
 } from './lib.js';
 
@@ -33,6 +41,7 @@ const SLOW = 1_200_000;
 const VA = 'dsa'; // item 1, item 7
 const VB = 'dsb'; // item 5, item 6 (temporary COW, partial copy): checked on the raw extents
 const VC = 'dsc'; // item 6 (volumeClear none): this VG gets unzeroed free extents
+const VO = 'dso'; // issue #15: a volume open on the storage node is not deleted (thin pool and thick)
 
 function lvOf(id: string): string {
   return id.split('/')[2] as string;
@@ -79,6 +88,23 @@ async function noDd(): Promise<void> {
   await waitFor(() => shStatus(['pgrep', '-x', 'dd']).code === 1, 60_000);
 }
 
+/**
+ * A directory holding a `dd` that waits 3 s before it runs the real dd when it
+ * reads from a temporary snapshot. A plugin started with it first in PATH
+ * copies exactly as before, only later. Without it a quiet host's copy could
+ * finish between two of the test's polls: CI once never saw it (stop 20).
+ */
+function slowSnapshotReads(): string {
+  const dir = mkdtempSync('/tmp/ds-slow-dd-');
+  const real = sh(['sh', '-c', 'command -v dd']).trim();
+  writeFileSync(
+    join(dir, 'dd'),
+    `#!/bin/sh\ncase "$*" in *if=/dev/mapper/*-tmp--*) sleep 3 ;; esac\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  );
+  return dir;
+}
+
 /** Regular files (not device nodes or links) in /dev/mapper: a dd that created its output. */
 function filesInDevMapper(): string[] {
   return readdirSync('/dev/mapper').filter((n) => statSync(`/dev/mapper/${n}`, { throwIfNoEntry: false })?.isFile());
@@ -123,10 +149,10 @@ describe.runIf(inGuest)('data safety of copies and zeroing (issue #11)', () => {
       }
     }, 240_000);
 
-  const restart = async (extra: string[]) => {
+  const restart = async (extra: string[], env?: Record<string, string>) => {
     p.child.kill('SIGKILL');
     await new Promise((r) => p.child.once('exit', r));
-    p = await startPlugin([...base, ...extra]);
+    p = await startPlugin([...base, ...extra], env ? { env } : {});
   };
 
   it(
@@ -184,13 +210,13 @@ describe.runIf(inGuest)('data safety of copies and zeroing (issue #11)', () => {
   it(
     "item 6: a thick clone's temporary COW snapshot is zeroed before its extents return to the VG",
     async () => {
-      // 96 MiB: a copy long enough (about a second here) to be caught while dd reads the temporary snapshot
+      // 96 MiB: two dd chunks, so the kill (while the first waits) leaves a copy unfinished
       const S = 96;
       const src = (await create('ds6t-src', S, { volumeGroup: VB })).volume?.volume_id ?? '';
       writePattern(dev(src), S * MiB, 'ds6t-before');
       const before = checksum(dev(src), S * MiB);
       // Start the clone with no waiting, stop the agent while the temporary snapshot exists.
-      await restart(['--job-wait-seconds', '0']);
+      await restart(['--job-wait-seconds', '0'], { PATH: `${slowSnapshotReads()}:${process.env.PATH ?? ''}` });
       const first = create('ds6t-clone', S, { volumeGroup: VB }, { volume: { volume_id: src } }).catch(
         (e: unknown) => e,
       );
@@ -312,6 +338,97 @@ describe.runIf(inGuest)('data safety of copies and zeroing (issue #11)', () => {
       expect(shStatus(['dmsetup', 'status', dm]).out).toMatch(/snapshot/);
       const r = await createWhenDone('ds7-restore', 16, { volumeGroup: VA }, { snapshot: { snapshot_id: snap } });
       expect(checksum(dev(r), 16 * MiB)).toBe(sum);
+    },
+    SLOW,
+  );
+});
+
+describe.runIf(inGuest)('a volume open on the storage node is not deleted (issue #15)', () => {
+  let p: PluginProcess;
+  const mnt = mkdtempSync('/tmp/ds-open-');
+
+  beforeAll(async () => {
+    makeVg(VO, disks.slice(3, 4));
+    p = await startPlugin([
+      '--mode',
+      'all',
+      '--volume-group',
+      VO,
+      '--thin-pool',
+      'pool',
+      '--thin-pool-percent',
+      '50',
+      '--job-wait-seconds',
+      '60',
+    ]);
+  }, SLOW);
+
+  afterAll(async () => {
+    shStatus(['umount', mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+    if (p) await p.stop();
+    destroyVg(VO);
+  });
+
+  const create = async (name: string, parameters: Record<string, string>) =>
+    (
+      await call(p.controller, 'CreateVolume', {
+        name,
+        capacity_range: { required_bytes: String(16 * MiB) },
+        volume_capabilities: [mountCap()],
+        parameters,
+      })
+    ).volume?.volume_id ?? '';
+
+  const refused = async (id: string) => {
+    const e = await call(p.controller, 'DeleteVolume', { volume_id: id }).then(
+      () => ({ code: Code.OK, details: '' }),
+      (x: unknown) => x as { code: Code; details: string },
+    );
+    expect(e.code, e.details).toBe(Code.FAILED_PRECONDITION);
+    expect(e.details).toContain(`volume ${id} is open on the storage node`);
+    expect(rawLv(VO, lvOf(id))).toBeDefined();
+  };
+
+  it(
+    'thin, mounted on the storage node: DeleteVolume is FAILED_PRECONDITION, the file reads back; unmounted: deleted',
+    async () => {
+      const id = await create('dso-thin', {});
+      sh(['mkfs.ext4', '-q', dev(id)]);
+      sh(['mount', dev(id), mnt]);
+      const data = randomBytes(4 * MiB);
+      writeFileSync(join(mnt, 'data'), data);
+      sh(['sync']);
+      const sum = createHash('sha256').update(data).digest('hex');
+      await refused(id);
+      expect(
+        createHash('sha256')
+          .update(readFileSync(join(mnt, 'data')))
+          .digest('hex'),
+      ).toBe(sum);
+      sh(['umount', mnt]);
+      await call(p.controller, 'DeleteVolume', { volume_id: id });
+      expect(rawLv(VO, lvOf(id))).toBeUndefined();
+    },
+    SLOW,
+  );
+
+  it(
+    'thick volumeClear=zero, held open by a process: refused before any zeroing (checksum, no deleting mark); released: zeroed and deleted',
+    async () => {
+      const id = await create('dso-thick', { lvmType: 'thick', volumeClear: 'zero' });
+      writePattern(dev(id), 16 * MiB, 'dso-thick');
+      const sum = checksum(dev(id), 16 * MiB);
+      const fd = openSync(dev(id), 'r'); // a plain open: no O_EXCL claim, only LVM's open count sees it
+      try {
+        await refused(id);
+        expect(checksum(dev(id), 16 * MiB)).toBe(sum);
+        expect(rawLv(VO, lvOf(id))?.lv_tags ?? '').not.toContain('csi.state=deleting');
+      } finally {
+        closeSync(fd);
+      }
+      await untilNotAborted(() => call(p.controller, 'DeleteVolume', { volume_id: id }));
+      expect(rawLv(VO, lvOf(id))).toBeUndefined();
     },
     SLOW,
   );

@@ -27,6 +27,7 @@ import {
   waitFor,
   writePattern,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from './lib.js';
 
 const VG = 'dsvg';
@@ -158,6 +159,7 @@ describe.runIf(inGuest).each(backends)('item 3 (target side) on $name', (b) => {
   const flags = [
     '--mode',
     'all',
+    ...PUBLISH_WITHOUT_CHAP,
     '--volume-group',
     VG,
     '--portals',
@@ -246,6 +248,7 @@ describe.runIf(inGuest)('items 8 and low on LIO: pool thresholds, invalid snapsh
   const flags = (threshold: string) => [
     '--mode',
     'all',
+    ...PUBLISH_WITHOUT_CHAP,
     '--volume-group',
     `${VG},${TVG}`,
     '--thin-pool',

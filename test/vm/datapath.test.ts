@@ -29,6 +29,7 @@ import {
   teardownExports,
   writePattern,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from './lib.js';
 
 const VG = 'dpvg';
@@ -63,6 +64,7 @@ describe.runIf(inGuest)('data path settings on the real kernel', () => {
     p = await startPlugin([
       '--mode',
       'all',
+      ...PUBLISH_WITHOUT_CHAP,
       '--volume-group',
       VG,
       '--thin-pool',

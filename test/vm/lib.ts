@@ -7,6 +7,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import { loadCsi } from '../../src/server/proto.js';
 import { LioTarget } from '../../src/iscsi-target/lio.js';
@@ -195,11 +196,12 @@ function imageNodeFlags(): string[] {
 /**
  * Starts dist/main.js with the given flags (after --node-id storage-1, so a
  * later --node-id wins) on a fresh unix socket and waits until Probe says
- * ready (or only until it serves, with ready: false).
+ * ready (or only until it serves, with ready: false). `env` is added to the
+ * test's own environment.
  */
 export async function startPlugin(
   flags: string[],
-  opts: { ready?: boolean; startTimeoutMs?: number } = {},
+  opts: { ready?: boolean; startTimeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<PluginProcess> {
   const dir = mkdtempSync('/tmp/csi-vm-');
   const sock = join(dir, 'csi.sock');
@@ -219,6 +221,7 @@ export async function startPlugin(
     ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: opts.env ? { ...process.env, ...opts.env } : process.env,
     },
   );
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -264,6 +267,12 @@ export async function startPlugin(
 export { call, waitFor };
 
 /**
+ * The controller's explicit opt-out of CHAP (CHAP is required by default): flags for a plugin in `all` or
+ * `controller` mode whose test publishes volumes without a CHAP secret.
+ */
+export const PUBLISH_WITHOUT_CHAP = ['--allow-publish-without-chap', 'true'] as const;
+
+/**
  * Calls fn again while it answers ABORTED (a volume still being filled), as
  * the external-provisioner does, up to timeoutMs: on a loaded host a copy
  * outlasts the agent's --job-wait-seconds.
@@ -295,3 +304,12 @@ export const mountCap = (fs = 'ext4') => ({
   access_mode: { mode: 'SINGLE_NODE_WRITER' as const },
 });
 export const blockCap = () => ({ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' as const } });
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for --metrics-address). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}

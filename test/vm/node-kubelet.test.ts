@@ -4,7 +4,8 @@
  * layout below a scratch --kubelet-dir:
  *
  * - NodeGetVolumeStats and NodeExpandVolume with the pod's target path, with
- *   and without the staging path, on ext4, xfs and raw block;
+ *   and without the staging path, on ext4, xfs and raw block; a raw block
+ *   volume's stats at kubelet's per-pod map of the device (what kubelet asks);
  * - unpublish, publish again at a new path while staged; two pods at once;
  * - the plugin restarted, then unpublish/unstage (repeated, out of order);
  * - reader-only access modes: a blank volume is never formatted, a formatted
@@ -33,6 +34,7 @@ import {
   startPlugin,
   writePattern,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from './lib.js';
 
 const VG = 'kubeletvg';
@@ -64,6 +66,7 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
   const flags = [
     '--mode',
     'all',
+    ...PUBLISH_WITHOUT_CHAP,
     '--volume-group',
     VG,
     '--thin-pool',
@@ -263,6 +266,71 @@ describe.runIf(inGuest)('node calls as kubelet makes them', { timeout: 900_000 }
       await teardown(id, a.staging);
     });
   }
+
+  it("raw block: NodeGetVolumeStats at kubelet's per-pod map of the device, and for nothing that is not the volume's device", async () => {
+    const cap = blockCap();
+    const id = await create('kl-blockmap', 32, cap);
+    const other = await create('kl-blockmap-other', 16, cap);
+    const pv = 'pv-blockmap';
+    const a = await stage(id, cap, pv);
+    await call(node, 'NodeStageVolume', a.req);
+    const pod = '6f1c2a8e-0d4b-4c47-9a57-block-map-1';
+    const target = a.target(pod);
+    await publish(id, cap, a, target);
+    // a second raw block volume published on the node: its device is not the first one's
+    const b = await stage(other, cap, 'pv-blockmap-other');
+    await call(node, 'NodeStageVolume', b.req);
+    const otherTarget = b.target(pod);
+    await publish(other, cap, b, otherTarget);
+    // kubelet (MapBlockVolume, after NodePublishVolume): <global map path>/<pod uid>, a bind mount of the publish
+    // target, and the path its metrics provider asks NodeGetVolumeStats at (volume_path only, no staging path)
+    const mapPath = (volume: string, uid: string) => join(csiDir, 'volumeDevices', volume, 'dev', uid);
+    const bindMap = (from: string, map: string) => {
+      mkdirSync(join(map, '..'), { recursive: true });
+      writeFileSync(map, '');
+      sh(['mount', '--bind', from, map]);
+    };
+    const map = mapPath(pv, pod);
+    bindMap(target, map);
+    const otherMap = mapPath('pv-blockmap-other', pod);
+    bindMap(otherTarget, otherMap);
+    const foreign = mapPath(pv, 'not-a-publish'); // a disk of the guest that is no volume's
+    bindMap(disks[2] ?? '/dev/vdc', foreign);
+    const statsAt = (volume_id: string, volume_path: string) =>
+      call(node, 'NodeGetVolumeStats', { volume_id, volume_path, staging_target_path: '' });
+    try {
+      const stats = await statsAt(id, map);
+      expect(stats.volume_condition?.abnormal).toBe(false);
+      // the device's size; a raw block volume has no inodes
+      expect(stats.usage.map((u) => [u.unit, Number(u.total)])).toEqual([['BYTES', 32 * MiB]]);
+      expect(Number((await statsAt(other, otherMap)).usage[0]?.total)).toBe(16 * MiB);
+      // no stats for a path that is not the volume's device: the other volume's map, a foreign disk, a plain file
+      const plain = join(root, 'plain-file');
+      writeFileSync(plain, '');
+      for (const [volume_id, volume_path] of [
+        [id, otherMap],
+        [other, map],
+        [id, foreign],
+        [id, plain],
+      ] as const) {
+        expect(await failure(statsAt(volume_id, volume_path))).toEqual({
+          code: Code.NOT_FOUND,
+          details: expect.stringContaining('not the device of a raw block publish'),
+        });
+      }
+      // kubelet unmaps before NodeUnpublishVolume; a map left behind after the unpublish is no longer the volume's
+      await unpublish(id, target);
+      expect(await failure(statsAt(id, map))).toEqual({
+        code: Code.NOT_FOUND,
+        details: expect.stringContaining('not the device of a raw block publish'),
+      });
+    } finally {
+      for (const m of [map, otherMap, foreign]) shStatus(['umount', m]);
+    }
+    await unpublish(other, otherTarget);
+    await teardown(id, a.staging);
+    await teardown(other, b.staging);
+  });
 
   it('unpublish, publish again at a new path while staged, then two pods at once', async () => {
     const cap = mountCap();

@@ -10,10 +10,14 @@
  * - unstage refuses (FAILED_PRECONDITION, session up) while the volume is
  *   mounted elsewhere or held by another block device;
  * - a stage that fails after login takes its session and node record back,
- *   but not a session a previous successful stage owns.
+ *   but not a session a previous successful stage owns;
+ * - the plugin runs with --restrict-paths-to-kubelet-dir true, as deploy/ and
+ *   the chart run it: a stage or publish outside kubelet's places (/tmp, a
+ *   link in pods/ to /etc) is INVALID_ARGUMENT naming the field and makes
+ *   nothing; at kubelet's own paths the volume stages and publishes.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +34,7 @@ import {
   shStatus,
   startPlugin,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from './lib.js';
 
 const VG = 'safevg';
@@ -67,6 +72,7 @@ describe.runIf(inGuest)("node safety: unstage acts only on the volume's own devi
   const flags = [
     '--mode',
     'all',
+    ...PUBLISH_WITHOUT_CHAP,
     '--volume-group',
     VG,
     '--thin-pool',
@@ -79,6 +85,8 @@ describe.runIf(inGuest)("node safety: unstage acts only on the volume's own devi
     '60',
     '--kubelet-dir',
     root,
+    '--restrict-paths-to-kubelet-dir',
+    'true',
   ];
 
   beforeAll(async () => {
@@ -248,5 +256,46 @@ describe.runIf(inGuest)("node safety: unstage acts only on the volume's own devi
     expect(readFileSync(join(first, 'in-use.txt'), 'utf8')).toBe('in use\n');
     await call(node, 'NodeUnstageVolume', { volume_id: d.id, staging_target_path: first });
     await remove(d);
+  }, 600_000);
+
+  it("stage and publish outside kubelet's places (/tmp, a link in pods/ to /etc) are INVALID_ARGUMENT naming the field and make nothing; at kubelet's paths the volume works", async () => {
+    const v = await volume('paths-e');
+    const codeAndDetails = (e: unknown) => [(e as { code?: number }).code, (e as { details?: string }).details ?? ''];
+    const outside = join(mkdtempSync('/tmp/outside-'), 'globalmount');
+    const [c1, d1] = codeAndDetails(await call(node, 'NodeStageVolume', stageReq(v, outside)).catch((e: unknown) => e));
+    expect(c1, String(d1)).toBe(Code.INVALID_ARGUMENT);
+    expect(d1).toMatch(/^staging_target_path: .* is not below /);
+    expect(existsSync(outside)).toBe(false);
+    expect(sessionIqns()).not.toContain(v.iqn); // refused before any login
+
+    const staging = stagingOf('paths-e');
+    await call(node, 'NodeStageVolume', stageReq(v, staging));
+    const pod = join(root, 'pods', 'uid-e1');
+    mkdirSync(pod, { recursive: true });
+    symlinkSync('/etc', join(pod, 'volumes'));
+    const pubReq = (target_path: string) => ({
+      volume_id: v.id,
+      staging_target_path: staging,
+      target_path,
+      volume_capability: mountCap(),
+      readonly: false,
+      publish_context: v.ctx,
+      secrets: {},
+      volume_context: {},
+    });
+    const linked = join(pod, 'volumes', 'kubernetes.io~csi', 'pvc-e', 'mount');
+    const [c2, d2] = codeAndDetails(await call(node, 'NodePublishVolume', pubReq(linked)).catch((e: unknown) => e));
+    expect(c2, String(d2)).toBe(Code.INVALID_ARGUMENT);
+    expect(d2).toMatch(/^target_path: .*resolved: "\/etc\/kubernetes\.io~csi\/pvc-e\/mount"/);
+    expect(existsSync('/etc/kubernetes.io~csi')).toBe(false);
+
+    const target = join(root, 'pods', 'uid-e2', 'volumes', 'kubernetes.io~csi', 'pvc-e', 'mount');
+    await call(node, 'NodePublishVolume', pubReq(target));
+    writeFileSync(join(target, 'data.txt'), createHash('sha512').update('tenant e').digest('hex').repeat(1000));
+    dropCaches();
+    expect(sha(join(staging, 'data.txt'))).toBe(sha(join(target, 'data.txt')));
+    await call(node, 'NodeUnpublishVolume', { volume_id: v.id, target_path: target });
+    await call(node, 'NodeUnstageVolume', { volume_id: v.id, staging_target_path: staging });
+    await remove(v);
   }, 600_000);
 });

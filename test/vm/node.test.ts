@@ -27,6 +27,7 @@ import {
   teardownExports,
   waitFor,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from './lib.js';
 
 const VG = 'nodevg2';
@@ -68,6 +69,7 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
   const flags = [
     '--mode',
     'all',
+    ...PUBLISH_WITHOUT_CHAP,
     '--volume-group',
     VG,
     '--thin-pool',
@@ -250,6 +252,38 @@ describe.runIf(inGuest)('node service: the life of a volume', () => {
     expect(sessions()).toBe('');
     expect(shStatus(['iscsiadm', '-m', 'node']).out).not.toContain(a.ctx['targetIqn'] ?? '-');
     await call(p.controller, 'ControllerUnpublishVolume', { volume_id: v, node_id: nodeId });
+    await call(p.controller, 'DeleteVolume', { volume_id: v });
+  });
+
+  it('volume condition follows the session: the target side ends it (unpublish) -> abnormal naming the session state; published again -> the session recovers, healthy', async () => {
+    const cap = mountCap();
+    const v = await create('life-condition', 32, cap);
+    const a = await attach(v, cap, 'condition', 1);
+    const statsReq = { volume_id: v, volume_path: a.target, staging_target_path: a.staging };
+    const conditionNow = async () => (await call(node, 'NodeGetVolumeStats', statsReq)).volume_condition;
+    expect(await conditionNow()).toEqual({ abnormal: false, message: 'volume is healthy' });
+    // the ACL (and, with no other publication, the target) goes: the initiator's session drops into recovery
+    await call(p.controller, 'ControllerUnpublishVolume', { volume_id: v, node_id: nodeId });
+    const down = await waitFor(async () => {
+      const c = await conditionNow();
+      return c?.abnormal ? c : undefined;
+    }, 60_000);
+    expect(down.message).toMatch(new RegExp(`^iSCSI session to ${a.ctx['targetIqn'] ?? '-'} is (?!LOGGED_IN)\\S+$`));
+    // exported again: the initiator's retries log in again, the same disk carries on
+    await call(p.controller, 'ControllerPublishVolume', {
+      volume_id: v,
+      node_id: nodeId,
+      volume_capability: cap,
+      readonly: false,
+      secrets: {},
+      volume_context: {},
+    });
+    await waitFor(async () => (await conditionNow())?.abnormal === false, 120_000);
+    writeFileSync(join(a.target, 'after.txt'), 'written after the session came back\n');
+    sh(['sync']);
+    expect(readFileSync(join(a.target, 'after.txt'), 'utf8')).toBe('written after the session came back\n');
+    await detach(v, a, 1);
+    expect(sessions()).toBe('');
     await call(p.controller, 'DeleteVolume', { volume_id: v });
   });
 

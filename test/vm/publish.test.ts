@@ -28,6 +28,7 @@ import {
   waitFor,
   writePattern,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from './lib.js';
 
 const VG = 'pubvg';
@@ -155,6 +156,7 @@ describe.runIf(inGuest).each([lio, tgt])('publish through the plugin on $name', 
   const flags = [
     '--mode',
     'all',
+    ...PUBLISH_WITHOUT_CHAP,
     '--volume-group',
     VG,
     '--thin-pool',

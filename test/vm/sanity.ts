@@ -10,7 +10,17 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { destroyVg, disks, makeVg, MiB, repo, shStatus, startPlugin, type PluginProcess } from './lib.js';
+import {
+  destroyVg,
+  disks,
+  makeVg,
+  MiB,
+  repo,
+  shStatus,
+  startPlugin,
+  type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
+} from './lib.js';
 
 const sanityBinary = (): string => process.env['CSI_SANITY'] || join(repo, '..', 'shared', 'tools', 'csi-sanity');
 
@@ -113,6 +123,7 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
     p = await startPlugin([
       '--mode',
       'all',
+      ...PUBLISH_WITHOUT_CHAP,
       '--volume-group',
       vg,
       '--thin-pool',

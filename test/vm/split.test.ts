@@ -7,13 +7,17 @@
  * portals (127.0.0.1 and 127.0.0.2), so the node stages through dm-multipath
  * (multipathd with find_multipaths "yes"). A controller holding a client
  * certificate from another CA is refused by the agent, and so is a client
- * holding another storage node's agent certificate (same CA).
+ * holding another storage node's agent certificate (same CA). Called
+ * directly with the controller's certificate, the agent still refuses a
+ * volume in a VG it was not given and the delete of a published volume.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, status as Code } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VolumeParams } from '../../src/agent/params.js';
+import { FailedPrecondition } from '../../src/errors.js';
 import { RemoteAgent } from '../../src/server/agent-client.js';
 import { loadCsi } from '../../src/server/proto.js';
 import { agentClientCredentials, readTlsDir } from '../../src/server/tls.js';
@@ -32,9 +36,12 @@ import {
   startPlugin,
   waitFor,
   type PluginProcess,
+  PUBLISH_WITHOUT_CHAP,
 } from './lib.js';
 
 const VG = 'splitvg';
+/** A VG on the storage node that the agent was not given. */
+const OTHER_VG = 'splitother';
 const AGENT_ADDR = '127.0.0.1:9809';
 const PORTALS = '127.0.0.1:3260,127.0.0.2:3260';
 /** The guest's /etc is a throw-away overlay; the virtio disks under the test VGs stay out of multipath. */
@@ -74,6 +81,7 @@ describe.runIf(inGuest)('controller and agent as separate processes over mutual 
     controller = await startPlugin([
       '--mode',
       'controller',
+      ...PUBLISH_WITHOUT_CHAP,
       '--agents',
       `storage-1=${AGENT_ADDR}`,
       '--agent-tls-dir',
@@ -207,6 +215,72 @@ describe.runIf(inGuest)('controller and agent as separate processes over mutual 
     ).toEqual([]);
     expect(shStatus(['iscsiadm', '-m', 'session']).out).not.toContain(ctx['targetIqn'] ?? '');
     expect(existsSync(`/dev/mapper/${map}`)).toBe(false);
+  });
+
+  it("the agent keeps its own rules when the controller's identity calls it directly: no volume in a VG it does not own, no delete of a published volume", async () => {
+    // a VG on this storage node that the agent was not given (--volume-group splitvg only)
+    makeVg(OTHER_VG, disks.slice(2, 3));
+    const { creds, options } = agentClientCredentials(await readTlsDir(certs.controller));
+    const direct = new RemoteAgent({
+      nodeName: 'storage-1',
+      address: AGENT_ADDR,
+      creds,
+      channelOptions: options,
+      timeoutMs: 60_000,
+    });
+    const params = (vg: string, lvmType: 'thin' | 'thick'): VolumeParams => ({
+      lvmType,
+      volumeGroup: vg,
+      mirrors: 0,
+      stripes: 1,
+      stripeSizeKiB: undefined,
+      volumeClear: 'none',
+      fsType: undefined,
+      localAttach: false,
+    });
+    try {
+      await direct.connect();
+      const refused = await direct
+        .createVolume({
+          name: 'direct-other-vg',
+          range: { required: 8 * MiB, limit: 0 },
+          defaultBytes: 8 * MiB,
+          params: params(OTHER_VG, 'thick'),
+          source: undefined,
+        })
+        .catch((e: unknown) => e);
+      expect(String(refused)).toMatch(new RegExp(OTHER_VG));
+      expect(refused).toBeInstanceOf(Error);
+      expect(sh(['lvs', '--noheadings', '-o', 'lv_name', OTHER_VG]).trim()).toBe('');
+
+      const vol = await direct.createVolume({
+        name: 'direct-published',
+        range: { required: 8 * MiB, limit: 0 },
+        defaultBytes: 8 * MiB,
+        params: params(VG, 'thin'),
+        source: undefined,
+      });
+      const initiatorIqn = 'iqn.2024-01.test.split:direct';
+      await direct.publish({
+        vg: vol.vg,
+        lv: vol.lv,
+        publication: { nodeId: `worker-9:${initiatorIqn}`, readOnly: false, mode: 'SINGLE_NODE_WRITER' },
+        initiatorIqn,
+        nodeName: 'worker-9',
+        chap: undefined,
+      });
+      const kept = await direct.deleteVolume(vol.vg, vol.lv).catch((e: unknown) => e);
+      expect(kept).toBeInstanceOf(FailedPrecondition);
+      expect(String(kept)).toMatch(/published/);
+      expect(sh(['lvs', '--noheadings', '-o', 'lv_name', VG])).toContain(vol.lv);
+      // unpublished, it goes
+      await direct.unpublish(vol.vg, vol.lv, `worker-9:${initiatorIqn}`);
+      await direct.deleteVolume(vol.vg, vol.lv);
+      expect(sh(['lvs', '--noheadings', '-o', 'lv_name', VG])).not.toContain(vol.lv);
+    } finally {
+      direct.close();
+      destroyVg(OTHER_VG);
+    }
   });
 
   it("refuses a client holding another storage node's agent certificate (same CA): PERMISSION_DENIED before any handler", async () => {

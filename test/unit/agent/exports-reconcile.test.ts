@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chapFingerprint, chapFromSecrets } from '../../../src/agent/chap.js';
+import { chapFingerprint, chapFromSecrets, nodeSecrets } from '../../../src/agent/chap.js';
 import { decodePublished, encodePublished } from '../../../src/agent/records.js';
 import { Exports } from '../../../src/agent/exports.js';
 import type { VolumeInfo } from '../../../src/agent/types.js';
@@ -184,5 +184,49 @@ describe('Exports.reconcile with CHAP publications of several Secrets', () => {
     expect(decodePublished(text)[0]?.chapId).toBe(chapFingerprint(chap));
     expect(text).not.toContain(chap.password);
     expect(chapFingerprint(chap)).not.toBe(chapFingerprint({ ...chap, password: `${chap.password}x` }));
+  });
+});
+
+describe('per-node CHAP on the agent', () => {
+  it("reconcile re-creates a per-node publication with that node's credentials from the agent-level (master) Secret", async () => {
+    const v = volume('vol-pernode', true);
+    const perNode = chapFromSecrets(nodeSecrets(SECRETS, 'node-a', 'x'), v.id, 'x');
+    if (!perNode) throw new Error('no chap');
+    v.published = v.published.map((p) => ({ ...p, chapId: chapFingerprint(perNode) }));
+    const target = new MemoryTarget();
+    await exportsWith(target, SECRETS).reconcile(async () => [v]);
+    const got = target.targets.get(targetIqn('vg', 'vol-pernode', PREFIX))?.initiators.get(INIT)?.chap;
+    expect(got).toEqual(perNode);
+    expect(got).not.toEqual(chapFromSecrets(SECRETS, v.id, 'x'));
+  });
+
+  it('tgt: a second node with other credentials is FAILED_PRECONDITION before anything changes (accounts are per target)', async () => {
+    const v = volume('vol-a', true, 'MULTI_NODE_READER_ONLY');
+    const a = chapFromSecrets(nodeSecrets(SECRETS, 'node-a', 'x'), v.id, 'x');
+    const b = chapFromSecrets(nodeSecrets(SECRETS, 'node-b', 'x'), v.id, 'x');
+    if (!a || !b) throw new Error('no chap');
+    v.published = v.published.map((p) => ({ ...p, readOnly: true, chapId: chapFingerprint(a) }));
+    const target = new MemoryTarget('tgt');
+    const lvm = { listLvs: async () => [{ name: 'vol-a', tags: [] }] } as unknown as Lvm;
+    const ex = new Exports(lvm, target, log, {
+      nodeId: 'n1',
+      nodeName: 'storage-1',
+      iqnPrefix: PREFIX,
+      portals: [{ address: '127.0.0.1', port: 3260 }],
+    });
+    // the volume record is what toVolume makes of the LV: hand it over directly
+    (ex as unknown as { volume: () => Promise<unknown> }).volume = async () => ({ v, tags: [], lv: {} });
+    const B = 'iqn.2024-01.test:node-b';
+    await expect(
+      ex.publish({
+        vg: 'vg',
+        lv: 'vol-a',
+        publication: { nodeId: `node-b:${B}`, readOnly: true, mode: 'MULTI_NODE_READER_ONLY' },
+        initiatorIqn: B,
+        nodeName: 'node-b',
+        chap: b,
+      }),
+    ).rejects.toThrow(/one CHAP credential set per target/);
+    expect(target.calls).toEqual([]);
   });
 });

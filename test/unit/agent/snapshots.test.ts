@@ -1,6 +1,6 @@
 /** CSI snapshots (src/agent/snapshots.ts) against the stateful fake LVM. */
 import { describe, expect, it } from 'vitest';
-import { AlreadyExists, Busy, NotFound, OutOfCapacity } from '../../../src/errors.js';
+import { AlreadyExists, Busy, FailedPrecondition, NotFound, OutOfCapacity } from '../../../src/errors.js';
 import { snapshotLvName } from '../../../src/lvm/names.js';
 import { tagsFor } from '../../../src/agent/records.js';
 import { agentSetup, createArgs, ddSummary, MiB, volumeParams } from './agent-setup.js';
@@ -83,6 +83,26 @@ describe('DeleteSnapshot', () => {
     await agent.deleteSnapshot('vg', s.lv); // again: nothing
     expect(fake.ops).toEqual([`lvremove vg/${s.lv}`]);
     expect(fake.names('vg')).toEqual(['pool', v.lv]);
+  });
+
+  it('open on the storage node (thin; thick whose COW area would be zeroed): FailedPrecondition naming it, nothing changed', async () => {
+    const { fake, agent } = agentSetup();
+    const t = await agent.createVolume(createArgs('pvc-ot', 8 * MiB));
+    const st = await agent.createSnapshot('snap-ot', 'vg', t.lv, { snapshotReserve: 100 });
+    const k = await agent.createVolume(createArgs('pvc-ok', 8 * MiB, { lvmType: 'thick' }));
+    const sk = await agent.createSnapshot('snap-ok', 'vg', k.lv, { snapshotReserve: 50 });
+    for (const s of [st, sk]) {
+      fake.setOpen('vg', s.lv, true);
+      fake.ops.length = 0;
+      const e = await agent.deleteSnapshot('vg', s.lv).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(FailedPrecondition);
+      expect((e as Error).message).toMatch(new RegExp(`snapshot [^ ]+/vg/${s.lv} is open on the storage node`));
+      expect(fake.ops).toEqual([]);
+      expect(fake.dd).toEqual([]);
+      fake.setOpen('vg', s.lv, false);
+      await agent.deleteSnapshot('vg', s.lv);
+      expect(fake.names('vg')).not.toContain(s.lv);
+    }
   });
 
   it('a snapshot being restored into a new volume is Busy', async () => {

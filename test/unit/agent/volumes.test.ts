@@ -108,6 +108,64 @@ describe('DeleteVolume', () => {
     ]);
   });
 
+  const openRefused = async (fake: ReturnType<typeof agentSetup>['fake'], call: Promise<unknown>, lv: string) => {
+    const e = await call.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(FailedPrecondition);
+    expect((e as Error).message).toMatch(new RegExp(`volume [^ ]+/vg/${lv} is open on the storage node storage-1`));
+    expect(fake.names('vg')).toContain(lv);
+  };
+
+  it('thin, open on the storage node: FailedPrecondition naming it (lvremove refused), nothing changed; closed: removed', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-open-thin', 8 * MiB));
+    fake.setOpen('vg', v.lv, true);
+    fake.ops.length = 0;
+    await openRefused(fake, agent.deleteVolume('vg', v.lv), v.lv);
+    expect(fake.ops).toEqual([]);
+    fake.setOpen('vg', v.lv, false);
+    await agent.deleteVolume('vg', v.lv);
+    expect(fake.names('vg')).toEqual(['pool']);
+  });
+
+  it('thick volumeClear=zero, open on the storage node: refused before the deleting mark or any write; closed: zeroed while held with O_EXCL, removed', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-open-zero', 8 * MiB, { lvmType: 'thick' }));
+    fake.setOpen('vg', v.lv, true);
+    fake.ops.length = 0;
+    await openRefused(fake, agent.deleteVolume('vg', v.lv), v.lv);
+    expect(fake.ops).toEqual([]);
+    expect(fake.dd).toEqual([]);
+    expect(fake.tagsOf('vg', v.lv)).not.toContain('csi.state=deleting');
+    fake.setOpen('vg', v.lv, false);
+    await agent.deleteVolume('vg', v.lv);
+    expect(fake.claims).toEqual([`/dev/mapper/vg-${v.lv}`]);
+    expect(ddSummary(fake.dd)).toEqual([`zero /dev/mapper/vg-${v.lv} seek=0 count=${8 * MiB}`]);
+    expect(fake.names('vg')).toEqual(['pool']);
+  });
+
+  it('thick volumeClear=none, open on the storage node: refused before the VG is marked unzeroed', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-open-none', 8 * MiB, { lvmType: 'thick', volumeClear: 'none' }));
+    fake.setOpen('vg', v.lv, true);
+    fake.ops.length = 0;
+    await openRefused(fake, agent.deleteVolume('vg', v.lv), v.lv);
+    expect(fake.ops).toEqual([]);
+  });
+
+  it('a thick origin with a COW snapshot, open on the storage node: refused, not hidden', async () => {
+    const { fake, agent } = agentSetup();
+    const v = await agent.createVolume(createArgs('pvc-open-origin', 8 * MiB, { lvmType: 'thick' }));
+    await agent.createSnapshot('snap-open-origin', 'vg', v.lv, { snapshotReserve: 50 });
+    fake.setOpen('vg', v.lv, true);
+    fake.ops.length = 0;
+    await openRefused(fake, agent.deleteVolume('vg', v.lv), v.lv);
+    expect(fake.ops).toEqual([]);
+    expect((await agent.listVolumes()).map((x) => x.lv)).toContain(v.lv);
+  });
+
   it('a published volume is refused', async () => {
     const { agent } = agentSetup();
     const v = await agent.createVolume(createArgs('pvc-p', 8 * MiB));
@@ -135,5 +193,19 @@ describe('ControllerExpandVolume', () => {
     await expect(agent.expandVolume('vg', k.lv, { required: 16 * MiB, limit: 0 })).rejects.toBeInstanceOf(
       FailedPrecondition,
     );
+  });
+});
+
+describe('ListVolumes pages', () => {
+  it('with a limit: sorted by id, only ids after `after`, at most `limit` of them; without: every volume', async () => {
+    const { agent } = agentSetup();
+    for (const n of ['pvc-c', 'pvc-a', 'pvc-e', 'pvc-b', 'pvc-d']) await agent.createVolume(createArgs(n, 8 * MiB));
+    const ids = (await agent.listVolumes()).map((v) => v.id);
+    expect(ids).toHaveLength(5);
+    const sorted = [...ids].sort();
+    expect((await agent.listVolumes({ limit: 2, readyOnly: true })).map((v) => v.id)).toEqual(sorted.slice(0, 2));
+    expect((await agent.listVolumes({ after: sorted[1], limit: 2 })).map((v) => v.id)).toEqual(sorted.slice(2, 4));
+    expect((await agent.listVolumes({ after: sorted[3], limit: 2 })).map((v) => v.id)).toEqual(sorted.slice(4));
+    expect(await agent.listVolumes({ after: sorted[4], limit: 2 })).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import type { ImportEdge, ImportGraph } from './import-graph.js';
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['src/main.ts'], // the executable: flags, subcommand, signals
-  ['src/app.ts', 'src/adopt-command.ts'], // composition roots
+  ['src/app.ts', 'src/adopt-command.ts', 'src/chap-node-key-command.ts'], // composition roots
   ['src/csi'], // CSI Identity, Controller, Node semantics
   ['src/server'], // grpc-js: the unary adapter, error <-> status, the agent API's server, client and directory
   ['src/agent'], // the storage agent: volumes, snapshots, copies, exports, capacity
@@ -22,7 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/metrics.ts', 'src/readiness.ts'],
   ['src/exec'], // the one CommandRunner
   ['src/mutex.ts'], // FIFO mutex (cancellable through abort.ts)
-  ['src/log.ts', 'src/abort.ts', 'src/backoff.ts', 'src/host-port.ts', 'src/version.ts'],
+  ['src/log.ts', 'src/abort.ts', 'src/backoff.ts', 'src/host-port.ts', 'src/version.ts', 'src/compare.ts'],
   ['src/errors.ts', 'src/config.ts', 'src/gen'],
 ];
 

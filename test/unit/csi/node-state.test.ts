@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,5 +48,25 @@ describe('publish index and locate()', () => {
     await index.remove(target);
     expect(await index.lookup(target)).toBeUndefined();
     await expect(locate(index, 'vol-a', target)).rejects.toThrow(/neither staged nor published/);
+  });
+
+  it("lists a volume's records only (none before the index directory exists; stray and misfiled files skipped)", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'node-state-'));
+    const index = new PublishIndex(publishIndexDir(root, 'drv.example.org'));
+    expect(await index.forVolume('vol-a')).toEqual([]);
+    const rec = (volumeId: string, pod: string) => ({
+      volumeId,
+      targetPath: join(root, 'pods', pod, 'dev'),
+      stagingPath: join(root, 'staging', volumeId),
+    });
+    await index.record(rec('vol-a', 'p1'));
+    await index.record(rec('vol-a', 'p2'));
+    await index.record(rec('vol-b', 'p3'));
+    writeFileSync(join(index.dir, 'junk.json'), '{');
+    // a record under a name that is not its target path's hash is no record of that path
+    writeFileSync(join(index.dir, 'misfiled.json'), JSON.stringify(rec('vol-a', 'p9')));
+    const got = (await index.forVolume('vol-a')).map((r) => r.targetPath).sort();
+    expect(got).toEqual([rec('vol-a', 'p1').targetPath, rec('vol-a', 'p2').targetPath]);
+    expect(await index.forVolume('vol-c')).toEqual([]);
   });
 });

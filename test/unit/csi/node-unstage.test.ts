@@ -117,4 +117,20 @@ describe('unstageVolume', () => {
     await expect(unstageVolume(deps, 'vol-other', staging)).rejects.toThrow(/holds volume vol-a, not vol-other/);
     runner.assertDone();
   });
+
+  it("a path without a stage record but with a mount (a pod's bind, configfs) is FAILED_PRECONDITION: nothing unmounted (a hostile path of the VM fuzz test)", async () => {
+    const { runner, deps } = setup(['sdb'], () => [
+      mountinfo({ target: '/sys/kernel/config', source: 'configfs', fstype: 'configfs', majMin: '0:30' }),
+    ]);
+    await expect(unstageVolume(deps, 'vol-a', '/sys/kernel/config')).rejects.toThrow(
+      /has configfs \(configfs\) mounted but holds no stage record of volume vol-a; nothing unmounted/,
+    );
+    runner.assertDone(); // no umount
+  });
+
+  it('a path without a stage record and without a mount is done: no command', async () => {
+    const { runner, deps } = setup(['sdb'], () => [mountinfo({ target: '/elsewhere', source: '/dev/sdc' })]);
+    await unstageVolume(deps, 'vol-a', '/tmp/never-staged-here');
+    runner.assertDone();
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,9 +7,12 @@ import { FakeRunner } from '../../doubles/fake-runner.js';
 import { Mounter } from '../../../src/host/mount.js';
 import { mountinfo, scriptedTable, type TestMount } from './mount-table.js';
 
-// Paths that do not exist on the machine running the tests (so they are not device nodes).
-const STAGE = '/nonexistent-csi-test/staging';
-const PUB = '/nonexistent-csi-test/pods/p1/mount';
+// Empty directories of the test's own (a new mount goes onto an empty directory or file only).
+const ROOT = mkdtempSync(join(tmpdir(), 'mount-targets-'));
+const STAGE = join(ROOT, 'staging');
+const PUB = join(ROOT, 'pods-p1-mount');
+mkdirSync(STAGE);
+mkdirSync(PUB);
 const NONE = '';
 
 /** The runner for commands, and the mount table the Mounter reads: one scripted table per read, in order. */
@@ -40,6 +43,18 @@ describe('Mounter.mount', () => {
     runner.expect(['mount', '-t', 'xfs', '/dev/sdb', STAGE]);
     await m.mount('/dev/sdb', STAGE, 'xfs');
     done();
+  });
+
+  it('never mounts over a directory with entries, a file with data or a device node (found by the VM fuzz test: /etc)', async () => {
+    const full = mkdtempSync(join(tmpdir(), 'mount-full-'));
+    writeFileSync(join(full, 'passwd'), 'root:x:0:0');
+    for (const target of [full, join(full, 'passwd'), '/dev/null', join(ROOT, 'missing')]) {
+      const { runner, m, done } = setup(NONE, NONE);
+      await expect(m.mount('/dev/sdb', target, 'ext4')).rejects.toThrow(FailedPrecondition);
+      await expect(m.bindMount(STAGE, target, false)).rejects.toThrow(/nothing is mounted over|does not exist/);
+      expect(runner.calls).toEqual([]);
+      done();
+    }
   });
 
   it('the same device already mounted there is OK', async () => {

@@ -12,6 +12,7 @@ import {
   parseVpdUnitSerial,
   scsiDiskIdentity,
   scsiIdOfWwid,
+  sessionStatesTo,
   sessionsTo,
 } from '../../../src/iscsi-initiator/sysfs-scsi.js';
 import { FakeRunner } from '../../doubles/fake-runner.js';
@@ -90,6 +91,12 @@ describe('sysfs-scsi on a tree laid out like the captured one', () => {
     expect((await iscsiDisksOf(IQN_A, { lun: 0, sysfsRoot: sys })).map((d) => d.name)).toEqual(['sda']);
     expect(await sessionsTo(IQN_A, { sysfsRoot: sys })).toEqual([1, 3]);
     expect(await sessionsTo('iqn.2024-01.x:none', { sysfsRoot: sys })).toEqual([]);
+    expect(await sessionStatesTo(IQN_A, { sysfsRoot: sys })).toEqual([
+      { sid: 1, state: 'LOGGED_IN' },
+      { sid: 3, state: 'FAILED' },
+    ]);
+    expect(await sessionStatesTo(IQN_B, { sysfsRoot: sys })).toEqual([{ sid: 2, state: 'LOGGED_IN' }]);
+    expect(await sessionStatesTo(IQN_A, { sysfsRoot: join(sys, 'nothing-here') })).toEqual([]);
   });
 
   it('assertDiskOfTarget: gone, present, or a mismatch when the name now belongs to another target or LUN', async () => {

@@ -10,6 +10,8 @@ import {
   find,
   loadKustomization,
   missingAccess,
+  pluginCommand,
+  podTemplate,
   sidecar,
   type Obj,
   type Rule,
@@ -28,8 +30,33 @@ describe('deploy/ as the Kubernetes tier reads it', () => {
     expect(p.args).toContain('--leader-election');
     expect(p.args).toContain('--leader-election-namespace=csi-lvm-iscsi');
     expect(p.args).toContain('--kubeconfig=/k/sa.kubeconfig');
-    // every manifest arg is there, in order, only the path rewritten
-    expect(p.args.slice(0, p.manifestArgs.length).map((a) => a.replace(SOCK_DIR, '/csi'))).toEqual(p.manifestArgs);
+    // every manifest arg is there, in order, only the path and the capacity owner rewritten
+    expect(
+      p.args
+        .slice(0, p.manifestArgs.length)
+        .map((a) => a.replace(SOCK_DIR, '/csi').replace('--capacity-ownerref-level=-1', '--capacity-ownerref-level=2')),
+    ).toEqual(p.manifestArgs);
+  });
+
+  it('csi-provisioner publishes capacity: its env for the process, no owner outside a pod', () => {
+    const p = sidecar(objs, 'csi-lvm-iscsi-controller', 'csi-provisioner', opts);
+    expect(p.manifestArgs).toContain('--enable-capacity');
+    expect(p.manifestArgs).toContain('--capacity-ownerref-level=2');
+    // the owner is found by walking up from the Pod in POD_NAME; a process has none
+    expect(p.args).toContain('--capacity-ownerref-level=-1');
+    expect(p.args).not.toContain('--capacity-ownerref-level=2');
+    expect(p.env).toEqual({ NAMESPACE: 'csi-lvm-iscsi', POD_NAME: 'csi-lvm-iscsi-controller-0' });
+  });
+
+  it("the caller's extra flags are added only where the manifest does not set them", () => {
+    const p = sidecar(objs, 'csi-lvm-iscsi-controller', 'csi-attacher', {
+      ...opts,
+      extraFlags: ['--timeout=5s', '--retry-interval-max=20s'],
+    });
+    expect(p.extraArgs).toEqual(['--retry-interval-max=20s']);
+    expect(p.args).toContain('--timeout=60s');
+    expect(p.args).not.toContain('--timeout=5s');
+    expect(p.args.at(-1)).toBe('--retry-interval-max=20s');
   });
 
   it('node-driver-registrar: host socket, kubelet registration path kept, registry dir from the hostPath volume', () => {
@@ -39,6 +66,48 @@ describe('deploy/ as the Kubernetes tier reads it', () => {
     expect(r.args).toContain('--plugin-registration-path=/var/lib/kubelet/plugins_registry');
     expect(r.args).toContain('--timeout=30s');
     expect(r.args.some((a) => a.startsWith('--kubeconfig'))).toBe(false);
+  });
+
+  it('split mode: the agent, node and controller containers of deploy/ as processes', () => {
+    const agent = pluginCommand(objs, 'csi-lvm-iscsi-agent', 'csi-lvm-iscsi', {
+      nodeName: 'kube-node',
+      hostIP: '10.99.0.1',
+      emptyDirs: { 'run-dir': '/run/kube/agent-run' },
+      secretDirs: { 'agent-tls': '/run/kube/tls/agent', chap: '/run/kube/chap' },
+      siteFlags: ['--volume-group=kubevg'],
+    });
+    expect(agent.args).toContain('--mode=agent');
+    expect(agent.args).toContain('--endpoint=unix:///run/kube/agent-run/agent.sock');
+    expect(agent.args).toContain('--node-id=kube-node');
+    expect(agent.args).toContain('--portals=10.99.0.1:3260');
+    expect(agent.args).toContain('--agent-tls-dir=/run/kube/tls/agent');
+    expect(agent.args).toContain('--chap-secret-dir=/run/kube/chap');
+    // the site's VG replaces deploy/'s placeholder in place; every other arg is the manifest's
+    expect(agent.args).toContain('--volume-group=kubevg');
+    expect(agent.args.length).toBe(agent.manifestArgs.length);
+    const node = pluginCommand(objs, 'csi-lvm-iscsi-node', 'csi-lvm-iscsi', { nodeName: 'kube-node' });
+    expect(node.args).toContain(`--endpoint=unix://${SOCK_DIR}/csi.sock`);
+    expect(node.args).toContain('--mode=node');
+    const ctl = pluginCommand(objs, 'csi-lvm-iscsi-controller', 'csi-lvm-iscsi', {
+      nodeName: 'kube-node',
+      emptyDirs: { 'socket-dir': '/run/kube/controller-csi' },
+      secretDirs: { 'agent-tls': '/run/kube/tls/controller' },
+      kubeconfig: '/k/sa.kubeconfig',
+    });
+    expect(ctl.args).toEqual(
+      expect.arrayContaining([
+        '--mode=controller',
+        '--endpoint=unix:///run/kube/controller-csi/csi.sock',
+        '--agent-discovery=kubernetes',
+        '--agent-tls-dir=/run/kube/tls/controller',
+        '--namespace=csi-lvm-iscsi',
+        '--kubeconfig=/k/sa.kubeconfig',
+      ]),
+    );
+    // what the controller's discovery selects is what the agent's pod template carries
+    const sel = 'app.kubernetes.io/name=csi-lvm-iscsi,app.kubernetes.io/component=agent';
+    const labels = podTemplate(objs, 'csi-lvm-iscsi-agent').metadata.labels ?? {};
+    for (const kv of sel.split(',')) expect(`${kv.split('=')[0]}=${labels[kv.split('=')[0]!]}`).toBe(kv);
   });
 
   it('deploy/ grants the controller ServiceAccount every call the sidecars make', () => {
@@ -115,6 +184,21 @@ describe('deliberate mismatches fail loudly', () => {
     expect(() => sidecar(bad, 'csi-lvm-iscsi-node', 'node-driver-registrar', { nodeName: 'n' })).toThrow(
       /no container node-driver-registrar \(has .*registrar/,
     );
+  });
+
+  it("a site value for a flag the manifest does not set throws, and so does a Secret's volume without a directory", () => {
+    const site = { nodeName: 'n', emptyDirs: { 'run-dir': '/r' }, secretDirs: { 'agent-tls': '/t', chap: '/c' } };
+    expect(() =>
+      pluginCommand(objs, 'csi-lvm-iscsi-agent', 'csi-lvm-iscsi', {
+        ...site,
+        hostIP: '1.2.3.4',
+        siteFlags: ['--vg=x'],
+      }),
+    ).toThrow(/sets no --vg/);
+    expect(() =>
+      pluginCommand(objs, 'csi-lvm-iscsi-agent', 'csi-lvm-iscsi', { ...site, hostIP: '1.2.3.4', secretDirs: {} }),
+    ).toThrow(/volume agent-tls .* has no host directory/);
+    expect(() => pluginCommand(objs, 'csi-lvm-iscsi-agent', 'csi-lvm-iscsi', site)).toThrow(/\$\(NODE_IP\)/);
   });
 
   it('an emptyDir socket directory the tier was not told about throws', () => {

@@ -41,6 +41,16 @@ function setup() {
 
 const names = (l: { name: string }[]) => l.map((x) => x.name).sort();
 
+/** A CachedLvm whose stamp never moves and whose /dev/mapper holds what `dm` answers at each read. */
+const withDevices = (runner: FakeRunner, dm: () => ReadonlySet<string>) =>
+  new CachedLvm(
+    runner,
+    settings,
+    async () => 'commit-1',
+    Date.now,
+    async () => dm(),
+  );
+
 describe('CachedLvm: one read of a VG, kept current by our own changes, checked by the metadata stamp', () => {
   it('reads a VG once (its PVs, one vgs, one lvs) and answers every later read from memory while the stamp stands', async () => {
     const { runner, lvm, s, load } = setup();
@@ -276,19 +286,50 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
   it('the active flag follows /dev/mapper at every read (activation commits no metadata)', async () => {
     const runner = new FakeRunner();
     let dm = new Set(['control', 'vg0-pool-tpool', 'vg0-a']);
-    const lvm = new CachedLvm(
-      runner,
-      settings,
-      async () => 'commit-1',
-      Date.now,
-      async () => dm,
-    );
+    const lvm = withDevices(runner, () => dm);
     runner.expect(PVS, { stdout: pvs }).expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvs() });
     expect((await lvm.getLv('vg0', 'a'))?.active).toBe(true);
     dm = new Set(['control', 'vg0-pool-tpool']); // lvchange -an by hand
     expect((await lvm.getLv('vg0', 'a'))?.active).toBe(false);
     expect((await lvm.listLvs('vg0')).find((l) => l.name === 'a')?.active).toBe(false);
     expect((await lvm.getLv('vg0', 'pool'))?.active).toBe(true); // a thin pool's device is named -tpool: LVM's answer stands
+    runner.assertDone();
+  });
+
+  it('listLvs hands out one frozen array until the VG changes (callers memoize per array and per LV)', async () => {
+    const { runner, lvm, load } = setup();
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    const first = await lvm.listLvs('vg0');
+    expect(await lvm.listLvs('vg0')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    runner.expect(['lvremove', ...cfg, '--yes', 'vg0/a']);
+    await lvm.remove('vg0', 'a');
+    const after = await lvm.listLvs('vg0');
+    expect(after).not.toBe(first);
+    expect(names(after)).toEqual(['pool']);
+    expect(await lvm.listLvs('vg0')).toBe(after);
+    runner.assertDone();
+  });
+
+  it('an LV whose active flag was corrected is the same object at every later read (the records are memoized per LV object)', async () => {
+    const runner = new FakeRunner();
+    const dm = new Set(['control', 'vg0-pool-tpool', 'vg0-a', 'vg0-b']);
+    const lvm = withDevices(runner, () => dm);
+    // b was read inactive; vgchange -ay by hand activated it without a commit
+    const listed = lvs({
+      ...lvRow('vg0', 'b', { pool: 'pool', attr: 'Vwi---tz--', tags: ['csi.kind=volume'] }),
+      lv_active: '',
+    });
+    runner.expect(PVS, { stdout: pvs }).expect(VGS, { stdout: vgs }).expect(LVS, { stdout: listed });
+    const first = (await lvm.listLvs('vg0')).find((l) => l.name === 'b');
+    expect(first?.active).toBe(true);
+    expect(first?.attr.state).toBe('inactive'); // as read: the flag was corrected
+    const again = (await lvm.listLvs('vg0')).find((l) => l.name === 'b');
+    expect(again).toBe(first);
+    expect(await lvm.getLv('vg0', 'b')).toBe(first);
+    dm.delete('vg0-b'); // and -an again
+    expect((await lvm.getLv('vg0', 'b'))?.active).toBe(false);
     runner.assertDone();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandRunner, RunOptions, RunResult } from '../../../src/exec/runner.js';
-import { Lvm, LVM_CHANGES } from '../../../src/lvm/lvm.js';
+import { Lvm, LVM_CHANGES, LVM_CHANGES_AT_ONCE } from '../../../src/lvm/lvm.js';
 import { lvmSettings } from '../../../src/lvm/settings.js';
 
 /** A runner whose commands take `ms` and that records how many run at once. */
@@ -8,9 +8,12 @@ class SlowRunner implements CommandRunner {
   running = 0;
   most = 0;
   readonly started: string[] = [];
+  /** The --name of each command, in start order. */
+  readonly names: string[] = [];
   constructor(private readonly ms: number) {}
   async run(argv: readonly string[], o?: RunOptions): Promise<RunResult> {
     this.started.push(argv[0] ?? '');
+    this.names.push(argv[argv.indexOf('--name') + 1] ?? '');
     this.running++;
     this.most = Math.max(this.most, this.running);
     await new Promise((r) => setTimeout(r, this.ms));
@@ -21,15 +24,16 @@ class SlowRunner implements CommandRunner {
   }
 }
 
-describe('LVM changes run one at a time (LVM_CHANGES)', () => {
-  it('concurrent lvcreates never overlap, and run in call order', async () => {
+describe('LVM changes run at most LVM_CHANGES_AT_ONCE at a time (LVM_CHANGES)', () => {
+  it('concurrent lvcreates: at most three at once, started in call order', async () => {
     const runner = new SlowRunner(20);
     const lvm = new Lvm(runner, lvmSettings());
     await Promise.all(
-      Array.from({ length: 5 }, (_, i) => lvm.createThin('vg0', 'pool', `lv${i}`, 64 * 1024 * 1024, [])),
+      Array.from({ length: 8 }, (_, i) => lvm.createThin('vg0', 'pool', `lv${i}`, 64 * 1024 * 1024, [])),
     );
-    expect(runner.most).toBe(1);
-    expect(runner.started).toEqual(['lvcreate', 'lvcreate', 'lvcreate', 'lvcreate', 'lvcreate']);
+    expect(LVM_CHANGES_AT_ONCE).toBe(3);
+    expect(runner.most).toBe(LVM_CHANGES_AT_ONCE);
+    expect(runner.names).toEqual(Array.from({ length: 8 }, (_, i) => `lv${i}`));
   });
 
   it('reports do not queue behind a change', async () => {
@@ -47,13 +51,15 @@ describe('LVM changes run one at a time (LVM_CHANGES)', () => {
     const runner = new SlowRunner(50);
     const lvm = new Lvm(runner, lvmSettings());
     const ac = new AbortController();
-    const first = lvm.createThin('vg0', 'pool', 'a', 64 * 1024 * 1024, []);
-    const second = lvm.remove('vg0', 'b', { signal: ac.signal });
+    const running = Array.from({ length: LVM_CHANGES_AT_ONCE }, (_, i) =>
+      lvm.createThin('vg0', 'pool', `a${i}`, 64 * 1024 * 1024, []),
+    );
+    const queued = lvm.remove('vg0', 'b', { signal: ac.signal });
     await new Promise((r) => setTimeout(r, 10));
     expect(LVM_CHANGES.queued).toBe(1);
     ac.abort();
-    await expect(second).rejects.toMatchObject({ name: 'AbortError' });
-    await first;
-    expect(runner.started).toEqual(['lvcreate']);
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    await Promise.all(running);
+    expect(runner.started).toEqual(Array.from({ length: LVM_CHANGES_AT_ONCE }, () => 'lvcreate'));
   });
 });

@@ -4,6 +4,7 @@ import {
   Busy,
   CommandFailed,
   FailedPrecondition,
+  InUse,
   NotFound,
   OutOfCapacity,
 } from '../../../src/errors.js';
@@ -83,11 +84,20 @@ describe('classifyLvmError', () => {
     ['source: mounted', '  Logical volume csivg/vol-abc contains a filesystem in use.\n'],
     ['older lvm2', '  Can\'t remove open logical volume "vol-abc"\n'],
     ['holder device', '  Logical volume docker/dockerthinpool is used by another device.\n'],
+  ])('InUse (a Busy): %s', (_what, stderr) => {
+    const e = classifyLvmError(failed(stderr, ['lvremove']));
+    expect(e).toBeInstanceOf(InUse);
+    expect(e).toBeInstanceOf(Busy);
+  });
+
+  it.each([
     ['dm ioctl', '  device-mapper: remove ioctl on  (253:4) failed: Device or resource busy\n'],
     ['lock contention', "  Can't get lock for csivg\n"],
     ['lvmlockd', '  LV locked by other host: csivg/vol-abc\n'],
   ])('Busy: %s', (_what, stderr) => {
-    expect(classifyLvmError(failed(stderr, ['lvremove']))).toBeInstanceOf(Busy);
+    const e = classifyLvmError(failed(stderr, ['lvremove']));
+    expect(e).toBeInstanceOf(Busy);
+    expect(e).not.toBeInstanceOf(InUse);
   });
 
   it('FailedPrecondition: vgremove of a VG that still has LVs', () => {

@@ -191,6 +191,7 @@ describe('chart templates', () => {
       ];
       v.agent.volumeGroups = ['vg-a', 'vg-b'];
       v.node.kubeletDir = '/var/lib/k0s/kubelet';
+      v.node.chapNodeKeyDir = '/var/lib/csi-keys';
       v.logLevel = 'debug';
     });
     expect(schemaErrors(values)).toEqual([]);
@@ -223,6 +224,14 @@ describe('chart templates', () => {
     expect(node.containers[1].args).toContain(
       '--kubelet-registration-path=/var/lib/k0s/kubelet/plugins/lvm-iscsi.csi.example.org/csi.sock',
     );
+    expect(node.containers[0].args).toEqual(
+      expect.arrayContaining(['--kubelet-dir=/var/lib/k0s/kubelet', '--restrict-paths-to-kubelet-dir=true']),
+    );
+    expect(node.containers[0].args).toContain('--chap-node-key-file=/etc/csi-lvm-iscsi/chap-node-key.json');
+    expect(node.volumes.find((x: any) => x.name === 'chap-node-key').hostPath).toEqual({
+      path: '/var/lib/csi-keys',
+      type: 'DirectoryOrCreate',
+    });
     expect(node.containers[0].volumeMounts.find((m: any) => m.name === 'kubelet-dir')).toEqual({
       name: 'kubelet-dir',
       mountPath: '/var/lib/k0s/kubelet',
@@ -238,6 +247,31 @@ describe('chart templates', () => {
       'csi.storage.k8s.io/node-stage-secret-name': 'csi-lvm-iscsi-chap',
       'csi.storage.k8s.io/node-stage-secret-namespace': NAMESPACE,
     });
+  });
+});
+
+describe('chart: per-node CHAP key directory', () => {
+  it('node.chapNodeKeyDir empty: no key file flag, mount or volume; the objects stay valid', async () => {
+    const values = variant((v) => {
+      v.node.chapNodeKeyDir = '';
+    });
+    expect(schemaErrors(values)).toEqual([]);
+    const objects = render(values);
+    expect(await validateWithModels(objects)).toEqual([]);
+    const node = (objects.find((l) => l.obj.metadata?.name === 'csi-lvm-iscsi-node')?.obj as any).spec.template.spec;
+    expect(node.containers[0].args.some((a: string) => a.startsWith('--chap-node-key-file'))).toBe(false);
+    expect(node.containers[0].volumeMounts.map((m: any) => m.name)).not.toContain('chap-node-key');
+    expect(node.volumes.map((x: any) => x.name)).not.toContain('chap-node-key');
+  });
+
+  it('a relative chapNodeKeyDir is refused by the schema', () => {
+    expect(
+      schemaErrors(
+        variant((v) => {
+          v.node.chapNodeKeyDir = 'etc/keys';
+        }),
+      ),
+    ).not.toEqual([]);
   });
 });
 

@@ -314,6 +314,7 @@ describe('Dockerfile: build and runtime stages', () => {
     expect(JSON.parse(entry.slice('ENTRYPOINT'.length))).toEqual([
       '/usr/local/bin/node',
       '--max-semi-space-size=1',
+      '--lite-mode',
       '/opt/csi-lvm-iscsi/dist/main.js',
     ]);
     expect(runtime.lines).toContain('ENV NODE_ENV=production');

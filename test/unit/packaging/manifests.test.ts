@@ -221,7 +221,7 @@ describe('deploy/ and the program it runs', () => {
       attachRequired: true,
       podInfoOnMount: false,
       fsGroupPolicy: 'File',
-      storageCapacity: false,
+      storageCapacity: true,
       volumeLifecycleModes: ['Persistent'],
     });
     for (const sc of installed.filter((o) => o.kind === 'StorageClass')) expect(sc['provisioner']).toBe(DRIVER_NAME);
@@ -320,6 +320,20 @@ describe('deploy/ and the program it runs', () => {
     expect(spec.hostNetwork).toBe(true);
     expect(c.securityContext?.privileged).toBe(true);
     expect(c.volumeMounts?.find((m) => m.mountPath === '/var/lib/kubelet')?.mountPropagation).toBe('Bidirectional');
+    // node paths only where kubelet puts them, below the kubelet directory it mounts
+    expect(flag(c, 'kubelet-dir')).toBe('/var/lib/kubelet');
+    expect(flag(c, 'restrict-paths-to-kubelet-dir')).toBe('true');
+    // this node's per-node CHAP key: a root-only file the operator installs on the host, mounted read-only
+    expect(flag(c, 'chap-node-key-file')).toBe('/etc/csi-lvm-iscsi/chap-node-key.json');
+    expect(c.volumeMounts?.find((m) => m.name === 'chap-node-key')).toEqual({
+      name: 'chap-node-key',
+      mountPath: '/etc/csi-lvm-iscsi',
+      readOnly: true,
+    });
+    expect(spec.volumes?.find((v) => v.name === 'chap-node-key')?.hostPath).toEqual({
+      path: '/etc/csi-lvm-iscsi',
+      type: 'DirectoryOrCreate',
+    });
     const hostMounts = mountsToHost(spec, c);
     for (const p of [
       '/var/lib/kubelet',

@@ -2,7 +2,13 @@
 
 
 export interface ListRequest {
+  'after'?: (string);
+  'limit'?: (number);
+  'ready_only'?: (boolean);
 }
 
 export interface ListRequest__Output {
+  'after': (string);
+  'limit': (number);
+  'ready_only': (boolean);
 }
