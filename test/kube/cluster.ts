@@ -277,6 +277,32 @@ function start(name: string, argv: string[], opts: { restart?: boolean; env?: Re
   return p;
 }
 
+/**
+ * CPU seconds so far of each process the tier started (its own utime+stime and that of its waited-for
+ * children: the plugin's lvm, iscsiadm and mkfs runs count under the plugin), and of the whole guest,
+ * from /proc. The guest's two vCPUs are emulated on the host's cores: this says where its time goes.
+ */
+export function cpuReport(): string {
+  const hz = 100; // USER_HZ on Linux
+  const of = (pid: number | undefined): number => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      // fields 14-17 (utime stime cutime cstime) are 12-15 after the state field
+      return [11, 12, 13, 14].reduce((s, i) => s + Number(v[i]), 0) / hz;
+    } catch {
+      return 0;
+    }
+  };
+  const byName = new Map<string, number>();
+  for (const p of procs) byName.set(p.name, (byName.get(p.name) ?? 0) + of(p.child.pid));
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  const busy = (cpu.reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0)) / hz;
+  const shown = [...byName].sort((a, b) => b[1] - a[1]).filter(([, s]) => s >= 1);
+  const listed = shown.reduce((a, [, s]) => a + s, 0);
+  return `guest CPU busy ${Math.round(busy)} s; ${shown.map(([n, s]) => `${n} ${Math.round(s)}`).join(', ')}; everything else ${Math.round(busy - listed)} (containers, shims, the test itself, the kernel)`;
+}
+
 function kubeconfig(file: string, user: string, token: string): void {
   const cfg = {
     apiVersion: 'v1',

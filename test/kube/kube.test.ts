@@ -17,6 +17,7 @@ import {
   applyAsync as apply,
   CHAP_USER,
   type Cluster,
+  cpuReport,
   DRIVER,
   get,
   VG,
@@ -231,13 +232,18 @@ describe.runIf(inGuest)('Kubernetes tier: deploy/ driven by a real control plane
   let c: Cluster;
   let sum = '';
   let thickSum = '';
+  let cpuTimer: ReturnType<typeof setInterval> | undefined;
 
   beforeAll(async () => {
     c = await startCluster();
     ready = Date.now();
+    log(`CPU at ready: ${cpuReport()}`);
+    cpuTimer = setInterval(() => log(`CPU (${since()}): ${cpuReport()}`), 300_000);
   }, 1_500_000);
 
   afterAll(async () => {
+    clearInterval(cpuTimer);
+    log(`CPU at the end: ${cpuReport()}`);
     await c?.stop();
   });
 
