@@ -64,8 +64,8 @@ step "tier 3+4: vm and kube (qemu guests, Debian stock kernel): two lanes side b
 # never three guests on the two cores at once. It used to follow lane a while lane b still ran;
 # CI on d084625's tree then failed twice in that tier (a Pod 600 s in ContainerCreating, a
 # VolumeAttachment 600 s from detached) with every scenario's step 5-20 times slower than alone
-# (kube-apiserver ready after 166 s, NodeStageVolume 55-111 s, CreateVolume answered after the
-# provisioner's timeout), while the VM files, which wait on commands rather than on a control
+# (kube-apiserver ready after 166 s, NodeStageVolume 55-111 s, CreateVolume 36-69 s with two
+# attempts answered ABORTED), while the VM files, which wait on commands rather than on a control
 # plane's loops, passed. A guest alone uses both cores (lane b alone: 1,937 s; beside another
 # guest about twice that), so the whole run's wall time stays about the guests' CPU time over
 # two either way; CI on bb16e8d with the tier beside lane b: 4,901 s. Each guest has its own
