@@ -57,22 +57,24 @@ step "tier 1+2: unit and integration (host)"
 step "tier 3+4: vm and kube (qemu guests, Debian stock kernel): two lanes side by side"
 # The host has two cores and a guest keeps about one of them busy (software emulation: qemu's CPU
 # time is about its wall time; the whole run's wall time is about the guests' CPU time over two),
-# so the VM tier runs as two guests at once: (a) the controller, conformance, node and
-# target files and csi-sanity's thin run, followed by the storage-node reboot (two
-# boots on the same disks), (b) every other VM file, csi-sanity's thick run among them.
-# The Kubernetes tier's guest (8 GiB; the others take 4 GiB each) runs after both lanes, alone:
-# never three guests on the two cores at once. It used to follow lane a while lane b still ran;
-# CI on d084625's tree then failed twice in that tier (a Pod 600 s in ContainerCreating, a
+# so the VM tier runs as two guests at once: (a) the controller, conformance, node, target and
+# data-safety-copy files and both csi-sanity runs, followed by the storage-node reboot (two boots
+# on the same disks), (b) every other VM file. Each VM lane's guest has ONE vCPU (--smp 1): two
+# guests of two vCPUs put four vCPU threads on two cores, and a guest kernel waiting for a
+# descheduled vCPU (spinlocks, IPIs, RCU) burns the time it waits. Measured on 2026-12-02 with
+# both lanes running: a probe script (100 process starts, 15 LVM commands) cost 47-55 s of qemu
+# CPU with one vCPU against 65-79 s with two, and in a whole run every VM file took 0.62-0.67
+# of its time at two vCPUs (fuzz 767 s against 1,150 s; lane b 2,330 s against 3,618 s).
+# The Kubernetes tier's guest (8 GiB, two vCPUs; the others take 4 GiB each) runs after both
+# lanes, alone: never three guests on the two cores at once. It used to follow lane a while lane b
+# still ran; CI on d084625's tree then failed twice in that tier (a Pod 600 s in ContainerCreating, a
 # VolumeAttachment 600 s from detached) with every scenario's step 5-20 times slower than alone
 # (kube-apiserver ready after 166 s, NodeStageVolume 55-111 s, CreateVolume 36-69 s with two
 # attempts answered ABORTED), while the VM files, which wait on commands rather than on a control
-# plane's loops, passed. A guest alone uses both cores (lane b alone: 1,937 s; beside another
-# guest about twice that), so the whole run's wall time stays about the guests' CPU time over
-# two either way; CI on bb16e8d with the tier beside lane b: 4,901 s. Each guest has its own
-# disks and output directory. The csi-sanity runs need ../shared/tools/csi-sanity (or
-# $CSI_SANITY) and fail without it.
+# plane's loops, passed. Each guest has its own disks and output directory. The csi-sanity runs
+# need ../shared/tools/csi-sanity (or $CSI_SANITY) and fail without it.
 VM_TIMEOUT=${VM_TIMEOUT:-4800}
-GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts test/vm/sanity-thin.test.ts test/vm/node.test.ts test/vm/target.test.ts)
+GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts test/vm/sanity-thin.test.ts test/vm/node.test.ts test/vm/target.test.ts test/vm/data-safety-copy.test.ts test/vm/sanity-thick.test.ts)
 # the guest gets only the variables given with -e
 SANITY_ENV=()
 if [ -n "${CSI_SANITY:-}" ]; then SANITY_ENV=(-e "CSI_SANITY=$CSI_SANITY"); fi
@@ -84,27 +86,27 @@ EXCLUDE_A=()
 for f in "${GROUP_A[@]}"; do EXCLUDE_A+=(--exclude "$f"); done
 RB=$REPO/.vm/reboot
 vm_group_a() {
-  node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-a" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-a" "${SANITY_ENV[@]}" -- \
-    ./node_modules/.bin/vitest run --project vm "${GROUP_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-a/vm.json" || return 1
+  node test/vm/harness/vm.mjs --smp 1 --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-a" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-a" "${SANITY_ENV[@]}" -- \
+    ./node_modules/.bin/vitest run --project vm --no-isolate "${GROUP_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-a/vm.json" || return 1
 }
 vm_reboot() {
   local rc=0
   rm -rf "$RB" && mkdir -p "$RB/disks"
-  node test/vm/harness/vm.mjs --disks 2 --disk-size 1G --disk-dir "$RB/disks" --fresh-disks --timeout 900 --out "$RB/out1" -e REBOOT_PHASE=1 -- \
+  node test/vm/harness/vm.mjs --smp 1 --disks 2 --disk-size 1G --disk-dir "$RB/disks" --fresh-disks --timeout 900 --out "$RB/out1" -e REBOOT_PHASE=1 -- \
     ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out1/phase1.json" || rc=1
   cp -f "$RB/out1/reboot-state.json" "$RB/state.json" 2>/dev/null || true
   cp -f "$RB/out1/swap-state.json" "$RB/swap-state.json" 2>/dev/null || true
-  node test/vm/harness/vm.mjs --disks 2 --disk-size 1G --disk-dir "$RB/disks" --timeout 900 --out "$RB/out2" -e REBOOT_PHASE=2 -e REBOOT_STATE="$RB/state.json" -- \
+  node test/vm/harness/vm.mjs --smp 1 --disks 2 --disk-size 1G --disk-dir "$RB/disks" --timeout 900 --out "$RB/out2" -e REBOOT_PHASE=2 -e REBOOT_STATE="$RB/state.json" -- \
     ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out2/phase2.json" || rc=1
   return $rc
 }
-# Lane b's fifteen files run in one vitest worker (--no-isolate): with a worker per file each file
+# Each lane's files run in one vitest worker (--no-isolate): with a worker per file each file
 # paid 45-65 s outside its tests in the guest (worker start, collecting and transforming again),
-# 967 s of the lane's 4,453 s in CI on bb16e8d. Alone in a guest on 2026-12-02 the lane took
+# 967 s of lane b's 4,453 s in CI on bb16e8d. Alone in a guest on 2026-12-02 lane b took
 # 1,937 s with --no-isolate, of which 330 s outside the files (about 445 s expected with isolation
-# at that speed); every file passed. Lane a's files still run one worker each.
+# at that speed); every file passed.
 vm_group_b() {
-  node test/vm/harness/vm.mjs --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-b" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-b" "${SANITY_ENV[@]}" -- \
+  node test/vm/harness/vm.mjs --smp 1 --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-b" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-b" "${SANITY_ENV[@]}" -- \
     ./node_modules/.bin/vitest run --project vm --no-isolate "${EXCLUDE_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-b/vm.json" || return 1
 }
 mkdir -p "$REPO/.vm"

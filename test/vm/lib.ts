@@ -5,7 +5,16 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  closeSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
@@ -197,11 +206,13 @@ function imageNodeFlags(): string[] {
  * Starts dist/main.js with the given flags (after --node-id storage-1, so a
  * later --node-id wins) on a fresh unix socket and waits until Probe says
  * ready (or only until it serves, with ready: false). `env` is added to the
- * test's own environment.
+ * test's own environment. `logFile`: the plugin's log is also appended there
+ * as it comes, so a run that hangs (and is killed with its guest) still
+ * leaves it on the host.
  */
 export async function startPlugin(
   flags: string[],
-  opts: { ready?: boolean; startTimeoutMs?: number; env?: Record<string, string> } = {},
+  opts: { ready?: boolean; startTimeoutMs?: number; env?: Record<string, string>; logFile?: string } = {},
 ): Promise<PluginProcess> {
   const dir = mkdtempSync('/tmp/csi-vm-');
   const sock = join(dir, 'csi.sock');
@@ -224,7 +235,10 @@ export async function startPlugin(
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
     },
   );
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => {
+    log += d.toString();
+    if (opts.logFile) appendFileSync(opts.logFile, d);
+  });
   await waitFor(
     () => existsSync(sock) || child.exitCode !== null,
     opts.startTimeoutMs ?? 180_000,

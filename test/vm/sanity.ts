@@ -102,7 +102,8 @@ function parseJunit(xml: string): SpecResult[] {
 /**
  * Makes the VG, starts the plugin (waits for Probe ready, as a CO does), runs
  * csi-sanity against it and tears everything down. The plain ginkgo output
- * goes to $VM_OUT/sanity-<label>.log as it comes (tail it from the host).
+ * goes to $VM_OUT/sanity-<label>.log as it comes (tail it from the host), the
+ * plugin's log to $VM_OUT/sanity-<label>.plugin.log, also as it comes.
  */
 export async function runSanity(run: SanityRun): Promise<SanityResult> {
   const bin = sanityBinary();
@@ -115,36 +116,40 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
   const outDir = process.env['VM_OUT'] || work;
   const logFile = join(outDir, `sanity-${run.label}.log`);
   const junit = join(outDir, `sanity-${run.label}.junit.xml`);
+  const pluginLog = join(outDir, `sanity-${run.label}.plugin.log`);
   const kubelet = join(work, 'kubelet');
   mkdirSync(kubelet);
   let p: PluginProcess | undefined;
   makeVg(vg, disks.slice(0, 4));
   try {
-    p = await startPlugin([
-      '--mode',
-      'all',
-      ...PUBLISH_WITHOUT_CHAP,
-      '--volume-group',
-      vg,
-      '--thin-pool',
-      'pool',
-      '--thin-pool-percent',
-      '50',
-      '--default-volume-size',
-      `${run.sizeMiB}M`,
-      '--portals',
-      '127.0.0.1:3260',
-      '--kubelet-dir',
-      kubelet,
-      '--node-id',
-      'sanity-node',
-      // csi-sanity does not retry: a call that finds a background copy or wipe running
-      // answers ABORTED after --job-wait-seconds (a CO retries it). 60 s covers a 64 MiB
-      // wipe under software emulation.
-      '--job-wait-seconds',
-      '60',
-      ...(run.maxVolumesPerNode ? ['--max-volumes-per-node', String(run.maxVolumesPerNode)] : []),
-    ]);
+    p = await startPlugin(
+      [
+        '--mode',
+        'all',
+        ...PUBLISH_WITHOUT_CHAP,
+        '--volume-group',
+        vg,
+        '--thin-pool',
+        'pool',
+        '--thin-pool-percent',
+        '50',
+        '--default-volume-size',
+        `${run.sizeMiB}M`,
+        '--portals',
+        '127.0.0.1:3260',
+        '--kubelet-dir',
+        kubelet,
+        '--node-id',
+        'sanity-node',
+        // csi-sanity does not retry: a call that finds a background copy or wipe running
+        // answers ABORTED after --job-wait-seconds (a CO retries it). 60 s covers a 64 MiB
+        // wipe under software emulation.
+        '--job-wait-seconds',
+        '60',
+        ...(run.maxVolumesPerNode ? ['--max-volumes-per-node', String(run.maxVolumesPerNode)] : []),
+      ],
+      { logFile: pluginLog },
+    );
     const args = [
       `-csi.endpoint=unix://${p.sock}`,
       `-csi.stagingdir=${join(work, 'staging')}`,
@@ -186,7 +191,7 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
       child.on('close', (code) => resolve(code));
     });
     const seconds = Math.round((Date.now() - started) / 1000);
-    log.write(`\n[exit ${exitCode}, ${seconds} s]\n--- plugin log ---\n${p.log()}`);
+    log.write(`\n[exit ${exitCode}, ${seconds} s]\n(the plugin's log, as it came: ${pluginLog})\n`);
     await new Promise((r) => log.end(r));
     const ranLine = /Ran \d+ of \d+ Specs? in [\d.]+ seconds/.exec(text)?.[0] ?? '';
     const summaryLine =
