@@ -7,8 +7,17 @@
 export interface RunOptions {
   /** Kill the command after this long. Default: the runner's default (60 s). */
   timeoutMs?: number;
-  /** Cancelling this kills the child (SIGTERM, then SIGKILL). */
+  /** Cancelling this kills the child (SIGTERM, then SIGKILL unless forceKill is false). */
   signal?: AbortSignal;
+  /**
+   * Whether a child still running 5 s after its SIGTERM (timeout or cancel)
+   * gets SIGKILL. Default true. false for programs that block signals while
+   * they must not be interrupted (LVM holding a VG's write lock, a device
+   * suspended): SIGTERM waits for the end of that section, SIGKILL would not.
+   * Either way the runner stops waiting for a child that outlives its stop
+   * by the runner's abandon delay, and says so (see ExecaRunner).
+   */
+  forceKill?: boolean;
   /** Written to the child's stdin. */
   input?: string;
   /** Exit codes that are not failures (0 always is). */

@@ -135,8 +135,15 @@ export class Lvm {
     return [...head, ...lvmConfigArgs(this.settings), ...args];
   }
 
-  private runOptions(opts: CallOptions | undefined): RunOptions {
+  /**
+   * A change is never sent SIGKILL: lvm blocks every signal while it holds a
+   * VG's write lock (lib/locking), so a SIGTERM at its timeout or cancel ends
+   * it only where it may end, while SIGKILL could stop it between suspending
+   * and resuming a device, or in the middle of writing metadata.
+   */
+  private runOptions(opts: CallOptions | undefined, change: boolean): RunOptions {
     const o: RunOptions = { env: { LVM_SUPPRESS_FD_WARNINGS: '1' } };
+    if (change) o.forceKill = false;
     if (opts?.signal) o.signal = opts.signal;
     if (opts?.timeoutMs !== undefined) o.timeoutMs = opts.timeoutMs;
     return o;
@@ -154,8 +161,9 @@ export class Lvm {
     tolerate: readonly RegExp[] = [],
   ): Promise<string | undefined> {
     try {
-      const run = () => this.runner.run(this.argv(command, args), this.runOptions(opts));
-      return (REPORTS.has(command) ? await run() : await LVM_CHANGES.runExclusive(run, opts?.signal)).stdout;
+      const change = !REPORTS.has(command);
+      const run = () => this.runner.run(this.argv(command, args), this.runOptions(opts, change));
+      return (change ? await LVM_CHANGES.runExclusive(run, opts?.signal) : await run()).stdout;
     } catch (e) {
       if (!(e instanceof CommandFailed)) throw e;
       if (!e.timedOut && !e.cancelled && tolerate.some((re) => re.test(e.stderr))) return undefined;

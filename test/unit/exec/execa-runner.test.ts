@@ -52,6 +52,58 @@ describe('ExecaRunner', () => {
     expect(err.cancelled).toBe(true);
   });
 
+  // a child that ignores SIGTERM stands for one that cannot stop yet: lvm with a VG's write lock
+  // (every signal blocked), or any process in uninterruptible sleep (which even SIGKILL does not end)
+  const ignoresTerm = [node, '-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'];
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const pidOf = (stderr: string) => Number(/pid (\d+)/.exec(stderr)?.[1]);
+
+  it('forceKill false: no SIGKILL after the timeout; the call fails after the abandon delay, the child left running', async () => {
+    const started = Date.now();
+    const err = (await new ExecaRunner({ abandonAfterMs: 700 })
+      .run(ignoresTerm, { timeoutMs: 300, forceKill: false })
+      .catch((e: unknown) => e)) as CommandFailed;
+    const took = Date.now() - started;
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err.timedOut).toBe(true);
+    expect(err.message).toMatch(/still running .* after SIGTERM; no longer waited for/);
+    // well before the 5 s after which SIGKILL would have been sent
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(took).toBeLessThan(4_000);
+    const pid = pidOf(err.stderr);
+    expect(alive(pid)).toBe(true);
+    process.kill(pid, 'SIGKILL');
+  });
+
+  it('forceKill false and a cancel: the call fails the abandon delay after the cancel', async () => {
+    const ac = new AbortController();
+    const p = new ExecaRunner({ abandonAfterMs: 500 }).run(ignoresTerm, { signal: ac.signal, forceKill: false });
+    setTimeout(() => ac.abort(), 200);
+    const err = (await p.catch((e: unknown) => e)) as CommandFailed;
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err.cancelled).toBe(true);
+    expect(err.timedOut).toBe(false);
+    const pid = pidOf(err.stderr);
+    expect(alive(pid)).toBe(true);
+    process.kill(pid, 'SIGKILL');
+  });
+
+  it('by default a child that ignores SIGTERM is killed 5 s after it and the call fails as timed out', async () => {
+    const err = (await new ExecaRunner({ abandonAfterMs: 10_000 })
+      .run(ignoresTerm, { timeoutMs: 200 })
+      .catch((e: unknown) => e)) as CommandFailed;
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err.timedOut).toBe(true);
+    expect(err.message).not.toMatch(/still running/);
+  }, 20_000);
+
   it('redacts secrets from the argv and stderr of a failure', async () => {
     const secret = 'S3cretChapPass';
     const err = (await new ExecaRunner()

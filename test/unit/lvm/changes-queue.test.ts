@@ -10,10 +10,13 @@ class SlowRunner implements CommandRunner {
   readonly started: string[] = [];
   /** The --name of each command, in start order. */
   readonly names: string[] = [];
+  /** forceKill as each command was given it, by program. */
+  readonly forceKill: Array<[string, boolean | undefined]> = [];
   constructor(private readonly ms: number) {}
   async run(argv: readonly string[], o?: RunOptions): Promise<RunResult> {
     this.started.push(argv[0] ?? '');
     this.names.push(argv[argv.indexOf('--name') + 1] ?? '');
+    this.forceKill.push([argv[0] ?? '', o?.forceKill]);
     this.running++;
     this.most = Math.max(this.most, this.running);
     await new Promise((r) => setTimeout(r, this.ms));
@@ -61,5 +64,20 @@ describe('LVM changes run at most LVM_CHANGES_AT_ONCE at a time (LVM_CHANGES)', 
     await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
     await Promise.all(running);
     expect(runner.started).toEqual(Array.from({ length: LVM_CHANGES_AT_ONCE }, () => 'lvcreate'));
+  });
+
+  it('a change is never sent SIGKILL (forceKill false); reports may be', async () => {
+    const runner = new SlowRunner(1);
+    const lvm = new Lvm(runner, lvmSettings());
+    await lvm.createThin('vg0', 'pool', 'a', 64 * 1024 * 1024, []);
+    await lvm.remove('vg0', 'a');
+    await lvm.listLvs('vg0');
+    await lvm.listVgs(['vg0']);
+    expect(runner.forceKill).toEqual([
+      ['lvcreate', false],
+      ['lvremove', false],
+      ['lvs', undefined],
+      ['vgs', undefined],
+    ]);
   });
 });
