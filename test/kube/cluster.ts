@@ -277,27 +277,37 @@ function start(name: string, argv: string[], opts: { restart?: boolean; env?: Re
   return p;
 }
 
+/** The last CPU seconds read of every process the tier started, by pid: one that exited or was restarted still counts. */
+const cpuSeen = new Map<number, { name: string; seconds: number }>();
+const USER_HZ = 100;
+
+/** Reads p's CPU seconds now (kept in cpuSeen): at each report, and right before the tier stops it. */
+function noteCpu(p: Proc): void {
+  const pid = p.child.pid;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // fields 14-17 (utime stime cutime cstime) are 12-15 after the state field
+    const seconds = [11, 12, 13, 14].reduce((sum, i) => sum + Number(v[i]), 0) / USER_HZ;
+    if (pid !== undefined) cpuSeen.set(pid, { name: p.name, seconds });
+  } catch {
+    // gone already: its last reading stays
+  }
+}
+
 /**
  * CPU seconds so far of each process the tier started (its own utime+stime and that of its waited-for
  * children: the plugin's lvm, iscsiadm and mkfs runs count under the plugin), and of the whole guest,
- * from /proc. The guest's two vCPUs are emulated on the host's cores: this says where its time goes.
+ * from /proc. A process that exited (the all-mode plugin before the split case, a restarted sidecar's
+ * earlier run) counts with its last reading (each report, and right before the tier stops it). The
+ * guest's two vCPUs are emulated on the host's cores: this says where its time goes.
  */
 export function cpuReport(): string {
-  const hz = 100; // USER_HZ on Linux
-  const of = (pid: number | undefined): number => {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      // fields 14-17 (utime stime cutime cstime) are 12-15 after the state field
-      return [11, 12, 13, 14].reduce((s, i) => s + Number(v[i]), 0) / hz;
-    } catch {
-      return 0;
-    }
-  };
+  for (const p of procs) noteCpu(p);
   const byName = new Map<string, number>();
-  for (const p of procs) byName.set(p.name, (byName.get(p.name) ?? 0) + of(p.child.pid));
+  for (const { name, seconds } of cpuSeen.values()) byName.set(name, (byName.get(name) ?? 0) + seconds);
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
-  const busy = (cpu.reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0)) / hz;
+  const busy = (cpu.reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0)) / USER_HZ;
   const shown = [...byName].sort((a, b) => b[1] - a[1]).filter(([, s]) => s >= 1);
   const listed = shown.reduce((a, [, s]) => a + s, 0);
   return `guest CPU busy ${Math.round(busy)} s; ${shown.map(([n, s]) => `${n} ${Math.round(s)}`).join(', ')}; everything else ${Math.round(busy - listed)} (containers, shims, the test itself, the kernel)`;
@@ -439,6 +449,7 @@ export interface Cluster {
 async function stopProc(p: Proc): Promise<void> {
   p.stopped = true;
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  noteCpu(p);
   const exited = new Promise((r) => p.child.once('exit', r));
   p.child.kill('SIGTERM');
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 30_000);
