@@ -86,10 +86,11 @@ export class ExecaRunner implements CommandRunner {
     const r = await Promise.race([child, stuck.promise]).finally(stuck.clear);
     const durationMs = performance.now() - started;
     if (r === STUCK) {
-      void child.catch(() => undefined);
-      this.observer?.onFinish({ argv: redactArgv(argv, options.secrets), durationMs, exitCode: undefined, ok: false });
+      // reject: false, so the abandoned child's promise never rejects: nothing to catch
+      const shown = redactArgv(argv, options.secrets);
+      this.observer?.onFinish({ argv: shown, durationMs, exitCode: undefined, ok: false });
       throw new CommandFailed({
-        argv: redactArgv(argv, options.secrets),
+        argv: shown,
         exitCode: undefined,
         stderr: `still running ${Math.round(durationMs / 1000)} s after it started (pid ${child.pid ?? '?'}), ${forceKill ? 'after SIGKILL' : 'after SIGTERM'}; no longer waited for (a process in uninterruptible sleep, e.g. I/O to a suspended device)`,
         timedOut: !options.signal?.aborted,

@@ -284,12 +284,13 @@ const USER_HZ = 100;
 /** Reads p's CPU seconds now (kept in cpuSeen): at each report, and right before the tier stops it. */
 function noteCpu(p: Proc): void {
   const pid = p.child.pid;
+  if (pid === undefined) return; // never started
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
     // fields 14-17 (utime stime cutime cstime) are 12-15 after the state field
     const seconds = [11, 12, 13, 14].reduce((sum, i) => sum + Number(v[i]), 0) / USER_HZ;
-    if (pid !== undefined) cpuSeen.set(pid, { name: p.name, seconds });
+    cpuSeen.set(pid, { name: p.name, seconds });
   } catch {
     // gone already: its last reading stays
   }
