@@ -73,7 +73,15 @@ step "tier 3+4: vm and kube (qemu guests, Debian stock kernel): two lanes side b
 # attempts answered ABORTED), while the VM files, which wait on commands rather than on a control
 # plane's loops, passed. Each guest has its own disks and output directory. The csi-sanity runs
 # need ../shared/tools/csi-sanity (or $CSI_SANITY) and fail without it.
-VM_TIMEOUT=${VM_TIMEOUT:-4800}
+# Time limits. CI stops a run at 90 minutes and prints nothing of a tier it cut off, so no hang may
+# take the run past that: the VM lanes share one deadline (VM_BUDGET seconds after they start;
+# a lane's guest is killed at it, the reboot pair gets what is left), their logs are printed
+# as soon as they end, and the Kubernetes tier has KUBE_TIMEOUT. On 2026-12-02 the lanes took
+# 2,047 s and the kube tier 751 s; before the lanes, about 250 s. A run whose lane hung in CI
+# (11b3e34: 4,990 s in the lanes with a 4,800 s guest timeout, then cut off in the kube tier)
+# reported nothing; a guest that reaches its timeout now writes hang-report.txt first.
+VM_BUDGET=${VM_BUDGET:-3000}
+export KUBE_TIMEOUT=${KUBE_TIMEOUT:-1300}
 GROUP_A=(test/vm/controller.test.ts test/vm/conformance.test.ts test/vm/lvm-thin.test.ts test/vm/sanity-thin.test.ts test/vm/node.test.ts test/vm/target.test.ts test/vm/data-safety-copy.test.ts test/vm/sanity-thick.test.ts)
 # the guest gets only the variables given with -e
 SANITY_ENV=()
@@ -85,18 +93,28 @@ if [ -n "${FUZZ_VM_READ_MUTATIONS:-}" ]; then SANITY_ENV+=(-e "FUZZ_VM_READ_MUTA
 EXCLUDE_A=()
 for f in "${GROUP_A[@]}"; do EXCLUDE_A+=(--exclude "$f"); done
 RB=$REPO/.vm/reboot
+# seconds left before the VM lanes' deadline, at most $1
+left() {
+  local l=$(( vm_deadline - $(date +%s) ))
+  if [ "$l" -gt "$1" ]; then l=$1; fi
+  echo "$l"
+}
 vm_group_a() {
-  node test/vm/harness/vm.mjs --smp 1 --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-a" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-a" "${SANITY_ENV[@]}" -- \
+  node test/vm/harness/vm.mjs --smp 1 --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-a" --fresh-disks --timeout "$(left "$VM_BUDGET")" --out "$REPO/.vm/out-a" "${SANITY_ENV[@]}" -- \
     ./node_modules/.bin/vitest run --project vm --no-isolate "${GROUP_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-a/vm.json" || return 1
 }
 vm_reboot() {
   local rc=0
   rm -rf "$RB" && mkdir -p "$RB/disks"
-  node test/vm/harness/vm.mjs --smp 1 --disks 2 --disk-size 1G --disk-dir "$RB/disks" --fresh-disks --timeout 900 --out "$RB/out1" -e REBOOT_PHASE=1 -- \
+  if [ "$(left 900)" -lt 300 ]; then
+    echo "!!! the storage-node reboot is NOT run: $(left 900) s left before the VM lanes' deadline (VM_BUDGET=$VM_BUDGET)"
+    return 1
+  fi
+  node test/vm/harness/vm.mjs --smp 1 --disks 2 --disk-size 1G --disk-dir "$RB/disks" --fresh-disks --timeout "$(left 900)" --out "$RB/out1" -e REBOOT_PHASE=1 -- \
     ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out1/phase1.json" || rc=1
   cp -f "$RB/out1/reboot-state.json" "$RB/state.json" 2>/dev/null || true
   cp -f "$RB/out1/swap-state.json" "$RB/swap-state.json" 2>/dev/null || true
-  node test/vm/harness/vm.mjs --smp 1 --disks 2 --disk-size 1G --disk-dir "$RB/disks" --timeout 900 --out "$RB/out2" -e REBOOT_PHASE=2 -e REBOOT_STATE="$RB/state.json" -- \
+  node test/vm/harness/vm.mjs --smp 1 --disks 2 --disk-size 1G --disk-dir "$RB/disks" --timeout "$(left 900)" --out "$RB/out2" -e REBOOT_PHASE=2 -e REBOOT_STATE="$RB/state.json" -- \
     ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out2/phase2.json" || rc=1
   return $rc
 }
@@ -106,11 +124,12 @@ vm_reboot() {
 # 1,937 s with --no-isolate, of which 330 s outside the files (about 445 s expected with isolation
 # at that speed); every file passed.
 vm_group_b() {
-  node test/vm/harness/vm.mjs --smp 1 --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-b" --fresh-disks --timeout "$VM_TIMEOUT" --out "$REPO/.vm/out-b" "${SANITY_ENV[@]}" -- \
+  node test/vm/harness/vm.mjs --smp 1 --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-b" --fresh-disks --timeout "$(left "$VM_BUDGET")" --out "$REPO/.vm/out-b" "${SANITY_ENV[@]}" -- \
     ./node_modules/.bin/vitest run --project vm --no-isolate "${EXCLUDE_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-b/vm.json" || return 1
 }
 mkdir -p "$REPO/.vm"
 started=$(date +%s)
+vm_deadline=$(( started + VM_BUDGET ))
 kube_tier() {
   [ "$KUBE_TIER" = 1 ] || return 0
   local t=$(date +%s) rc=0
@@ -125,11 +144,11 @@ pid_b=$!
 wait $pid_b || status=1
 wait $pid_a || status=1
 echo "VM tier wall time (both lanes): $(( $(date +%s) - started )) s"
-kube_tier || status=1
 for g in a b; do
   printf '\n--- guest %s (log .vm/group-%s.log) ---\n' "$g" "$g"
   cat "$REPO/.vm/group-$g.log"
 done
+kube_tier || status=1
 if [ "$KUBE_TIER" = 1 ]; then
   printf '\n--- kube tier, after both VM lanes (log .vm/kube.log; every process: .vm/out-kube/kube/) ---\n'
   cat "$REPO/.vm/kube.log" 2>/dev/null || echo "no kube log: the Kubernetes tier did not run"

@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { inGuest } from './lib.js';
-import { describeResult, runSanity, unexpectedSpecs } from './sanity.js';
+import { describeResult, runSanity, SANITY_TEST_TIMEOUT_MS, unexpectedSpecs } from './sanity.js';
 
 export const THICK_FOCUS = [
   '\\[Controller Server\\] (CreateVolume|DeleteVolume) ',
@@ -17,18 +17,24 @@ export const THICK_FOCUS = [
 ];
 
 describe.runIf(inGuest)('csi-sanity v5.4.0: thick volumes (lvmType: thick), Controller specs', () => {
-  it('0 Failed; skipped only where the plugin does not advertise the capability', async () => {
-    const r = await runSanity({
-      label: 'thick',
-      parameters: { lvmType: 'thick' },
-      focus: THICK_FOCUS,
-      sizeMiB: 32,
-      expandMiB: 64,
-    });
-    console.log(describeResult('thick', r));
-    expect(r.specs.filter((s) => s.status === 'passed').length, `no spec passed (log ${r.logFile})`).toBeGreaterThan(0);
-    expect(unexpectedSpecs(r, true)).toEqual([]);
-    expect(r.summaryLine).toMatch(/^SUCCESS! -- \d+ Passed \| 0 Failed \| \d+ Pending \| \d+ Skipped$/);
-    expect(r.exitCode).toBe(0);
-  }, 3_600_000);
+  it(
+    '0 Failed; skipped only where the plugin does not advertise the capability',
+    async () => {
+      const r = await runSanity({
+        label: 'thick',
+        parameters: { lvmType: 'thick' },
+        focus: THICK_FOCUS,
+        sizeMiB: 32,
+        expandMiB: 64,
+      });
+      console.log(describeResult('thick', r));
+      expect(r.specs.filter((s) => s.status === 'passed').length, `no spec passed (log ${r.logFile})`).toBeGreaterThan(
+        0,
+      );
+      expect(unexpectedSpecs(r, true)).toEqual([]);
+      expect(r.summaryLine).toMatch(/^SUCCESS! -- \d+ Passed \| 0 Failed \| \d+ Pending \| \d+ Skipped$/);
+      expect(r.exitCode).toBe(0);
+    },
+    SANITY_TEST_TIMEOUT_MS,
+  );
 });

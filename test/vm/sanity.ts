@@ -99,6 +99,11 @@ function parseJunit(xml: string): SpecResult[] {
   return out;
 }
 
+/** csi-sanity's suite timeout (minutes), a third of its default. */
+const SUITE_TIMEOUT_MIN = 20;
+/** The vitest timeout of a test that runs csi-sanity: the suite timeout, its grace and teardown. */
+export const SANITY_TEST_TIMEOUT_MS = (SUITE_TIMEOUT_MIN + 4) * 60_000;
+
 /**
  * Makes the VG, starts the plugin (waits for Probe ready, as a CO does), runs
  * csi-sanity against it and tears everything down. The plain ginkgo output
@@ -159,6 +164,11 @@ export async function runSanity(run: SanityRun): Promise<SanityResult> {
       `-ginkgo.junit-report=${junit}`,
       '-ginkgo.no-color',
       '-ginkgo.v',
+      // a call that never returns fails the suite in 20 minutes (ginkgo's default is an hour),
+      // and a spec running past 2 minutes prints where it waits, once a minute
+      `-ginkgo.timeout=${SUITE_TIMEOUT_MIN}m`,
+      '-ginkgo.poll-progress-after=120s',
+      '-ginkgo.poll-progress-interval=60s',
     ];
     if (run.parameters) {
       const file = join(work, 'parameters.yaml');

@@ -4,10 +4,12 @@
 # the same path as on the host. vm.mjs has put in $1/.vm-ctl/:
 #   run.sh   the command to run (cwd, environment and argv, quoted by vm.mjs)
 #   disks    the block devices the guest must have, e.g. "/dev/vda /dev/vdb"
+#   report-at  the uptime (s) at which to write a hang report, shortly before vm.mjs's timeout
 # This script writes back to $1/.vm-ctl/:
 #   exit-code    the command's exit status (only when the command ran)
 #   status       "ok" or "setup-failed STEP"
 #   setup.log    what the setup steps printed
+# and, when the command is still running at report-at, $1/hang-report.txt (also on the console).
 #
 # Setup (modules, udev, iscsid...) is quiet unless a step fails; then the log goes to the
 # console and the command is not run. Either way the guest powers off at the end.
@@ -134,13 +136,56 @@ run_command() {
 	return "$rc"
 }
 
+# What a run that is about to time out was doing: every process with its state and wait channel,
+# the kernel stacks of the ones in uninterruptible sleep (D), the blocked tasks the kernel lists
+# (sysrq w), device-mapper and iSCSI state, the end of the kernel log. Each command is bounded:
+# the report must come even when LVM or a device is what hangs.
+hang_report() {
+	echo "=== hang report at guest uptime $(uptime_s) s: the command has not finished and vm.mjs kills this guest soon"
+	echo "--- processes (kernel threads left out)"
+	ps -N --ppid 2 -o pid,ppid,stat,wchan:32,etimes,args 2>&1
+	echo "--- kernel stacks of processes in uninterruptible sleep (D)"
+	for d in /proc/[0-9]*; do
+		state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$d/status" 2>/dev/null)
+		[ "$state" = D ] || continue
+		echo "-- pid ${d#/proc/}: $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
+		cat "$d/stack" 2>&1
+	done
+	echo "--- dmsetup info -c"
+	timeout 20 dmsetup info -c 2>&1
+	echo "--- iscsiadm -m session"
+	timeout 20 iscsiadm -m session 2>&1
+	echo w >/proc/sysrq-trigger 2>/dev/null
+	sleep 1
+	echo "--- kernel log (last 200 lines, after sysrq w: blocked tasks)"
+	dmesg 2>&1 | tail -n 200
+	echo "=== end of hang report"
+}
+
+# Writes the hang report at the uptime vm.mjs gave, if the command still runs then.
+start_hang_watch() {
+	at=$(cat "$CTL/report-at" 2>/dev/null) || return 0
+	now=$(cut -d. -f1 /proc/uptime)
+	wait_s=$((at - now))
+	[ "$wait_s" -gt 0 ] || wait_s=1
+	(
+		sleep "$wait_s"
+		hang_report >"$OUT/hang-report.txt" 2>&1
+		cat "$OUT/hang-report.txt" >/dev/console 2>&1
+	) &
+	watch_pid=$!
+}
+
 setup
 cp "$LOG" "$CTL/setup.log"
 echo ok >"$CTL/status"
 say "ready $(uptime_s)"
 
+watch_pid=
+start_hang_watch
 run_command
 rc=$?
+[ -z "$watch_pid" ] || kill "$watch_pid" 2>/dev/null
 echo "$rc" >"$CTL/exit-code"
 sync
 say "exit $rc $(uptime_s)"

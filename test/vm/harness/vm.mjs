@@ -433,6 +433,9 @@ function followConsole(child, { consoleFile, stdout, onMarker }) {
  * this process is interrupted). Resolves with what happened, including the host times (ms
  * after the start) at which each protocol line arrived.
  */
+/** Seconds before the timeout at which the guest writes its hang report (guest-init.sh). */
+const HANG_REPORT_LEAD_S = 90;
+
 function bootGuest({ args, consoleFile, stdout, timeoutMs }) {
   return new Promise((resolvePromise, reject) => {
     const started = Date.now();
@@ -568,6 +571,9 @@ export async function runGuest(options) {
     };
     writeFileSync(join(out.ctl, 'disks'), `${guestDisks.join(' ')}\n`);
     writeFileSync(join(out.ctl, 'run.sh'), commandScript(o.cwd, env, o.command));
+    // the guest writes a hang report (processes, blocked tasks' kernel stacks, kernel log) at
+    // this uptime, before the kill: a run that times out says where it was stuck
+    writeFileSync(join(out.ctl, 'report-at'), `${Math.max(30, o.timeout - HANG_REPORT_LEAD_S)}\n`);
     o.log(`booting ${kernel.image} with ${disks.length} disk(s) in ${o.diskDir}`);
     const result = await bootGuest({
       args: [...qemuArgs({ kernel, initrd, mem: o.mem, smp: o.smp, outDir: out.dir, disks }), ...(o.qemuArgs ?? [])],
