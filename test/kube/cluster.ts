@@ -76,11 +76,14 @@ export function run(argv: string[], input?: string, env?: Record<string, string>
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, LC_ALL: 'C', ...env },
       maxBuffer: 64 << 20,
+      // synchronous: a command that hangs would block every timer of the test file
+      timeout: 300_000,
+      killSignal: 'SIGKILL',
     });
   } catch (e) {
-    const err = e as { status?: number; stderr?: string; stdout?: string };
+    const err = e as { status?: number; code?: string; stderr?: string; stdout?: string };
     throw new Error(
-      `${argv.join(' ')} exited ${err.status}: ${(err.stderr ?? '').trim() || (err.stdout ?? '').trim()}`,
+      `${argv.join(' ')} ${err.code === 'ETIMEDOUT' ? 'killed after 300 s' : `exited ${err.status}`}: ${(err.stderr ?? '').trim() || (err.stdout ?? '').trim()}`,
     );
   }
 }

@@ -27,6 +27,13 @@ export const disks = (process.env['VM_DISKS'] ?? '').split(' ').filter(Boolean);
 export const repo = join(import.meta.dirname, '..', '..');
 export const MiB = 1024 * 1024;
 
+/**
+ * A synchronous command blocks the one vitest worker of a lane, and with it every test timeout:
+ * one that hangs (an iscsiadm logout, LVM waiting on a suspended device) would hold the guest
+ * until its deadline. So each is killed after this long and throws, inside a test's 300 s.
+ */
+const SH_TIMEOUT_MS = 240_000;
+
 export function sh(argv: string[], input?: string): string {
   const [cmd, ...args] = argv as [string, ...string[]];
   return execFileSync(cmd, args, {
@@ -34,6 +41,8 @@ export function sh(argv: string[], input?: string): string {
     env: { ...process.env, LC_ALL: 'C' },
     input,
     stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: SH_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   });
 }
 
