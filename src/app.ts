@@ -18,6 +18,7 @@ import type { AgentDirectory } from './agent/types.js';
 import { controllerHandlers } from './csi/controller.js';
 import { identityHandlers } from './csi/identity.js';
 import { FailedPrecondition } from './errors.js';
+import { commandLogger } from './exec/command-log.js';
 import { ExecaRunner } from './exec/execa-runner.js';
 import type { CommandRunner } from './exec/runner.js';
 import { createLogger, type Logger } from './log.js';
@@ -107,7 +108,10 @@ async function remoteDirectory(config: Config, log: Logger): Promise<RemoteDirec
 export async function startPlugin(config: Config, overrides: PluginOverrides = {}): Promise<RunningPlugin> {
   const log = overrides.log ?? createLogger(config.logLevel);
   const metrics = new Metrics();
-  const runner = overrides.runner ?? new ExecaRunner({ observer: metrics.commandObserver() });
+  const observers = [metrics.commandObserver(), commandLogger(log)];
+  const runner =
+    overrides.runner ??
+    new ExecaRunner({ observer: { onFinish: (info) => observers.forEach((o) => o.onFinish(info)) } });
   const readiness = new Readiness();
   const deps: AdapterDeps = { log, locks: new KeyLocks(), metrics };
   const csi = loadCsi().csi.v1;

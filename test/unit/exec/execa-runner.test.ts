@@ -1,4 +1,8 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../helpers/grpc.js';
 import { CommandFailed } from '../../../src/errors.js';
 import { ExecaRunner } from '../../../src/exec/execa-runner.js';
 
@@ -54,7 +58,16 @@ describe('ExecaRunner', () => {
 
   // a child that ignores SIGTERM stands for one that cannot stop yet: lvm with a VG's write lock
   // (every signal blocked), or any process in uninterruptible sleep (which even SIGKILL does not end)
-  const ignoresTerm = [node, '-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'];
+  // (a shell, not node: node takes hundreds of ms to start on a busy host, and a SIGTERM that comes
+  // before its handler is set ends it; the trap is the shell's first act). It touches $1 once the
+  // trap is set, if given.
+  const ignoresTerm = (ready = '/dev/null') => [
+    'sh',
+    '-c',
+    'trap \'\' TERM; : > "$1"; while :; do sleep 1; done',
+    'ignores-term',
+    ready,
+  ];
   const alive = (pid: number) => {
     try {
       process.kill(pid, 0);
@@ -68,7 +81,7 @@ describe('ExecaRunner', () => {
   it('forceKill false: no SIGKILL after the timeout; the call fails after the abandon delay, the child left running', async () => {
     const started = Date.now();
     const err = (await new ExecaRunner({ abandonAfterMs: 700 })
-      .run(ignoresTerm, { timeoutMs: 300, forceKill: false })
+      .run(ignoresTerm(), { timeoutMs: 300, forceKill: false })
       .catch((e: unknown) => e)) as CommandFailed;
     const took = Date.now() - started;
     expect(err).toBeInstanceOf(CommandFailed);
@@ -84,8 +97,10 @@ describe('ExecaRunner', () => {
 
   it('forceKill false and a cancel: the call fails the abandon delay after the cancel', async () => {
     const ac = new AbortController();
-    const p = new ExecaRunner({ abandonAfterMs: 500 }).run(ignoresTerm, { signal: ac.signal, forceKill: false });
-    setTimeout(() => ac.abort(), 200);
+    const ready = join(mkdtempSync(join(tmpdir(), 'runner-')), 'ready');
+    const p = new ExecaRunner({ abandonAfterMs: 500 }).run(ignoresTerm(ready), { signal: ac.signal, forceKill: false });
+    await waitFor(() => existsSync(ready), 10_000);
+    ac.abort();
     const err = (await p.catch((e: unknown) => e)) as CommandFailed;
     expect(err).toBeInstanceOf(CommandFailed);
     expect(err.cancelled).toBe(true);
@@ -97,7 +112,7 @@ describe('ExecaRunner', () => {
 
   it('by default a child that ignores SIGTERM is killed 5 s after it and the call fails as timed out', async () => {
     const err = (await new ExecaRunner({ abandonAfterMs: 10_000 })
-      .run(ignoresTerm, { timeoutMs: 200 })
+      .run(ignoresTerm(), { timeoutMs: 200 })
       .catch((e: unknown) => e)) as CommandFailed;
     expect(err).toBeInstanceOf(CommandFailed);
     expect(err.timedOut).toBe(true);
