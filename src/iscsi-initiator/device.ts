@@ -9,8 +9,22 @@ import { Unavailable } from '../errors.js';
 import { abortError, sleep } from '../abort.js';
 
 export interface WaitForDeviceOptions {
-  /** Longest poll interval (the first polls are 20 ms apart). Default 200 ms. */
+  /** Longest poll interval (the polls of the first FAST_POLL_FOR_MS are 20 ms apart). Default 200 ms. */
   pollMs?: number;
+}
+
+/** How long the wait polls every 20 ms before backing off: a disk found by the login's scan shows up within it. */
+const FAST_POLL_FOR_MS = 2_000;
+const FAST_POLL_MS = 20;
+
+/**
+ * The pause before the next poll: 20 ms while the wait is younger than
+ * FAST_POLL_FOR_MS (each poll is one stat(), and every ms of lateness is the
+ * caller's: NodeStageVolume waits here), then doubling up to `cap`.
+ */
+export function nextPollMs(elapsedMs: number, previousMs: number, cap: number): number {
+  if (elapsedMs < FAST_POLL_FOR_MS) return Math.min(FAST_POLL_MS, cap);
+  return Math.min(Math.max(previousMs, FAST_POLL_MS) * 2, cap);
 }
 
 export interface ResolvedDevice {
@@ -24,8 +38,9 @@ export interface ResolvedDevice {
 
 /**
  * Polls until `path` exists and is a block device, then resolves its target.
- * The first polls are 20 ms apart (udev makes the link a few ms after the
- * login), doubling up to pollMs. Bounded by timeoutMs: Unavailable naming the path when it never appears;
+ * The polls are 20 ms apart for the first 2 s (udev makes the link a few ms
+ * after the SCSI scan finds the disk), then back off to pollMs (nextPollMs).
+ * Bounded by timeoutMs: Unavailable naming the path when it never appears;
  * the signal rejects at once with an AbortError.
  */
 export async function waitForDevice(
@@ -35,8 +50,9 @@ export async function waitForDevice(
   o: WaitForDeviceOptions = {},
 ): Promise<ResolvedDevice> {
   const pollMs = o.pollMs ?? 200;
-  let next = Math.min(20, pollMs);
-  const until = Date.now() + timeoutMs;
+  const started = Date.now();
+  const until = started + timeoutMs;
+  let pause = 0;
   for (;;) {
     if (signal?.aborted) throw abortError(signal);
     const found = await resolveDevice(path);
@@ -47,8 +63,8 @@ export async function waitForDevice(
         `device ${path} did not appear within ${Math.round(timeoutMs / 100) / 10} s (is the session logged in and the LUN mapped to this initiator?)`,
       );
     }
-    await sleep(Math.min(next, left), signal);
-    next = Math.min(next * 2, pollMs);
+    pause = nextPollMs(Date.now() - started, pause, pollMs);
+    await sleep(Math.min(pause, left), signal);
   }
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Unavailable } from '../../../src/errors.js';
-import { resolveDevice, waitForDevice } from '../../../src/iscsi-initiator/device.js';
+import { nextPollMs, resolveDevice, waitForDevice } from '../../../src/iscsi-initiator/device.js';
 
 /** Some block device of this machine, if any (for the "found" path). */
 function anyBlockDevice(): string | undefined {
@@ -56,5 +56,21 @@ describe('waitForDevice', () => {
     expect(r.path).toBe(link);
     expect(statSync(r.devicePath).isBlockDevice()).toBe(true);
     expect(r.devicePath.endsWith(`/${r.name}`)).toBe(true);
+  });
+});
+
+describe('nextPollMs', () => {
+  it('polls every 20 ms for the first 2 s, then doubles up to the cap', () => {
+    expect(nextPollMs(0, 0, 200)).toBe(20);
+    expect(nextPollMs(1_990, 20, 200)).toBe(20);
+    expect(nextPollMs(2_000, 20, 200)).toBe(40);
+    expect(nextPollMs(2_040, 40, 200)).toBe(80);
+    expect(nextPollMs(2_200, 160, 200)).toBe(200);
+    expect(nextPollMs(9_000, 200, 200)).toBe(200);
+  });
+
+  it('never waits longer than the cap, even a small one', () => {
+    expect(nextPollMs(0, 0, 10)).toBe(10);
+    expect(nextPollMs(5_000, 10, 10)).toBe(10);
   });
 });
