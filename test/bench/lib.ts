@@ -61,8 +61,9 @@ export async function timed(fn: () => unknown): Promise<number> {
 }
 
 /** Runs a bare command (argv, no shell) the way the plugin's runner would: one process. */
+/** A bare command of a bench; the fill's activations of hundreds of LVs take minutes, so up to an hour. */
 export function run(argv: string[]): string {
-  return sh(argv);
+  return sh(argv, undefined, 3_600_000);
 }
 
 // ------------------------------------------------------------------ the plugin's own command metrics

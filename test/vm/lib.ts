@@ -34,14 +34,14 @@ export const MiB = 1024 * 1024;
  */
 const SH_TIMEOUT_MS = 240_000;
 
-export function sh(argv: string[], input?: string): string {
+export function sh(argv: string[], input?: string, timeoutMs = SH_TIMEOUT_MS): string {
   const [cmd, ...args] = argv as [string, ...string[]];
   return execFileSync(cmd, args, {
     encoding: 'utf8',
     env: { ...process.env, LC_ALL: 'C' },
     input,
     stdio: ['pipe', 'pipe', 'pipe'],
-    timeout: SH_TIMEOUT_MS,
+    timeout: timeoutMs,
     killSignal: 'SIGKILL',
   });
 }
