@@ -149,8 +149,18 @@ export class MeasuredPlugin {
     readonly port: number,
   ) {}
 
+  /**
+   * BENCH_LOG_LEVEL=debug (on the host, like every BENCH_* variable) logs every command the
+   * plugin runs with its duration (exec/command-log.ts), to lay a call out command by command;
+   * the plugin's log goes to $BENCH_OUT/plugin.log either way.
+   */
   static async start(flags: string[], port: number, opts?: { startTimeoutMs?: number }): Promise<MeasuredPlugin> {
-    const p = await startPlugin(['--metrics-address', `127.0.0.1:${port}`, '--log-level', 'info', ...flags], opts);
+    const level = process.env['BENCH_LOG_LEVEL'] ?? 'info';
+    mkdirSync(OUT, { recursive: true });
+    const p = await startPlugin(['--metrics-address', `127.0.0.1:${port}`, '--log-level', level, ...flags], {
+      ...opts,
+      logFile: join(OUT, 'plugin.log'),
+    });
     return new MeasuredPlugin(p, port);
   }
 
