@@ -2,7 +2,7 @@
 // dist/main.js and everything it imports into dist/main.js itself, one ES module.
 //
 // Why: a process start is paid on every storage node and in every test. Node resolves and compiles
-// several hundred files for the unbundled entry (grpc-js, protobufjs, pino, prom-client, execa and
+// several hundred files for the unbundled entry (grpc-js, protobufjs, pino, prom-client and
 // ours); in the qemu guest of the VM tier (software emulation) `node dist/main.js --help` took
 // 12-15 s warm and 26-30 s cold, the bundle 2.7-2.8 s either way (same guest, 2026-12-01). On a real
 // node the gain is smaller but the same in kind.

@@ -3,12 +3,12 @@
  */
 import { adoptLv, persistentVolumeYaml } from './agent/adopt.js';
 import type { AdoptConfig } from './config.js';
-import { ExecaRunner } from './exec/execa-runner.js';
+import { ProcessRunner } from './exec/process-runner.js';
 import { Lvm } from './lvm/lvm.js';
 import { lvmSettings } from './lvm/settings.js';
 
 export async function runAdopt(c: AdoptConfig, out: NodeJS.WritableStream): Promise<void> {
-  const lvm = new Lvm(new ExecaRunner(), lvmSettings({ udevSync: c.lvmUdevSync }));
+  const lvm = new Lvm(new ProcessRunner(), lvmSettings({ udevSync: c.lvmUdevSync }));
   const v = await adoptLv(lvm, {
     nodeName: c.nodeName,
     vg: c.volumeGroup,

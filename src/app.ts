@@ -19,7 +19,7 @@ import { controllerHandlers } from './csi/controller.js';
 import { identityHandlers } from './csi/identity.js';
 import { FailedPrecondition } from './errors.js';
 import { commandLogger } from './exec/command-log.js';
-import { ExecaRunner } from './exec/execa-runner.js';
+import { ProcessRunner } from './exec/process-runner.js';
 import type { CommandRunner } from './exec/runner.js';
 import { createLogger, type Logger } from './log.js';
 import { CachedLvm, deviceMapperNames } from './lvm/cached-lvm.js';
@@ -111,7 +111,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const observers = [metrics.commandObserver(), commandLogger(log)];
   const runner =
     overrides.runner ??
-    new ExecaRunner({ observer: { onFinish: (info) => observers.forEach((o) => o.onFinish(info)) } });
+    new ProcessRunner({ observer: { onFinish: (info) => observers.forEach((o) => o.onFinish(info)) } });
   const readiness = new Readiness();
   const deps: AdapterDeps = { log, locks: new KeyLocks(), metrics };
   const csi = loadCsi().csi.v1;

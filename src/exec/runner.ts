@@ -15,7 +15,7 @@ export interface RunOptions {
    * they must not be interrupted (LVM holding a VG's write lock, a device
    * suspended): SIGTERM waits for the end of that section, SIGKILL would not.
    * Either way the runner stops waiting for a child that outlives its stop
-   * by the runner's abandon delay, and says so (see ExecaRunner).
+   * by the runner's abandon delay, and says so (see ProcessRunner).
    */
   forceKill?: boolean;
   /** Written to the child's stdin. */

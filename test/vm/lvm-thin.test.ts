@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandFailed } from '../../src/errors.js';
-import { ExecaRunner } from '../../src/exec/execa-runner.js';
+import { ProcessRunner } from '../../src/exec/process-runner.js';
 import { Lvm } from '../../src/lvm/lvm.js';
 import { lvmSettings } from '../../src/lvm/settings.js';
 import { destroyVg, disks, inGuest, lvsJson, MiB, sh, waitFor } from './lib.js';
@@ -16,7 +16,7 @@ import { destroyVg, disks, inGuest, lvsJson, MiB, sh, waitFor } from './lib.js';
 const VG = 'vmthin';
 
 describe.runIf(inGuest)('LVM on the real kernel', () => {
-  const lvm = new Lvm(new ExecaRunner(), lvmSettings());
+  const lvm = new Lvm(new ProcessRunner(), lvmSettings());
 
   beforeAll(() => {
     destroyVg(VG);
@@ -47,7 +47,7 @@ describe.runIf(inGuest)('LVM on the real kernel', () => {
     sh(['dmsetup', 'suspend', dm]);
     let pid = 0;
     try {
-      const runner = new ExecaRunner({ abandonAfterMs: 2_000 });
+      const runner = new ProcessRunner({ abandonAfterMs: 2_000 });
       const started = Date.now();
       const err = (await runner
         .run(['dd', `if=/dev/mapper/${dm}`, 'of=/dev/null', 'bs=4096', 'count=1', 'iflag=direct', 'status=none'], {

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailedPrecondition } from '../../src/errors.js';
-import { ExecaRunner } from '../../src/exec/execa-runner.js';
+import { ProcessRunner } from '../../src/exec/process-runner.js';
 import type { CommandRunner, RunOptions, RunResult } from '../../src/exec/runner.js';
 import { BlockProbe } from '../../src/host/blkid.js';
 import { mkfs } from '../../src/host/mkfs.js';
@@ -69,7 +69,7 @@ function save(name: string, text: string): void {
 }
 
 describe.runIf(inGuest)('node layers: iscsiadm, blkid, mkfs, mount, grow on real LIO + open-iscsi', () => {
-  const runner = new RecordingRunner(new ExecaRunner());
+  const runner = new RecordingRunner(new ProcessRunner());
   const iscsi = new Iscsiadm(runner, undefined, { retries: 3, backoffMs: 2000 });
   const probe = new BlockProbe(runner);
   const mounter = new Mounter(runner);
@@ -276,7 +276,7 @@ describe.runIf(inGuest)('node layers: dm-multipath over two portals', () => {
   const VG2 = 'nodevg2';
   const IQN2 = 'iqn.2024-01.test.vm:nodemp';
   const PORTALS = ['127.0.0.1:3260', '127.0.0.2:3260'];
-  const runner = new ExecaRunner();
+  const runner = new ProcessRunner();
   const iscsi = new Iscsiadm(runner, undefined, { retries: 1, backoffMs: 500 });
   const mp = new Multipath(runner);
   const lio = new LioTarget();

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExecaRunner } from '../../src/exec/execa-runner.js';
+import { ProcessRunner } from '../../src/exec/process-runner.js';
 import { FailedPrecondition } from '../../src/errors.js';
 import { targetIqn, unitSerial } from '../../src/iscsi-target/iqn.js';
 import { LioTarget } from '../../src/iscsi-target/lio.js';
@@ -338,7 +338,7 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
   describe('tgt (tgtd) on 127.0.0.1:3261', () => {
     let tgtd: ChildProcess | undefined;
     let tgtdLog = '';
-    const tgt: Target = new TgtTarget({ runner: new ExecaRunner() });
+    const tgt: Target = new TgtTarget({ runner: new ProcessRunner() });
     const spec = lvSpec('lv2', 3261);
     const iqn = spec.iqn;
     let dev = '';

@@ -13,7 +13,7 @@ export interface ImportEdge {
   from: string;
   /**
    * A project file relative to the root ("src/errors.ts") for a relative
-   * specifier, otherwise the package name ("execa", "@grpc/grpc-js", "node:fs").
+   * specifier, otherwise the package name ("pino", "@grpc/grpc-js", "node:fs").
    */
   to: string;
   /** Erased at run time: `import type`, all-`type` named imports, `export type`, `import('x').T`. */

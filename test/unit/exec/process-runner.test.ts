@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../helpers/grpc.js';
 import { CommandFailed } from '../../../src/errors.js';
-import { ExecaRunner } from '../../../src/exec/execa-runner.js';
+import { ProcessRunner } from '../../../src/exec/process-runner.js';
 
 // Real child processes, harmless ones: node itself is always there.
 const node = process.execPath;
 
-describe('ExecaRunner', () => {
+describe('ProcessRunner', () => {
   it('runs an argv without a shell and with LC_ALL=C', async () => {
-    const r = new ExecaRunner();
+    const r = new ProcessRunner();
     const res = await r.run([
       node,
       '-e',
@@ -23,7 +23,7 @@ describe('ExecaRunner', () => {
   });
 
   it('throws CommandFailed with argv, exit code and stderr', async () => {
-    const r = new ExecaRunner();
+    const r = new ProcessRunner();
     const err = await r
       .run([node, '-e', 'process.stderr.write("bad thing\\n"); process.exit(5)'])
       .catch((e: unknown) => e);
@@ -35,12 +35,12 @@ describe('ExecaRunner', () => {
   });
 
   it('accepts okExitCodes', async () => {
-    const res = await new ExecaRunner().run([node, '-e', 'process.exit(15)'], { okExitCodes: [15] });
+    const res = await new ProcessRunner().run([node, '-e', 'process.exit(15)'], { okExitCodes: [15] });
     expect(res.exitCode).toBe(15);
   });
 
   it('kills a command at its timeout', async () => {
-    const err = (await new ExecaRunner()
+    const err = (await new ProcessRunner()
       .run([node, '-e', 'setTimeout(() => {}, 60000)'], { timeoutMs: 300 })
       .catch((e: unknown) => e)) as CommandFailed;
     expect(err).toBeInstanceOf(CommandFailed);
@@ -49,7 +49,7 @@ describe('ExecaRunner', () => {
 
   it('kills a command when its signal is aborted', async () => {
     const ac = new AbortController();
-    const p = new ExecaRunner().run([node, '-e', 'setTimeout(() => {}, 60000)'], { signal: ac.signal });
+    const p = new ProcessRunner().run([node, '-e', 'setTimeout(() => {}, 60000)'], { signal: ac.signal });
     setTimeout(() => ac.abort(), 200);
     const err = (await p.catch((e: unknown) => e)) as CommandFailed;
     expect(err).toBeInstanceOf(CommandFailed);
@@ -80,7 +80,7 @@ describe('ExecaRunner', () => {
 
   it('forceKill false: no SIGKILL after the timeout; the call fails after the abandon delay, the child left running', async () => {
     const started = Date.now();
-    const err = (await new ExecaRunner({ abandonAfterMs: 700 })
+    const err = (await new ProcessRunner({ abandonAfterMs: 700 })
       .run(ignoresTerm(), { timeoutMs: 300, forceKill: false })
       .catch((e: unknown) => e)) as CommandFailed;
     const took = Date.now() - started;
@@ -98,7 +98,10 @@ describe('ExecaRunner', () => {
   it('forceKill false and a cancel: the call fails the abandon delay after the cancel', async () => {
     const ac = new AbortController();
     const ready = join(mkdtempSync(join(tmpdir(), 'runner-')), 'ready');
-    const p = new ExecaRunner({ abandonAfterMs: 500 }).run(ignoresTerm(ready), { signal: ac.signal, forceKill: false });
+    const p = new ProcessRunner({ abandonAfterMs: 500 }).run(ignoresTerm(ready), {
+      signal: ac.signal,
+      forceKill: false,
+    });
     await waitFor(() => existsSync(ready), 10_000);
     ac.abort();
     const err = (await p.catch((e: unknown) => e)) as CommandFailed;
@@ -111,7 +114,7 @@ describe('ExecaRunner', () => {
   });
 
   it('by default a child that ignores SIGTERM is killed 5 s after it and the call fails as timed out', async () => {
-    const err = (await new ExecaRunner({ abandonAfterMs: 10_000 })
+    const err = (await new ProcessRunner({ abandonAfterMs: 10_000 })
       .run(ignoresTerm(), { timeoutMs: 200 })
       .catch((e: unknown) => e)) as CommandFailed;
     expect(err).toBeInstanceOf(CommandFailed);
@@ -121,7 +124,7 @@ describe('ExecaRunner', () => {
 
   it('redacts secrets from the argv and stderr of a failure', async () => {
     const secret = 'S3cretChapPass';
-    const err = (await new ExecaRunner()
+    const err = (await new ProcessRunner()
       .run([node, '-e', 'process.stderr.write("pw=" + process.argv[1]); process.exit(1)', secret], {
         secrets: [secret],
       })
@@ -132,15 +135,48 @@ describe('ExecaRunner', () => {
   });
 
   it('reports a missing program as CommandFailed without an exit code', async () => {
-    const err = (await new ExecaRunner().run(['/nonexistent/program']).catch((e: unknown) => e)) as CommandFailed;
+    const err = (await new ProcessRunner().run(['/nonexistent/program']).catch((e: unknown) => e)) as CommandFailed;
     expect(err).toBeInstanceOf(CommandFailed);
     expect(err.exitCode).toBeUndefined();
     expect(err.stderr).toMatch(/ENOENT/);
   });
 
+  it("writes input to stdin, and sets the call's variables over the inherited environment", async () => {
+    const res = await new ProcessRunner().run(
+      [
+        node,
+        '-e',
+        'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write([s, process.env.EXTRA, typeof process.env.PATH].join(" ")))',
+      ],
+      { input: 'from stdin', env: { EXTRA: 'extra' } },
+    );
+    expect(res.stdout).toBe('from stdin extra string');
+  });
+
+  it('a child that writes more than 64 MiB is killed and the call fails saying so', async () => {
+    const err = (await new ProcessRunner()
+      .run([node, '-e', 'const b = Buffer.alloc(1 << 20, 97); for (let i = 0; i < 70; i++) process.stdout.write(b)'])
+      .catch((e: unknown) => e)) as CommandFailed;
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err.exitCode).toBeUndefined();
+    expect(err.stderr).toMatch(/output exceeded 67108864 bytes; killed/);
+  });
+
+  it('a signal aborted before the call starts nothing and fails as cancelled', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+    const ac = new AbortController();
+    ac.abort();
+    const err = (await new ProcessRunner()
+      .run(['sh', '-c', ': > "$1"', 'sh', join(dir, 'ran')], { signal: ac.signal })
+      .catch((e: unknown) => e)) as CommandFailed;
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err.cancelled).toBe(true);
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+  });
+
   it('tells the observer about every command', async () => {
     const seen: Array<{ ok: boolean; exitCode: number | undefined }> = [];
-    const r = new ExecaRunner({ observer: { onFinish: (i) => seen.push({ ok: i.ok, exitCode: i.exitCode }) } });
+    const r = new ProcessRunner({ observer: { onFinish: (i) => seen.push({ ok: i.ok, exitCode: i.exitCode }) } });
     await r.run([node, '-e', '0']);
     await r.run([node, '-e', 'process.exit(2)']).catch(() => undefined);
     expect(seen).toEqual([
