@@ -1,17 +1,6 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { capture } from '../helpers/capture.js';
 import { createLogger, redactRequest } from '../../src/log.js';
-
-function capture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  return { lines, stream };
-}
 
 describe('log redaction', () => {
   it('redactRequest keeps secret key names but never their values', () => {

@@ -1,18 +1,7 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { capture } from '../../helpers/capture.js';
 import { commandLogger } from '../../../src/exec/command-log.js';
 import { createLogger } from '../../../src/log.js';
-
-function capture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  return { lines, stream };
-}
 
 describe('commandLogger', () => {
   const info = { argv: ['iscsiadm', '-v', '***'], durationMs: 12.4, exitCode: 0, ok: true };
