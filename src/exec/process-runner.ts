@@ -90,7 +90,7 @@ export class ProcessRunner implements CommandRunner {
     throw new CommandFailed({
       argv: shown(),
       exitCode: r.exitCode,
-      stderr: redact(r.stderr || r.problem || '', options.secrets),
+      stderr: redact([r.problem, r.stderr].filter(Boolean).join('\n'), options.secrets),
       timedOut: r.timedOut,
       cancelled: r.cancelled,
     });
