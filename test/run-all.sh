@@ -77,7 +77,8 @@ step "tier 3+4: vm and kube (qemu guests, Debian stock kernel): two lanes side b
 # take the run past that: the VM lanes share one deadline (VM_BUDGET seconds after they start;
 # a lane's guest is killed at it, the reboot pair gets what is left), their logs are printed
 # as soon as they end, and the Kubernetes tier has KUBE_TIMEOUT. On 2026-12-02 the lanes took
-# 2,047 s and the kube tier 751 s; before the lanes, about 250 s. A run whose lane hung in CI
+# 2,047 s and the kube tier 751 s; on 2026-12-03 (7bdb154, other guests on the host for a while)
+# 1,958 s (lane a 1,620 s with the reboot pair) and 893 s; before the lanes, about 350 s. A run whose lane hung in CI
 # (11b3e34: 4,990 s in the lanes with a 4,800 s guest timeout, then cut off in the kube tier)
 # reported nothing; a guest that reaches its timeout now writes hang-report.txt first.
 VM_BUDGET=${VM_BUDGET:-3000}

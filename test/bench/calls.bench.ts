@@ -9,12 +9,13 @@
  * volumes are created, snapshotted, expanded, published, staged, unstaged,
  * unpublished and deleted, each step measured.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { ProcessRunner } from '../../src/exec/process-runner.js';
 import { loadCsi } from '../../src/server/proto.js';
 import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap, shStatus, PUBLISH_WITHOUT_CHAP } from '../vm/lib.js';
 import {
@@ -112,6 +113,31 @@ describe.runIf(inGuest)('bench: CSI calls vs bare commands', () => {
     shStatus(['iscsiadm', '-m', 'node', '--logoutall=all']);
     destroyVg(VG);
     destroyVg(BVG);
+  });
+
+  it('runner: one short command, ProcessRunner vs execFileSync', async () => {
+    // the floor under every call: starting and reaping a process from node. The plugin runs every
+    // command through ProcessRunner (execa before 2026-12-03: 84-94 ms here against spawn's 60)
+    const runner = new ProcessRunner();
+    const ways = {
+      plugin: () => runner.run(['/bin/true']),
+      bare: () => execFileSync('/bin/true', [], { stdio: 'ignore' }),
+    };
+    type Way = keyof typeof ways;
+    const orders: Way[][] = [
+      ['bare', 'plugin'],
+      ['plugin', 'bare'],
+    ];
+    const ms: Record<Way, number[]> = { plugin: [], bare: [] };
+    for (let i = 0; i < 31; i++) for (const w of orders[i % 2] ?? []) ms[w].push(await timed(ways[w]));
+    writeRow({
+      section: 'runner',
+      operation: 'start and reap /bin/true',
+      plugin: round(median(ms.plugin.slice(1)), 1),
+      bare: round(median(ms.bare.slice(1)), 1),
+      unit: 'ms',
+      note: 'plugin: ProcessRunner (pipes, timeout, signal); bare: execFileSync; 30 each, interleaved',
+    });
   });
 
   it('CreateVolume thin / thick', async () => {
