@@ -12,7 +12,7 @@
  *   login  transport / timeout / iscsid errors: retried with exponential
  *          backoff (the mutex is released while waiting), then Unavailable
  *
- * CHAP passwords reach iscsiadm only as `-v <value>` of an update and are
+ * CHAP user names and passwords reach iscsiadm only as `-v <value>` of an update and are
  * always listed in the runner's `secrets`, so they are redacted from every
  * error; errors thrown here are rebuilt from redacted text again in case a
  * runner does not redact. They are never logged.
@@ -175,10 +175,11 @@ export class Iscsiadm {
         [`${AUTH}.username`, chap.userid],
         [`${AUTH}.password`, chap.password],
       );
-      secrets.push(chap.password);
+      // user names count as secret values too (log.ts): they come from the same Secret
+      secrets.push(chap.userid, chap.password);
       if (chap.mutualUserid !== undefined && chap.mutualPassword !== undefined) {
         pairs.push([`${AUTH}.username_in`, chap.mutualUserid], [`${AUTH}.password_in`, chap.mutualPassword]);
-        secrets.push(chap.mutualPassword);
+        secrets.push(chap.mutualUserid, chap.mutualPassword);
       } else {
         // Left-over mutual credentials would make iscsid demand that the target authenticates.
         pairs.push([`${AUTH}.username_in`, ''], [`${AUTH}.password_in`, '']);

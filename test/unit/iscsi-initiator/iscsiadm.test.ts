@@ -64,7 +64,7 @@ describe('Iscsiadm.createNode', () => {
     runner.assertDone();
   });
 
-  it('updates an existing record (never -o new over it), with CHAP and the password as a secret', async () => {
+  it('updates an existing record (never -o new over it), with CHAP, the user name and password as secrets', async () => {
     const { runner, iscsi } = setup();
     const seen: (readonly string[] | undefined)[] = [];
     const spy = { inspect: (o: RunOptions | undefined) => void seen.push(o?.secrets) };
@@ -73,7 +73,7 @@ describe('Iscsiadm.createNode', () => {
       .expect(updAll(NODE, [...BASE, ...ONE_WAY_CHAP]), spy);
     await iscsi.createNode({ iqn: IQN, portal: PORTAL, chap: { userid: 'user1', password: 'pw-secret-0123' } });
     runner.assertDone();
-    expect(seen).toEqual([['pw-secret-0123']]);
+    expect(seen).toEqual([['user1', 'pw-secret-0123']]);
   });
 
   it('mutual CHAP and an iface', async () => {
@@ -90,7 +90,9 @@ describe('Iscsiadm.createNode', () => {
           ['node.session.auth.username_in', 'target1'],
           ['node.session.auth.password_in', 'mutual-secret-456'],
         ]),
-        { inspect: (o) => expect(o?.secrets).toEqual(['pw-secret-0123', 'mutual-secret-456']) },
+        {
+          inspect: (o) => expect(o?.secrets).toEqual(['user1', 'pw-secret-0123', 'target1', 'mutual-secret-456']),
+        },
       );
     await iscsi.createNode({
       iqn: IQN,
