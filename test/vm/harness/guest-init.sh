@@ -142,15 +142,19 @@ run_command() {
 # the report must come even when LVM or a device is what hangs.
 hang_report() {
 	echo "=== hang report at guest uptime $(uptime_s) s: the command has not finished and vm.mjs kills this guest soon"
-	echo "--- processes (kernel threads left out)"
-	ps -N --ppid 2 -o pid,ppid,stat,wchan:32,etimes,args 2>&1
+	# first the kernel stacks (reading them never blocks); a process's command line can block
+	# behind a task stuck holding its memory map lock, so ps and those reads are bounded
 	echo "--- kernel stacks of processes in uninterruptible sleep (D)"
 	for d in /proc/[0-9]*; do
 		state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$d/status" 2>/dev/null)
 		[ "$state" = D ] || continue
-		echo "-- pid ${d#/proc/}: $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
+		echo "-- pid ${d#/proc/}: $(sed -n 's/^Name:[[:space:]]*//p' "$d/status" 2>/dev/null)"
 		cat "$d/stack" 2>&1
+		timeout 5 tr '\0' ' ' <"$d/cmdline" 2>/dev/null
+		echo
 	done
+	echo "--- processes (kernel threads left out)"
+	timeout 20 ps -N --ppid 2 -o pid,ppid,stat,wchan:32,etimes,args 2>&1
 	echo "--- dmsetup info -c"
 	timeout 20 dmsetup info -c 2>&1
 	echo "--- iscsiadm -m session"
