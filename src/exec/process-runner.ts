@@ -67,13 +67,13 @@ export class ProcessRunner implements CommandRunner {
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     if (argv.length === 0 || !argv[0]) throw new Error('CommandRunner.run: empty argv');
     const started = performance.now();
-    const shown = () => redactArgv(argv, options.secrets);
     const r = await this.spawnAndWait([...this.wrapper, ...argv], options);
     const durationMs = performance.now() - started;
+    const shown = redactArgv(argv, options.secrets);
     if ('stuck' in r) {
-      this.observer?.onFinish({ argv: shown(), durationMs, exitCode: undefined, ok: false });
+      this.observer?.onFinish({ argv: shown, durationMs, exitCode: undefined, ok: false });
       throw new CommandFailed({
-        argv: shown(),
+        argv: shown,
         exitCode: undefined,
         stderr: `still running ${Math.round(durationMs / 1000)} s after it started (pid ${r.pid ?? '?'}), ${options.forceKill === false ? 'after SIGTERM' : 'after SIGKILL'}; no longer waited for (a process in uninterruptible sleep, e.g. I/O to a suspended device)`,
         timedOut: !options.signal?.aborted,
@@ -85,10 +85,10 @@ export class ProcessRunner implements CommandRunner {
       !r.cancelled &&
       r.exitCode !== undefined &&
       (r.exitCode === 0 || (options.okExitCodes ?? []).includes(r.exitCode));
-    this.observer?.onFinish({ argv: shown(), durationMs, exitCode: r.exitCode, ok });
+    this.observer?.onFinish({ argv: shown, durationMs, exitCode: r.exitCode, ok });
     if (ok) return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode as number, durationMs };
     throw new CommandFailed({
-      argv: shown(),
+      argv: shown,
       exitCode: r.exitCode,
       stderr: redact([r.problem, r.stderr].filter(Boolean).join('\n'), options.secrets),
       timedOut: r.timedOut,

@@ -60,8 +60,10 @@ export async function timed(fn: () => unknown): Promise<number> {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-/** Runs a bare command (argv, no shell) the way the plugin's runner would: one process. */
-/** A bare command of a bench; the fill's activations of hundreds of LVs take minutes, so up to an hour. */
+/**
+ * Runs a bare command (argv, no shell) the way the plugin's runner would: one process. Up to an
+ * hour: the scale bench's fill activates hundreds of LVs in one command.
+ */
 export function run(argv: string[]): string {
   return sh(argv, undefined, 3_600_000);
 }
