@@ -22,7 +22,34 @@ import type {
   VolumeInfo,
 } from './types.js';
 
+/** Each listing's LVs by name, made once per listing (CreateVolume looks its name up in a VG of 1,000 LVs). */
+const BY_NAME = new WeakMap<readonly Lv[], ReadonlyMap<string, Lv>>();
+
+function byName(all: readonly Lv[]): ReadonlyMap<string, Lv> {
+  let m = BY_NAME.get(all);
+  if (!m) {
+    m = new Map(all.map((l) => [l.name, l]));
+    BY_NAME.set(all, m);
+  }
+  return m;
+}
+
+/** The index of the first volume whose id sorts after `after` (binary search). */
+function firstAfter(sorted: readonly VolumeInfo[], after: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as VolumeInfo).id > after) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 export class Reads {
+  /** Per listing: its volumes sorted by id (see volumesOf). Per instance: the records carry this node's id. */
+  private readonly sorted = new WeakMap<readonly Lv[], readonly VolumeInfo[]>();
+
   constructor(private readonly c: AgentContext) {}
 
   lvs(vg: string, o?: CallOptions): Promise<Lv[]> {
@@ -36,7 +63,7 @@ export class Reads {
   async getVolume(vg: string, lv: string, o?: CallOptions): Promise<VolumeInfo | undefined> {
     if (!this.serves(vg)) return undefined;
     const all = await this.lvs(vg, o);
-    const l = all.find((x) => x.name === lv);
+    const l = byName(all).get(lv);
     return l ? toVolume(this.c.nodeId, l, all) : undefined;
   }
 
@@ -49,20 +76,46 @@ export class Reads {
     return undefined;
   }
 
-  /** With a limit, the page is cut here: only it is converted and sent, not every volume of the node. */
+  /**
+   * Sorted by id. With a limit, the page is cut here: only it is converted and sent, not every
+   * volume of the node; a page costs a binary search and its own entries, not a pass over the VG.
+   */
   async listVolumes(o: ListVolumesOptions = {}): Promise<VolumeInfo[]> {
     const { after, limit, readyOnly } = o;
     const out: VolumeInfo[] = [];
     for (const vg of this.c.o.volumeGroups) {
-      const all = await this.lvs(vg, o);
-      for (const l of all) {
-        const v = toVolume(this.c.nodeId, l, all);
-        if (!v || v.state === 'deleting' || (readyOnly && v.state !== 'ready')) continue;
-        if (after !== undefined && !(v.id > after)) continue;
+      const sorted = this.volumesOf(await this.lvs(vg, o));
+      let taken = 0;
+      for (let i = after === undefined ? 0 : firstAfter(sorted, after); i < sorted.length; i++) {
+        if (limit && taken >= limit) break;
+        const v = sorted[i] as VolumeInfo;
+        if (readyOnly && v.state !== 'ready') continue;
         out.push(v);
+        taken++;
       }
     }
-    return limit ? out.sort((a, b) => byCodeUnit(a.id, b.id)).slice(0, limit) : out;
+    const all = this.c.o.volumeGroups.length > 1 ? out.sort((a, b) => byCodeUnit(a.id, b.id)) : out;
+    return limit ? all.slice(0, limit) : all;
+  }
+
+  /**
+   * The volumes of one VG listing (none being deleted), sorted by id, made once per listing: a
+   * listing is never changed after it is read (CachedLvm hands out one frozen array until the VG
+   * changes), and ListVolumes of 1,000 volumes in pages of 100 otherwise made and sorted every
+   * record again for each page.
+   */
+  private volumesOf(all: readonly Lv[]): readonly VolumeInfo[] {
+    let sorted = this.sorted.get(all);
+    if (!sorted) {
+      sorted = Object.freeze(
+        all
+          .map((l) => toVolume(this.c.nodeId, l, all))
+          .filter((v): v is VolumeInfo => v !== undefined && v.state !== 'deleting')
+          .sort((a, b) => byCodeUnit(a.id, b.id)),
+      );
+      this.sorted.set(all, sorted);
+    }
+    return sorted;
   }
 
   async getSnapshot(vg: string, lv: string, o?: CallOptions): Promise<SnapshotInfo | undefined> {

@@ -156,7 +156,11 @@ export class MeasuredPlugin {
    * plugin runs with its duration (exec/command-log.ts), to lay a call out command by command;
    * the plugin's log goes to $BENCH_OUT/plugin.log either way.
    */
-  static async start(flags: string[], port: number, opts?: { startTimeoutMs?: number }): Promise<MeasuredPlugin> {
+  static async start(
+    flags: string[],
+    port: number,
+    opts?: { startTimeoutMs?: number; nodeFlags?: string[] },
+  ): Promise<MeasuredPlugin> {
     const level = process.env['BENCH_LOG_LEVEL'] ?? 'info';
     mkdirSync(OUT, { recursive: true });
     const p = await startPlugin(['--metrics-address', `127.0.0.1:${port}`, '--log-level', level, ...flags], {

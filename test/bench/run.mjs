@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --scale N] [--pairs N] [--only calls|scale] [--filter TEXT]
+// npm run bench [-- --scale N] [--many N] [--pairs N] [--only calls|scale|many] [--filter TEXT]
 // Boots ONE qemu guest (test/vm/harness, 4 fresh 1 GiB disks), runs the bench files inside it
 // (vitest project "bench", test/bench/*.bench.ts), then prints the table (report.mjs).
 // Needs `npm ci && npm run build` and `bash test/vm/ensure-deps.sh` first.
@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 const { values } = parseArgs({
   options: {
     scale: { type: 'string', default: '0' },
+    many: { type: 'string', default: '0' },
     pairs: { type: 'string', default: '8' },
     only: { type: 'string' },
     filter: { type: 'string' },
@@ -23,7 +24,8 @@ const { values } = parseArgs({
 const scale = Number(values.scale);
 const out = resolve(values.out);
 const benchOut = join(out, 'bench');
-// Every test/bench/*.bench.ts runs (scale.bench.ts skips itself unless --scale N, it takes long);
+// Every test/bench/*.bench.ts runs (scale.bench.ts skips itself unless --scale N, it takes long;
+// many.bench.ts unless --many N);
 // --only NAME runs test/bench/NAME.bench.ts alone.
 // --filter TEXT runs only the bench tests whose name contains TEXT (vitest -t).
 const command = [
@@ -52,6 +54,7 @@ try {
       BENCH_OUT: benchOut,
       BENCH_PAIRS: values.pairs,
       BENCH_SCALE: String(scale),
+      BENCH_MANY: String(Number(values.many)),
     },
   });
 } catch (e) {

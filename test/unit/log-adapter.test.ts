@@ -132,4 +132,41 @@ describe('RPC adapter logs: request ids, and no secret in any line', () => {
     const ids = new Set(lines.map((l) => (JSON.parse(l) as Record<string, unknown>)['request_id']));
     expect(ids.size).toBe(2);
   });
+
+  it('below debug the request and response are not copied for a log line (a listing of 1,000 volumes is large)', async () => {
+    const reads = { request: 0, response: 0 };
+    const counted = <T extends object>(o: T, key: keyof typeof reads): T =>
+      new Proxy(o, {
+        ownKeys: (t) => {
+          reads[key]++;
+          return Reflect.ownKeys(t);
+        },
+      });
+    for (const level of ['info', 'debug'] as const) {
+      reads.request = reads.response = 0;
+      const lines: string[] = [];
+      const log = createLogger(
+        level,
+        new Writable({
+          write(chunk, _enc, cb) {
+            lines.push(String(chunk));
+            cb();
+          },
+        }),
+      );
+      const { res } = await invoke(
+        { handle: async () => counted({ entries: [{ volume_id: 'v1' }] }, 'response') },
+        { log, locks: new KeyLocks() },
+        counted(request(), 'request'),
+      );
+      const seen = { ...reads };
+      expect(res).toEqual({ entries: [{ volume_id: 'v1' }] });
+      if (level === 'info') expect(seen).toEqual({ request: 0, response: 0 });
+      else {
+        expect(seen.request).toBeGreaterThan(0);
+        expect(seen.response).toBeGreaterThan(0);
+        expect(lines.join('')).toContain('"volume_id":"v1"');
+      }
+    }
+  });
 });

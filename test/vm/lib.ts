@@ -221,7 +221,14 @@ function imageNodeFlags(): string[] {
  */
 export async function startPlugin(
   flags: string[],
-  opts: { ready?: boolean; startTimeoutMs?: number; env?: Record<string, string>; logFile?: string } = {},
+  opts: {
+    ready?: boolean;
+    startTimeoutMs?: number;
+    env?: Record<string, string>;
+    logFile?: string;
+    /** Node.js flags after the image's (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+    nodeFlags?: string[];
+  } = {},
 ): Promise<PluginProcess> {
   const dir = mkdtempSync('/tmp/csi-vm-');
   const sock = join(dir, 'csi.sock');
@@ -230,6 +237,7 @@ export async function startPlugin(
     process.execPath,
     [
       ...imageNodeFlags(),
+      ...(opts.nodeFlags ?? []),
       join(repo, 'dist', 'main.js'),
       '--endpoint',
       `unix://${sock}`,

@@ -208,4 +208,29 @@ describe('ListVolumes pages', () => {
     expect((await agent.listVolumes({ after: sorted[3], limit: 2 })).map((v) => v.id)).toEqual(sorted.slice(4));
     expect(await agent.listVolumes({ after: sorted[4], limit: 2 })).toEqual([]);
   });
+
+  it('a page made after a change shows it; a volume skipped by readyOnly does not use up the limit', async () => {
+    const { fake, agent } = agentSetup();
+    for (const n of ['pvc-a', 'pvc-b', 'pvc-c']) await agent.createVolume(createArgs(n, 8 * MiB));
+    expect(await agent.listVolumes({ limit: 10 })).toHaveLength(3);
+    await agent.createVolume(createArgs('pvc-d', 8 * MiB));
+    const before = await agent.listVolumes({ limit: 10 });
+    expect(before.map((v) => v.name).sort()).toEqual(['pvc-a', 'pvc-b', 'pvc-c', 'pvc-d']);
+    expect(before.map((v) => v.id)).toEqual(before.map((v) => v.id).sort());
+    // the second in id order loses its completion mark: copying, so readyOnly skips it
+    const [v0, v1, v2, v3] = before.map((v) => v.name);
+    await fake.lvm.changeTags('vg', before[1]?.lv ?? '', { del: ['csi.ready=1'] });
+    const after = await agent.listVolumes({ limit: 10 });
+    expect(after.map((v) => [v.name, v.state])).toEqual([
+      [v0, 'ready'],
+      [v1, 'copying'],
+      [v2, 'ready'],
+      [v3, 'ready'],
+    ]);
+    expect((await agent.listVolumes({ limit: 2, readyOnly: true })).map((v) => v.name)).toEqual([v0, v2]);
+    expect((await agent.listVolumes({ after: before[0]?.id, limit: 2, readyOnly: true })).map((v) => v.name)).toEqual([
+      v2,
+      v3,
+    ]);
+  });
 });
