@@ -121,7 +121,7 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
     lvmSettings({ udevSync: config.lvmUdevSync }),
     overrides.stamps ?? deviceStamps,
     Date.now,
-    overrides.dmNames ?? deviceMapperNames,
+    overrides.dmNames ?? deviceMapperNames(),
   );
   const jobs = new Jobs(log);
   metrics.watchJobs(jobs);

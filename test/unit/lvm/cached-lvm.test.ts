@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FakeRunner } from '../../doubles/fake-runner.js';
-import { CachedLvm } from '../../../src/lvm/cached-lvm.js';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CachedLvm, deviceMapperNames } from '../../../src/lvm/cached-lvm.js';
 import { LV_FIELDS, PV_FIELDS, VG_FIELDS } from '../../../src/lvm/report.js';
 import { lvmConfigArgs, lvmSettings } from '../../../src/lvm/settings.js';
 import { lvRow, pvRow, report, vgRow } from './rows.js';
@@ -296,6 +299,29 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.assertDone();
   });
 
+  it('a listing already checked against the same device list is not checked again (1,000 LVs per read)', async () => {
+    class CountingSet extends Set<string> {
+      lookups = 0;
+      override has(v: string): boolean {
+        this.lookups++;
+        return super.has(v);
+      }
+    }
+    const runner = new FakeRunner();
+    let dm = new CountingSet(['control', 'vg0-pool-tpool', 'vg0-a']);
+    const lvm = withDevices(runner, () => dm);
+    runner.expect(PVS, { stdout: pvs }).expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvs() });
+    const first = await lvm.listLvs('vg0');
+    const lookups = dm.lookups;
+    expect(lookups).toBeGreaterThan(0);
+    expect(await lvm.listLvs('vg0')).toBe(first);
+    expect(dm.lookups).toBe(lookups);
+    dm = new CountingSet(['control', 'vg0-pool-tpool']); // a new device list (the directory changed): checked again
+    expect((await lvm.listLvs('vg0')).find((l) => l.name === 'a')?.active).toBe(false);
+    expect(dm.lookups).toBeGreaterThan(0);
+    runner.assertDone();
+  });
+
   it('listLvs hands out one frozen array until the VG changes (callers memoize per array and per LV)', async () => {
     const { runner, lvm, load } = setup();
     runner.expect(PVS, { stdout: pvs });
@@ -314,7 +340,7 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
 
   it('an LV whose active flag was corrected is the same object at every later read (the records are memoized per LV object)', async () => {
     const runner = new FakeRunner();
-    const dm = new Set(['control', 'vg0-pool-tpool', 'vg0-a', 'vg0-b']);
+    let dm = new Set(['control', 'vg0-pool-tpool', 'vg0-a', 'vg0-b']);
     const lvm = withDevices(runner, () => dm);
     // b was read inactive; vgchange -ay by hand activated it without a commit
     const listed = lvs({
@@ -328,7 +354,7 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     const again = (await lvm.listLvs('vg0')).find((l) => l.name === 'b');
     expect(again).toBe(first);
     expect(await lvm.getLv('vg0', 'b')).toBe(first);
-    dm.delete('vg0-b'); // and -an again
+    dm = new Set(['control', 'vg0-pool-tpool', 'vg0-a']); // and -an again
     expect((await lvm.getLv('vg0', 'b'))?.active).toBe(false);
     runner.assertDone();
   });
@@ -349,5 +375,61 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     expect((await lvm.getVg('vg0'))?.freeBytes).toBe(100 * MiB);
     expect(lvm.known('vg0')?.vg.freeBytes).toBe(100 * MiB);
     runner.assertDone();
+  });
+
+  it('a new read keeps the object of every LV LVM reports unchanged, and the listing when all are (memos stay valid)', async () => {
+    const { runner, lvm, load } = setup();
+    const pool = lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '10.00', meta: '2.00' });
+    const a = lvRow('vg0', 'a', { pool: 'pool', tags: ['csi.kind=volume'] });
+    const b = lvRow('vg0', 'b', { pool: 'pool', tags: ['csi.kind=volume'] });
+    const ALL_VGS = ['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(',')];
+    const ALL_LVS = ['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(',')];
+    runner.expect(PVS, { stdout: pvs });
+    load(report('lv', [pool, a, b]));
+    const first = await lvm.listLvs('vg0');
+    // the same report again: the same objects and the same listing
+    runner.expect(ALL_VGS, { stdout: vgs }).expect(ALL_LVS, { stdout: report('lv', [pool, a, b]) });
+    await lvm.reloadAll(['vg0']);
+    expect(await lvm.listLvs('vg0')).toBe(first);
+    // pool use moved and b got a tag: new objects for those two, a new listing, a kept
+    const pool2 = { ...pool, data_percent: '11.00' };
+    const b2 = { ...b, lv_tags: 'csi.kind=volume,csi.ready=1' };
+    runner.expect(ALL_VGS, { stdout: vgs }).expect(ALL_LVS, { stdout: report('lv', [pool2, a, b2]) });
+    await lvm.reloadAll(['vg0']);
+    const second = await lvm.listLvs('vg0');
+    expect(second).not.toBe(first);
+    const byName = (l: readonly { name: string }[], n: string) => l.find((x) => x.name === n);
+    expect(byName(second, 'a')).toBe(byName(first, 'a'));
+    expect(byName(second, 'b')).not.toBe(byName(first, 'b'));
+    expect(byName(second, 'b')?.tags).toEqual(['csi.kind=volume', 'csi.ready=1']);
+    expect(byName(second, 'pool')?.dataPercent).toBe(11);
+    // an LV gone: a new listing even though every remaining LV is kept
+    runner.expect(ALL_VGS, { stdout: vgs }).expect(ALL_LVS, { stdout: report('lv', [pool2, a]) });
+    await lvm.reloadAll(['vg0']);
+    const third = await lvm.listLvs('vg0');
+    expect(names(third)).toEqual(['a', 'pool']);
+    expect(byName(third, 'a')).toBe(byName(first, 'a'));
+    runner.assertDone();
+  });
+});
+
+describe('deviceMapperNames: /dev/mapper listed again only when it changed', () => {
+  it('keeps a listing while the mtime stands, lists again when it moves, never keeps one read under a fresh mtime', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dm-names-'));
+    writeFileSync(join(dir, 'control'), '');
+    writeFileSync(join(dir, 'vg0-a'), '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(dir, old, old);
+    const read = deviceMapperNames(dir);
+    const first = await read();
+    expect([...(first ?? [])].sort()).toEqual(['control', 'vg0-a']);
+    expect(await read()).toBe(first); // unchanged: the same listing, not read again
+    writeFileSync(join(dir, 'vg0-b'), ''); // a device created: the mtime moves to now
+    const second = await read();
+    expect([...(second ?? [])].sort()).toEqual(['control', 'vg0-a', 'vg0-b']);
+    // read under an mtime younger than the settle time: listed again at the next read, though unchanged
+    expect(await read()).not.toBe(second);
+    rmSync(dir, { recursive: true });
+    expect(await read()).toBeUndefined();
   });
 });
