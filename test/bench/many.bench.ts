@@ -19,6 +19,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
+import type { CommandRunner } from '../../src/exec/runner.js';
+import { Lvm } from '../../src/lvm/lvm.js';
 import { lvmConfigArgs, lvmSettings } from '../../src/lvm/settings.js';
 import { volumeLvName } from '../../src/lvm/names.js';
 import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap } from '../vm/lib.js';
@@ -79,6 +81,19 @@ function slots(backup: string, count: number): Array<[string, number]> {
   }
   if (out.length < count) throw new Error(`room for ${out.length} one-extent LVs, ${count} wanted`);
   return out;
+}
+
+/** The argv Lvm.createLinear runs for a one-extent volume with these tags (captured, not run). */
+async function pluginArgvOf(lv: string, tags: readonly string[]): Promise<string[]> {
+  let argv: string[] = [];
+  const capture: CommandRunner = {
+    run: async (a) => {
+      argv = [...a];
+      return { stdout: '', stderr: '', exitCode: 0, durationMs: 0 };
+    },
+  };
+  await new Lvm(capture, lvmSettings()).createLinear(VG, lv, MiB, tags);
+  return argv;
 }
 
 describe.runIf(inGuest && N > 0)(`bench: ${N} thick volumes restored from metadata`, () => {
@@ -188,23 +203,47 @@ describe.runIf(inGuest && N > 0)(`bench: ${N} thick volumes restored from metada
     ]);
 
     // The plugin's lvcreate against the bare one, piece by piece: bare lvcreates, interleaved, in the
-    // same VG, with and without the plugin's --config and the template's tags (no plugin running).
+    // same VG, with and without the plugin's --config, its other flags and the template's tags, and
+    // the exact argv the plugin runs (no plugin running).
     const config = lvmConfigArgs(lvmSettings());
-    const variants: Array<[string, string[]]> = [
-      ['bare', ['--addtag', 'csi.kind=volume']],
-      ["the plugin's --config", [...config, '--addtag', 'csi.kind=volume']],
-      ["the template's tags", tags.flatMap((t) => ['--addtag', t.startsWith('csi.name=') ? 'csi.name=x' : t])],
+    const tagArgs = tags.flatMap((t) => ['--addtag', t.startsWith('csi.name=') ? 'csi.name=x' : t]);
+    const one = ['--addtag', 'csi.kind=volume'];
+    const planned = await pluginArgvOf(
+      'placeholder',
+      tags.map((t) => (t.startsWith('csi.name=') ? 'csi.name=x' : t)),
+    );
+    const pluginArgv = (lv: string) => planned.map((a) => (a === 'placeholder' ? lv : a));
+    const variants: Array<[string, (lv: string) => string[]]> = [
+      ['bare', (lv) => ['lvcreate', '-q', '-y', '-L', '1m', '-n', lv, ...one, VG]],
+      ["the plugin's --config", (lv) => ['lvcreate', ...config, '-q', '-y', '-L', '1m', '-n', lv, ...one, VG]],
+      ["the template's tags", (lv) => ['lvcreate', '-q', '-y', '-L', '1m', '-n', lv, ...tagArgs, VG]],
+      [
+        "the plugin's other flags (--type linear --wipesignatures y --zero y)",
+        (lv) => [
+          'lvcreate',
+          '-q',
+          '-y',
+          '--type',
+          'linear',
+          '-L',
+          '1m',
+          '-n',
+          lv,
+          '--wipesignatures',
+          'y',
+          '--zero',
+          'y',
+          ...one,
+          VG,
+        ],
+      ],
+      ["the plugin's exact argv (Lvm.createLinear)", pluginArgv],
     ];
     const times = new Map<string, number[]>(variants.map(([k]) => [k, []]));
     for (let i = 0; i < PAIRS; i++) {
-      for (const [k, extra] of variants) {
-        const lv = `v${variants.findIndex(([x]) => x === k)}-${i}`;
-        // --config goes right after the command name, as the plugin passes it
-        const argv =
-          extra[0] === '--config'
-            ? ['lvcreate', ...extra.slice(0, 2), '-q', '-y', '-L', '1m', '-n', lv, ...extra.slice(2), VG]
-            : ['lvcreate', '-q', '-y', '-L', '1m', '-n', lv, ...extra, VG];
-        times.get(k)?.push(await timed(() => run(argv)));
+      for (const [v, [k, argv]] of variants.entries()) {
+        const lv = `v${v}-${i}`;
+        times.get(k)?.push(await timed(() => run(argv(lv))));
         run(['lvremove', '-q', '-y', `${VG}/${lv}`]);
       }
     }
@@ -216,7 +255,7 @@ describe.runIf(inGuest && N > 0)(`bench: ${N} thick volumes restored from metada
         plugin: round(median(times.get(k) ?? [])),
         bare: round(base),
         unit: 'ms',
-        note: `${PAIRS} each, interleaved with the bare one (one tag, no --config); CreateVolume thick median ${round(created.plugin)} ms`,
+        note: `${PAIRS} each, interleaved with the bare one (-q -y -L 1m, one tag, no --config); CreateVolume thick median ${round(created.plugin)} ms`,
       });
     }
   });
