@@ -68,10 +68,15 @@ export async function readMetadataStamp(device: string): Promise<string | undefi
   let fh;
   try {
     fh = await open(device, 'r');
-    const head = Buffer.alloc(4 * SECTOR);
+    // One read when the metadata area is where it was last time (LVM puts the first one at 4 KiB):
+    // the label is read and checked every time, the header comes from the same buffer.
+    const known = MDA_AT.get(device);
+    const head = Buffer.alloc(known === undefined ? 4 * SECTOR : known + SECTOR);
     await fh.read(head, 0, head.length, 0);
     const first = metadataAreas(head)[0];
     if (first === undefined) return undefined;
+    if (first + SECTOR <= head.length) return committedText(head.subarray(first, first + SECTOR));
+    if (first + SECTOR <= ONE_READ_MAX) MDA_AT.set(device, first);
     const mda = Buffer.alloc(SECTOR);
     await fh.read(mda, 0, SECTOR, first);
     return committedText(mda);
@@ -81,6 +86,10 @@ export async function readMetadataStamp(device: string): Promise<string | undefi
     await fh?.close();
   }
 }
+
+/** Where each device's first metadata area was found, when near enough the start to read with the label. */
+const MDA_AT = new Map<string, number>();
+const ONE_READ_MAX = 64 * 1024;
 
 /** Reads the stamp of a VG from its PVs; undefined when no PV gave one (the caller then reads LVM every time). */
 export type StampReader = (pvs: readonly string[]) => Promise<string | undefined>;

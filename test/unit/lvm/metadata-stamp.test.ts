@@ -36,4 +36,19 @@ describe('metadata stamp (committed-text location in a PV metadata-area header)'
     expect(await deviceStamps([join(dir, 'blank'), join(dir, 'missing')])).toBeUndefined();
     expect(await deviceStamps([join(dir, 'pv'), join(dir, 'missing')])).toMatch(/^\d+:\d+:[0-9a-f]+,-$/);
   });
+
+  it('later reads of a device (the metadata area read with the label, in one read) still follow every commit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stamp-'));
+    const dev = join(dir, 'pv');
+    writeFileSync(dev, head('pv-a')); // after vgcreate
+    const a = await readMetadataStamp(dev);
+    expect(a).toBe(committedText(head('pv-a').subarray(4096, 4608)));
+    expect(await readMetadataStamp(dev)).toBe(a);
+    writeFileSync(dev, head('pv-b')); // the same PV after an lvcreate: a commit
+    const b = await readMetadataStamp(dev);
+    expect(b).toBe(committedText(head('pv-b').subarray(4096, 4608)));
+    expect(b).not.toBe(a);
+    writeFileSync(dev, Buffer.alloc(8192)); // the label wiped
+    expect(await readMetadataStamp(dev)).toBeUndefined();
+  });
 });

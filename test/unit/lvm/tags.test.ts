@@ -75,6 +75,17 @@ describe('tag value encoding', () => {
   });
 });
 
+describe('tag value decoding, repeated values', () => {
+  it('gives the same answer for a value seen before, past the bound of remembered values, and for invalid ones', () => {
+    const values = Array.from({ length: 1200 }, (_, i) => `{"lvmType":"thin","n":${i % 700}} é`);
+    for (const v of values) expect(decodeTagValue(encodeTagValue(v))).toBe(v);
+    for (const v of values.slice(0, 50)) expect(decodeTagValue(encodeTagValue(v))).toBe(v);
+    expect(decodeTagValue('a+ZZ')).toBeUndefined();
+    expect(decodeTagValue('a+ZZ')).toBeUndefined();
+    expect(decodeTagValue('+C3+A9')).toBe('é');
+  });
+});
+
 describe('tags for key/value maps', () => {
   it('encodes one tag per key with the csi. prefix', () => {
     expect(encodeTags({ [TagKey.name]: 'pvc-1', [TagKey.kind]: 'volume', [TagKey.ready]: '1' })).toEqual([
