@@ -461,7 +461,7 @@ function unchangedKept(old: VgCopy | undefined, lvs: readonly Lv[]): Pick<VgCopy
 }
 
 /** Two reports of an LV say the same (attr by its text: the rest of it is parsed from that). */
-export function sameLv(a: Lv, b: Lv): boolean {
+function sameLv(a: Lv, b: Lv): boolean {
   for (const k of Object.keys(b) as Array<keyof Lv>) {
     const x = a[k];
     const y = b[k];
