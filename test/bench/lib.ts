@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
-import { repo, sh, startPlugin, type PluginProcess } from '../vm/lib.js';
+import { call, repo, sh, startPlugin, type PluginProcess } from '../vm/lib.js';
 
 export const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
 export const OUT = process.env['BENCH_OUT'] ?? join(process.env['VM_OUT'] ?? '/tmp', 'bench');
@@ -203,6 +203,20 @@ export class MeasuredPlugin {
   stop(): Promise<number | null> {
     return this.p.stop();
   }
+}
+
+/** ListVolumes of everything in pages of 100, timed with the commands it ran; `entries`: how many came back. */
+export async function listAllPages(m: MeasuredPlugin): Promise<{ ms: number; commands: Counts; entries: number }> {
+  let entries = 0;
+  const list = await m.measure(async () => {
+    let token = '';
+    do {
+      const page = await call(m.p.controller, 'ListVolumes', { max_entries: 100, starting_token: token });
+      entries += page.entries.length;
+      token = page.next_token;
+    } while (token);
+  });
+  return { ms: list.ms, commands: list.commands, entries };
 }
 
 /**

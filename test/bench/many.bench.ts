@@ -24,7 +24,19 @@ import { Lvm } from '../../src/lvm/lvm.js';
 import { lvmConfigArgs, lvmSettings } from '../../src/lvm/settings.js';
 import { volumeLvName } from '../../src/lvm/names.js';
 import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap } from '../vm/lib.js';
-import { formatCounts, median, MeasuredPlugin, OUT, pairs, PAIRS, round, run, timed, writeRow } from './lib.js';
+import {
+  formatCounts,
+  listAllPages,
+  median,
+  MeasuredPlugin,
+  OUT,
+  pairs,
+  PAIRS,
+  round,
+  run,
+  timed,
+  writeRow,
+} from './lib.js';
 
 const N = Number(process.env['BENCH_MANY'] ?? 0);
 const VG = 'manyvg';
@@ -152,18 +164,10 @@ describe.runIf(inGuest && N > 0)(`bench: ${N} thick volumes restored from metada
 
     const bareList = () => run(['lvs', '-o', 'lv_name,lv_size,lv_tags', VG]);
     for (const pass of [1, 2, 3]) {
-      let entries = 0;
-      const list = await m.measure(async () => {
-        let token = '';
-        do {
-          const page = await call(m.p.controller, 'ListVolumes', { max_entries: 100, starting_token: token });
-          entries += page.entries.length;
-          token = page.next_token;
-        } while (token);
-      });
+      const list = await listAllPages(m);
       writeRow({
         section,
-        operation: `ListVolumes, all ${entries} entries (pages of 100), pass ${pass}`,
+        operation: `ListVolumes, all ${list.entries} entries (pages of 100), pass ${pass}`,
         plugin: round(list.ms),
         bare: round(await timed(bareList)),
         unit: 'ms',

@@ -19,6 +19,7 @@ import { call, destroyVg, disks, inGuest, makeVg, MiB, mountCap } from '../vm/li
 import {
   diff,
   formatCounts,
+  listAllPages,
   MeasuredPlugin,
   OUT,
   pairs,
@@ -221,19 +222,11 @@ describe.runIf(inGuest && N > 0)(`bench: scale to ${N} thin volumes`, () => {
     });
 
     // ListVolumes last: every page of 100, once
-    let entries = 0;
-    const list = await m.measure(async () => {
-      let token = '';
-      do {
-        const page = await call(m.p.controller, 'ListVolumes', { max_entries: 100, starting_token: token });
-        entries += page.entries.length;
-        token = page.next_token;
-      } while (token);
-    });
+    const list = await listAllPages(m);
     const bareList = await timed(() => run(['lvs', '-o', 'lv_name,lv_size,lv_tags', VG]));
     writeRow({
       section,
-      operation: `ListVolumes, all ${entries} entries (pages of 100)`,
+      operation: `ListVolumes, all ${list.entries} entries (pages of 100)`,
       plugin: round(list.ms),
       bare: round(bareList),
       unit: 'ms',
