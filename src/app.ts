@@ -24,7 +24,8 @@ import type { CommandRunner } from './exec/runner.js';
 import { createLogger, type Logger } from './log.js';
 import { CachedLvm, deviceMapperNames } from './lvm/cached-lvm.js';
 import { deviceStamps, type StampReader } from './lvm/metadata-stamp.js';
-import { lvmSettings } from './lvm/settings.js';
+import { lvmSettings, type LvmSettings } from './lvm/settings.js';
+import { LvmSystemDir } from './lvm/system-dir.js';
 import { Metrics, readinessProbe, serveMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -105,6 +106,26 @@ async function remoteDirectory(config: Config, log: Logger): Promise<RemoteDirec
   return new RemoteDirectory({ discovery, creds, channelOptions: options, log });
 }
 
+/** The agent's LVM configuration directory (--lvm-config-dir); undefined: commands carry --config. */
+async function lvmSystemDir(
+  flag: string,
+  runner: CommandRunner,
+  settings: LvmSettings,
+  log: Logger,
+): Promise<LvmSystemDir | undefined> {
+  if (flag === 'none') return undefined;
+  if (flag) return new LvmSystemDir(runner, settings, flag, undefined, log);
+  try {
+    return await LvmSystemDir.create(runner, settings, log);
+  } catch (e) {
+    log.warn(
+      { err: e instanceof Error ? e.message : String(e) },
+      'no temporary directory for the LVM configuration; lvm commands carry --config instead',
+    );
+    return undefined;
+  }
+}
+
 export async function startPlugin(config: Config, overrides: PluginOverrides = {}): Promise<RunningPlugin> {
   const log = overrides.log ?? createLogger(config.logLevel);
   const metrics = new Metrics();
@@ -115,13 +136,17 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   const readiness = new Readiness();
   const deps: AdapterDeps = { log, locks: new KeyLocks(), metrics };
   const csi = loadCsi().csi.v1;
+  const settings = lvmSettings({ udevSync: config.lvmUdevSync });
+  const hasAgent = config.mode === 'agent' || config.mode === 'all';
+  const lvmDir = hasAgent ? await lvmSystemDir(config.lvmConfigDir, runner, settings, log) : undefined;
   // The agent's VGs in memory, kept current by its own changes and checked against the PVs' metadata stamps.
   const lvm = new CachedLvm(
     runner,
-    lvmSettings({ udevSync: config.lvmUdevSync }),
+    settings,
     overrides.stamps ?? deviceStamps,
     Date.now,
     overrides.dmNames ?? deviceMapperNames(),
+    lvmDir,
   );
   const jobs = new Jobs(log);
   metrics.watchJobs(jobs);
@@ -131,7 +156,6 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
   if (remote) metrics.watchAgents({ states: () => remote.states() });
   const topology = driverSegment(config.driverName);
   const hasController = config.mode === 'controller' || config.mode === 'all';
-  const hasAgent = config.mode === 'agent' || config.mode === 'all';
 
   const services: ServiceBinding[] = [
     {
@@ -393,6 +417,8 @@ export async function startPlugin(config: Config, overrides: PluginOverrides = {
       await server.stop(graceMs);
       await jobs.stopAll();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      // a directory of our own making goes with us; one named by --lvm-config-dir stays
+      if (lvmDir && !config.lvmConfigDir) await lvmDir.remove();
     },
   };
 }

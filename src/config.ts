@@ -36,6 +36,12 @@ export interface Config {
   readonly defaultVolumeSizeBytes: number;
   readonly jobWaitSeconds: number;
   readonly lvmUdevSync: boolean;
+  /**
+   * agent: where the LVM settings are written for lvm to read (LVM_SYSTEM_DIR):
+   * '' a private directory under the temporary directory, 'none' every
+   * command carries them as --config instead (src/lvm/system-dir.ts).
+   */
+  readonly lvmConfigDir: string;
   readonly maxVolumesPerNode: number;
   readonly targetBackend: 'lio' | 'tgt';
   readonly iqnPrefix: string;
@@ -442,6 +448,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     parse: trueOrFalse,
     default: 'true',
     help: 'true when LVM runs with udev (host or nsenter); false in a container without udev',
+  }),
+  option({
+    name: 'lvm-config-dir',
+    key: 'lvmConfigDir',
+    parse: (t, name, problems) => (t === '' || t === 'none' ? t : absolutePath(t, name, problems)),
+    default: '',
+    help: "agent: the directory the plugin's LVM settings are written to and lvm reads them from (LVM_SYSTEM_DIR; the host's lvm.conf merged in); empty: a private directory under the temporary directory; none: pass them as --config on every command (lvm then reloads its configuration twice per command)",
   }),
   option({
     name: 'max-volumes-per-node',

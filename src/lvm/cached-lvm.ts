@@ -33,6 +33,7 @@ import { Lvm, type CallOptions, type CreateLinearOptions, type CreateThinSnapsho
 import { deviceStamps, type StampReader } from './metadata-stamp.js';
 import { parseLvAttr, type Lv, type Vg } from './report.js';
 import type { LvmSettings } from './settings.js';
+import type { LvmEnvironment } from './system-dir.js';
 import { readdir, stat } from 'node:fs/promises';
 import type { CommandRunner } from '../exec/runner.js';
 
@@ -81,8 +82,10 @@ export class CachedLvm extends Lvm {
      * listing already checked against it is not checked again.
      */
     private readonly dmNames: () => Promise<ReadonlySet<string> | undefined> = async () => undefined,
+    /** Where lvm commands get the settings from (see Lvm). */
+    environment?: LvmEnvironment,
   ) {
-    super(runner, settings);
+    super(runner, settings, environment);
   }
 
   /**

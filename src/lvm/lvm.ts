@@ -1,7 +1,9 @@
 /**
  * The LVM commands the plugin runs. Every call:
  * - is an argv array through the CommandRunner (never a shell),
- * - carries the plugin's `--config` (settings.ts) right after the command name,
+ * - carries the plugin's settings (settings.ts): through LVM_SYSTEM_DIR when an
+ *   LvmEnvironment provides one (system-dir.ts), else as `--config` right
+ *   after the command name,
  * - reads reports as `--reportformat json --units b --nosuffix -o <fields>`,
  * - turns failures into domain errors through classifyLvmError (classify.ts).
  *
@@ -21,6 +23,7 @@ import { classifyLvmError } from './classify.js';
 import { assertLvName, assertVgName } from './names.js';
 import { LV_FIELDS, PV_FIELDS, VG_FIELDS, parseLvs, parsePvs, parseVgs, type Lv, type Pv, type Vg } from './report.js';
 import { lvmConfigArgs, type LvmSettings } from './settings.js';
+import type { LvmEnvironment } from './system-dir.js';
 import { isValidLvmTag } from './tags.js';
 
 /**
@@ -126,13 +129,15 @@ export class Lvm {
   constructor(
     private readonly runner: CommandRunner,
     private readonly settings: LvmSettings,
+    /** Where the settings come from; without it (or when it has none) every command carries `--config`. */
+    private readonly environment?: LvmEnvironment,
   ) {}
 
   // ---------------------------------------------------------------- plumbing
 
-  private argv(command: string, args: readonly string[]): string[] {
+  private argv(command: string, args: readonly string[], configured: boolean): string[] {
     const head = this.settings.lvmBinary ? [this.settings.lvmBinary, command] : [command];
-    return [...head, ...lvmConfigArgs(this.settings), ...args];
+    return configured ? [...head, ...args] : [...head, ...lvmConfigArgs(this.settings), ...args];
   }
 
   /**
@@ -141,8 +146,12 @@ export class Lvm {
    * it only where it may end, while SIGKILL could stop it between suspending
    * and resuming a device, or in the middle of writing metadata.
    */
-  private runOptions(opts: CallOptions | undefined, change: boolean): RunOptions {
-    const o: RunOptions = { env: { LVM_SUPPRESS_FD_WARNINGS: '1' } };
+  private runOptions(
+    opts: CallOptions | undefined,
+    change: boolean,
+    env: Readonly<Record<string, string>> | undefined,
+  ): RunOptions {
+    const o: RunOptions = { env: { ...env, LVM_SUPPRESS_FD_WARNINGS: '1' } };
     if (change) o.forceKill = false;
     if (opts?.signal) o.signal = opts.signal;
     if (opts?.timeoutMs !== undefined) o.timeoutMs = opts.timeoutMs;
@@ -162,7 +171,9 @@ export class Lvm {
   ): Promise<string | undefined> {
     try {
       const change = !REPORTS.has(command);
-      const run = () => this.runner.run(this.argv(command, args), this.runOptions(opts, change));
+      const env = await this.environment?.current();
+      const run = () =>
+        this.runner.run(this.argv(command, args, env !== undefined), this.runOptions(opts, change, env));
       return (change ? await LVM_CHANGES.runExclusive(run, opts?.signal) : await run()).stdout;
     } catch (e) {
       if (!(e instanceof CommandFailed)) throw e;

@@ -25,12 +25,15 @@ const MiB = 1024 * 1024;
  */
 class LvmLike implements CommandRunner {
   readonly calls: string[][] = [];
+  /** The LVM_SYSTEM_DIR each command ran with (undefined: none). */
+  readonly systemDirs: (string | undefined)[] = [];
   private readonly lvs = new Map<string, Record<string, string>>([
     ['pool', lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '1.00', meta: '1.00' })],
   ]);
 
-  async run(argv: readonly string[], _o?: RunOptions): Promise<RunResult> {
+  async run(argv: readonly string[], o?: RunOptions): Promise<RunResult> {
     this.calls.push([...argv]);
+    this.systemDirs.push(o?.env?.['LVM_SYSTEM_DIR']);
     const ok = (stdout = '') => ({ stdout, stderr: '', exitCode: 0, durationMs: 0 });
     const last = argv.at(-1) ?? '';
     const value = (flag: string) => argv[argv.indexOf(flag) + 1] ?? '';
@@ -91,6 +94,8 @@ class LvmLike implements CommandRunner {
         }
         return ok();
       }
+      case 'lvmconfig':
+        return ok('global {\n}\n');
       default:
         throw new CommandFailed({ argv, exitCode: 127, stderr: `${argv[0]}: not available in this test` });
     }
@@ -287,5 +292,20 @@ describe('ListVolumes at a larger count', () => {
     expect(listed.entries?.every((e) => e.status?.volume_condition?.abnormal === false)).toBe(true);
     expect(stampReads - from).toBeLessThan(10);
     for (const id of ids) await call(controller, 'DeleteVolume', { volume_id: id });
+  });
+});
+
+describe('where the LVM settings come from', () => {
+  it('one lvmconfig writes them to a directory at the first LVM command; no later command carries --config, every lvm command runs with that LVM_SYSTEM_DIR', () => {
+    const programs = runner.calls.map((c) => c[0]);
+    expect(programs[0]).toBe('lvmconfig');
+    expect(programs.filter((p) => p === 'lvmconfig')).toHaveLength(1);
+    // lvmconfig itself reads the host's directory
+    expect(runner.systemDirs[0]).toBe('/etc/lvm');
+    expect(runner.calls.slice(1).filter((c) => c.includes('--config'))).toEqual([]);
+    const lvm = new Set(['pvs', 'vgs', 'lvs', 'lvcreate', 'lvremove', 'lvextend', 'lvchange', 'vgchange']);
+    const dirs = new Set(runner.systemDirs.filter((_, i) => lvm.has(runner.calls[i]?.[0] ?? '')));
+    expect(dirs.size).toBe(1);
+    expect([...dirs][0]).toMatch(/csi-lvm-iscsi-lvm-/);
   });
 });

@@ -137,6 +137,9 @@ function agentConfig(): Config {
       '127.0.0.1:0',
       '--portals',
       '127.0.0.1:3260',
+      // the scripted commands carry --config (no lvmconfig to write a configuration directory with)
+      '--lvm-config-dir',
+      'none',
     ],
     env: {},
   });
