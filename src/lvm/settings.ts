@@ -1,6 +1,8 @@
 /**
- * The LVM settings the plugin passes on every command with `--config`, so
- * that behaviour does not depend on the host's (or the image's) lvm.conf.
+ * The LVM settings the plugin imposes on every command, so that behaviour
+ * does not depend on the host's (or the image's) lvm.conf: written into the
+ * agent's LVM configuration directory (system-dir.ts), or passed with
+ * `--config` where there is none.
  *
  * Checked against lvm2 2.03.16 (`lvmconfig --type default`): every setting
  * named here exists in that version, and `--config` values override lvm.conf.

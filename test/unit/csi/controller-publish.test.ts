@@ -35,7 +35,11 @@ function setup(published: VolumeInfo['published'] = [], allowPublishWithoutChap 
     },
   } as unknown as StorageAgent;
   const o = {
-    agents: { all: () => [agent], byNodeId: (id: string) => (id === 'n1' ? agent : undefined) },
+    agents: {
+      all: () => [agent],
+      byNodeId: (id: string) => (id === 'n1' ? agent : undefined),
+      unavailable: () => undefined,
+    },
     maxVolumesPerNode: 0,
     allowPublishWithoutChap,
   };
