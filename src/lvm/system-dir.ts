@@ -22,9 +22,9 @@
  *   file system.devices and dmeventd.devices live there; lvm has no setting
  *   for that path).
  *
- * The host's lvm.conf and lvmlocal.conf are checked (one stat each: inode,
- * size, mtime) before every command and the directory is written again when
- * one changed. A tag file (lvm_<tag>.conf) edited in place is not
+ * The host's lvm.conf and lvmlocal.conf and the two files written here are
+ * checked (one stat each: inode, size, mtime) before every command, and the
+ * directory is written again when one changed or went. A tag file (lvm_<tag>.conf) edited in place is not
  * noticed until one of those changes or the plugin restarts.
  *
  * Whenever the directory cannot be made (lvmconfig fails, the disk is
@@ -104,20 +104,18 @@ export class LvmSystemDir implements LvmEnvironment {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  /** What identifies the host's configuration as lvm reads it: inode, size and mtime of each file. */
+  /**
+   * What identifies the configuration lvm reads: inode, size and mtime of the
+   * host's two files and of the two written here. A file of ours that went
+   * (a temporary-directory cleaner) is written again: without it lvm would run
+   * with none of the plugin's settings, its device filter included.
+   */
   private async signature(): Promise<string> {
-    const parts = await Promise.all(
-      // no stat of the directory itself: lvm creates backup/ and archive/ in it; a file replaced by a rename has a new inode
-      [join(this.hostDir, 'lvm.conf'), join(this.hostDir, 'lvmlocal.conf')].map(async (p) => {
-        try {
-          const s = await stat(p);
-          return `${s.ino}:${s.size}:${s.mtimeMs}`;
-        } catch {
-          return '-';
-        }
-      }),
-    );
-    return parts.join('|');
+    return `${await stamps([join(this.hostDir, 'lvm.conf'), join(this.hostDir, 'lvmlocal.conf')])}#${await this.own()}`;
+  }
+
+  private own(): Promise<string> {
+    return stamps([join(this.dir, 'lvm.conf'), join(this.dir, 'lvmlocal.conf')]);
   }
 
   private async write(sig: string): Promise<void> {
@@ -149,8 +147,24 @@ export class LvmSystemDir implements LvmEnvironment {
         'could not write the LVM configuration directory; lvm commands carry --config instead',
       );
     }
-    this.done = sig;
+    // the host's files as they were before lvmconfig read them; ours as written now
+    this.done = `${sig.slice(0, sig.indexOf('#'))}#${await this.own()}`;
   }
+}
+
+/** inode:size:mtime of each file ('-' when missing). No stat of the host's directory: lvm creates backup/ and archive/ in it, and a file replaced by a rename has a new inode. */
+async function stamps(paths: readonly string[]): Promise<string> {
+  const parts = await Promise.all(
+    paths.map(async (p) => {
+      try {
+        const s = await stat(p);
+        return `${s.ino}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        return '-';
+      }
+    }),
+  );
+  return parts.join('|');
 }
 
 /** Write a file whole: a command starting meanwhile reads the old or the new text, never a part. */

@@ -61,6 +61,18 @@ describe('LvmSystemDir', () => {
     expect(readFileSync(join(mine, 'lvmlocal.conf'), 'utf8')).toContain('host-2');
   });
 
+  it('writes the directory again when a file of it went (lvm would read no settings of the plugin at all)', async () => {
+    const { host, mine } = dirs();
+    writeFileSync(join(host, 'lvm.conf'), 'global {\n}\n');
+    const runner = new FakeRunner().expect(LVMCONFIG, { stdout: MERGED }).expect(LVMCONFIG, { stdout: MERGED });
+    const d = new LvmSystemDir(runner, settings, mine, host);
+    await d.current();
+    rmSync(join(mine, 'lvmlocal.conf'));
+    expect(await d.current()).toEqual({ LVM_SYSTEM_DIR: mine });
+    runner.assertDone();
+    expect(readFileSync(join(mine, 'lvmlocal.conf'), 'utf8')).toContain(MERGED);
+  });
+
   it('answers undefined (commands carry --config) when lvmconfig fails, and tries again only when the host files change', async () => {
     const { host, mine } = dirs();
     writeFileSync(join(host, 'lvm.conf'), 'global {\n}\n');
