@@ -204,8 +204,7 @@ export class Exports {
 
   /** True when the volume's target exists (an exported LV is held open by the target). */
   async isExported(vg: string, lv: string, o?: CallOptions): Promise<boolean> {
-    const iqn = this.iqnOf(vg, lv);
-    return (await this.target.listTargets(o)).some((t) => t.iqn === iqn);
+    return this.target.hasTarget(this.iqnOf(vg, lv), o);
   }
 
   /**

@@ -473,6 +473,11 @@ export class LioTarget implements Target {
     return out.sort((a, b) => byCodeUnit(a.iqn, b.iqn));
   }
 
+  async hasTarget(iqn: string): Promise<boolean> {
+    assertIscsiName('iqn', iqn);
+    return this.exists(this.paths.target(iqn));
+  }
+
   private async readTarget(iqn: string): Promise<TargetState> {
     const tpg = this.paths.tpg(iqn);
     const state: TargetState = {

@@ -382,6 +382,11 @@ export class TgtTarget implements Target {
     return (await this.targets(o.signal)).map((t) => toState(t, portals));
   }
 
+  async hasTarget(iqn: string, o: TargetCallOptions = {}): Promise<boolean> {
+    assertIscsiName('iqn', iqn);
+    return (await this.targets(o.signal)).some((t) => t.iqn === iqn);
+  }
+
   /** tgt keeps nothing outside its targets (a LUN lives in its target): nothing can be orphaned. */
   removeOrphans(_iqnPrefix: string, _o?: TargetCallOptions): Promise<string[]> {
     return Promise.resolve([]);

@@ -134,6 +134,12 @@ export interface Target {
 
   /** The live state of every target (LIO: under the configfs iscsi/ dir; tgt: tgtadm --op show). */
   listTargets(o?: TargetCallOptions): Promise<TargetState[]>;
+  /**
+   * Whether the target exists, without reading any target's state (LIO: one
+   * stat of its configfs directory; tgt: one tgtadm --op show). listTargets()
+   * reads every target in full: dozens of configfs files each.
+   */
+  hasTarget(iqn: string, o?: TargetCallOptions): Promise<boolean>;
 
   /**
    * Makes the LUN report the device's current size after lvextend. LIO needs

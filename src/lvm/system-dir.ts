@@ -24,8 +24,10 @@
  *
  * The host's lvm.conf and lvmlocal.conf and the two files written here are
  * checked (one stat each: inode, size, mtime) before every command, and the
- * directory is written again when one changed or went. A tag file (lvm_<tag>.conf) edited in place is not
- * noticed until one of those changes or the plugin restarts.
+ * directory is written again when one changed or went. A tag file
+ * (lvm_<tag>.conf) edited in place is not noticed until one of those changes
+ * or the plugin restarts. A private directory is removed when the plugin
+ * stops; one left by a killed process is not reused.
  *
  * Whenever the directory cannot be made (lvmconfig fails, the disk is
  * read-only), `current()` answers undefined and Lvm passes `--config` as
@@ -61,7 +63,7 @@ export function hostPathsConfig(hostDir: string): string {
 }
 
 export class LvmSystemDir implements LvmEnvironment {
-  /** The host files' signature the directory was written for (or failed for). */
+  /** The files' signature (signature()) the directory was written for, or failed for. */
   private done: string | undefined;
   private env: Readonly<Record<string, string>> | undefined;
   private writing: Promise<void> | undefined;

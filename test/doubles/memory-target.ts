@@ -70,6 +70,10 @@ export class MemoryTarget implements Target {
     this.targets.delete(iqn);
   }
 
+  async hasTarget(iqn: string, _o?: TargetCallOptions): Promise<boolean> {
+    return this.targets.has(iqn);
+  }
+
   async listTargets(_o?: TargetCallOptions): Promise<TargetState[]> {
     return [...this.targets.values()].map((t) => ({
       iqn: t.spec.iqn,

@@ -172,8 +172,10 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
     let wwn = '';
 
     it('exports the LV: discovery, login as the allowed IQN, LV size, unit serial and WWID, discards, data', async () => {
+      expect(await lio.hasTarget(iqn)).toBe(false);
       await lio.ensureTarget(spec);
       await lio.ensureTarget(spec); // idempotent on the real kernel too
+      expect(await lio.hasTarget(iqn)).toBe(true);
       await lio.allowInitiator(iqn, GUEST);
       expect(discover(3260, 'default')).toContain(`127.0.0.1:3260,1 ${iqn}`);
       expect(login(iqn, 3260)).toBe(0);
@@ -289,6 +291,7 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
     it('removeTarget ends sessions, leaves no configfs entries and frees the LV; a re-export has the same WWID', async () => {
       await lio.removeTarget(iqn);
       await lio.removeTarget(iqn); // gone: OK
+      expect(await lio.hasTarget(iqn)).toBe(false);
       expect(configfsEntries(new RegExp(`${VG}|lv1`))).toEqual([]);
       expect(existsSync(`${CONFIGFS}/iscsi/${iqn}`)).toBe(false);
       expect(sh(['dmsetup', 'info', '--noheadings', '-c', '-o', 'open', `${VG}-lv1`]).trim()).toBe('0');
@@ -476,8 +479,10 @@ describe.runIf(inGuest)('iSCSI target on the real kernel', () => {
     });
 
     it('removeTarget ends sessions and leaves tgtd without the target or its accounts', async () => {
+      expect(await tgt.hasTarget(iqn)).toBe(true);
       await tgt.removeTarget(iqn);
       await tgt.removeTarget(iqn);
+      expect(await tgt.hasTarget(iqn)).toBe(false);
       expect((await tgt.listTargets()).find((t) => t.iqn === iqn)).toBeUndefined();
       expect(sh(['tgtadm', '--lld', 'iscsi', '--mode', 'account', '--op', 'show'])).not.toMatch(/csi-/);
       await waitFor(

@@ -1,5 +1,5 @@
 /** The volume lifecycle (src/agent/volumes.ts) against the stateful fake LVM: what LVM holds after each call. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AlreadyExists, FailedPrecondition, InvalidArgument, OutOfCapacity } from '../../../src/errors.js';
 import { volumeLvName } from '../../../src/lvm/names.js';
 import { agentSetup, createArgs, ddSummary, MiB } from './agent-setup.js';
@@ -179,6 +179,36 @@ describe('DeleteVolume', () => {
       chap: undefined,
     });
     await expect(agent.deleteVolume('vg', v.lv)).rejects.toBeInstanceOf(FailedPrecondition);
+  });
+
+  it("a volume still exported without a publication is refused; the check looks at its own target only, never at every target's state", async () => {
+    const { agent, target } = agentSetup();
+    const a = await agent.createVolume(createArgs('pvc-x', 8 * MiB));
+    const b = await agent.createVolume(createArgs('pvc-y', 8 * MiB));
+    const publish = (lv: string, node: string) =>
+      agent.publish({
+        vg: 'vg',
+        lv,
+        publication: { nodeId: `${node}:iqn.2024-01.test:${node}`, readOnly: false, mode: 'SINGLE_NODE_WRITER' },
+        initiatorIqn: `iqn.2024-01.test:${node}`,
+        nodeName: node,
+        chap: undefined,
+      });
+    await publish(a.lv, 'node-a');
+    await publish(b.lv, 'node-b');
+    const [iqnA, left] = [...target.targets.entries()].find(([iqn]) => iqn.endsWith(a.lv)) ?? [];
+    expect(iqnA).toBeDefined();
+    await agent.unpublish('vg', a.lv, 'node-a:iqn.2024-01.test:node-a');
+    expect(target.targets.has(iqnA ?? '')).toBe(false);
+    // the target is back (a half-done unpublish, an operator's targetcli): LVM must not remove what LIO holds
+    if (iqnA && left) target.targets.set(iqnA, left);
+    const full = vi.spyOn(target, 'listTargets');
+    await expect(agent.deleteVolume('vg', a.lv)).rejects.toThrow(/still exported/);
+    target.targets.delete(iqnA ?? '');
+    await agent.deleteVolume('vg', a.lv);
+    expect((await agent.listVolumes()).map((x) => x.lv)).not.toContain(a.lv);
+    // every other target (here b's) stays unread: at hundreds of exports a full listing reads thousands of files
+    expect(full).not.toHaveBeenCalled();
   });
 });
 

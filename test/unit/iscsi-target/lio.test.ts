@@ -218,6 +218,19 @@ describe('LioTarget.ensureTarget', () => {
     await expect(lio.ensureTarget(spec({ serial: 'ffffffffffffffffffffffffffffffff' }))).rejects.toThrow(/unit serial/);
   });
 
+  it('hasTarget: true for a target made, false for another IQN and after removal, with nothing written', async () => {
+    const { fake, lio } = setup();
+    expect(await lio.hasTarget(IQN)).toBe(false);
+    await lio.ensureTarget(spec());
+    fake.log.length = 0;
+    expect(await lio.hasTarget(IQN)).toBe(true);
+    expect(await lio.hasTarget(`${IQN}x`)).toBe(false);
+    expect(fake.log).toEqual([]);
+    await lio.removeTarget(IQN);
+    expect(await lio.hasTarget(IQN)).toBe(false);
+    await expect(lio.hasTarget('not an iqn')).rejects.toBeInstanceOf(InvalidArgument);
+  });
+
   it('refuses a second backstore on the same target', async () => {
     const { lio } = setup();
     await lio.ensureTarget(spec());

@@ -355,6 +355,16 @@ describe('TgtTarget.ensureTarget', () => {
   });
 });
 
+describe('TgtTarget.hasTarget', () => {
+  it('one tgtadm show: true for a target tgtd has, false for another IQN', async () => {
+    const { runner, tgt } = setup();
+    runner.expect(SHOW, { stdout: show(FULL) }).expect(SHOW, { stdout: show(FULL) });
+    expect(await tgt.hasTarget(IQN)).toBe(true);
+    expect(await tgt.hasTarget(`${IQN}x`)).toBe(false);
+    runner.assertDone();
+  });
+});
+
 describe('TgtTarget initiators', () => {
   it('binds an initiator by name, once', async () => {
     const { runner, tgt } = setup();
