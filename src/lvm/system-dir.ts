@@ -113,7 +113,12 @@ export class LvmSystemDir implements LvmEnvironment {
    * with none of the plugin's settings, its device filter included.
    */
   private async signature(): Promise<string> {
-    return `${await stamps([join(this.hostDir, 'lvm.conf'), join(this.hostDir, 'lvmlocal.conf')])}#${await this.own()}`;
+    // before every lvm command: the four stats at once
+    const [host, own] = await Promise.all([
+      stamps([join(this.hostDir, 'lvm.conf'), join(this.hostDir, 'lvmlocal.conf')]),
+      this.own(),
+    ]);
+    return `${host}#${own}`;
   }
 
   private own(): Promise<string> {
