@@ -167,11 +167,16 @@ export class CachedLvm extends Lvm {
 
   /**
    * Reads every VG in `vgs` again with one `vgs` and one `lvs` (the timer
-   * refresh), replacing the copies; returns what was read. A change of ours
-   * or of someone else's that lands meanwhile is caught by the stamp.
+   * refresh), replacing the copies; returns what was read. A commit that
+   * lands meanwhile, ours or someone else's, moves the stamp between the one
+   * taken before the reads and the one after: that copy is not vouched for,
+   * and its next use reads the VG again. (A stamp taken only after the reads
+   * vouched for a row older than it: a VG tag added during the refresh was
+   * lost from memory, and a thick volume that had to be zeroed was not.)
    */
   async reloadAll(vgs: readonly string[], opts?: CallOptions): Promise<{ vgs: Vg[]; lvs: Lv[] }> {
     const mine = new Set(vgs);
+    const before = new Map(await Promise.all(vgs.map(async (vg) => [vg, await this.quietStamp(vg)] as const)));
     const rows = (await super.listVgs(undefined, opts)).filter((v) => mine.has(v.name));
     const lvs = (await super.listLvs(undefined, opts)).filter((l) => mine.has(l.vg));
     const at = this.now();
@@ -179,8 +184,10 @@ export class CachedLvm extends Lvm {
       const known = this.copies.get(row.name)?.pvs;
       const pvs = known && known.length === row.pvCount ? known : [];
       const own = lvs.filter((l) => l.vg === row.name);
-      // Trusted only when its PVs are known and nothing of ours runs on it; else the next use reads it (with its PVs).
-      const stamp = pvs.length === 0 || (this.inFlight.get(row.name) ?? 0) > 0 ? undefined : await this.stamps(pvs);
+      // Trusted only when its PVs are known, nothing of ours runs on it and no commit landed during the reads.
+      const first = before.get(row.name);
+      const after = first === undefined || pvs.length === 0 ? undefined : await this.quietStamp(row.name);
+      const stamp = after === first ? after : undefined;
       this.copies.set(row.name, {
         vg: row,
         ...unchangedKept(this.copies.get(row.name), own),
@@ -192,6 +199,14 @@ export class CachedLvm extends Lvm {
     }
     for (const vg of vgs) if (!rows.some((r) => r.name === vg)) this.copies.delete(vg);
     return { vgs: rows, lvs };
+  }
+
+  /** The stamp of a VG's known PVs, or undefined while a command of ours runs on it (the stamp moves under us). */
+  private async quietStamp(vg: string): Promise<string | undefined> {
+    const pvs = this.copies.get(vg)?.pvs;
+    if (!pvs || pvs.length === 0 || (this.inFlight.get(vg) ?? 0) > 0) return undefined;
+    const stamp = await this.stamps(pvs);
+    return (this.inFlight.get(vg) ?? 0) > 0 ? undefined : stamp;
   }
 
   /** The VG's row and LVs as this class knows them now (no command); undefined before the first read. */

@@ -377,6 +377,47 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.assertDone();
   });
 
+  it('reloadAll does not vouch for a row read before a change of ours that commits while it runs (a stale VG tag)', async () => {
+    const { runner, s, load } = setup();
+    // the timer refresh's vgs answers the row from before the tag; the vgchange commits while its lvs is pending
+    let armed = false;
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const gated: typeof runner = Object.assign(Object.create(runner) as typeof runner, {
+      run: async (argv: readonly string[], o?: Parameters<typeof runner.run>[1]) => {
+        const r = await runner.run(argv, o);
+        if (armed && argv[0] === 'vgs') await held;
+        return r;
+      },
+    });
+    const racing = new CachedLvm(
+      gated,
+      settings,
+      async () => s.stamp,
+      () => s.now,
+    );
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    await racing.listLvs('vg0');
+    runner
+      .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(',')], { stdout: vgs })
+      .expect(['vgchange', ...cfg, '--addtag', 'csi.unzeroed=1', 'vg0'], { inspect: () => (s.stamp = 'commit-2') })
+      .expect(['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(',')], { stdout: lvs() });
+    armed = true;
+    const reload = racing.reloadAll(['vg0']);
+    await new Promise((r) => setTimeout(r, 0));
+    await racing.addVgTags('vg0', ['csi.unzeroed=1']);
+    release();
+    await reload;
+    // the copy from the reload holds the old row: the next read goes to LVM, which has the tag
+    runner.expect(VGS, {
+      stdout: report('vg', [{ ...vgRow('vg0', 1024 * MiB, 200 * MiB), vg_tags: 'csi.unzeroed=1' }]),
+    });
+    runner.expect(LVS, { stdout: lvs() });
+    expect((await racing.getVg('vg0'))?.tags).toContain('csi.unzeroed=1');
+    runner.assertDone();
+  });
+
   it('a new read keeps the object of every LV LVM reports unchanged, and the listing when all are (memos stay valid)', async () => {
     const { runner, lvm, load } = setup();
     const pool = lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '10.00', meta: '2.00' });
