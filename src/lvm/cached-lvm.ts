@@ -14,8 +14,8 @@
  * - This class's own changes keep the copy current: the results of thin and
  *   linear lvcreate, thin snapshots, thin lvextend, lvremove of thin and
  *   plain LVs, lvchange --addtag/--deltag and vgchange --addtag are known
- *   exactly and applied in memory, and the stamp is taken again after the
- *   command. Changes whose result LVM decides (raid and striped allocation,
+ *   exactly and applied in memory, and the stamp is taken again right after
+ *   the command (the caller is answered meanwhile; the next read waits for it). Changes whose result LVM decides (raid and striped allocation,
  *   thick extension, COW snapshots, splits, renames, activation, permission)
  *   mark the VG to be read again before its next use. A failed command marks
  *   it too (it may have changed something).
@@ -57,6 +57,11 @@ interface VgCopy {
   pvs: string[];
   /** The metadata stamp the copy matches; undefined = unknown (no stamp, or it moved during the read). */
   stamp: string | undefined;
+  /**
+   * The stamp being read right after a command of ours (the caller is not
+   * held for it): a read of the copy waits for it before comparing.
+   */
+  settling?: Promise<void>;
 }
 
 export class CachedLvm extends Lvm {
@@ -119,10 +124,16 @@ export class CachedLvm extends Lvm {
 
   /** The current copy of a VG, read from LVM when missing, marked stale or changed by someone else. */
   private async copy(vg: string, opts?: CallOptions): Promise<VgCopy | undefined> {
-    const have = this.copies.get(vg);
-    if (have && !this.stale.has(vg)) {
+    for (;;) {
+      const have = this.copies.get(vg);
+      if (!have || this.stale.has(vg)) break;
       if ((this.inFlight.get(vg) ?? 0) > 0) return have;
+      if (have.settling) {
+        await have.settling; // the stamp after our last command, then look again (another may have started)
+        continue;
+      }
       if (have.stamp !== undefined && (await this.stamps(have.pvs)) === have.stamp) return have;
+      break;
     }
     return this.load(vg, opts);
   }
@@ -268,7 +279,7 @@ export class CachedLvm extends Lvm {
       const result = await run();
       const c = this.copies.get(vg);
       if (!c || !apply(c, result)) this.stale.add(vg);
-      else if (this.inFlight.get(vg) === 1) c.stamp = await this.stamps(c.pvs);
+      else if (this.inFlight.get(vg) === 1) this.settle(c);
       return result;
     } catch (e) {
       this.stale.add(vg);
@@ -278,6 +289,27 @@ export class CachedLvm extends Lvm {
       if (n > 0) this.inFlight.set(vg, n);
       else this.inFlight.delete(vg);
     }
+  }
+
+  /**
+   * Takes the copy's stamp after our last running command on it, without
+   * holding that command's caller: the read starts now (the window for an
+   * outside commit to hide in is the same as awaiting it), and a read of the
+   * copy waits for it. A later command's stamp supersedes this one.
+   */
+  private settle(c: VgCopy): void {
+    c.stamp = undefined;
+    const p: Promise<void> = this.stamps(c.pvs).then(
+      (stamp) => {
+        if (c.settling !== p) return;
+        c.stamp = stamp;
+        c.settling = undefined;
+      },
+      () => {
+        if (c.settling === p) c.settling = undefined; // no stamp: the next read goes to LVM
+      },
+    );
+    c.settling = p;
   }
 
   override createThin(

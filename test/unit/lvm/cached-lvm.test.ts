@@ -377,6 +377,35 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.assertDone();
   });
 
+  it('a command of ours answers without waiting for its stamp; the next read waits for that stamp and trusts it', async () => {
+    const runner = new FakeRunner();
+    let stamp = 'commit-1';
+    const pending: (() => void)[] = [];
+    let hold = false;
+    const lvm = new CachedLvm(runner, settings, async () => {
+      const now = stamp;
+      if (hold) await new Promise<void>((r) => pending.push(r));
+      return now;
+    });
+    runner.expect(PVS, { stdout: pvs }).expect(VGS, { stdout: vgs }).expect(LVS, { stdout: lvs() });
+    await lvm.listLvs('vg0');
+    hold = true;
+    runner.expect(['lvremove', ...cfg, '--yes', 'vg0/a'], { inspect: () => (stamp = 'commit-2') });
+    await lvm.remove('vg0', 'a'); // returns while the stamp read after it is still held
+    expect(pending).toHaveLength(1);
+    let answered = false;
+    const reading = lvm.listLvs('vg0').then((l) => {
+      answered = true;
+      return l;
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(answered).toBe(false);
+    hold = false;
+    pending.shift()?.();
+    expect(names(await reading)).toEqual(['pool']); // from memory: no vgs or lvs ran
+    runner.assertDone();
+  });
+
   it('reloadAll does not vouch for a row read before a change of ours that commits while it runs (a stale VG tag)', async () => {
     const { runner, s, load } = setup();
     // the timer refresh's vgs answers the row from before the tag; the vgchange commits while its lvs is pending

@@ -185,11 +185,22 @@ cp "$LOG" "$CTL/setup.log"
 echo ok >"$CTL/status"
 say "ready $(uptime_s)"
 
+# After a failed command: the whole kernel log in the output directory, and its block, SCSI and
+# iSCSI lines on the console (the CI log). The console shows only critical messages (loglevel=3):
+# an I/O error and the iSCSI connection or SCSI timeouts behind it are logged below that.
+kernel_log_on_failure() {
+	dmesg >"$OUT/kernel.log" 2>&1
+	echo "=== kernel log after the failed command (all of it: kernel.log in the output directory); storage lines, last 80:"
+	grep -Ei 'scsi|connection[0-9]|I/O error|blk_update|\[sd[a-z]+\]|ext4|xfs|device-mapper|target_core|ping timeout' "$OUT/kernel.log" | tail -n 80
+	echo "=== end of the kernel log"
+}
+
 watch_pid=
 start_hang_watch
 run_command
 rc=$?
 [ -z "$watch_pid" ] || kill "$watch_pid" 2>/dev/null
+[ "$rc" = 0 ] || kernel_log_on_failure >/dev/console 2>&1
 echo "$rc" >"$CTL/exit-code"
 sync
 say "exit $rc $(uptime_s)"
