@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 //   unit        pure code and command-driving code against the scripted FakeRunner (host)
 //   integration the real executable over its real gRPC socket (host, no device-mapper needed)
 //   vm          real LVM / LIO / open-iscsi; runs only inside the qemu guest (test/vm/harness)
+// The guest projects (vm, vm-reboot, kube, bench) share one kernel's LVM, LIO and iSCSI state: their
+// files run one at a time. vitest honours that only from the command line (fileParallelism is not
+// a project option), so every script that runs them passes --no-file-parallelism.
 export default defineConfig({
   test: {
     projects: [
@@ -31,7 +34,6 @@ export default defineConfig({
           name: 'vm',
           include: ['test/vm/**/*.test.ts'],
           environment: 'node',
-          fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
@@ -42,7 +44,6 @@ export default defineConfig({
           name: 'bench',
           include: ['test/bench/**/*.bench.ts'],
           environment: 'node',
-          fileParallelism: false,
           testTimeout: 6 * 3600_000,
           hookTimeout: 600_000,
         },
@@ -53,7 +54,6 @@ export default defineConfig({
           name: 'kube',
           include: ['test/kube/**/*.test.ts'],
           environment: 'node',
-          fileParallelism: false,
           // independent scenarios run concurrently (test/kube/kube.test.ts): all of them at once
           maxConcurrency: 32,
           testTimeout: 900_000,
@@ -65,7 +65,6 @@ export default defineConfig({
           name: 'vm-reboot',
           include: ['test/vm-reboot/**/*.test.ts'],
           environment: 'node',
-          fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

@@ -50,6 +50,7 @@ check() {
 check lint npm run --silent lint
 check format npm run --silent format:check
 check knip npm run --silent knip
+check types npm run --silent typecheck
 
 step "tier 1+2: unit and integration (host)"
 ./node_modules/.bin/vitest run --project unit --project integration --reporter=default --reporter=json --outputFile="$OUT/host.json" || status=1
@@ -102,7 +103,7 @@ left() {
 }
 vm_group_a() {
   node test/vm/harness/vm.mjs --smp 1 --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-a" --fresh-disks --timeout "$(left "$VM_BUDGET")" --out "$REPO/.vm/out-a" "${SANITY_ENV[@]}" -- \
-    ./node_modules/.bin/vitest run --project vm --no-isolate "${GROUP_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-a/vm.json" || return 1
+    ./node_modules/.bin/vitest run --project vm --no-isolate --no-file-parallelism "${GROUP_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-a/vm.json" || return 1
 }
 vm_reboot() {
   local rc=0
@@ -112,11 +113,11 @@ vm_reboot() {
     return 1
   fi
   node test/vm/harness/vm.mjs --smp 1 --disks 2 --disk-size 1G --disk-dir "$RB/disks" --fresh-disks --timeout "$(left 900)" --out "$RB/out1" -e REBOOT_PHASE=1 -- \
-    ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out1/phase1.json" || rc=1
+    ./node_modules/.bin/vitest run --project vm-reboot --no-file-parallelism --reporter=verbose --reporter=json --outputFile="$RB/out1/phase1.json" || rc=1
   cp -f "$RB/out1/reboot-state.json" "$RB/state.json" 2>/dev/null || true
   cp -f "$RB/out1/swap-state.json" "$RB/swap-state.json" 2>/dev/null || true
   node test/vm/harness/vm.mjs --smp 1 --disks 2 --disk-size 1G --disk-dir "$RB/disks" --timeout "$(left 900)" --out "$RB/out2" -e REBOOT_PHASE=2 -e REBOOT_STATE="$RB/state.json" -- \
-    ./node_modules/.bin/vitest run --project vm-reboot --reporter=verbose --reporter=json --outputFile="$RB/out2/phase2.json" || rc=1
+    ./node_modules/.bin/vitest run --project vm-reboot --no-file-parallelism --reporter=verbose --reporter=json --outputFile="$RB/out2/phase2.json" || rc=1
   return $rc
 }
 # Each lane's files run in one vitest worker (--no-isolate): with a worker per file each file
@@ -126,7 +127,7 @@ vm_reboot() {
 # at that speed); every file passed.
 vm_group_b() {
   node test/vm/harness/vm.mjs --smp 1 --disks 4 --disk-size 1G --disk-dir "$REPO/.vm/disks-b" --fresh-disks --timeout "$(left "$VM_BUDGET")" --out "$REPO/.vm/out-b" "${SANITY_ENV[@]}" -- \
-    ./node_modules/.bin/vitest run --project vm --no-isolate "${EXCLUDE_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-b/vm.json" || return 1
+    ./node_modules/.bin/vitest run --project vm --no-isolate --no-file-parallelism "${EXCLUDE_A[@]}" --reporter=verbose --reporter=json --outputFile="$REPO/.vm/out-b/vm.json" || return 1
 }
 mkdir -p "$REPO/.vm"
 started=$(date +%s)

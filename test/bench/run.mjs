@@ -33,6 +33,7 @@ const command = [
   'run',
   '--project',
   'bench',
+  '--no-file-parallelism',
   ...(values.only ? [`test/bench/${values.only}.bench.ts`] : []),
   ...(values.filter ? ['-t', values.filter] : []),
 ];

@@ -43,7 +43,7 @@ started=$(date +%s)
 rc=0
 node test/vm/harness/vm.mjs --disks 3 --disk-size 1G --disk-dir "$REPO/.vm/disks-kube" --fresh-disks --mem 8192 \
   --timeout "${KUBE_TIMEOUT:-3000}" --out "$OUT" "${ENV[@]}" -- \
-  ./node_modules/.bin/vitest run --project kube "$@" --reporter=verbose --reporter=json --outputFile="$OUT/kube.json" || rc=$?
+  ./node_modules/.bin/vitest run --project kube --no-file-parallelism "$@" --reporter=verbose --reporter=json --outputFile="$OUT/kube.json" || rc=$?
 echo "Kubernetes tier guest time: $(( $(date +%s) - started )) s (logs of every process: $OUT/kube/)"
 grep -ho '\[kube [0-9:]*\] \(scenario "[^"]*": .*\|scenario .* FAILED.*\|cluster ready.*\|kube-apiserver ready.*\|plugin serving.*\|split mode serving.*\|CPU at the end.*\|all-mode plugin and controller sidecars stopped.*\)' "$OUT/console.log" 2>/dev/null | sed 's/^/  /' || true
 exit $rc

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OutOfCapacity } from '../../../src/errors.js';
 import { checkRequisite, driverSegment, inSegment } from '../../../src/csi/topology.js';
+import type { TopologyRequirement__Output } from '../../../src/gen/csi/v1/TopologyRequirement.js';
 
 const ours = driverSegment('lvm-iscsi.csi.example.org');
 const KEY = 'topology.lvm-iscsi.csi.example.org/attachable';
@@ -26,9 +27,15 @@ describe('the driver topology segment', () => {
   it('accepts no requirement, an empty requisite list or one that names the segment; refuses a requisite elsewhere with RESOURCE_EXHAUSTED naming the field', () => {
     expect(() => checkRequisite(null, ours)).not.toThrow();
     expect(() => checkRequisite({ requisite: [], preferred: [{ segments: { zone: 'b' } }] }, ours)).not.toThrow();
-    const named = { requisite: [{ segments: { zone: 'b' } }, { segments: { [KEY]: 'true' } }], preferred: [] };
+    const named: TopologyRequirement__Output = {
+      requisite: [{ segments: { zone: 'b' } }, { segments: { [KEY]: 'true' } }],
+      preferred: [],
+    };
     expect(() => checkRequisite(named, ours)).not.toThrow();
-    const elsewhere = { requisite: [{ segments: { [KEY]: 'false' } }, { segments: { zone: 'b' } }], preferred: [] };
+    const elsewhere: TopologyRequirement__Output = {
+      requisite: [{ segments: { [KEY]: 'false' } }, { segments: { zone: 'b' } }],
+      preferred: [],
+    };
     expect(() => checkRequisite(elsewhere, ours)).toThrow(OutOfCapacity);
     expect(() => checkRequisite(elsewhere, ours)).toThrow(
       /^accessibility_requirements\.requisite: none of its 2 topologies/,

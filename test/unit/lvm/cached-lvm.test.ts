@@ -468,7 +468,7 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     await lvm.reloadAll(['vg0']);
     const second = await lvm.listLvs('vg0');
     expect(second).not.toBe(first);
-    const byName = (l: readonly { name: string }[], n: string) => l.find((x) => x.name === n);
+    const byName = <T extends { name: string }>(l: readonly T[], n: string) => l.find((x) => x.name === n);
     expect(byName(second, 'a')).toBe(byName(first, 'a'));
     expect(byName(second, 'b')).not.toBe(byName(first, 'b'));
     expect(byName(second, 'b')?.tags).toEqual(['csi.kind=volume', 'csi.ready=1']);

@@ -23,7 +23,7 @@ class SlowRunner implements CommandRunner {
     this.running--;
     if (o?.signal?.aborted) throw new Error('ran although cancelled');
     const stdout = argv[0] === 'lvs' ? '{"report":[{"lv":[]}]}' : argv[0] === 'vgs' ? '{"report":[{"vg":[]}]}' : '';
-    return { stdout, stderr: '', exitCode: 0 };
+    return { stdout, stderr: '', exitCode: 0, durationMs: this.ms };
   }
 }
 
