@@ -15,10 +15,11 @@
  *   linear lvcreate, thin snapshots, thin lvextend, lvremove of thin and
  *   plain LVs, lvchange --addtag/--deltag and vgchange --addtag are known
  *   exactly and applied in memory, and the stamp is taken again right after
- *   the command (the caller is answered meanwhile; the next read waits for it). Changes whose result LVM decides (raid and striped allocation,
- *   thick extension, COW snapshots, splits, renames, activation, permission)
- *   mark the VG to be read again before its next use. A failed command marks
- *   it too (it may have changed something).
+ *   the command (the caller is answered meanwhile; the next read waits for
+ *   it). Changes whose result LVM decides (raid and striped allocation, thick
+ *   extension, COW snapshots, splits, renames, activation, permission) mark
+ *   the VG to be read again before its next use. A failed command marks it
+ *   too (it may have changed something).
  * - An LV's active flag is taken from /dev/mapper at every read (activation
  *   commits no metadata). Other values that change without a commit (a thin
  *   pool's data and metadata use, open state, a COW snapshot's fill) are as
