@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeRunner } from '../../doubles/fake-runner.js';
+import type { CommandRunner } from '../../../src/exec/runner.js';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -412,13 +413,13 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     let armed = false;
     let release = () => {};
     const held = new Promise<void>((r) => (release = r));
-    const gated: typeof runner = Object.assign(Object.create(runner) as typeof runner, {
-      run: async (argv: readonly string[], o?: Parameters<typeof runner.run>[1]) => {
+    const gated: CommandRunner = {
+      run: async (argv, o) => {
         const r = await runner.run(argv, o);
         if (armed && argv[0] === 'vgs') await held;
         return r;
       },
-    });
+    };
     const racing = new CachedLvm(
       gated,
       settings,
