@@ -68,7 +68,8 @@ interface VgCopy {
 export class CachedLvm extends Lvm {
   private readonly copies = new Map<string, VgCopy>();
   private readonly loading = new Map<string, Promise<VgCopy | undefined>>();
-  private readonly lvReads = new Map<string, Promise<Lv | undefined>>();
+  /** Reads of one LV now, shared by concurrent callers; `over` is the LV's row in memory when the read began. */
+  private readonly lvReads = new Map<string, { row: Promise<Lv | undefined>; over: Lv }>();
   private readonly stale = new Set<string>();
   /** Listings whose active flags matched this device list (the same Set while /dev/mapper is unchanged). */
   private readonly checked = new WeakMap<readonly Lv[], ReadonlySet<string>>();
@@ -243,13 +244,21 @@ export class CachedLvm extends Lvm {
     if (opts?.maxAgeMs === undefined || this.now() - (c.readAt.get(lv) ?? 0) < opts.maxAgeMs)
       return (await this.withActivity(c, [l]))[0];
     // concurrent callers that want the same LV read now share one lvs (20 CreateVolume at once read the pool once)
+    // (not one that began before this LV's row last changed in memory: what it reads may predate that change)
     const key = `${vg}/${lv}`;
     let reading = this.lvReads.get(key);
-    if (!reading) {
-      reading = super.getLv(vg, lv, opts).finally(() => this.lvReads.delete(key));
+    if (reading?.over !== l) {
+      const row = super.getLv(vg, lv, opts).finally(() => {
+        if (this.lvReads.get(key)?.row === row) this.lvReads.delete(key);
+      });
+      reading = { row, over: l };
       this.lvReads.set(key, reading);
     }
-    const fresh = await reading;
+    const fresh = await reading.row;
+    // A command of ours that changed this LV in memory while LVM reported it (a tag, a size, a removal)
+    // may have committed after the report: storing the row would undo it. The caller gets what LVM said;
+    // the copy keeps what the command made it. A command still running applies its change on top later.
+    if (c.lvs.get(lv) !== l) return fresh;
     if (fresh) {
       setLv(c, fresh);
       c.readAt.set(lv, this.now());

@@ -448,6 +448,48 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     runner.assertDone();
   });
 
+  it('a read of one LV that a change of ours overlaps does not undo that change in memory (a tag, a removal)', async () => {
+    const { runner, s, load } = setup();
+    // an lvs of vg0/a is held until the test lets it answer: LVM reported the row before our command committed
+    let release = () => {};
+    const gated: CommandRunner = {
+      run: async (argv, o) => {
+        const r = await runner.run(argv, o);
+        if (argv[0] === 'lvs' && argv.at(-1) === 'vg0/a') await new Promise<void>((go) => (release = go));
+        return r;
+      },
+    };
+    const racing = new CachedLvm(
+      gated,
+      settings,
+      async () => s.stamp,
+      () => s.now,
+    );
+    runner.expect(PVS, { stdout: pvs });
+    load();
+    await racing.listLvs('vg0');
+    const LVS_A = ['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0/a'];
+    const oldA = report('lv', [lvRow('vg0', 'a', { pool: 'pool', tags: ['csi.kind=volume'] })]);
+    const settled = () => new Promise((r) => setTimeout(r, 0));
+
+    runner.expect(LVS_A, { stdout: oldA }).expect(['lvchange', ...cfg, '--addtag', 'csi.state=x', 'vg0/a']);
+    let reading = racing.getLv('vg0', 'a', { maxAgeMs: 0 });
+    await settled();
+    await racing.changeTags('vg0', 'a', { add: ['csi.state=x'] });
+    release();
+    expect((await reading)?.tags).toEqual(['csi.kind=volume']); // what LVM said when asked
+    expect((await racing.getLv('vg0', 'a'))?.tags).toEqual(['csi.kind=volume', 'csi.state=x']);
+
+    runner.expect(LVS_A, { stdout: oldA }).expect(['lvremove', ...cfg, '--yes', 'vg0/a']);
+    reading = racing.getLv('vg0', 'a', { maxAgeMs: 0 });
+    await settled();
+    await racing.remove('vg0', 'a');
+    release();
+    await reading;
+    expect(await racing.getLv('vg0', 'a')).toBeUndefined(); // removed stays removed, with no read
+    runner.assertDone();
+  });
+
   it('a new read keeps the object of every LV LVM reports unchanged, and the listing when all are (memos stay valid)', async () => {
     const { runner, lvm, load } = setup();
     const pool = lvRow('vg0', 'pool', { size: 800 * MiB, attr: 'twi-aotz--', data: '10.00', meta: '2.00' });
