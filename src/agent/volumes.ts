@@ -105,7 +105,8 @@ export class Volumes {
   async delete(vg: string, lv: string, o?: CallOptions): Promise<void> {
     if (!this.c.o.volumeGroups.includes(vg)) return;
     const { jobs, lvm, log } = this.c;
-    const all = await this.reads.lvs(vg, o);
+    // the target is looked up with the read, not after it: both are needed, and neither depends on the other
+    const [all, exported] = await Promise.all([this.reads.lvs(vg, o), this.c.exports.isExported(vg, lv, o)]);
     const l = all.find((x) => x.name === lv);
     const v = l ? toVolume(this.c.nodeId, l, all) : undefined;
     if (!l || !v) return;
@@ -114,7 +115,7 @@ export class Volumes {
         `volume ${v.id} is still published to ${v.published.map((p) => p.nodeId).join(', ')}; unpublish it first`,
       );
     }
-    if (await this.c.exports.isExported(vg, lv, o)) {
+    if (exported) {
       throw new FailedPrecondition(`volume ${v.id} is still exported over iSCSI; unpublish it from every node first`);
     }
     const key = jobKey(vg, lv);
