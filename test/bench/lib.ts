@@ -31,6 +31,12 @@ export interface Row {
   commands?: string;
   /** Median time per call spent inside those commands (sum of their durations, ms): the rest is the plugin's own. */
   inCommands?: number;
+  /**
+   * Each pair's plugin / bare, as "median (25th-75th percentile)": the spread of
+   * the row within the run. Neighbours in time share the host's state, so this
+   * median moves less with the host than the ratio of the two medians.
+   */
+  pairRatio?: string;
   note?: string;
 }
 
@@ -41,16 +47,31 @@ export function writeRow(r: Omit<Row, 'ratio'> & { ratio?: number | null }): voi
   mkdirSync(OUT, { recursive: true });
   appendFileSync(join(OUT, 'rows.jsonl'), `${JSON.stringify(row)}\n`);
   console.log(
-    `[bench] ${row.section} | ${row.operation} | plugin ${row.plugin} | bare ${row.bare} ${row.unit} | ratio ${row.ratio ?? '-'} | ${row.commands ?? ''}${row.inCommands !== undefined ? ` | in commands ${row.inCommands} ms` : ''}${row.note ? ` | ${row.note}` : ''}`,
+    `[bench] ${row.section} | ${row.operation} | plugin ${row.plugin} | bare ${row.bare} ${row.unit} | ratio ${row.ratio ?? '-'} | ${row.commands ?? ''}${row.inCommands !== undefined ? ` | in commands ${row.inCommands} ms` : ''}${row.pairRatio ? ` | per pair ${row.pairRatio}` : ''}${row.note ? ` | ${row.note}` : ''}`,
   );
 }
 
 export const round = (n: number, digits = 0): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export function median(xs: readonly number[]): number {
+  return quantile(xs, 0.5);
+}
+
+/** The q-quantile of xs, linear between the two nearest ranks (q = 0.5: the median). */
+function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (at - lo);
+}
+
+/** "median (p25-p75)" of each pair's plugin / bare. */
+function pairRatios(plugin: readonly number[], bare: readonly number[]): string | undefined {
+  const r = plugin.flatMap((p, i) => (bare[i] ? [p / bare[i]] : []));
+  if (r.length === 0) return undefined;
+  const f = (q: number) => round(quantile(r, q), 2).toFixed(2);
+  return `${f(0.5)} (${f(0.25)}-${f(0.75)})`;
 }
 
 /** Wall time of fn in ms. */
@@ -255,6 +276,7 @@ export async function pairs(
     unit: 'ms',
     commands: formatCounts(cmds),
     inCommands: round(median(inCmdMs)),
+    pairRatio: bare ? pairRatios(pMs, bMs) : undefined,
     note:
       [row.note, refresh && refresh !== '0' ? `then the debounced inventory refresh: ${refresh}` : '']
         .filter(Boolean)
