@@ -43,6 +43,33 @@ function setup() {
   return { runner, lvm, s, load };
 }
 
+/**
+ * setup() with a second CachedLvm over the same script that holds each command
+ * `hold` picks after it ran, until release(): LVM has answered, its caller has
+ * not seen the answer yet. The VG is read once before.
+ */
+async function gatedSetup(hold: (argv: readonly string[]) => boolean) {
+  const base = setup();
+  let open = () => {};
+  const gated: CommandRunner = {
+    run: async (argv, o) => {
+      const r = await base.runner.run(argv, o);
+      if (hold(argv)) await new Promise<void>((go) => (open = go));
+      return r;
+    },
+  };
+  const racing = new CachedLvm(
+    gated,
+    settings,
+    async () => base.s.stamp,
+    () => base.s.now,
+  );
+  base.runner.expect(PVS, { stdout: pvs });
+  base.load();
+  await racing.listLvs('vg0');
+  return { ...base, racing, release: () => open() };
+}
+
 const names = (l: { name: string }[]) => l.map((x) => x.name).sort();
 
 /** A CachedLvm whose stamp never moves and whose /dev/mapper holds what `dm` answers at each read. */
@@ -408,27 +435,9 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
   });
 
   it('reloadAll does not vouch for a row read before a change of ours that commits while it runs (a stale VG tag)', async () => {
-    const { runner, s, load } = setup();
     // the timer refresh's vgs answers the row from before the tag; the vgchange commits while its lvs is pending
     let armed = false;
-    let release = () => {};
-    const held = new Promise<void>((r) => (release = r));
-    const gated: CommandRunner = {
-      run: async (argv, o) => {
-        const r = await runner.run(argv, o);
-        if (armed && argv[0] === 'vgs') await held;
-        return r;
-      },
-    };
-    const racing = new CachedLvm(
-      gated,
-      settings,
-      async () => s.stamp,
-      () => s.now,
-    );
-    runner.expect(PVS, { stdout: pvs });
-    load();
-    await racing.listLvs('vg0');
+    const { runner, s, racing, release } = await gatedSetup((argv) => armed && argv[0] === 'vgs');
     runner
       .expect(['vgs', ...cfg, ...REPORT, '-o', VG_FIELDS.join(',')], { stdout: vgs })
       .expect(['vgchange', ...cfg, '--addtag', 'csi.unzeroed=1', 'vg0'], { inspect: () => (s.stamp = 'commit-2') })
@@ -437,6 +446,7 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
     const reload = racing.reloadAll(['vg0']);
     await new Promise((r) => setTimeout(r, 0));
     await racing.addVgTags('vg0', ['csi.unzeroed=1']);
+    armed = false; // only the refresh's vgs is held
     release();
     await reload;
     // the copy from the reload holds the old row: the next read goes to LVM, which has the tag
@@ -449,25 +459,8 @@ describe('CachedLvm: one read of a VG, kept current by our own changes, checked 
   });
 
   it('a read of one LV that a change of ours overlaps does not undo that change in memory (a tag, a removal)', async () => {
-    const { runner, s, load } = setup();
     // an lvs of vg0/a is held until the test lets it answer: LVM reported the row before our command committed
-    let release = () => {};
-    const gated: CommandRunner = {
-      run: async (argv, o) => {
-        const r = await runner.run(argv, o);
-        if (argv[0] === 'lvs' && argv.at(-1) === 'vg0/a') await new Promise<void>((go) => (release = go));
-        return r;
-      },
-    };
-    const racing = new CachedLvm(
-      gated,
-      settings,
-      async () => s.stamp,
-      () => s.now,
-    );
-    runner.expect(PVS, { stdout: pvs });
-    load();
-    await racing.listLvs('vg0');
+    const { runner, racing, release } = await gatedSetup((argv) => argv[0] === 'lvs' && argv.at(-1) === 'vg0/a');
     const LVS_A = ['lvs', ...cfg, ...REPORT, '-o', LV_FIELDS.join(','), 'vg0/a'];
     const oldA = report('lv', [lvRow('vg0', 'a', { pool: 'pool', tags: ['csi.kind=volume'] })]);
     const settled = () => new Promise((r) => setTimeout(r, 0));
